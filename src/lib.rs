@@ -1,0 +1,9 @@
+//! shipdeck: a terminal release control room.
+//!
+//! The functional core (`plan`, `engine`, `guardrail`, `tui` layout) is pure; the
+//! adapters (`metrics`, `flags`, `store`, `pipeline`) do I/O behind traits and run as
+//! tokio tasks that talk to the `controller` over channels.
+
+pub mod plan;
+pub mod flags;
+pub mod metrics;

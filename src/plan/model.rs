@@ -1,0 +1,385 @@
+//! plan::model: the validated release plan. Every value here has already been checked;
+//! nothing downstream re-validates or sees raw YAML.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One release, as the plan file describes it (DESIGN §2).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The plan file itself; relative paths inside the plan were resolved against its folder.
+    pub path: PathBuf,
+    pub release: Release,
+    pub pipeline: Vec<Stage>,
+    pub flag: FlagSpec,
+    pub rollout: Rollout,
+    pub metrics: MetricsSpec,
+    pub guardrails: Guardrails,
+    pub checklists: Checklists,
+    pub notify: Vec<NotifierSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Release {
+    pub name: String,
+    pub version: String,
+    pub owner: Option<String>,
+    pub strategy: Strategy,
+    pub notes: ReleaseNotes,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReleaseNotes {
+    pub date: Option<String>,
+    pub features: Vec<String>,
+    pub improvements: Vec<String>,
+    pub fixes: Vec<String>,
+    pub breaking: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    Canary,
+    BlueGreen,
+    Rolling,
+    BigBang,
+    Flag,
+}
+
+impl Strategy {
+    pub const NAMES: [&'static str; 5] = ["canary", "blue-green", "rolling", "big-bang", "flag"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Canary => "canary",
+            Strategy::BlueGreen => "blue-green",
+            Strategy::Rolling => "rolling",
+            Strategy::BigBang => "big-bang",
+            Strategy::Flag => "flag",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    pub name: String,
+    pub source: StageSource,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StageSource {
+    /// A status written in the plan.
+    Static(StageStatus),
+    /// Run by shipdeck (argv, no shell); exit 0 = passed.
+    Command { argv: Vec<String>, timeout: Duration },
+    /// A JSON file `{"status", "detail", "url"}` watched for changes.
+    StatusFile(PathBuf),
+    /// The stage whose status is the rollout itself (Prod, or a stage with no source).
+    Rollout,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StageStatus {
+    Pending,
+    Running,
+    Passed,
+    Failed,
+    Skipped,
+}
+
+impl StageStatus {
+    pub const NAMES: [&'static str; 5] = ["pending", "running", "passed", "failed", "skipped"];
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlagSpec {
+    pub name: String,
+    pub kind: FlagKind,
+    pub backend: BackendSpec,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlagKind {
+    Release,
+    Experiment,
+    Ops,
+    Permission,
+}
+
+impl FlagKind {
+    pub const NAMES: [&'static str; 4] = ["release", "experiment", "ops", "permission"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FlagKind::Release => "release",
+            FlagKind::Experiment => "experiment",
+            FlagKind::Ops => "ops",
+            FlagKind::Permission => "permission",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BackendSpec {
+    /// The YAML flag file `flags: {NAME: {enabled, rollout, userGroups, kind}}`.
+    File { path: PathBuf },
+    /// Unleash through its Admin API; the token is read from the env var `token_env`.
+    Unleash {
+        url: String,
+        token_env: String,
+        project: String,
+        environment: String,
+        create: bool,
+    },
+    /// A flagd flag-definition JSON file that a running flagd watches.
+    Flagd { path: PathBuf },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rollout {
+    pub steps: Vec<Step>,
+    /// After the last step, guardrails stay live this long.
+    pub watch: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub name: String,
+    /// 0..=100, never lower than the step before.
+    pub percent: u8,
+    pub groups: Vec<String>,
+    pub bake: Duration,
+    pub approval: Approval,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Approval {
+    /// The step promotes by itself once its bake completes on healthy data.
+    Auto,
+    /// The step waits for an operator's promote after its bake.
+    Manual,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsSpec {
+    pub source: SourceSpec,
+    pub interval: Duration,
+    pub baseline_window: Duration,
+    /// Intervals without data before a series counts as stale.
+    pub stale_after: u32,
+    /// Fresh samples a step needs before its bake can complete.
+    pub min_samples: u32,
+    /// In plan order.
+    pub series: Vec<Series>,
+}
+
+impl MetricsSpec {
+    pub fn series(&self, name: &str) -> Option<&Series> {
+        self.series.iter().find(|s| s.name == name)
+    }
+
+    /// How long a series may go without a fresh sample before it is stale.
+    pub fn stale_window(&self) -> Duration {
+        self.interval * self.stale_after.max(1)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceSpec {
+    Simulated {
+        scenario: Scenario,
+        seed: u64,
+    },
+    Prometheus {
+        url: String,
+        token_env: Option<String>,
+        timeout: Duration,
+        headers: Vec<(String, String)>,
+    },
+    Replay {
+        path: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    Healthy,
+    Incident,
+    SlowBurn,
+    Flaky,
+}
+
+impl Scenario {
+    pub const NAMES: [&'static str; 4] = ["healthy", "incident", "slow-burn", "flaky"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Healthy => "healthy",
+            Scenario::Incident => "incident",
+            Scenario::SlowBurn => "slow-burn",
+            Scenario::Flaky => "flaky",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub name: String,
+    /// PromQL; required by the prometheus source, ignored by the simulated one.
+    pub query: Option<String>,
+    pub unit: Unit,
+    pub better: Better,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// 0.0..=1.0, shown as a percentage.
+    Ratio,
+    /// Shown as ms or s.
+    Seconds,
+    PerSecond,
+    Count,
+}
+
+impl Unit {
+    pub const NAMES: [&'static str; 4] = ["ratio", "seconds", "per_second", "count"];
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Better {
+    Lower,
+    Higher,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Guardrails {
+    /// What missing data on a guardrail metric does. Never promotes.
+    pub on_stale: StaleAction,
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StaleAction {
+    Alert,
+    Pause,
+    Rollback,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub metric: String,
+    pub condition: Condition,
+    /// How long the condition must hold, on sample time, before the rule trips. Zero = at once.
+    pub hold: Duration,
+    pub action: Action,
+    /// The rule as the plan wrote it, for explanations: `error_rate above 5% for 2m → rollback`.
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    /// value > threshold (in the series' unit: a ratio, seconds, ...).
+    Above(f64),
+    /// value < threshold.
+    Below(f64),
+    /// value > baseline × multiple (the series' `better` is ignored: latency-style).
+    AboveBaseline(f64),
+    /// value worse than baseline by more than this fraction; "worse" follows the series' `better`.
+    Degradation(f64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Alert,
+    Pause,
+    Rollback,
+}
+
+impl Action {
+    pub const NAMES: [&'static str; 3] = ["alert", "pause", "rollback"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Alert => "alert",
+            Action::Pause => "pause",
+            Action::Rollback => "rollback",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Checklists {
+    pub pre_release: Vec<Item>,
+    pub release_day: Vec<Item>,
+    pub post_release: Vec<Item>,
+    pub rollback: Vec<Item>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListKind {
+    PreRelease,
+    ReleaseDay,
+    PostRelease,
+    Rollback,
+}
+
+impl ListKind {
+    pub const ALL: [ListKind; 4] = [
+        ListKind::PreRelease,
+        ListKind::ReleaseDay,
+        ListKind::PostRelease,
+        ListKind::Rollback,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            ListKind::PreRelease => "Pre-release",
+            ListKind::ReleaseDay => "Release day",
+            ListKind::PostRelease => "Post-release",
+            ListKind::Rollback => "Rollback",
+        }
+    }
+}
+
+impl Checklists {
+    pub fn list(&self, kind: ListKind) -> &[Item] {
+        match kind {
+            ListKind::PreRelease => &self.pre_release,
+            ListKind::ReleaseDay => &self.release_day,
+            ListKind::PostRelease => &self.post_release,
+            ListKind::Rollback => &self.rollback,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub text: String,
+    /// None = ticked by hand.
+    pub check: Option<Check>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Check {
+    Command { argv: Vec<String>, timeout: Duration },
+    Metric { metric: String, condition: Condition },
+    Stage(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NotifierSpec {
+    /// Slack-compatible JSON; the URL is read from the env var `url_env` (it is a secret).
+    Webhook { url_env: String },
+    /// A plain-text deploy log, one line per event.
+    Log { path: PathBuf },
+}
