@@ -4,6 +4,9 @@
 //! adapters (`metrics`, `flags`, `store`, `pipeline`) do I/O behind traits and run as
 //! tokio tasks that talk to the `controller` over channels.
 
-pub mod plan;
+pub mod engine;
 pub mod flags;
+pub mod guardrail;
+pub mod journal;
 pub mod metrics;
+pub mod plan;

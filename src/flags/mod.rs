@@ -45,5 +45,8 @@ pub trait FlagBackend: Send {
     fn read(&mut self) -> BoxFuture<'_, Result<Option<FlagState>, FlagError>>;
     /// Make the flag match `desired` (creating it when missing), then read it back.
     /// Rolling back is `enabled: false` and it must be written before any other change.
-    fn write<'a>(&'a mut self, desired: &'a DesiredFlag) -> BoxFuture<'a, Result<FlagState, FlagError>>;
+    fn write<'a>(
+        &'a mut self,
+        desired: &'a DesiredFlag,
+    ) -> BoxFuture<'a, Result<FlagState, FlagError>>;
 }

@@ -42,5 +42,10 @@ pub trait MetricsSource: Send {
     /// One reading per plan series at `at`.
     fn poll(&mut self, at: DateTime<Utc>, exposure: Exposure) -> BoxFuture<'_, Batch>;
     /// Batches every `step` over `[from, to)`, oldest first; fills sparklines and the baseline.
-    fn history(&mut self, from: DateTime<Utc>, to: DateTime<Utc>, step: Duration) -> BoxFuture<'_, Vec<Batch>>;
+    fn history(
+        &mut self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        step: Duration,
+    ) -> BoxFuture<'_, Vec<Batch>>;
 }
