@@ -1,0 +1,219 @@
+//! tui: the control room screen. Owns drawing, keys and the terminal; never decides
+//! anything about the release (the engine does) and never waits on I/O (the controller's
+//! adapters run elsewhere and talk over channels).
+//!
+//! The screen is a pure function of the engine, the journal and the UI state:
+//! [`render`] draws a [`View`] (borrowed engine state) with an [`App`] (focus, popups,
+//! slider, theme). [`App::on_key`] turns a key into an [`Intent`] without side effects.
+//! [`run`] owns the terminal and the event loop.
+
+pub mod app;
+pub mod checklist;
+pub mod header;
+pub mod health;
+pub mod journal;
+pub mod layout;
+pub mod pipeline;
+pub mod popup;
+pub mod rollout;
+pub mod theme;
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Wrap};
+use std::collections::VecDeque;
+
+use crate::engine::Engine;
+use crate::journal::Entry;
+
+pub use app::{App, Intent};
+pub use layout::{MIN_HEIGHT, MIN_WIDTH, Pane};
+pub use theme::{Theme, ThemeError, load_theme, no_color_from_env};
+
+/// Everything the screen shows that is not UI state, borrowed for one frame.
+#[derive(Debug, Clone)]
+pub struct View<'a> {
+    pub engine: &'a Engine,
+    /// Newest last, bounded by the controller.
+    pub journal: &'a VecDeque<Entry>,
+    /// The engine clock (it may run fast, or in the past).
+    pub now: DateTime<Utc>,
+    pub operator: &'a str,
+    /// `Some(holder)` when another controller holds the release and this screen only follows.
+    pub follower_of: Option<&'a str>,
+    /// A loud adapter condition: flag writes failing, the journal unwritable.
+    pub notice: Option<&'a str>,
+    /// Where the flag lives: `file fixtures/demo/flags.yaml`.
+    pub flag: String,
+    /// Age of the newest sample at the engine clock; `None` before any sample.
+    pub data_age: Option<chrono::Duration>,
+}
+
+impl<'a> View<'a> {
+    /// A view with no follower, no notice and data age taken from the engine's history.
+    pub fn new(
+        engine: &'a Engine,
+        journal: &'a VecDeque<Entry>,
+        now: DateTime<Utc>,
+        operator: &'a str,
+    ) -> Self {
+        let newest = engine
+            .plan()
+            .metrics
+            .series
+            .iter()
+            .filter_map(|s| engine.history(&s.name)?.last_value())
+            .map(|p| p.at)
+            .max();
+        View {
+            engine,
+            journal,
+            now,
+            operator,
+            follower_of: None,
+            notice: None,
+            flag: String::new(),
+            data_age: newest.map(|t| now - t),
+        }
+    }
+
+    fn banner(&self) -> bool {
+        self.notice.is_some() || self.follower_of.is_some()
+    }
+}
+
+/// Brings the UI state up to date with the view, then draws it. This is what the event loop
+/// calls; [`render`] alone draws whatever [`App::sync`] last prepared.
+pub fn draw(frame: &mut Frame, app: &mut App, view: &View) {
+    app.sync(view, frame.area());
+    render(frame, app, view);
+}
+
+/// Draws the whole screen. Pure: reads the app and the view, writes the frame.
+pub fn render(frame: &mut Frame, app: &App, view: &View) {
+    let area = frame.area();
+    let theme = app.theme();
+    frame.render_widget(Block::new().style(theme.text), area);
+    let series = view.engine.plan().metrics.series.len();
+    let Some(areas) = layout::areas(area, view.banner(), app.zoomed(), series) else {
+        too_small(frame, app, area);
+        return;
+    };
+    header::render(frame, app, view, areas.header);
+    pipeline::render(frame, app, view, areas.pipeline);
+    header::render_situation(frame, app, view, areas.situation);
+    if let Some(banner) = areas.banner {
+        header::render_banner(frame, app, view, banner);
+    }
+    if let Some(r) = areas.health {
+        health::render(frame, app, view, r);
+    }
+    if let Some(r) = areas.checklist {
+        checklist::render(frame, app, view, r);
+    }
+    if let Some(r) = areas.rollout {
+        rollout::render(frame, app, view, r);
+    }
+    if let Some(r) = areas.journal {
+        journal::render(frame, app, view, r);
+    }
+    header::render_status(frame, app, view, areas.status);
+    popup::render(frame, app, view, area);
+}
+
+fn too_small(frame: &mut Frame, app: &App, area: Rect) {
+    let text = vec![
+        Line::from(Span::styled(
+            format!("terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT})"),
+            app.theme().warn,
+        )),
+        Line::from(Span::styled(
+            format!("now {}×{} · q quits", area.width, area.height),
+            app.theme().muted,
+        )),
+    ];
+    let top = area.height.saturating_sub(2) / 2;
+    let rect = Rect {
+        y: area.y + top,
+        height: area.height - top,
+        ..area
+    };
+    frame.render_widget(
+        Paragraph::new(text)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true }),
+        rect,
+    );
+}
+
+/// A pane's frame: thick and in the focus colour when focused, so focus shows without colour.
+pub(crate) fn pane_block<'a>(app: &App, pane: Pane, title: Line<'a>) -> Block<'a> {
+    let theme = app.theme();
+    let focused = app.focus() == pane;
+    let (border, kind) = if focused {
+        (theme.border_focus, BorderType::Thick)
+    } else {
+        (theme.border, BorderType::Plain)
+    };
+    Block::new()
+        .borders(Borders::ALL)
+        .border_type(kind)
+        .border_style(border)
+        .title(title)
+}
+
+/// ` Title ` in the title style, with optional muted detail after it.
+pub(crate) fn title<'a>(app: &App, name: &'a str, detail: Option<String>) -> Line<'a> {
+    let mut spans = vec![Span::styled(format!(" {name} "), app.theme().title)];
+    if let Some(d) = detail {
+        spans.push(Span::styled(format!("{d} "), app.theme().muted));
+    }
+    Line::from(spans)
+}
+
+/// Cuts `text` to `width` columns, ending in `…` when cut. Counts chars, which is what
+/// every string shipdeck writes itself is made of.
+pub(crate) fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out: String = text.chars().take(width - 1).collect();
+    out.push('…');
+    out
+}
+
+/// The width a span list takes.
+pub(crate) fn spans_width(spans: &[Span]) -> usize {
+    spans.iter().map(|s| s.content.chars().count()).sum()
+}
+
+/// `Style` for a journal entry's kind.
+pub(crate) fn kind_style(theme: &Theme, kind: crate::journal::Kind) -> Style {
+    use crate::journal::Kind;
+    match kind {
+        Kind::Action => theme.journal_action,
+        Kind::Decision => theme.journal_decision,
+        Kind::Outside => theme.journal_outside,
+        Kind::Error => theme.journal_error,
+        Kind::Note => theme.journal_note,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_cuts_with_an_ellipsis() {
+        assert_eq!(fit("checkout", 20), "checkout");
+        assert_eq!(fit("checkout", 5), "chec…");
+        assert_eq!(fit("checkout", 1), "…");
+        assert_eq!(fit("checkout", 0), "");
+    }
+}

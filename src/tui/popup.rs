@@ -1,0 +1,423 @@
+//! tui::popup: what is drawn over the panes — help (every key), confirmations (promote,
+//! rollback, slider apply, forced resume, quit), the why of the latest guardrail trip, and
+//! the rollback runbook. Draws only; which popup is open and what its keys do is `app`'s.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
+
+use super::app::{Ask, Confirm, Popup};
+use super::{App, View, fit};
+use crate::engine::{Engine, Phase};
+use crate::guardrail::{Explain, breaks, format_secs, format_value};
+use crate::plan::{Better, ListKind};
+
+/// Every key, as `?` shows it. The bottom line and the README list the same keys.
+pub const HELP: [(&str, &str); 17] = [
+    (
+        "space",
+        "pause / resume (a guardrail pause resumes by itself once clear)",
+    ),
+    (
+        "P",
+        "promote: start, approve, or promote early (asks first)",
+    ),
+    ("R", "roll back: the flag goes off at once (asks first: y)"),
+    ("← → / h l", "move the rollout slider by 5%"),
+    ("enter", "apply the slider's target (asks first)"),
+    ("tab / shift-tab", "move focus between panes"),
+    (
+        "j k / ↓ ↑",
+        "move in the checklist; scroll the journal when it has focus",
+    ),
+    ("PgDn PgUp", "ten at a time"),
+    ("x", "tick or untick the checklist item under ▸"),
+    ("w", "why: the latest guardrail trip, explained"),
+    ("b", "the rollback runbook"),
+    ("t", "next theme: dark, light, high-contrast"),
+    ("z", "zoom the focused pane (war-room view)"),
+    ("esc", "close a popup, unzoom, drop the slider's target"),
+    ("?", "this help"),
+    ("q", "quit (asks first while the rollout is live)"),
+    ("ctrl-c", "quit at once"),
+];
+
+pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
+    let Some(popup) = app.popup() else {
+        return;
+    };
+    let theme = app.theme();
+    let width = area.width.saturating_sub(4).min(96);
+    let inner_w = usize::from(width.saturating_sub(4));
+    let (title, title_style, lines) = match popup {
+        Popup::Help => (" Keys ".to_string(), theme.title, help(app)),
+        Popup::Confirm(c) => {
+            let style = if c.ask == Ask::Rollback {
+                theme.bad
+            } else {
+                theme.title
+            };
+            (format!(" {} ", c.title), style, confirm(app, c, inner_w))
+        }
+        Popup::Why => (
+            " Why did the guardrail fire? ".to_string(),
+            theme.title,
+            why(app, view.engine, inner_w),
+        ),
+        Popup::Runbook => (
+            " Rollback runbook ".to_string(),
+            theme.bad,
+            runbook(app, view, inner_w),
+        ),
+    };
+    let height = u16::try_from(lines.len() + 2)
+        .unwrap_or(u16::MAX)
+        .min(area.height.saturating_sub(2));
+    let rect = centered(area, width, height);
+    frame.render_widget(Clear, rect);
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Double)
+        .border_style(theme.border_focus)
+        .style(theme.popup)
+        .title(Line::styled(
+            fit(&title, usize::from(width.saturating_sub(2))),
+            title_style,
+        ));
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let padded = Rect {
+        x: inner.x.saturating_add(1),
+        width: inner.width.saturating_sub(2),
+        ..inner
+    };
+    frame.render_widget(Paragraph::new(lines).style(theme.popup), padded);
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let width = width.min(area.width);
+    let height = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    }
+}
+
+/// Greedy word wrap; a word longer than the width is cut.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            out.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+        while line.chars().count() > width {
+            let head: String = line.chars().take(width).collect();
+            line = line.chars().skip(width).collect();
+            out.push(head);
+        }
+    }
+    if !line.is_empty() || out.is_empty() {
+        out.push(line);
+    }
+    out
+}
+
+fn keys_line<'a>(app: &App, keys: &[(&'a str, &'a str)]) -> Line<'a> {
+    let theme = app.theme();
+    let mut spans = Vec::new();
+    for (i, (k, label)) in keys.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" · ", theme.muted));
+        }
+        spans.push(Span::styled(*k, theme.key));
+        spans.push(Span::styled(format!(" {label}"), theme.muted));
+    }
+    Line::from(spans)
+}
+
+fn help<'a>(app: &App) -> Vec<Line<'a>> {
+    let theme = app.theme();
+    let mut lines: Vec<Line> = HELP
+        .iter()
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(format!("{k:<16}"), theme.key),
+                Span::styled(*what, theme.popup),
+            ])
+        })
+        .collect();
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        "In a question: y confirms, f forces past what blocks it (journaled), any other key cancels.",
+        theme.muted,
+    ));
+    lines.push(keys_line(app, &[("any key", "close")]));
+    lines
+}
+
+fn confirm<'a>(app: &App, c: &Confirm, width: usize) -> Vec<Line<'a>> {
+    let theme = app.theme();
+    let mut lines: Vec<Line> = c
+        .lines
+        .iter()
+        .flat_map(|l| wrap(l, width))
+        .map(|l| Line::styled(l, theme.popup))
+        .collect();
+    if !c.blockers.is_empty() {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled("In the way:", theme.warn));
+        for b in &c.blockers {
+            for (i, l) in wrap(b, width.saturating_sub(2)).into_iter().enumerate() {
+                let lead = if i == 0 { "• " } else { "  " };
+                lines.push(Line::styled(format!("{lead}{l}"), theme.warn));
+            }
+        }
+    }
+    lines.push(Line::raw(""));
+    let yes = match c.ask {
+        Ask::Promote => "promote",
+        Ask::Rollback => "roll back now",
+        Ask::SetPercent(_) => "apply",
+        Ask::ForceResume => "",
+        Ask::Quit => "quit",
+    };
+    let mut keys: Vec<(&str, &str)> = Vec::new();
+    if !c.force_only {
+        keys.push(("y", yes));
+    }
+    if c.can_force {
+        keys.push(if c.force_only {
+            ("f", "force resume (journaled)")
+        } else {
+            ("f", "force past blockers (journaled)")
+        });
+    }
+    keys.push(("any other key", "cancel"));
+    lines.push(keys_line(app, &keys));
+    lines
+}
+
+fn better_of(engine: &Engine, x: &Explain) -> Better {
+    engine
+        .plan()
+        .metrics
+        .series(&x.metric)
+        .map_or(Better::Lower, |s| s.better)
+}
+
+fn why<'a>(app: &App, engine: &Engine, width: usize) -> Vec<Line<'a>> {
+    let theme = app.theme();
+    let Some(x) = engine.progress().trips.last() else {
+        return vec![
+            Line::styled("No guardrail has fired in this release.", theme.popup),
+            keys_line(app, &[("esc", "close")]),
+        ];
+    };
+    let field = |name: &str, value: String, style: Style| {
+        Line::from(vec![
+            Span::styled(format!("{name:<10}"), theme.muted),
+            Span::styled(value, style),
+        ])
+    };
+    let value = x
+        .value()
+        .map(|v| format_value(v, x.unit))
+        .unwrap_or_else(|| "no data".into());
+    let baseline = x
+        .baseline
+        .map(|b| format_value(b, x.unit))
+        .unwrap_or_else(|| "none (absolute rule)".into());
+    let mut lines = vec![
+        field("rule", x.rule_text.clone(), theme.title),
+        field(
+            "decision",
+            format!("{} at {}", x.action.name(), x.at.format("%H:%M:%S")),
+            theme.bad,
+        ),
+        field(
+            "value",
+            format!("{value} vs threshold {}", format_value(x.threshold, x.unit)),
+            theme.bad,
+        ),
+        field("baseline", baseline, theme.popup),
+        field(
+            "held",
+            format!(
+                "{} (from {} to {})",
+                format_secs(x.held_secs),
+                x.since.format("%H:%M:%S"),
+                x.at.format("%H:%M:%S")
+            ),
+            theme.popup,
+        ),
+    ];
+    let query = x
+        .query
+        .clone()
+        .unwrap_or_else(|| "(simulated source: no query)".into());
+    for (i, l) in wrap(&query, width.saturating_sub(10))
+        .into_iter()
+        .enumerate()
+    {
+        lines.push(field(if i == 0 { "query" } else { "" }, l, theme.popup));
+    }
+    lines.push(Line::styled(
+        format!(
+            "samples in the rule's window ({}), oldest first:",
+            x.samples.len()
+        ),
+        theme.muted,
+    ));
+    let rule_condition = engine
+        .plan()
+        .guardrails
+        .rules
+        .get(x.rule)
+        .map(|r| r.condition);
+    let better = better_of(engine, x);
+    let cell_w = 18;
+    let per_line = (width / cell_w).max(1);
+    for chunk in x.samples.chunks(per_line) {
+        let mut spans = Vec::new();
+        for p in chunk {
+            let (text, style) = match p.value {
+                Some(v) => {
+                    let breach = rule_condition.is_some_and(|c| breaks(c, v, x.threshold, better));
+                    let style = if breach { theme.bad } else { theme.popup };
+                    (format_value(v, x.unit), style)
+                }
+                None => ("missing".to_string(), theme.stale),
+            };
+            spans.push(Span::styled(
+                format!("{} ", p.at.format("%H:%M:%S")),
+                theme.muted,
+            ));
+            spans.push(Span::styled(format!("{text:<9}"), style));
+        }
+        lines.push(Line::from(spans));
+    }
+    lines.push(Line::raw(""));
+    lines.push(keys_line(
+        app,
+        &[
+            ("esc", "close"),
+            ("space", "resume/force"),
+            ("R", "roll back"),
+        ],
+    ));
+    lines
+}
+
+fn runbook<'a>(app: &App, view: &View, width: usize) -> Vec<Line<'a>> {
+    let theme = app.theme();
+    let engine = view.engine;
+    let mut lines: Vec<Line> = Vec::new();
+    let (state, reason) = match engine.phase() {
+        Phase::RollingBack { reason } => (
+            "Rolling back: the flag disable is sent; waiting for the backend to confirm it.",
+            Some(reason.clone()),
+        ),
+        Phase::RolledBack { reason } => (
+            "Rolled back: the backend confirmed the flag is off.",
+            Some(reason.clone()),
+        ),
+        _ => (
+            "The release is not rolled back; this is the runbook for when it is.",
+            None,
+        ),
+    };
+    for l in wrap(state, width) {
+        lines.push(Line::styled(l, theme.bad));
+    }
+    if let Some(reason) = reason {
+        let by = view
+            .journal
+            .iter()
+            .rev()
+            .find(|e| e.action == "rollback")
+            .map(|e| format!(" ({} at {})", e.operator, e.at.format("%H:%M:%S")))
+            .unwrap_or_default();
+        for l in wrap(&format!("Why: {reason}{by}"), width) {
+            lines.push(Line::styled(l, theme.popup));
+        }
+    }
+    lines.push(Line::raw(""));
+    let items = &engine.plan().checklists.rollback;
+    if items.is_empty() {
+        lines.push(Line::styled(
+            "The plan has no rollback checklist. The reference runbook: disable the flag, notify the team, verify error rate and health checks, investigate, fix and redeploy.",
+            theme.warn,
+        ));
+    }
+    for (i, item) in items.iter().enumerate() {
+        let (done, why) = engine.item_done(ListKind::Rollback, i);
+        let pointer = if i == app.runbook_cursor() {
+            "▸"
+        } else {
+            " "
+        };
+        let auto = if item.check.is_some() {
+            format!("  auto: {}", why.unwrap_or_default())
+        } else {
+            String::new()
+        };
+        let text = format!(
+            "{pointer} {} {}. {}{auto}",
+            if done { "[x]" } else { "[ ]" },
+            i + 1,
+            item.text
+        );
+        let style = if i == app.runbook_cursor() {
+            theme.selected
+        } else if done {
+            theme.muted
+        } else {
+            theme.popup
+        };
+        lines.push(Line::styled(fit(&text, width), style));
+    }
+    lines.push(Line::raw(""));
+    let mut keys = vec![("j/k", "move"), ("x", "tick")];
+    if !engine.progress().trips.is_empty() {
+        keys.push(("w", "why"));
+    }
+    keys.push(("esc", "close"));
+    lines.push(keys_line(app, &keys));
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_keeps_words_and_width() {
+        assert_eq!(wrap("a bb ccc dddd", 6), ["a bb", "ccc", "dddd"]);
+        assert_eq!(wrap("abcdefgh", 3), ["abc", "def", "gh"]);
+        assert_eq!(wrap("", 5), [""]);
+        for l in wrap(
+            "sum(rate(http_requests_total{code=~\"5..\"}[1m])) / sum(rate(x[1m]))",
+            20,
+        ) {
+            assert!(l.chars().count() <= 20, "{l}");
+        }
+    }
+
+    #[test]
+    fn centered_stays_inside() {
+        let area = Rect::new(0, 0, 80, 24);
+        assert_eq!(centered(area, 200, 50), area);
+        assert_eq!(centered(area, 40, 10), Rect::new(20, 7, 40, 10));
+    }
+}
