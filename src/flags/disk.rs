@@ -319,7 +319,115 @@ fn sync_folder(_folder: &Path) -> Result<(), FlagError> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
+    use crate::flags::file::YamlFlags;
+
+    const FLAGS: &str =
+        "flags:\n  a:   # ours\n    enabled: true\n    rollout: 0.25\n  b: {enabled: false}\n";
+
+    /// The YAML format, with another writer appending to the file while the first
+    /// edits are being prepared: the window between shipdeck's read and its rename.
+    struct Interfering {
+        edits: AtomicUsize,
+        interfere_for: usize,
+        path: PathBuf,
+    }
+
+    impl FlagFile for Interfering {
+        fn create_hint(&self, path: &Path) -> String {
+            YamlFlags.create_hint(path)
+        }
+        fn read_flag(
+            &self,
+            path: &Path,
+            text: &str,
+            flag: &str,
+            kind: FlagKind,
+        ) -> Result<Option<FlagState>, FlagError> {
+            YamlFlags.read_flag(path, text, flag, kind)
+        }
+        fn edit(
+            &self,
+            path: &Path,
+            text: &str,
+            flag: &str,
+            current: Option<&FlagState>,
+            target: &FlagState,
+        ) -> Result<String, FlagError> {
+            let n = self.edits.fetch_add(1, Ordering::SeqCst);
+            if n < self.interfere_for {
+                let outside = format!("{text}# outside edit {n}\n");
+                fs::write(&self.path, outside).unwrap();
+            }
+            YamlFlags.edit(path, text, flag, current, target)
+        }
+    }
+
+    fn on_disk(interfere_for: usize) -> (tempfile::TempDir, PathBuf, DiskFlag<Interfering>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flags.yaml");
+        fs::write(&path, FLAGS).unwrap();
+        let format = Interfering {
+            edits: AtomicUsize::new(0),
+            interfere_for,
+            path: path.clone(),
+        };
+        let flag = DiskFlag::new(format, path.clone(), "a".into(), FlagKind::Release);
+        (dir, path, flag)
+    }
+
+    fn desired(enabled: bool, percent: u8) -> DesiredFlag {
+        DesiredFlag {
+            enabled,
+            percent,
+            groups: vec![],
+        }
+    }
+
+    #[test]
+    fn a_change_during_the_write_is_kept_and_the_edit_redone_on_it() {
+        let (_dir, path, mut flag) = on_disk(2);
+        let back = flag.write(&desired(true, 50)).unwrap();
+        assert_eq!(back.rollout, 0.5);
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "flags:\n  a:   # ours\n    enabled: true\n    rollout: 0.5\n  b: {enabled: false}\n# outside edit 0\n# outside edit 1\n"
+        );
+        assert_eq!(flag.format.edits.load(Ordering::SeqCst), 3);
+        assert!(!flag.changed_outside().unwrap());
+    }
+
+    #[test]
+    fn a_file_that_never_settles_is_left_to_the_other_writer() {
+        let (_dir, path, mut flag) = on_disk(usize::MAX);
+        let err = flag.write(&desired(true, 50)).unwrap_err();
+        assert!(matches!(err, FlagError::Contended { .. }), "{err:?}");
+        assert!(
+            fs::read_to_string(&path)
+                .unwrap()
+                .contains("    rollout: 0.25\n")
+        );
+    }
+
+    #[test]
+    fn the_disable_step_lands_alone_on_disk() {
+        let (_dir, path, mut flag) = on_disk(0);
+        let off = desired(false, 0);
+        let first = flag.write_step(WriteStep::DisableOnly, &off).unwrap();
+        assert_eq!((first.enabled, first.rollout), (false, 0.25));
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            FLAGS.replace("enabled: true", "enabled: false")
+        );
+        let second = flag.write_step(WriteStep::Apply, &off).unwrap();
+        assert_eq!((second.enabled, second.rollout), (false, 0.0));
+        // Nothing left to change: no write, same answer.
+        let edits = flag.format.edits.load(Ordering::SeqCst);
+        assert_eq!(flag.write(&off).unwrap(), second);
+        assert_eq!(flag.format.edits.load(Ordering::SeqCst), edits);
+    }
 
     #[test]
     fn write_atomic_replaces_and_keeps_permissions() {

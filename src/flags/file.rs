@@ -344,7 +344,7 @@ fn unmanaged_structure(text: &str, flag: &str) -> Result<serde_json::Value, Stri
 }
 
 /// The YAML flag file format.
-struct YamlFlags;
+pub(crate) struct YamlFlags;
 
 impl YamlFlags {
     fn refused(path: &Path, flag: &str, error: EditError) -> FlagError {

@@ -32,7 +32,8 @@ struct Node {
     body: Body,
     /// First byte of the node's text (for a flow collection, its bracket).
     start: usize,
-    /// Just past the last byte of content: trailing blanks and line breaks excluded.
+    /// Just past the last byte of content: trailing blanks and line breaks excluded,
+    /// except that a block scalar ends after its last line break.
     end: usize,
     line: u64,
     column: u64,
@@ -163,7 +164,12 @@ fn parse_tree(text: &str) -> Result<Option<Node>, EditError> {
             Event::Scalar(value, style, anchor, tag) => {
                 let range = byte_range(&span, (line, column))?;
                 let raw = text.get(range.clone()).unwrap_or_default();
-                let content = raw.trim_end_matches([' ', '\t', '\r', '\n']);
+                // A block scalar (`|`, `>`) owns its line breaks (with `|+` its trailing
+                // blank lines are content), so it ends after its last line break.
+                let content = match style {
+                    ScalarStyle::Literal | ScalarStyle::Folded => raw.trim_end_matches([' ', '\t']),
+                    _ => raw.trim_end_matches([' ', '\t', '\r', '\n']),
+                };
                 Some(Node {
                     body: Body::Scalar {
                         value: value.into_owned(),
@@ -330,6 +336,31 @@ impl Editor<'_> {
         }
     }
 
+    /// Where new block lines go after content ending at `end`, and whether they need a
+    /// line break first (content that ends its own line, like a block scalar, does not).
+    fn after_line(&self, end: usize) -> (usize, bool) {
+        if end > 0 && self.text.as_bytes().get(end - 1) == Some(&b'\n') {
+            (end, false)
+        } else {
+            (self.line_end(end), true)
+        }
+    }
+
+    /// New block lines at `indent` after content ending at `end`.
+    fn add_lines(&mut self, end: usize, indent: usize, new: &[(String, NewValue)]) {
+        let (at, break_first) = self.after_line(end);
+        let lines: Vec<String> = new
+            .iter()
+            .map(|(k, v)| self.render_block(k, v, indent))
+            .collect();
+        let block = if break_first {
+            format!("{}{}", self.newline, lines.join(self.newline))
+        } else {
+            format!("{}{}", lines.join(self.newline), self.newline)
+        };
+        self.splice(at..at, block);
+    }
+
     /// The byte of the `:` after an implicit key.
     fn colon_after(&self, key: &Node) -> Result<usize, EditError> {
         let rest = self.text.get(key.end..).unwrap_or_default();
@@ -392,13 +423,7 @@ impl Editor<'_> {
             let indent = entries
                 .first()
                 .map_or(0, |(k, _)| (k.column as usize).saturating_sub(1));
-            let at = self.line_end(map.end);
-            let mut block = String::new();
-            for (k, v) in new {
-                block.push_str(self.newline);
-                block.push_str(&self.render_block(k, v, indent));
-            }
-            self.splice(at..at, block);
+            self.add_lines(map.end, indent, new);
         }
     }
 
@@ -422,13 +447,7 @@ impl Editor<'_> {
         } else {
             self.splice(colon + 1..null_end, String::new());
             let indent = (key.column as usize).saturating_sub(1) + self.step;
-            let at = self.line_end(null_end);
-            let mut block = String::new();
-            for (k, v) in new {
-                block.push_str(self.newline);
-                block.push_str(&self.render_block(k, v, indent));
-            }
-            self.splice(at..at, block);
+            self.add_lines(null_end, indent, new);
         }
         Ok(())
     }
@@ -736,6 +755,22 @@ mod tests {
         assert_eq!(
             out,
             "flags:\n  a: &base {enabled: true}\n  b: *base\n  c: {enabled: false}\n"
+        );
+    }
+
+    #[test]
+    fn adds_keys_after_a_block_scalar_without_changing_it() {
+        let text = "flags:\n  a:\n    enabled: true\n    notes: |+\n      keep\n\n  b: {}\n";
+        let out = set(text, "a", &[("rollout", "0.5")]).unwrap();
+        assert_eq!(
+            out,
+            "flags:\n  a:\n    enabled: true\n    notes: |+\n      keep\n\n    rollout: 0.5\n  b: {}\n"
+        );
+        let text = "flags:\n  a:\n    notes: >\n      folded\n";
+        let out = set(text, "a", &[("enabled", "true")]).unwrap();
+        assert_eq!(
+            out,
+            "flags:\n  a:\n    notes: >\n      folded\n    enabled: true\n"
         );
     }
 
