@@ -154,13 +154,16 @@ fn invalid<T>(path: &Path, at: &Spanned<T>, message: String, hint: impl Into<Str
     }
 }
 
-/// The closest of `known` to `word`, when it is close enough to be a typo.
+/// The closest of `known` to `word`, when it is close enough to be a typo. Short words
+/// need a closer match, so a user's own `id:` is not taken for `kind:`.
 fn did_you_mean<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
     let folded = |s: &str| s.to_ascii_lowercase().replace(['_', '-'], "");
     known
         .iter()
-        .map(|k| (strsim::levenshtein(word, k), *k))
-        .filter(|(distance, k)| *distance <= 2 || folded(word) == folded(k))
+        .map(|k| (strsim::damerau_levenshtein(word, k), *k))
+        .filter(|(distance, k)| {
+            (*distance <= 2 && distance * 3 <= word.chars().count()) || folded(word) == folded(k)
+        })
         .min()
         .map(|(_, k)| k)
 }
@@ -236,12 +239,11 @@ fn parse_flags(path: &Path, text: &str) -> Result<Vec<(String, FileFlag)>, FlagE
             ));
             continue;
         };
-        if let Some(key) = raw
+        if let Some((key, meant)) = raw
             .others
             .iter()
             .find_map(|k| did_you_mean(&k.value, &FLAG_KEYS).map(|meant| (k, meant)))
         {
-            let (key, meant) = key;
             return Err(invalid(
                 path,
                 key,
@@ -580,13 +582,10 @@ mod tests {
         let err = parse_flags(Path::new("f.yaml"), "flags: {a: {kind: relase}}\n").unwrap_err();
         assert!(err.to_string().contains("did you mean `release`?"), "{err}");
         // Keys nowhere near a known one are the user's own and are kept.
-        assert!(
-            parse_flags(
-                Path::new("f.yaml"),
-                "owner: me\nflags: {a: {description: x}}\n"
-            )
-            .is_ok()
-        );
+        let own = "owner: me\nflags: {a: {description: x, id: 7, tags: [t]}}\n";
+        assert!(parse_flags(Path::new("f.yaml"), own).is_ok());
+        assert_eq!(did_you_mean("kidn", &FLAG_KEYS), Some("kind"));
+        assert_eq!(did_you_mean("Enabled", &FLAG_KEYS), Some("enabled"));
     }
 
     #[test]
