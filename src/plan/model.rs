@@ -72,7 +72,10 @@ pub enum StageSource {
     /// A status written in the plan.
     Static(StageStatus),
     /// Run by shipdeck (argv, no shell); exit 0 = passed.
-    Command { argv: Vec<String>, timeout: Duration },
+    Command {
+        argv: Vec<String>,
+        timeout: Duration,
+    },
     /// A JSON file `{"status", "detail", "url"}` watched for changes.
     StatusFile(PathBuf),
     /// The stage whose status is the rollout itself (Prod, or a stage with no source).
@@ -296,7 +299,9 @@ pub enum Condition {
     Degradation(f64),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Alert,
@@ -324,7 +329,9 @@ pub struct Checklists {
     pub rollback: Vec<Item>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ListKind {
     PreRelease,
@@ -371,8 +378,14 @@ pub struct Item {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Check {
-    Command { argv: Vec<String>, timeout: Duration },
-    Metric { metric: String, condition: Condition },
+    Command {
+        argv: Vec<String>,
+        timeout: Duration,
+    },
+    Metric {
+        metric: String,
+        condition: Condition,
+    },
     Stage(String),
 }
 
