@@ -128,7 +128,12 @@ impl FileStore {
     /// An inbox file that does not parse: set it aside, tell its poster, journal it.
     fn reject(&self, path: &Path, name: &str, why: &str) -> Result<(), StoreError> {
         let aside = path.with_file_name(format!("{name}{REJECTED_SUFFIX}"));
-        fs::rename(path, &aside).map_err(|e| io_error(path, e))?;
+        match fs::rename(path, &aside) {
+            Ok(()) => {}
+            // Another taker got to it first and reports it.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_error(path, e)),
+        }
         let id = name.strip_suffix(REQUEST_SUFFIX).unwrap_or(name);
         if check_id(id).is_ok() {
             self.answer(
