@@ -10,3 +10,4 @@ pub mod guardrail;
 pub mod journal;
 pub mod metrics;
 pub mod plan;
+pub mod store;
