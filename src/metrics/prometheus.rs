@@ -197,11 +197,14 @@ impl Prometheus {
 
     /// One GET; the status and the body, or a sentence saying what went wrong on the way.
     async fn fetch(&self, url: Url) -> Result<(u16, Vec<u8>), String> {
-        let mut request = self.client.get(url);
-        if let Some(auth) = &self.auth {
-            request = request.header(AUTHORIZATION, auth.header.clone());
+        let mut response = match self.send(url.clone()).await {
+            // A pooled keep-alive connection the server closed (it restarted, or a proxy
+            // timed it out) fails before any answer: the query is a GET, so ask again once
+            // on a fresh connection. Timeouts and failed connects are never retried.
+            Err(e) if !e.is_timeout() && !e.is_connect() => self.send(url).await,
+            other => other,
         }
-        let mut response = request.send().await.map_err(|e| self.transport(&e))?;
+        .map_err(|e| self.transport(&e))?;
         let status = response.status().as_u16();
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| self.transport(&e))? {
@@ -215,6 +218,14 @@ impl Prometheus {
             body.extend_from_slice(&chunk);
         }
         Ok((status, body))
+    }
+
+    async fn send(&self, url: Url) -> Result<reqwest::Response, reqwest::Error> {
+        let mut request = self.client.get(url);
+        if let Some(auth) = &self.auth {
+            request = request.header(AUTHORIZATION, auth.header.clone());
+        }
+        request.send().await
     }
 
     /// A failed request, told the way an operator needs it: where, and what to check.
