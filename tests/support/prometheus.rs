@@ -125,6 +125,21 @@ pub fn openmetrics() -> String {
     out
 }
 
+/// The same data in the Prometheus text format (millisecond timestamps), as
+/// VictoriaMetrics' `/api/v1/import/prometheus` takes it. Comment lines pass as they are.
+pub fn prometheus_text_ms() -> String {
+    let mut out = String::new();
+    for line in openmetrics().lines() {
+        match line.rsplit_once(' ') {
+            Some((sample, secs)) if !line.starts_with('#') => {
+                writeln!(out, "{sample} {secs}000").unwrap();
+            }
+            _ => writeln!(out, "{line}").unwrap(),
+        }
+    }
+    out
+}
+
 /// A running Prometheus over the backfilled data.
 pub struct PrometheusServer {
     binary: PathBuf,
