@@ -76,6 +76,11 @@ pub enum MetricsError {
     )]
     TokenMissing { var: String },
     #[error(
+        "the environment variable `{var}` (named by the metrics source's `token_env`) is empty; \
+         export the bearer token in `{var}` or remove `token_env`"
+    )]
+    TokenEmpty { var: String },
+    #[error(
         "the environment variable `{var}` (named by the metrics source's `token_env`) is not \
          valid as an HTTP header value; it must be plain ASCII with no line breaks"
     )]
@@ -106,6 +111,9 @@ impl Secret {
     /// Reads the secret from the environment variable `var`.
     pub fn from_env(var: &str) -> Result<Secret, MetricsError> {
         match std::env::var(var) {
+            Ok(value) if value.trim().is_empty() => Err(MetricsError::TokenEmpty {
+                var: var.to_string(),
+            }),
             Ok(value) => Ok(Secret {
                 var: var.to_string(),
                 value,

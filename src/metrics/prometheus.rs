@@ -144,6 +144,20 @@ impl Prometheus {
         })
     }
 
+    /// As [`Prometheus::new`], with the bearer token read now from the environment variable
+    /// `token_env` (the plan's `SourceSpec::Prometheus` fields); a missing or empty variable
+    /// is an error naming it.
+    pub fn from_env(
+        url: &str,
+        token_env: Option<&str>,
+        timeout: Duration,
+        headers: &[(String, String)],
+        series: &[Series],
+    ) -> Result<Prometheus, MetricsError> {
+        let token = token_env.map(Secret::from_env).transpose()?;
+        Prometheus::new(url, token, timeout, headers, series)
+    }
+
     /// One poll at `at`, for `shipdeck check`: does every query answer, and with what.
     pub async fn probe(&mut self, at: DateTime<Utc>) -> Vec<Reading> {
         self.poll(at, Exposure::default()).await.readings
@@ -624,6 +638,20 @@ mod tests {
             text.contains("`PROM_TOKEN`") && !text.contains("s3cr3t"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_token_is_read_from_the_named_env_var() {
+        let ok = [series("p95", Some("up"))];
+        let timeout = Duration::from_secs(2);
+        let var = "SHIPDECK_TEST_SURELY_UNSET_PROM_TOKEN_91c2";
+        let err = Prometheus::from_env("http://h", Some(var), timeout, &[], &ok).unwrap_err();
+        assert!(err.to_string().contains(&format!("`{var}`")), "{err}");
+        // PATH is set wherever cargo runs tests: it stands in for a token variable.
+        let p = Prometheus::from_env("http://h", Some("PATH"), timeout, &[], &ok).unwrap();
+        assert_eq!(p.auth.as_ref().map(|a| a.var.as_str()), Some("PATH"));
+        let p = Prometheus::from_env("http://h", None, timeout, &[], &ok).unwrap();
+        assert!(p.auth.is_none());
     }
 
     #[test]
