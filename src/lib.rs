@@ -10,4 +10,5 @@ pub mod guardrail;
 pub mod journal;
 pub mod metrics;
 pub mod plan;
+pub mod store;
 pub mod tui;

@@ -158,6 +158,11 @@ pub enum Input {
     Samples {
         batch: Batch,
     },
+    /// Samples from before the engine clock (a range query at start): they fill the
+    /// history and the baseline, and never move the clock or trip a rule.
+    History {
+        batches: Vec<Batch>,
+    },
     Tick,
     Command {
         command: Command,
@@ -579,6 +584,12 @@ impl Engine {
     /// The one entry point: time moves to `now`, then the input is applied.
     pub fn handle(&mut self, now: DateTime<Utc>, input: Input) -> Vec<Effect> {
         let mut fx = Vec::new();
+        if let Input::History { batches } = &input {
+            for b in batches {
+                self.record(b, false);
+            }
+            return fx;
+        }
         let now = match self.progress.now {
             Some(prev) if now < prev => prev,
             _ => now,
@@ -586,7 +597,7 @@ impl Engine {
         self.advance_clock(now);
         match input {
             Input::Samples { batch } => self.on_samples(now, batch, &mut fx),
-            Input::Tick => {}
+            Input::Tick | Input::History { .. } => {}
             Input::Command {
                 command,
                 operator,
@@ -667,13 +678,8 @@ impl Engine {
         format!("{} {}", self.plan.release.name, self.plan.release.version)
     }
 
-    fn on_samples(&mut self, now: DateTime<Utc>, batch: Batch, fx: &mut Vec<Effect>) {
-        let at = batch.at;
-        let counting = self.progress.confirmed
-            && matches!(
-                self.progress.phase,
-                Phase::Baking { .. } | Phase::AwaitingApproval { .. } | Phase::Watching
-            );
+    /// Puts a batch into the history; `counting` adds its values to the step's fresh samples.
+    fn record(&mut self, batch: &Batch, counting: bool) {
         for reading in &batch.readings {
             let value = match &reading.outcome {
                 Outcome::Value(v) if v.is_finite() => Some(*v),
@@ -688,16 +694,22 @@ impl Engine {
                 }
             }
             if let Some(h) = self.history.get_mut(&reading.series) {
-                h.push(Point { at, value });
+                h.push(Point { at: batch.at, value });
             }
             if counting && value.is_some() {
-                *self
-                    .progress
-                    .fresh
-                    .entry(reading.series.clone())
-                    .or_insert(0) += 1;
+                *self.progress.fresh.entry(reading.series.clone()).or_insert(0) += 1;
             }
         }
+    }
+
+    fn on_samples(&mut self, now: DateTime<Utc>, batch: Batch, fx: &mut Vec<Effect>) {
+        let at = batch.at;
+        let counting = self.progress.confirmed
+            && matches!(
+                self.progress.phase,
+                Phase::Baking { .. } | Phase::AwaitingApproval { .. } | Phase::Watching
+            );
+        self.record(&batch, counting);
         let plan = Arc::clone(&self.plan);
         for (i, rule) in plan.guardrails.rules.iter().enumerate() {
             let Some(series) = plan.metrics.series(&rule.metric) else {

@@ -1,9 +1,21 @@
 //! flags: feature-flag backends and bucketing. Owns every read and write of a flag;
 //! never decides what the flag should be (that is the engine's job).
 
+use std::path::PathBuf;
+
 use futures::future::BoxFuture;
 
 use crate::plan::FlagKind;
+
+pub mod bucket;
+mod disk;
+pub mod file;
+pub mod flagd;
+mod yaml_edit;
+
+pub use bucket::{Evaluation, evaluate, evaluate_flagd, fractional, unleash_bucket};
+pub use file::{FileBackend, list_flags, read_file_flag};
+pub use flagd::FlagdBackend;
 
 /// A flag as a backend holds it, in the reference shape `{enabled, rollout, userGroups, kind}`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -21,6 +33,15 @@ impl FlagState {
     pub fn percent(&self) -> u8 {
         (self.rollout.clamp(0.0, 1.0) * 100.0).round() as u8
     }
+
+    /// Whether two states say the same thing; rollouts are compared as written
+    /// decimals, not bit for bit.
+    pub fn same_as(&self, other: &FlagState) -> bool {
+        self.enabled == other.enabled
+            && (self.rollout - other.rollout).abs() < 1e-9
+            && self.groups == other.groups
+            && self.kind == other.kind
+    }
 }
 
 /// What the engine wants the flag to be. The backend writes it and reads it back.
@@ -33,6 +54,69 @@ pub struct DesiredFlag {
 
 #[derive(Debug, thiserror::Error)]
 pub enum FlagError {
+    /// The flag file is not where the plan says it is.
+    #[error("flag file {} does not exist; {hint}", path.display())]
+    Missing { path: PathBuf, hint: String },
+    /// The operating system refused a read or a write.
+    #[error("{}: cannot {action}: {error}; {hint}", path.display())]
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        error: std::io::Error,
+        hint: String,
+    },
+    /// The file is not valid YAML or JSON, or not in the shape a flag file has.
+    #[error("{}:{line}:{column}: {message}; {hint}", path.display())]
+    Invalid {
+        path: PathBuf,
+        line: u64,
+        column: u64,
+        message: String,
+        hint: String,
+    },
+    /// A JSON flag file whose structure is valid JSON but not a flag definition shipdeck
+    /// can read; `at` is the dotted path of the offending value.
+    #[error("{}: {at}: {message}; {hint}", path.display())]
+    Shape {
+        path: PathBuf,
+        at: String,
+        message: String,
+        hint: String,
+    },
+    /// The flag is written in a form shipdeck will not edit without risking the file.
+    #[error("{}:{line}:{column}: will not edit flag `{flag}`: {reason}; {hint}", path.display())]
+    Unsupported {
+        path: PathBuf,
+        line: u64,
+        column: u64,
+        flag: String,
+        reason: String,
+        hint: String,
+    },
+    /// The file or its folder is marked read-only; shipdeck will not write around that.
+    #[error("{} is read-only; {hint}", path.display())]
+    ReadOnly { path: PathBuf, hint: String },
+    /// The edited text did not read back as intended, so it was never written.
+    #[error(
+        "{}: editing flag `{flag}` would not have given the intended result ({detail}); \
+         the file was left untouched — edit the flag by hand and report the file's shape",
+        path.display()
+    )]
+    Verify {
+        path: PathBuf,
+        flag: String,
+        detail: String,
+    },
+    /// Someone else kept rewriting the file while shipdeck tried to apply its change.
+    #[error(
+        "{}: the file kept changing while flag `{flag}` was being written; nothing was written, \
+         try again once the other writer is done",
+        path.display()
+    )]
+    Contended { path: PathBuf, flag: String },
+    /// A desired rollout outside 0..=100%.
+    #[error("flag `{flag}`: rollout {percent}% is outside 0..=100%; pick a percent from 0 to 100")]
+    Percent { flag: String, percent: u8 },
     #[error("{0}")]
     Other(String),
 }
@@ -49,4 +133,142 @@ pub trait FlagBackend: Send {
         &'a mut self,
         desired: &'a DesiredFlag,
     ) -> BoxFuture<'a, Result<FlagState, FlagError>>;
+}
+
+/// One atomic write of a flag change. Turning a flag off takes two: first only
+/// `enabled: false`, then the rest, so a crash between them leaves the flag off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WriteStep {
+    /// Turn the flag off and touch nothing else (creates the flag when it is missing).
+    DisableOnly,
+    /// Write everything `desired` says.
+    Apply,
+}
+
+/// The writes that bring a flag to `desired`, in the order they must land.
+pub(crate) fn write_steps(desired: &DesiredFlag) -> &'static [WriteStep] {
+    if desired.enabled {
+        &[WriteStep::Apply]
+    } else {
+        &[WriteStep::DisableOnly, WriteStep::Apply]
+    }
+}
+
+/// What the flag must look like once `step` has landed, starting from `current`.
+/// A flag that does not exist yet takes its kind from `kind`.
+pub(crate) fn step_target(
+    step: WriteStep,
+    desired: &DesiredFlag,
+    current: Option<&FlagState>,
+    kind: FlagKind,
+) -> FlagState {
+    let wanted = FlagState {
+        enabled: desired.enabled,
+        rollout: f64::from(desired.percent) / 100.0,
+        groups: desired.groups.clone(),
+        kind: current.map_or(kind, |c| c.kind),
+    };
+    match (step, current) {
+        (WriteStep::DisableOnly, Some(current)) => FlagState {
+            enabled: false,
+            ..current.clone()
+        },
+        // A missing flag is created whole; `desired` is off, so it is created off.
+        (WriteStep::DisableOnly, None) | (WriteStep::Apply, _) => wanted,
+    }
+}
+
+/// Rejects a desired percent above 100 before anything is written.
+pub(crate) fn check_percent(flag: &str, desired: &DesiredFlag) -> Result<(), FlagError> {
+    if desired.percent > 100 {
+        return Err(FlagError::Percent {
+            flag: flag.to_string(),
+            percent: desired.percent,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desired(enabled: bool, percent: u8) -> DesiredFlag {
+        DesiredFlag {
+            enabled,
+            percent,
+            groups: vec!["beta-testers".into()],
+        }
+    }
+
+    fn live() -> FlagState {
+        FlagState {
+            enabled: true,
+            rollout: 0.25,
+            groups: vec!["internal".into()],
+            kind: FlagKind::Ops,
+        }
+    }
+
+    #[test]
+    fn turning_off_writes_the_disable_first() {
+        assert_eq!(
+            write_steps(&desired(false, 0)),
+            &[WriteStep::DisableOnly, WriteStep::Apply]
+        );
+        assert_eq!(write_steps(&desired(true, 50)), &[WriteStep::Apply]);
+    }
+
+    #[test]
+    fn disable_step_changes_only_enabled() {
+        let d = desired(false, 0);
+        let after_first = step_target(WriteStep::DisableOnly, &d, Some(&live()), FlagKind::Release);
+        assert_eq!(
+            after_first,
+            FlagState {
+                enabled: false,
+                ..live()
+            }
+        );
+        let after_second = step_target(WriteStep::Apply, &d, Some(&after_first), FlagKind::Release);
+        assert_eq!(
+            after_second,
+            FlagState {
+                enabled: false,
+                rollout: 0.0,
+                groups: vec!["beta-testers".into()],
+                kind: FlagKind::Ops,
+            }
+        );
+    }
+
+    #[test]
+    fn a_missing_flag_is_created_with_the_backend_kind() {
+        let d = desired(false, 0);
+        let created = step_target(WriteStep::DisableOnly, &d, None, FlagKind::Experiment);
+        assert!(!created.enabled);
+        assert_eq!(created.rollout, 0.0);
+        assert_eq!(created.kind, FlagKind::Experiment);
+    }
+
+    #[test]
+    fn percent_above_100_is_refused() {
+        assert!(check_percent("f", &desired(true, 100)).is_ok());
+        let err = check_percent("f", &desired(true, 101)).unwrap_err();
+        assert!(err.to_string().contains("101%"), "{err}");
+    }
+
+    #[test]
+    fn same_as_tolerates_decimal_rounding() {
+        let a = live();
+        let b = FlagState {
+            rollout: 0.1 + 0.15,
+            ..live()
+        };
+        assert!(a.same_as(&b));
+        assert!(!a.same_as(&FlagState {
+            rollout: 0.26,
+            ..live()
+        }));
+    }
 }

@@ -1,8 +1,15 @@
 //! metrics: where health numbers come from (simulated, prometheus, replay). Owns every
 //! query; never judges a value (guardrails do) and never blocks the screen.
 
+pub mod prometheus;
+pub mod simulated;
+
+pub use prometheus::Prometheus;
+pub use simulated::Simulated;
+
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
+use std::fmt;
 use std::time::Duration;
 
 /// What users are exposed to right now; the simulated world reacts to it, real sources ignore it.
@@ -36,6 +43,16 @@ pub struct Batch {
     pub readings: Vec<Reading>,
 }
 
+impl Batch {
+    /// The reading of `series` in this batch, if the batch has one.
+    pub fn outcome(&self, series: &str) -> Option<&Outcome> {
+        self.readings
+            .iter()
+            .find(|r| r.series == series)
+            .map(|r| &r.outcome)
+    }
+}
+
 /// A source of metric samples, asked at the engine's clock, never at "now".
 pub trait MetricsSource: Send {
     fn describe(&self) -> String;
@@ -48,4 +65,154 @@ pub trait MetricsSource: Send {
         to: DateTime<Utc>,
         step: Duration,
     ) -> BoxFuture<'_, Vec<Batch>>;
+}
+
+/// Setting up a metrics source went wrong; each variant says where and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error(
+        "the environment variable `{var}` (named by the metrics source's `token_env`) is not set; \
+         export the bearer token in `{var}` or remove `token_env`"
+    )]
+    TokenMissing { var: String },
+    #[error(
+        "the environment variable `{var}` (named by the metrics source's `token_env`) is empty; \
+         export the bearer token in `{var}` or remove `token_env`"
+    )]
+    TokenEmpty { var: String },
+    #[error(
+        "the environment variable `{var}` (named by the metrics source's `token_env`) is not \
+         valid as an HTTP header value; it must be plain ASCII with no line breaks"
+    )]
+    TokenInvalid { var: String },
+    #[error(
+        "the metrics source url `{url}` is not usable: {reason}; write it like http://127.0.0.1:9090"
+    )]
+    BadUrl { url: String, reason: String },
+    #[error(
+        "series `{series}` has no `query`; the prometheus source needs a PromQL query for every series"
+    )]
+    MissingQuery { series: String },
+    #[error("metrics source header `{name}`: {reason}")]
+    BadHeader { name: String, reason: String },
+    #[error("could not set up the HTTP client for the metrics source: {0}")]
+    Client(String),
+}
+
+/// A credential read from an environment variable. It never prints itself: Debug is
+/// `Secret(***)` and there is no Display; only the variable's name may be shown.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret {
+    var: String,
+    value: String,
+}
+
+impl Secret {
+    /// Reads the secret from the environment variable `var`.
+    pub fn from_env(var: &str) -> Result<Secret, MetricsError> {
+        match std::env::var(var) {
+            Ok(value) if value.trim().is_empty() => Err(MetricsError::TokenEmpty {
+                var: var.to_string(),
+            }),
+            Ok(value) => Ok(Secret {
+                var: var.to_string(),
+                value,
+            }),
+            Err(std::env::VarError::NotPresent) => Err(MetricsError::TokenMissing {
+                var: var.to_string(),
+            }),
+            Err(std::env::VarError::NotUnicode(_)) => Err(MetricsError::TokenInvalid {
+                var: var.to_string(),
+            }),
+        }
+    }
+
+    /// A secret already in hand, said to come from the environment variable `var` (the name
+    /// error messages point the user to).
+    pub fn new(var: impl Into<String>, value: impl Into<String>) -> Secret {
+        Secret {
+            var: var.into(),
+            value: value.into(),
+        }
+    }
+
+    /// The environment variable the secret came from; safe to show.
+    pub fn var(&self) -> &str {
+        &self.var
+    }
+
+    pub(crate) fn expose(&self) -> &str {
+        &self.value
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// A duration as people write it in a plan: `15s`, `2m`, `1h 30m`.
+pub(crate) fn human(d: Duration) -> String {
+    // Sub-second precision only when the duration has it, so `2s` never reads `2s 0ms`.
+    let d = if d.subsec_millis() == 0 {
+        Duration::from_secs(d.as_secs())
+    } else {
+        Duration::from_millis(d.as_millis().min(u128::from(u64::MAX)) as u64)
+    };
+    humantime::format_duration(d).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_debug_never_shows_the_value() {
+        let s = Secret::new("PROM_TOKEN", "hunter2");
+        assert_eq!(format!("{s:?}"), "Secret(***)");
+        assert_eq!(format!("{:?}", Some(s.clone())), "Some(Secret(***))");
+        assert_eq!(s.var(), "PROM_TOKEN");
+        assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn missing_token_env_names_the_variable() {
+        let err = Secret::from_env("SHIPDECK_TEST_SURELY_UNSET_TOKEN_7f3a").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("`SHIPDECK_TEST_SURELY_UNSET_TOKEN_7f3a`"),
+            "{text}"
+        );
+        assert!(text.contains("token_env"), "{text}");
+    }
+
+    #[test]
+    fn present_env_var_is_read() {
+        // PATH is set in every environment cargo runs tests in.
+        let s = Secret::from_env("PATH").unwrap();
+        assert_eq!(s.var(), "PATH");
+        assert!(!s.expose().is_empty());
+        assert!(!format!("{s:?}").contains(s.expose()));
+    }
+
+    #[test]
+    fn human_durations_read_like_a_plan() {
+        assert_eq!(human(Duration::from_secs(2)), "2s");
+        assert_eq!(human(Duration::from_millis(1500)), "1s 500ms");
+        assert_eq!(human(Duration::from_secs(90)), "1m 30s");
+    }
+
+    #[test]
+    fn batch_finds_a_series() {
+        let b = Batch {
+            at: DateTime::<Utc>::UNIX_EPOCH,
+            readings: vec![Reading {
+                series: "p95".into(),
+                outcome: Outcome::NoData,
+            }],
+        };
+        assert_eq!(b.outcome("p95"), Some(&Outcome::NoData));
+        assert_eq!(b.outcome("cpu"), None);
+    }
 }

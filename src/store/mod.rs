@@ -1,0 +1,314 @@
+//! store: where a release's state, journal, controller lock and command inbox live.
+//! Owns every byte shipdeck keeps between runs, behind the `ReleaseStore` trait so the
+//! embedded file store and a later PostgreSQL store are interchangeable. It never
+//! decides anything (the engine does) and never interprets a command (the controller does).
+//!
+//! Every method blocks on I/O: call it from `tokio::task::spawn_blocking` (or a
+//! dedicated thread), never from the screen's loop.
+
+mod file;
+mod jsonl;
+
+use chrono::{DateTime, Utc};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::engine::{Command, Progress};
+use crate::journal::Entry;
+
+pub use file::FileStore;
+
+/// The name of the state directory kept beside a plan file.
+pub const STATE_DIR: &str = ".shipdeck";
+
+/// `.shipdeck/` beside the plan file (DESIGN §5); `--state-dir` overrides it.
+pub fn state_dir_for(plan_path: &Path) -> PathBuf {
+    match plan_path.parent() {
+        Some(parent) => parent.join(STATE_DIR),
+        None => PathBuf::from(STATE_DIR),
+    }
+}
+
+/// One release's persistent home: state, journal, the one-controller lock and the
+/// command inbox. Implementations must be usable from several threads at once.
+pub trait ReleaseStore: Send + Sync {
+    /// Where the release lives, for people: `state directory /srv/app/.shipdeck/`.
+    fn describe(&self) -> String;
+    /// The saved progress; `None` when the release was never started here.
+    fn load(&self) -> Result<Option<Progress>, StoreError>;
+    /// Replaces the saved progress atomically: a reader sees the old or the new, never half.
+    fn save(&self, progress: &Progress) -> Result<(), StoreError>;
+    /// Appends whole entries durably, in order.
+    fn append(&self, entries: &[Entry]) -> Result<(), StoreError>;
+    /// Every entry, oldest first, and a torn last line if a crash left one.
+    fn journal(&self) -> Result<JournalRead, StoreError>;
+    /// Tries to become the release's one controller; never waits for another holder.
+    fn acquire(&self, holder: &Holder) -> Result<Acquired, StoreError>;
+    /// Who controls the release now; `None` when nobody does.
+    fn holder(&self) -> Result<Option<Holder>, StoreError>;
+    /// Hands a command to the controller.
+    fn post(&self, request: &InboxRequest) -> Result<(), StoreError>;
+    /// Claims every waiting command, oldest first (by `at`, then `id`); each is returned
+    /// to exactly one caller. Unreadable requests are skipped and reported as the
+    /// implementation documents (see `FileStore`).
+    fn take_requests(&self) -> Result<Vec<InboxRequest>, StoreError>;
+    /// Withdraws a command nobody has claimed yet (a CLI that gave up waiting).
+    /// `true`: it will never run. `false`: it was already claimed and an answer may come.
+    fn withdraw(&self, id: &str) -> Result<bool, StoreError>;
+    /// The controller's answer to the request `id`.
+    fn answer(&self, id: &str, answer: &InboxAnswer) -> Result<(), StoreError>;
+    /// Takes (and removes) the answer to `id`, if it has come.
+    fn take_answer(&self, id: &str) -> Result<Option<InboxAnswer>, StoreError>;
+}
+
+/// The journal as read back.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JournalRead {
+    pub entries: Vec<Entry>,
+    /// The last line, cut short by a crash or not JSON; the next `append` sets it aside.
+    pub torn: Option<TornLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornLine {
+    /// 1-based line number in the journal.
+    pub line: usize,
+    /// The line as found (invalid UTF-8 replaced).
+    pub text: String,
+}
+
+/// Who holds (or wants) control of a release.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Holder {
+    pub operator: String,
+    pub pid: u32,
+    pub host: String,
+    /// `screen`, `headless`, `cli`, ...
+    pub mode: String,
+    pub since: DateTime<Utc>,
+}
+
+impl Holder {
+    /// This process, now.
+    pub fn here(operator: &str, mode: &str) -> Holder {
+        Holder {
+            operator: operator.to_string(),
+            pid: std::process::id(),
+            host: host_name(),
+            mode: mode.to_string(),
+            since: Utc::now(),
+        }
+    }
+
+    /// Someone holds the lock without saying who (a process that is not shipdeck, or
+    /// one that has not written its name yet).
+    pub fn unknown() -> Holder {
+        Holder {
+            operator: "unknown".into(),
+            pid: 0,
+            host: "unknown".into(),
+            mode: "unknown".into(),
+            since: Utc::now(),
+        }
+    }
+
+    /// `alice (screen, pid 4242 on build-01, since 14:02:11Z)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({}, pid {} on {}, since {})",
+            self.operator,
+            self.mode,
+            self.pid,
+            self.host,
+            self.since.format("%Y-%m-%d %H:%M:%SZ")
+        )
+    }
+}
+
+fn host_name() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The outcome of `acquire`.
+#[derive(Debug)]
+pub enum Acquired {
+    /// This caller controls the release until the lease is dropped.
+    Controller(Lease),
+    /// Someone else does: open read-only ("follow" mode) and say who.
+    HeldBy(Holder),
+}
+
+/// Control of a release. Dropping it gives control up; if the process dies (even by
+/// SIGKILL) the operating system gives it up.
+pub struct Lease {
+    holder: Holder,
+    /// Releases the store's lock when dropped.
+    _guard: Box<dyn Send + Sync>,
+}
+
+impl Lease {
+    /// For store implementations: `guard` gives control up when dropped.
+    pub fn new(holder: Holder, guard: impl Send + Sync + 'static) -> Lease {
+        Lease {
+            holder,
+            _guard: Box::new(guard),
+        }
+    }
+
+    pub fn holder(&self) -> &Holder {
+        &self.holder
+    }
+}
+
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lease")
+            .field("holder", &self.holder)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A command handed to the controller from elsewhere (`shipdeck rollback PLAN`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct InboxRequest {
+    /// From `new_request_id`; names the request's and the answer's files.
+    pub id: String,
+    pub command: Command,
+    pub operator: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// The controller's reply to a request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct InboxAnswer {
+    pub ok: bool,
+    pub message: String,
+}
+
+/// A request id unique across processes and hosts' clocks as far as practical:
+/// wall-clock time, process id and a per-process counter, e.g.
+/// `20250301T140211.123456789Z-4242-000001`. Safe as a file name.
+pub fn new_request_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{}-{}-{n:06}",
+        Utc::now().format("%Y%m%dT%H%M%S%.9fZ"),
+        std::process::id()
+    )
+}
+
+/// Ids become file names: keep them to a safe alphabet so no id can point outside the inbox.
+pub(crate) fn check_id(id: &str) -> Result<(), StoreError> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && !id.starts_with('.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::BadId { id: id.to_string() })
+    }
+}
+
+/// Everything that can go wrong keeping a release on disk (or, later, in a database).
+/// Each message names the file and says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "cannot write the state directory {}: {source}; fix its permissions, or pass --state-dir DIR to keep the release state elsewhere",
+        path.display()
+    )]
+    NotWritable { path: PathBuf, source: io::Error },
+
+    #[error("{}: {source}; {hint}", path.display())]
+    Io {
+        path: PathBuf,
+        source: io::Error,
+        hint: &'static str,
+    },
+
+    #[error("{}:{line}:{column}: {message}; {hint}", path.display())]
+    Corrupt {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+        hint: &'static str,
+    },
+
+    #[error(
+        "cannot write {what} to {}: {message}; nothing was written (this is a bug in shipdeck, please report it)",
+        path.display()
+    )]
+    Encode {
+        path: PathBuf,
+        what: &'static str,
+        message: String,
+    },
+
+    #[error(
+        "{id:?} is not a request id (letters, digits, '-', '_' and '.' only, not starting with '.'); make ids with new_request_id()"
+    )]
+    BadId { id: String },
+}
+
+impl StoreError {
+    /// The file or directory the error is about, when there is one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            StoreError::NotWritable { path, .. }
+            | StoreError::Io { path, .. }
+            | StoreError::Corrupt { path, .. }
+            | StoreError::Encode { path, .. } => Some(path),
+            StoreError::BadId { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_dir_sits_beside_the_plan() {
+        assert_eq!(
+            state_dir_for(Path::new("/srv/app/plan.yaml")),
+            PathBuf::from("/srv/app/.shipdeck")
+        );
+        assert_eq!(
+            state_dir_for(Path::new("plan.yaml")),
+            PathBuf::from(".shipdeck")
+        );
+    }
+
+    #[test]
+    fn request_ids_are_unique_and_valid() {
+        let a = new_request_id();
+        let b = new_request_id();
+        assert_ne!(a, b);
+        check_id(&a).unwrap();
+        check_id(&b).unwrap();
+    }
+
+    #[test]
+    fn ids_that_could_escape_the_inbox_are_refused() {
+        for bad in ["", "../state", "a/b", ".hidden", "x y", "é"] {
+            assert!(
+                matches!(check_id(bad), Err(StoreError::BadId { .. })),
+                "{bad:?} accepted"
+            );
+        }
+    }
+}

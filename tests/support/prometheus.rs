@@ -1,0 +1,268 @@
+//! A real Prometheus for tests: Debian's `prometheus` binary on a free loopback port, no
+//! scrape jobs, over a TSDB backfilled (with `promtool`) from deterministic OpenMetrics
+//! data at fixed past timestamps. The process is killed on drop.
+//!
+//! Missing binaries: with `CI` set the test fails and says how to install them
+//! (`scripts/deps/prometheus.sh`); elsewhere it prints "skipping: prometheus not installed".
+
+use std::fmt::Write as _;
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Start of the backfilled data, in unix seconds (2023-11-14T22:13:20Z).
+pub const T0: i64 = 1_700_000_000;
+/// Samples every 15s from `T0` for 90 minutes.
+pub const SCRAPE: i64 = 15;
+pub const SPAN: i64 = 90 * 60;
+/// The incident begins one hour in.
+pub const INCIDENT_AT: i64 = T0 + 3600;
+
+/// Requests per second, all codes.
+pub const RPS: f64 = 100.0;
+/// Error ratio before the incident and during it.
+pub const HEALTHY_ERROR_RATIO: f64 = 0.002;
+pub const INCIDENT_ERROR_RATIO: f64 = 0.08;
+/// Cumulative share of requests at or under each bucket bound: p95 falls in (0.5, 1],
+/// 5 of the 8 points into it: 0.5 + 5/8 × 0.5 = 0.8125 s.
+pub const BUCKETS: [(&str, f64); 6] = [
+    ("0.1", 0.50),
+    ("0.25", 0.80),
+    ("0.5", 0.90),
+    ("1", 0.98),
+    ("2.5", 1.00),
+    ("+Inf", 1.00),
+];
+pub const P95: f64 = 0.8125;
+/// CPU seconds per second.
+pub const CPU_RATE: f64 = 0.35;
+
+pub const ERROR_RATIO_QUERY: &str =
+    r#"sum(rate(http_requests_total{code=~"5.."}[1m])) / sum(rate(http_requests_total[1m]))"#;
+pub const P95_QUERY: &str =
+    "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))";
+pub const CPU_QUERY: &str = "rate(process_cpu_seconds_total[1m])";
+
+/// Both binaries on PATH, or the CI rule applied: `None` means "skip this test".
+pub fn binaries() -> Option<(PathBuf, PathBuf)> {
+    match (which("prometheus"), which("promtool")) {
+        (Some(server), Some(tool)) => Some((server, tool)),
+        _ if std::env::var_os("CI").is_some() => panic!(
+            "prometheus/promtool not found on PATH and CI is set; install them with \
+             scripts/deps/prometheus.sh"
+        ),
+        _ => {
+            eprintln!(
+                "skipping: prometheus not installed (scripts/deps/prometheus.sh installs it)"
+            );
+            None
+        }
+    }
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// A free loopback port (the kernel's pick; free again by the time we return it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The test data as OpenMetrics text: counters of requests by code, a latency histogram
+/// and CPU seconds, sampled every 15s over 90 minutes.
+pub fn openmetrics() -> String {
+    let times: Vec<i64> = (0..=SPAN / SCRAPE).map(|i| T0 + i * SCRAPE).collect();
+    // Requests so far at `t`, split by error ratio phase.
+    let errors_at = |t: i64| {
+        let healthy = (t.min(INCIDENT_AT) - T0) as f64;
+        let incident = (t - INCIDENT_AT).max(0) as f64;
+        RPS * (healthy * HEALTHY_ERROR_RATIO + incident * INCIDENT_ERROR_RATIO)
+    };
+    let total_at = |t: i64| RPS * (t - T0) as f64;
+    let mut out = String::new();
+
+    out.push_str("# TYPE http_requests counter\n");
+    for t in &times {
+        let ok = total_at(*t) - errors_at(*t);
+        writeln!(out, "http_requests_total{{code=\"200\"}} {ok} {t}").unwrap();
+    }
+    for t in &times {
+        let err = errors_at(*t);
+        writeln!(out, "http_requests_total{{code=\"500\"}} {err} {t}").unwrap();
+    }
+
+    out.push_str("# TYPE http_request_duration_seconds histogram\n");
+    for t in &times {
+        let n = total_at(*t);
+        for (le, share) in BUCKETS {
+            let v = n * share;
+            writeln!(
+                out,
+                "http_request_duration_seconds_bucket{{le=\"{le}\"}} {v} {t}"
+            )
+            .unwrap();
+        }
+        writeln!(out, "http_request_duration_seconds_count {n} {t}").unwrap();
+        writeln!(out, "http_request_duration_seconds_sum {} {t}", n * 0.2).unwrap();
+    }
+
+    out.push_str("# TYPE process_cpu_seconds counter\n");
+    for t in &times {
+        let v = CPU_RATE * (t - T0) as f64;
+        writeln!(out, "process_cpu_seconds_total {v} {t}").unwrap();
+    }
+    out.push_str("# EOF\n");
+    out
+}
+
+/// The same data in the Prometheus text format (millisecond timestamps), as
+/// VictoriaMetrics' `/api/v1/import/prometheus` takes it. Comment lines pass as they are.
+pub fn prometheus_text_ms() -> String {
+    let mut out = String::new();
+    for line in openmetrics().lines() {
+        match line.rsplit_once(' ') {
+            Some((sample, secs)) if !line.starts_with('#') => {
+                writeln!(out, "{sample} {secs}000").unwrap();
+            }
+            _ => writeln!(out, "{line}").unwrap(),
+        }
+    }
+    out
+}
+
+/// A running Prometheus over the backfilled data.
+pub struct PrometheusServer {
+    binary: PathBuf,
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl PrometheusServer {
+    /// Backfills a fresh TSDB and starts Prometheus on it; `None` when not installed (and
+    /// `CI` is unset).
+    pub async fn start() -> Option<PrometheusServer> {
+        let (binary, promtool) = binaries()?;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data.om");
+        std::fs::write(&data, openmetrics()).unwrap();
+        let tsdb = dir.path().join("tsdb");
+        let out = Command::new(&promtool)
+            .args(["tsdb", "create-blocks-from", "openmetrics"])
+            .arg(&data)
+            .arg(&tsdb)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(
+            dir.path().join("prometheus.yml"),
+            "global:\n  scrape_interval: 15s\nscrape_configs: []\n",
+        )
+        .unwrap();
+        let mut server = PrometheusServer {
+            binary,
+            dir,
+            port: free_port(),
+            child: None,
+        };
+        server.spawn().await;
+        Some(server)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts again on the same data directory and port.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.spawn().await;
+    }
+
+    async fn spawn(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("prometheus.log")).unwrap();
+        let child = Command::new(&self.binary)
+            .arg(format!(
+                "--config.file={}",
+                self.dir.path().join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                self.dir.path().join("tsdb").display()
+            ))
+            .arg("--storage.tsdb.retention.time=100y")
+            .arg(format!("--web.listen-address=127.0.0.1:{}", self.port))
+            .arg("--log.level=warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        self.wait_ready().await;
+    }
+
+    async fn wait_ready(&mut self) {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        let ready = format!("{}/-/ready", self.url());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(resp) = client.get(&ready).send().await
+                && resp.status().is_success()
+            {
+                return;
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            if exited.is_some() || Instant::now() > deadline {
+                let mut log = String::new();
+                if let Ok(mut f) = std::fs::File::open(self.dir.path().join("prometheus.log")) {
+                    let _ = f.read_to_string(&mut log);
+                }
+                panic!(
+                    "prometheus on port {} did not become ready (exit: {exited:?}):\n{log}",
+                    self.port
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for PrometheusServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
