@@ -694,10 +694,17 @@ impl Engine {
                 }
             }
             if let Some(h) = self.history.get_mut(&reading.series) {
-                h.push(Point { at: batch.at, value });
+                h.push(Point {
+                    at: batch.at,
+                    value,
+                });
             }
             if counting && value.is_some() {
-                *self.progress.fresh.entry(reading.series.clone()).or_insert(0) += 1;
+                *self
+                    .progress
+                    .fresh
+                    .entry(reading.series.clone())
+                    .or_insert(0) += 1;
             }
         }
     }

@@ -268,7 +268,7 @@ impl App {
             area,
             view.notice.is_some() || view.follower_of.is_some(),
             self.zoomed(),
-            plan.metrics.series.len(),
+            health::rows(view),
         ) else {
             return;
         };

@@ -79,6 +79,8 @@ struct Segment<'a> {
     spans: Vec<Span<'a>>,
     /// Higher stays longer when the line is too narrow.
     keep: u8,
+    /// Joined to the segment before with a space, not a separator (`checkout-v2 2.5.0`).
+    glued: bool,
 }
 
 pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
@@ -91,18 +93,22 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
         Segment {
             spans: vec![Span::styled(" shipdeck", theme.header)],
             keep: 1,
+            glued: false,
         },
         Segment {
             spans: vec![Span::styled(plan.release.name.clone(), theme.header)],
             keep: 8,
+            glued: false,
         },
         Segment {
             spans: vec![Span::styled(plan.release.version.clone(), theme.header)],
             keep: 3,
+            glued: true,
         },
         Segment {
             spans: vec![Span::styled(plan.release.strategy.name(), theme.header)],
             keep: 2,
+            glued: false,
         },
     ];
     if let Some(i) = engine.step_index() {
@@ -113,6 +119,7 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
                 theme.header,
             )],
             keep: 7,
+            glued: false,
         });
     }
     let mut badge = vec![Span::styled(
@@ -126,6 +133,7 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     left.push(Segment {
         spans: badge,
         keep: 10,
+        glued: false,
     });
     let stale_after = chrono::Duration::from_std(plan.metrics.stale_window()).unwrap_or_default();
     let (age, age_style) = match view.data_age {
@@ -143,6 +151,7 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
         Segment {
             spans: vec![Span::styled(age, age_style)],
             keep: 5,
+            glued: false,
         },
         Segment {
             spans: vec![Span::styled(
@@ -150,6 +159,7 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
                 theme.header,
             )],
             keep: 0,
+            glued: false,
         },
         Segment {
             spans: vec![Span::styled(
@@ -157,14 +167,24 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
                 theme.header,
             )],
             keep: 4,
+            glued: false,
         },
     ];
     let width = usize::from(area.width);
     let sep = " ─ ";
     let measure = |l: &[Segment], r: &[Segment]| {
         let w = |segs: &[Segment]| {
-            segs.iter().map(|s| spans_width(&s.spans)).sum::<usize>()
-                + segs.len().saturating_sub(1) * sep.chars().count()
+            segs.iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let joint = match (i, s.glued) {
+                        (0, _) => 0,
+                        (_, true) => 1,
+                        _ => sep.chars().count(),
+                    };
+                    spans_width(&s.spans) + joint
+                })
+                .sum::<usize>()
         };
         w(l) + w(r) + 2
     };
@@ -181,7 +201,7 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
         let mut out: Vec<Span> = Vec::new();
         for (i, s) in segs.into_iter().enumerate() {
             if i > 0 {
-                out.push(Span::styled(sep, sep_style));
+                out.push(Span::styled(if s.glued { " " } else { sep }, sep_style));
             }
             out.extend(s.spans);
         }

@@ -18,7 +18,7 @@ use super::layout::Pane;
 use super::{App, View, fit, pane_block, title};
 use crate::engine::Engine;
 use crate::guardrail::{format_secs, format_value, threshold};
-use crate::plan::{Action, Better, Condition, Series};
+use crate::plan::{Action, Better, Condition, Series, StaleAction, Unit};
 
 const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 const MISSING: char = '·';
@@ -66,7 +66,8 @@ struct Columns {
 }
 
 const VALUE_W: usize = 8;
-const STATE_W: usize = 11;
+/// Wide enough for `TRIPPED`; grows to fit `starved 2/5` while a step is starved.
+const STATE_MIN: usize = 7;
 
 fn columns(view: &View, inner: usize) -> Columns {
     let engine = view.engine;
@@ -83,16 +84,22 @@ fn columns(view: &View, inner: usize) -> Columns {
         .max()
         .unwrap_or(0)
         .min(24);
-    // " name value  spark  guard  state"
-    let fixed = 1 + name + 1 + VALUE_W + 2 + 2 + STATE_W;
+    let state = series
+        .iter()
+        .map(|s| state(engine, s).word().chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(STATE_MIN);
+    // " name value  spark  guard  state "
+    let fixed = 1 + name + 1 + VALUE_W + 2 + 2 + state + 1;
     let with_guard = fixed + guard + 2;
-    if guard > 0 && inner >= with_guard + 8 {
+    if guard > 0 && inner >= with_guard + 12 {
         Columns {
             name,
             value: VALUE_W,
             spark: inner - with_guard,
             guard,
-            state: STATE_W,
+            state,
         }
     } else {
         Columns {
@@ -100,9 +107,16 @@ fn columns(view: &View, inner: usize) -> Columns {
             value: VALUE_W,
             spark: inner.saturating_sub(fixed),
             guard: 0,
-            state: STATE_W,
+            state,
         }
     }
+}
+
+/// How many lines the pane would like: a header, a row per series, and the guardrail list.
+pub fn rows(view: &View) -> usize {
+    let plan = view.engine.plan();
+    let rules = plan.guardrails.rules.len();
+    1 + plan.metrics.series.len() + if rules > 0 { rules + 2 } else { 0 }
 }
 
 /// How many cells the sparklines get in a health pane of `rect`.
@@ -353,6 +367,20 @@ impl State {
     }
 }
 
+/// Past the halfway mark from the baseline to the threshold (or, with no baseline, within
+/// 20% of an upper threshold or 5% of a lower one). A threshold set 20% above the
+/// baseline must not make a healthy series look like a warning.
+fn near_limit(value: f64, threshold: f64, above: bool, baseline: Option<f64>) -> bool {
+    match baseline {
+        Some(b) if (above && b < threshold) || (!above && b > threshold) => {
+            let mid = b + (threshold - b) / 2.0;
+            if above { value > mid } else { value < mid }
+        }
+        _ if above => value > threshold * 0.8,
+        _ => value < threshold * 1.05,
+    }
+}
+
 pub fn state(engine: &Engine, series: &Series) -> State {
     let plan = engine.plan();
     let progress = engine.progress();
@@ -398,13 +426,7 @@ pub fn state(engine: &Engine, series: &Series) -> State {
                 ..
             }),
             Some(v),
-        ) => {
-            if above {
-                v > t * 0.8
-            } else {
-                v < t * 1.05
-            }
-        }
+        ) => near_limit(v, t, above, progress.baseline.get(&series.name).copied()),
         _ => false,
     };
     if holding || near {
@@ -423,6 +445,7 @@ fn spark_spans<'a>(
     spark: Option<&Spark>,
     width: usize,
     guard: Option<Guard>,
+    unit: Unit,
 ) -> Vec<Span<'a>> {
     let theme = app.theme();
     let cells: Vec<Cell> = match spark {
@@ -453,10 +476,14 @@ fn spark_spans<'a>(
         .fold(0.0_f64, f64::max);
     let threshold = guard.and_then(|g| g.threshold).filter(|t| *t > 0.0);
     let above = guard.is_none_or(|g| g.above);
-    let top = match threshold {
-        Some(t) if above => t,
-        Some(t) => t.max(max_seen),
-        None => max_seen,
+    // Upper guardrail: 0..threshold, so a full bar means past it. Lower guardrail: from half
+    // the threshold up, so the room above it shows. No guardrail: ratios 0..100%, the rest
+    // up to a little over the largest value shown.
+    let (bottom, top) = match threshold {
+        Some(t) if above => (0.0, t),
+        Some(t) => (t * 0.5, t.max(max_seen) * 1.1),
+        None if unit == Unit::Ratio => (0.0, max_seen.max(1.0)),
+        None => (0.0, max_seen * 1.2),
     };
     let mut spans: Vec<Span> = Vec::with_capacity(width);
     let mut run = String::new();
@@ -478,17 +505,20 @@ fn spark_spans<'a>(
                     Some(t) => *v < t,
                     None => false,
                 };
-                let level = if top <= 0.0 || !v.is_finite() {
-                    0
-                } else if above && threshold.is_some() {
-                    // Below the guardrail: ▁..▇; past it: █.
+                let share = if top > bottom && v.is_finite() {
+                    ((v - bottom) / (top - bottom)).clamp(0.0, 1.0)
+                } else {
+                    0.0
+                };
+                let level = if above && threshold.is_some() {
+                    // Within the guardrail: ▁..▇; past it: █.
                     if breach {
                         7
                     } else {
-                        ((v / top).clamp(0.0, 1.0) * 7.0).floor().min(6.0) as usize
+                        (share * 7.0).floor().min(6.0) as usize
                     }
                 } else {
-                    ((v / top).clamp(0.0, 1.0) * 7.0).round() as usize
+                    (share * 7.0).round() as usize
                 };
                 let style = if breach {
                     theme.spark_breach
@@ -510,6 +540,48 @@ fn spark_spans<'a>(
     spans
 }
 
+/// One guardrail rule as the list under the rows shows it.
+fn rule_line<'a>(app: &App, engine: &Engine, i: usize, width: usize) -> Line<'a> {
+    let theme = app.theme();
+    let plan = engine.plan();
+    let rule = &plan.guardrails.rules[i];
+    let state = engine.progress().rules.get(i).cloned().unwrap_or_default();
+    let series = plan.metrics.series(&rule.metric);
+    let limit = series.and_then(|s| {
+        threshold(
+            rule.condition,
+            engine.progress().baseline.get(&s.name).copied(),
+            s.better,
+        )
+        .filter(|t| t.is_finite())
+        .map(|t| format_value(t, s.unit))
+    });
+    let (glyph, word, style) = if state.tripped {
+        ('✗', "TRIPPED".to_string(), theme.bad)
+    } else if let Some(since) = state.holding_since {
+        let held = engine
+            .history(&rule.metric)
+            .and_then(|h| h.last())
+            .map_or(0, |p| (p.at - since).num_seconds());
+        ('◐', format!("holding {}", format_secs(held)), theme.warn)
+    } else if limit.is_none() {
+        ('○', "no baseline yet".to_string(), theme.stale)
+    } else {
+        ('✓', "ok".to_string(), theme.ok)
+    };
+    let limit = limit.map(|l| format!(" · limit {l}")).unwrap_or_default();
+    let right = format!(" {word} ");
+    let left = format!("  {glyph} {}{limit}", rule.text);
+    let room = width.saturating_sub(right.chars().count());
+    let left = fit(&left, room);
+    let gap = room.saturating_sub(left.chars().count());
+    Line::from(vec![
+        Span::styled(left, theme.text),
+        Span::raw(" ".repeat(gap)),
+        Span::styled(right, style),
+    ])
+}
+
 pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     let engine = view.engine;
     let plan = engine.plan();
@@ -523,7 +595,7 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
         .saturating_mul(cols.spark as u64);
     let detail = (cols.spark > 0).then(|| {
         format!(
-            "last {} · {}/cell",
+            "last {} · {}/cell · █ = at the guardrail, · = missing",
             format_secs(span as i64),
             format_secs(plan.metrics.interval.as_secs() as i64)
         )
@@ -531,14 +603,33 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     let block = pane_block(app, Pane::Health, title(app, "Health", detail));
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    let height = usize::from(inner.height);
+    let series = &plan.metrics.series;
     let mut lines: Vec<Line> = Vec::new();
-    if plan.metrics.series.is_empty() {
+    if series.is_empty() {
         lines.push(Line::styled(
             " no metric series in the plan: guardrails have nothing to read",
             theme.warn,
         ));
     }
-    for s in &plan.metrics.series {
+    if !series.is_empty() && height > series.len() + 1 {
+        let mut head = format!(
+            " {:<nw$} {:>vw$}  ",
+            "series",
+            "now",
+            nw = cols.name,
+            vw = cols.value
+        );
+        if cols.spark > 0 {
+            head.push_str(&format!("{:<w$}  ", "history", w = cols.spark));
+        }
+        if cols.guard > 0 {
+            head.push_str(&format!("{:<w$}  ", "tightest guardrail", w = cols.guard));
+        }
+        head.push_str("state");
+        lines.push(Line::styled(fit(&head, inner_w), theme.muted));
+    }
+    for s in series {
         let guard = tightest(engine, s);
         let state = state(engine, s);
         let value = match engine.history(&s.name).and_then(|h| h.last()) {
@@ -561,7 +652,13 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
             Span::styled(format!("{value:>w$}  ", w = cols.value), value_style),
         ];
         if cols.spark > 0 {
-            spans.extend(spark_spans(app, app.spark(&s.name), cols.spark, guard));
+            spans.extend(spark_spans(
+                app,
+                app.spark(&s.name),
+                cols.spark,
+                guard,
+                s.unit,
+            ));
             spans.push(Span::raw("  "));
         }
         if cols.guard > 0 {
@@ -577,21 +674,18 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
         ));
         lines.push(Line::from(spans));
     }
-    // Errors from the source, under the rows, while they last: they say what to fix.
-    for s in &plan.metrics.series {
-        if let Some(err) = engine.series_error(&s.name)
-            && lines.len() < usize::from(inner.height)
-        {
-            lines.push(Line::styled(
+    // What to fix first: source errors and starvation, while they last.
+    let mut notes: Vec<Line> = Vec::new();
+    for s in series {
+        if let Some(err) = engine.series_error(&s.name) {
+            notes.push(Line::styled(
                 fit(&format!(" {}: {err}", s.name), inner_w),
                 theme.bad,
             ));
         }
     }
-    if let Some((have, need)) = engine.starved()
-        && lines.len() < usize::from(inner.height)
-    {
-        lines.push(Line::styled(
+    if let Some((have, need)) = engine.starved() {
+        notes.push(Line::styled(
             fit(
                 &format!(
                     " starved: {have}/{need} fresh samples; the bake cannot complete until there are {need}"
@@ -600,6 +694,46 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
             ),
             theme.warn,
         ));
+    }
+    for n in notes {
+        if lines.len() < height {
+            lines.push(n);
+        }
+    }
+    // Every guardrail with its state, when there is room for the whole list's title and a rule.
+    let rules = plan.guardrails.rules.len();
+    if rules > 0 && height >= lines.len() + 3 {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            format!(
+                " guardrails (stale data: {})",
+                match plan.guardrails.on_stale {
+                    StaleAction::Alert => "alert",
+                    StaleAction::Pause => "pause",
+                    StaleAction::Rollback => "rollback",
+                }
+            ),
+            theme.muted,
+        ));
+        let room = height - lines.len();
+        // Breaking rules first, so a short pane still shows what matters.
+        let mut order: Vec<usize> = (0..rules).collect();
+        order.sort_by_key(|i| {
+            let st = engine.progress().rules.get(*i);
+            match st {
+                Some(r) if r.tripped => 0,
+                Some(r) if r.holding_since.is_some() => 1,
+                _ => 2,
+            }
+        });
+        let shown: Vec<usize> = if room >= rules {
+            (0..rules).collect()
+        } else {
+            order.into_iter().take(room).collect()
+        };
+        for i in shown {
+            lines.push(rule_line(app, engine, i, inner_w));
+        }
     }
     frame.render_widget(Paragraph::new(lines), inner);
 }

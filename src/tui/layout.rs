@@ -88,8 +88,9 @@ pub fn too_small(area: Rect) -> bool {
 }
 
 /// The layout for `area`, or `None` when the terminal is below 80×24.
-/// `series` is how many health rows the plan has; the top row grows to show them all.
-pub fn areas(area: Rect, banner: bool, zoom: Option<Pane>, series: usize) -> Option<Areas> {
+/// `health_rows` is how many lines the health pane would like; the top row grows to show
+/// them all when the terminal is tall enough.
+pub fn areas(area: Rect, banner: bool, zoom: Option<Pane>, health_rows: usize) -> Option<Areas> {
     if too_small(area) {
         return None;
     }
@@ -123,17 +124,20 @@ pub fn areas(area: Rect, banner: bool, zoom: Option<Pane>, series: usize) -> Opt
         return Some(out);
     }
     let rollout_h: u16 = if body.height >= 30 { 5 } else { 4 };
-    let journal_min: u16 = 3;
-    let series_h = u16::try_from(series).unwrap_or(u16::MAX).saturating_add(2);
+    // Three journal entries at least: the last decisions matter as much as the panes.
+    let journal_min: u16 = 5;
+    let wanted = u16::try_from(health_rows)
+        .unwrap_or(u16::MAX)
+        .saturating_add(2);
     let room = body.height.saturating_sub(rollout_h + journal_min);
-    let top_h = series_h.max(body.height * 2 / 5).clamp(10, 24).min(room);
+    let top_h = wanted.max(body.height * 2 / 5).clamp(10, 24).min(room);
     let [top, rollout, journal] = Layout::vertical([
         Constraint::Length(top_h),
         Constraint::Length(rollout_h),
         Constraint::Fill(1),
     ])
     .areas(body);
-    let checklist_w = (top.width * 38 / 100).clamp(30, 60);
+    let checklist_w = (top.width * 34 / 100).clamp(30, 56);
     let [health, checklist] =
         Layout::horizontal([Constraint::Fill(1), Constraint::Length(checklist_w)]).areas(top);
     out.health = Some(health);

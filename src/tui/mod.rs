@@ -97,8 +97,7 @@ pub fn render(frame: &mut Frame, app: &App, view: &View) {
     let area = frame.area();
     let theme = app.theme();
     frame.render_widget(Block::new().style(theme.text), area);
-    let series = view.engine.plan().metrics.series.len();
-    let Some(areas) = layout::areas(area, view.banner(), app.zoomed(), series) else {
+    let Some(areas) = layout::areas(area, view.banner(), app.zoomed(), health::rows(view)) else {
         too_small(frame, app, area);
         return;
     };
