@@ -498,9 +498,13 @@ impl Controller {
     pub fn handle(&mut self, message: Message) -> bool {
         match message {
             Message::Input(input) => {
-                if let Input::Samples { batch } = &input {
-                    self.newest_batch =
-                        Some(self.newest_batch.map_or(batch.at, |b| b.max(batch.at)));
+                let newest = match &input {
+                    Input::Samples { batch } => Some(batch.at),
+                    Input::History { batches } => batches.last().map(|b| b.at),
+                    _ => None,
+                };
+                if let Some(at) = newest {
+                    self.newest_batch = Some(self.newest_batch.map_or(at, |b| b.max(at)));
                 }
                 if let Input::Flag { event } = &input {
                     match event {

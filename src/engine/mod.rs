@@ -1415,7 +1415,7 @@ impl Engine {
                         ENGINE,
                         Kind::Decision,
                         "rolled back",
-                        format!("the backend confirmed the flag is off ({text})"),
+                        "the backend confirmed the flag is off".to_string(),
                     )));
                     fx.push(self.event(
                         now,
