@@ -2,13 +2,17 @@
 //! meet yet. Each test states the rule it checks; it fails until the engine is fixed, and
 //! then stays as the regression test. Never weakened to pass.
 
+#[path = "support/engine_checker.rs"]
+mod engine_checker;
 #[path = "support/engine_driver.rs"]
 mod engine_driver;
 #[path = "support/plans.rs"]
 mod plans;
 
+use engine_checker::{Rules, case, run};
 use engine_driver::Driver;
 use plans::{MIN, secs, small_plan};
+use proptest::prelude::*;
 use shipdeck::engine::{Command, Engine, FlagEvent, Input, PauseCause, Phase, Progress};
 use shipdeck::flags::FlagState;
 use shipdeck::metrics::{Batch, Outcome, Reading};
@@ -290,4 +294,41 @@ fn a_huge_but_finite_metric_still_leaves_a_loadable_state() {
         p.baseline
     );
     assert!(round_trip(p).is_ok());
+}
+
+/// "Missing or stale data never promotes": the end of the watch is a promotion too (to
+/// Completed), yet the watch has no `min_samples` gate. After a forced promote into the
+/// watch, it completes on two samples when the plan asks for five.
+#[test]
+fn the_watch_does_not_complete_on_too_few_samples() {
+    let mut plan = small_plan();
+    plan.metrics.min_samples = 5;
+    plan.rollout.watch = secs(30);
+    let mut d = started(plan);
+    d.run_until(secs(10 * MIN), |d| *d.phase() == Phase::Baking { step: 2 });
+    d.cmd(Command::Promote { force: true });
+    assert_eq!(*d.phase(), Phase::Watching);
+    d.run_for(secs(30));
+    assert_eq!(
+        *d.phase(),
+        Phase::Watching,
+        "completed on 2 of 5 samples:\n{}",
+        d.journal_text()
+    );
+    d.run_for(secs(45));
+    assert_eq!(*d.phase(), Phase::Completed);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        ..ProptestConfig::default()
+    })]
+
+    /// The rules of engine_props with nothing left out: fails while any of the bugs
+    /// above that random sequences can reach is in the engine.
+    #[test]
+    fn the_engine_keeps_every_rule_on_any_sequence((plan, ops) in case()) {
+        run(plan, &ops, Rules::All).1?;
+    }
 }
