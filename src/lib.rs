@@ -4,11 +4,17 @@
 //! adapters (`metrics`, `flags`, `store`, `pipeline`) do I/O behind traits and run as
 //! tokio tasks that talk to the `controller` over channels.
 
+pub mod cli;
+pub mod clock;
+pub mod controller;
+pub mod demo;
 pub mod engine;
 pub mod flags;
 pub mod guardrail;
+pub mod headless;
 pub mod journal;
 pub mod metrics;
+pub mod notify;
 pub mod plan;
 pub mod store;
 pub mod tui;

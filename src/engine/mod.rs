@@ -258,6 +258,13 @@ pub struct Progress {
     pub flag_failures: u32,
 }
 
+impl Progress {
+    /// No flag write is waiting for the backend.
+    pub fn confirmed_or_idle(&self) -> bool {
+        self.desired.is_none() || self.confirmed
+    }
+}
+
 /// The release engine: the plan, where the release stands, and recent metric history.
 #[derive(Debug, Clone)]
 pub struct Engine {
@@ -267,6 +274,9 @@ pub struct Engine {
     errors: BTreeMap<String, String>,
     stages: BTreeMap<String, StageReport>,
     checks: BTreeMap<(ListKind, usize), (bool, String)>,
+    /// The first time this engine instance saw; after a restart, staleness is judged from
+    /// here, not from when the step began.
+    woke: Option<DateTime<Utc>>,
 }
 
 impl Engine {
@@ -343,7 +353,14 @@ impl Engine {
             errors: BTreeMap::new(),
             stages,
             checks: BTreeMap::new(),
+            woke: None,
         }
+    }
+
+    /// Takes over another engine's metric history (a follower re-reading the holder's state).
+    pub fn adopt_history(&mut self, other: &Engine) {
+        self.history = other.history.clone();
+        self.errors = other.errors.clone();
     }
 
     pub fn plan(&self) -> &Arc<Plan> {
@@ -595,6 +612,7 @@ impl Engine {
             _ => now,
         };
         self.advance_clock(now);
+        self.woke.get_or_insert(now);
         match input {
             Input::Samples { batch } => self.on_samples(now, batch, &mut fx),
             Input::Tick | Input::History { .. } => {}
@@ -1182,10 +1200,7 @@ impl Engine {
                 ),
             },
             Command::Resume { force } => {
-                let Phase::Paused {
-                    step, resume, by, ..
-                } = self.progress.phase.clone()
-                else {
+                let Phase::Paused { by, .. } = self.progress.phase.clone() else {
                     return refuse(fx, "not paused".into());
                 };
                 let blockers: Vec<String> = self.pause_blockers();
@@ -1208,8 +1223,6 @@ impl Engine {
                 };
                 self.resume(
                     now,
-                    step,
-                    resume,
                     operator,
                     Kind::Action,
                     format!("{forced}{because}"),
@@ -1316,16 +1329,18 @@ impl Engine {
         out
     }
 
+    /// Leaves a pause for whatever the rollout was doing before it.
     fn resume(
         &mut self,
         now: DateTime<Utc>,
-        step: usize,
-        resume: Resume,
         operator: &str,
         kind: Kind,
         why: String,
         fx: &mut Vec<Effect>,
     ) {
+        let Phase::Paused { step, resume, .. } = self.progress.phase.clone() else {
+            return;
+        };
         self.progress.phase = match resume {
             Resume::Baking => Phase::Baking { step },
             Resume::AwaitingApproval => Phase::AwaitingApproval { step },
@@ -1354,23 +1369,18 @@ impl Engine {
     /// A guardrail- or staleness-paused rollout resumes by itself once everything is clear.
     fn try_auto_resume(&mut self, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
         if let Phase::Paused {
-            step,
-            resume,
             by: PauseCause::Guardrail(_) | PauseCause::Stale(_),
             ..
-        } = self.progress.phase.clone()
+        } = self.progress.phase
+            && self.pause_blockers().is_empty()
         {
-            if self.pause_blockers().is_empty() {
-                self.resume(
-                    now,
-                    step,
-                    resume,
-                    ENGINE,
-                    Kind::Decision,
-                    "guardrails clear and data fresh".into(),
-                    fx,
-                );
-            }
+            self.resume(
+                now,
+                ENGINE,
+                Kind::Decision,
+                "guardrails clear and data fresh".into(),
+                fx,
+            );
         }
     }
 
@@ -1384,39 +1394,39 @@ impl Engine {
                     .is_some_and(|d| same_flag(d, &state));
                 let text = describe_flag(&state);
                 self.progress.live = Some(state.clone());
-                if let Phase::RollingBack { reason } = self.progress.phase.clone() {
-                    if !state.enabled {
-                        self.progress.phase = Phase::RolledBack {
-                            reason: reason.clone(),
-                        };
-                        self.progress.confirmed = true;
-                        if let Some(i) = self.plan.checklists.rollback.iter().position(|it| {
-                            it.check.is_none() && it.text.to_lowercase().contains("flag")
-                        }) {
-                            self.progress
-                                .ticked
-                                .entry(ListKind::Rollback)
-                                .or_default()
-                                .insert(i);
-                        }
-                        fx.push(Effect::Journal(self.entry(
-                            now,
-                            ENGINE,
-                            Kind::Decision,
-                            "rolled back",
-                            format!("the backend confirmed the flag is off ({text})"),
-                        )));
-                        fx.push(self.event(
-                            now,
-                            EventKind::RollbackConfirmed,
-                            format!(
-                                "{} rolled back: flag off, confirmed by the backend",
-                                self.release_label()
-                            ),
-                            None,
-                        ));
-                        return;
+                if let Phase::RollingBack { reason } = self.progress.phase.clone()
+                    && !state.enabled
+                {
+                    self.progress.phase = Phase::RolledBack {
+                        reason: reason.clone(),
+                    };
+                    self.progress.confirmed = true;
+                    if let Some(i) = self.plan.checklists.rollback.iter().position(|it| {
+                        it.check.is_none() && it.text.to_lowercase().contains("flag")
+                    }) {
+                        self.progress
+                            .ticked
+                            .entry(ListKind::Rollback)
+                            .or_default()
+                            .insert(i);
                     }
+                    fx.push(Effect::Journal(self.entry(
+                        now,
+                        ENGINE,
+                        Kind::Decision,
+                        "rolled back",
+                        "the backend confirmed the flag is off".to_string(),
+                    )));
+                    fx.push(self.event(
+                        now,
+                        EventKind::RollbackConfirmed,
+                        format!(
+                            "{} rolled back: flag off, confirmed by the backend",
+                            self.release_label()
+                        ),
+                        None,
+                    ));
+                    return;
                 }
                 if matches {
                     self.progress.confirmed = true;
@@ -1449,10 +1459,11 @@ impl Engine {
                 )));
             }
             FlagEvent::Loaded { state } => {
-                if let Some(d) = &self.progress.desired {
-                    if !same_flag(d, &state) && self.progress.confirmed {
-                        return self.on_flag(now, FlagEvent::Outside { state }, fx);
-                    }
+                if let Some(d) = &self.progress.desired
+                    && !same_flag(d, &state)
+                    && self.progress.confirmed
+                {
+                    return self.on_flag(now, FlagEvent::Outside { state }, fx);
                 }
                 self.progress.live = Some(state);
             }
@@ -1520,7 +1531,7 @@ impl Engine {
         }
         let window =
             chrono::Duration::from_std(self.plan.metrics.stale_window()).unwrap_or_default();
-        let since_start = self.progress.step_started_at.or(self.progress.started_at);
+        let since_start = self.progress.step_started_at.max(self.woke);
         let watched: Vec<String> = self.watched().into_iter().map(String::from).collect();
         for m in watched {
             let last = self
@@ -1623,29 +1634,28 @@ impl Engine {
                     );
                 }
             }
-            Phase::Watching => {
+            Phase::Watching
                 if self.progress.served_ms >= self.plan.rollout.watch.as_millis() as u64
-                    && self.blockers().is_empty()
-                {
-                    self.progress.phase = Phase::Completed;
-                    let watch = guardrail::format_secs(self.plan.rollout.watch.as_secs() as i64);
-                    fx.push(Effect::Journal(self.entry(
-                        now,
-                        ENGINE,
-                        Kind::Decision,
-                        "completed",
-                        format!("watched {watch} clean; remove the flag and announce"),
-                    )));
-                    fx.push(self.event(
-                        now,
-                        EventKind::Completed,
-                        format!(
-                            "{} released to 100%: watch ended clean",
-                            self.release_label()
-                        ),
-                        None,
-                    ));
-                }
+                    && self.blockers().is_empty() =>
+            {
+                self.progress.phase = Phase::Completed;
+                let watch = guardrail::format_secs(self.plan.rollout.watch.as_secs() as i64);
+                fx.push(Effect::Journal(self.entry(
+                    now,
+                    ENGINE,
+                    Kind::Decision,
+                    "completed",
+                    format!("watched {watch} clean; remove the flag and announce"),
+                )));
+                fx.push(self.event(
+                    now,
+                    EventKind::Completed,
+                    format!(
+                        "{} released to 100%: watch ended clean",
+                        self.release_label()
+                    ),
+                    None,
+                ));
             }
             _ => {}
         }

@@ -17,6 +17,26 @@ pub use bucket::{Evaluation, evaluate, evaluate_flagd, fractional, unleash_bucke
 pub use file::{FileBackend, list_flags, read_file_flag};
 pub use flagd::FlagdBackend;
 
+/// The backend a plan names, ready to be driven from a tokio task.
+pub fn open(spec: &crate::plan::FlagSpec) -> Result<Box<dyn FlagBackend>, FlagError> {
+    use crate::plan::BackendSpec;
+    match &spec.backend {
+        BackendSpec::File { path } => Ok(Box::new(FileBackend::new(
+            path.clone(),
+            spec.name.clone(),
+            spec.kind,
+        ))),
+        BackendSpec::Flagd { path } => Ok(Box::new(FlagdBackend::with_kind(
+            path.clone(),
+            spec.name.clone(),
+            spec.kind,
+        ))),
+        BackendSpec::Unleash { url, .. } => Err(FlagError::Other(format!(
+            "the unleash backend ({url}) is not built into this version of shipdeck\n  hint: use a file or flagd backend"
+        ))),
+    }
+}
+
 /// A flag as a backend holds it, in the reference shape `{enabled, rollout, userGroups, kind}`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FlagState {

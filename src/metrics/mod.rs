@@ -97,6 +97,8 @@ pub enum MetricsError {
     BadHeader { name: String, reason: String },
     #[error("could not set up the HTTP client for the metrics source: {0}")]
     Client(String),
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// A credential read from an environment variable. It never prints itself: Debug is
@@ -161,6 +163,32 @@ pub(crate) fn human(d: Duration) -> String {
         Duration::from_millis(d.as_millis().min(u128::from(u64::MAX)) as u64)
     };
     humantime::format_duration(d).to_string()
+}
+
+/// The source a plan names.
+pub fn open(spec: &crate::plan::MetricsSpec) -> Result<Box<dyn MetricsSource>, MetricsError> {
+    use crate::plan::SourceSpec;
+    match &spec.source {
+        SourceSpec::Simulated { scenario, seed } => Ok(Box::new(
+            simulated::Simulated::new(*scenario, *seed, &spec.series).with_interval(spec.interval),
+        )),
+        SourceSpec::Prometheus {
+            url,
+            token_env,
+            timeout,
+            headers,
+        } => Ok(Box::new(prometheus::Prometheus::from_env(
+            url,
+            token_env.as_deref(),
+            *timeout,
+            headers,
+            &spec.series,
+        )?)),
+        SourceSpec::Replay { path } => Err(MetricsError::Unsupported(format!(
+            "replaying {} as a metrics source is not built into this version of shipdeck",
+            path.display()
+        ))),
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,77 @@
+//! clock: the engine's time. Live runs at real time; `--clock-start` and `--speed` walk
+//! the engine through the past (or a demo) at N× real time. Owns the only `now()` in the
+//! program; the engine itself never reads a clock.
+
+use chrono::{DateTime, Utc};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    origin_real: Instant,
+    origin: DateTime<Utc>,
+    speed: f64,
+}
+
+impl Clock {
+    /// Real time.
+    pub fn live() -> Self {
+        Self::starting(Utc::now(), 1.0)
+    }
+
+    /// Starts at `origin` and runs `speed` times faster than real time.
+    pub fn starting(origin: DateTime<Utc>, speed: f64) -> Self {
+        let speed = if speed.is_finite() && speed > 0.0 {
+            speed
+        } else {
+            1.0
+        };
+        Clock {
+            origin_real: Instant::now(),
+            origin,
+            speed,
+        }
+    }
+
+    pub fn speed(&self) -> f64 {
+        self.speed
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        let real = self.origin_real.elapsed().as_secs_f64() * self.speed;
+        self.origin + chrono::Duration::milliseconds((real * 1000.0) as i64)
+    }
+
+    /// Real time until the engine clock reaches `at` (zero if it already has).
+    pub fn real_until(&self, at: DateTime<Utc>) -> Duration {
+        let ahead = (at - self.now())
+            .num_microseconds()
+            .unwrap_or(i64::MAX)
+            .max(0) as f64;
+        Duration::from_secs_f64(ahead / 1e6 / self.speed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_at_its_speed() {
+        let start = Utc::now() - chrono::Duration::days(3);
+        let c = Clock::starting(start, 3600.0);
+        std::thread::sleep(Duration::from_millis(20));
+        let elapsed = (c.now() - start).num_seconds();
+        assert!(
+            elapsed >= 72,
+            "20 ms at 3600× is at least 72 s, got {elapsed}"
+        );
+        assert_eq!(c.real_until(start), Duration::ZERO);
+        assert!(c.real_until(c.now() + chrono::Duration::hours(1)) <= Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_bad_speed_falls_back_to_real_time() {
+        assert_eq!(Clock::starting(Utc::now(), 0.0).speed(), 1.0);
+        assert_eq!(Clock::starting(Utc::now(), f64::NAN).speed(), 1.0);
+    }
+}

@@ -1,0 +1,68 @@
+//! demo: the built-in release, compiled into the binary so `shipdeck` with no arguments
+//! tells the whole story (a healthy rollout, an incident, the automatic rollback) from
+//! any directory with no setup. Owns nothing but the demo's files and speed.
+
+use anyhow::{Context, Result};
+use std::sync::Arc;
+
+use crate::cli::{Cli, DemoArgs};
+use crate::clock::Clock;
+use crate::controller;
+use crate::plan::{Scenario, SourceSpec};
+use crate::store::{FileStore, ReleaseStore};
+
+pub const PLAN: &str = include_str!("../fixtures/demo/plan.yaml");
+pub const FLAGS: &str = include_str!("../fixtures/demo/flags.yaml");
+
+/// Engine seconds per real second: Internal (1 day) and Beta (2 days) pass in about two
+/// minutes, and the incident at 25% follows.
+pub const SPEED: f64 = 2400.0;
+
+/// Writes the demo release into a fresh temporary directory and loads it.
+pub fn prepare(scenario: Scenario) -> Result<(tempfile::TempDir, crate::plan::Plan)> {
+    let dir = tempfile::Builder::new()
+        .prefix("shipdeck-demo-")
+        .tempdir()
+        .context("cannot create a temporary directory for the demo")?;
+    let plan_path = dir.path().join("plan.yaml");
+    std::fs::write(&plan_path, PLAN)
+        .with_context(|| format!("cannot write {}", plan_path.display()))?;
+    let flags_path = dir.path().join("flags.yaml");
+    std::fs::write(&flags_path, FLAGS)
+        .with_context(|| format!("cannot write {}", flags_path.display()))?;
+    let mut plan = crate::plan::load(&plan_path)
+        .map_err(|e| anyhow::anyhow!("the built-in demo plan is invalid:\n{e}"))?;
+    if let SourceSpec::Simulated { scenario: s, .. } = &mut plan.metrics.source {
+        *s = scenario;
+    }
+    Ok((dir, plan))
+}
+
+pub fn scenario(name: &str) -> Scenario {
+    match name {
+        "healthy" => Scenario::Healthy,
+        "slow-burn" => Scenario::SlowBurn,
+        "flaky" => Scenario::Flaky,
+        _ => Scenario::Incident,
+    }
+}
+
+pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<u8> {
+    let (dir, plan) = prepare(scenario(&args.scenario))?;
+    let state_dir = cli
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| dir.path().join(".shipdeck"));
+    let store: Arc<dyn ReleaseStore> = Arc::new(FileStore::open(&state_dir)?);
+    let clock = Clock::starting(chrono::Utc::now(), args.speed.unwrap_or(SPEED));
+    let mut opts = controller::Options::new(
+        cli.operator.clone().unwrap_or_else(|| "demo".into()),
+        clock,
+        "screen",
+    );
+    opts.autopilot = true;
+    let session = controller::open(Arc::new(plan), opts, store).await?;
+    let code = crate::cli::screen(session, args.theme.clone(), true).await?;
+    drop(dir);
+    Ok(code)
+}

@@ -1,0 +1,295 @@
+//! The real binary driving a real flag file with no screen: completion, automatic
+//! rollback, bad input, crashes and a second controller.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_shipdeck"));
+    c.env("SHIPDECK_OPERATOR", "tester").env_remove("NO_COLOR");
+    c
+}
+
+/// A copy of a fixture release in a fresh directory (the state lands beside it).
+fn release(fixture: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(fixture);
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+        }
+    }
+    let plan = dir.path().join("plan.yaml");
+    (dir, plan)
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = bin().args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn flag_block(flags: &str) -> String {
+    // The lines of the `new_checkout` flag, for assertions.
+    let mut out = String::new();
+    let mut inside = false;
+    for line in flags.lines() {
+        if line.trim_start().starts_with("new_checkout:") {
+            inside = true;
+        } else if inside && line.starts_with("  ") && !line.starts_with("    ") {
+            break;
+        }
+        if inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Every line of `before` that does not belong to the rolled-out flag is still there.
+fn assert_rest_untouched(before: &str, after: &str) {
+    let ours = flag_block(before);
+    for line in before.lines() {
+        if ours.lines().any(|l| l == line) {
+            continue;
+        }
+        assert!(
+            after.lines().any(|l| l == line),
+            "line lost from the flag file: {line:?}\n--- after ---\n{after}"
+        );
+    }
+}
+
+#[test]
+fn a_healthy_release_runs_to_completion_with_the_flag_at_100() {
+    let (dir, plan) = release("healthy");
+    let before = std::fs::read_to_string(dir.path().join("flags.yaml")).unwrap();
+    let (code, stdout, stderr) = run(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--headless",
+        "--speed",
+        "50000",
+    ]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("completed"), "{stderr}");
+    let after = std::fs::read_to_string(dir.path().join("flags.yaml")).unwrap();
+    let block = flag_block(&after);
+    assert!(block.contains("enabled: true"), "{block}");
+    assert!(block.contains("rollout: 1"), "{block}");
+    assert_rest_untouched(&before, &after);
+    assert!(stdout.contains("promote"), "{stdout}");
+}
+
+#[test]
+fn an_incident_rolls_back_by_itself_and_the_journal_says_why() {
+    let (dir, plan) = release("incident");
+    let before = std::fs::read_to_string(dir.path().join("flags.yaml")).unwrap();
+    let (code, stdout, stderr) = run(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--headless",
+        "--speed",
+        "50000",
+        "--json",
+    ]);
+    assert_eq!(code, 3, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    for line in stdout.lines() {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("not JSON: {line}: {e}"));
+    }
+    let after = std::fs::read_to_string(dir.path().join("flags.yaml")).unwrap();
+    assert!(flag_block(&after).contains("enabled: false"), "{after}");
+    assert_rest_untouched(&before, &after);
+
+    let (code, journal, _) = run(&["journal", plan.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let trip = journal
+        .lines()
+        .find(|l| l.contains("guardrail") && l.contains("rollback"))
+        .unwrap_or_else(|| panic!("no rollback trip in:\n{journal}"));
+    assert!(trip.contains("error_rate"), "{trip}");
+    assert!(journal.contains("why: error_rate"), "{journal}");
+    assert!(journal.contains("rolled back"), "{journal}");
+
+    let (_, md, _) = run(&["journal", plan.to_str().unwrap(), "--markdown"]);
+    assert!(md.contains("## Guardrail trips"), "{md}");
+    assert!(md.contains("| time (UTC) |"), "{md}");
+}
+
+#[test]
+fn a_bad_plan_exits_2_with_its_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.yaml");
+    std::fs::write(&plan, "release:\n  name: x\n  version: 1\n  strategy: canary\nflag:\n  name: f\n  backend: {kind: file, path: flags.yaml}\nrollout:\n  steps:\n    - {name: A, percent: 120, bake: 1h}\n").unwrap();
+    let (code, _, stderr) = run(&["run", plan.to_str().unwrap(), "--headless"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("plan.yaml:10:"), "{stderr}");
+    let (code, _, stderr) = run(&["check", plan.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+}
+
+#[test]
+fn a_flag_file_that_is_not_yaml_is_a_clear_error_and_is_left_alone() {
+    let (dir, plan) = release("healthy");
+    let broken = "flags:\n  new_checkout: {enabled: true\n  # unclosed\n";
+    std::fs::write(dir.path().join("flags.yaml"), broken).unwrap();
+    let (code, _, stderr) = run(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--headless",
+        "--speed",
+        "50000",
+    ]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("flags.yaml"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("flags.yaml")).unwrap(),
+        broken
+    );
+}
+
+#[test]
+fn a_state_directory_that_cannot_be_written_is_a_clear_error() {
+    let (dir, plan) = release("healthy");
+    let blocked = dir.path().join("blocked");
+    std::fs::write(&blocked, "a file, not a directory").unwrap();
+    let state = blocked.join("state");
+    let (code, _, stderr) = run(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--headless",
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("state"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&blocked).unwrap(),
+        "a file, not a directory"
+    );
+}
+
+fn status_json(plan: &Path) -> serde_json::Value {
+    let (code, stdout, stderr) = run(&["status", plan.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_killed_run_resumes_the_same_step_with_its_bake_time_kept() {
+    let (_dir, plan) = release("healthy");
+    let mut child = bin()
+        .args([
+            "run",
+            plan.to_str().unwrap(),
+            "--headless",
+            "--speed",
+            "600",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("some bake time served", Duration::from_secs(30), || {
+        let s = status_json(&plan);
+        s["progress"]["served_ms"].as_u64().unwrap_or(0) > 120_000
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = status_json(&plan);
+    let phase = before["progress"]["phase"].clone();
+    let served = before["progress"]["served_ms"].as_u64().unwrap();
+
+    let mut again = bin()
+        .args([
+            "run",
+            plan.to_str().unwrap(),
+            "--headless",
+            "--speed",
+            "600",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the restarted run to save", Duration::from_secs(30), || {
+        let s = status_json(&plan);
+        s["progress"]["served_ms"].as_u64().unwrap_or(0) > served && s["holder"].is_object()
+    });
+    let after = status_json(&plan);
+    again.kill().unwrap();
+    again.wait().unwrap();
+    assert_eq!(
+        after["progress"]["phase"]["step"], phase["step"],
+        "same step after restart"
+    );
+    assert!(after["progress"]["served_ms"].as_u64().unwrap() >= served);
+}
+
+#[test]
+fn a_second_controller_refuses_and_commands_reach_the_holder() {
+    let (dir, plan) = release("healthy");
+    let mut holder = bin()
+        .args([
+            "run",
+            plan.to_str().unwrap(),
+            "--headless",
+            "--operator",
+            "alice",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(
+        "the holder to start the rollout",
+        Duration::from_secs(20),
+        || status_json(&plan)["holder"].is_object(),
+    );
+
+    let (code, _, stderr) = run(&["run", plan.to_str().unwrap(), "--headless"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("alice"),
+        "the refusal names the holder: {stderr}"
+    );
+
+    let (code, stdout, stderr) = run(&[
+        "rollback",
+        plan.to_str().unwrap(),
+        "--reason",
+        "bad data",
+        "--operator",
+        "bob",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("alice"), "{stdout}");
+    let status = holder.wait().unwrap();
+    assert_eq!(status.code(), Some(3), "the holder rolled back");
+    let flags = std::fs::read_to_string(dir.path().join("flags.yaml")).unwrap();
+    assert!(flag_block(&flags).contains("enabled: false"), "{flags}");
+    let (_, journal, _) = run(&["journal", plan.to_str().unwrap()]);
+    assert!(
+        journal
+            .lines()
+            .any(|l| l.contains("rollback") && l.contains("bad data") && l.contains("(bob)")),
+        "{journal}"
+    );
+}
