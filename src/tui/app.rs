@@ -766,3 +766,439 @@ fn first_open(engine: &Engine, list: ListKind) -> usize {
     let n = engine.plan().checklists.list(list).len();
     (0..n).find(|i| !engine.item_done(list, *i).0).unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Effect, FlagEvent, Input};
+    use crate::flags::FlagState;
+    use crate::journal::Entry;
+    use crate::metrics::{Batch, Outcome, Reading};
+    use crate::plan::FlagKind;
+    use chrono::{DateTime, TimeZone, Utc};
+    use crossterm::event::KeyEvent;
+    use std::collections::VecDeque;
+    use std::sync::Arc;
+
+    const PLAN: &str = r#"
+release: {name: shop, version: 1.0.0, strategy: canary}
+pipeline: [{name: PR, status: passed}, {name: Prod}]
+flag: {name: new_shop, kind: release, backend: {kind: file, path: flags.yaml}}
+rollout:
+  steps:
+    - {name: Canary, percent: 10, bake: 10m}
+    - {name: Full, percent: 100, bake: 10m, approval: manual}
+  watch: 10m
+metrics:
+  source: {kind: simulated, scenario: healthy, seed: 1}
+  interval: 15s
+  series:
+    error_rate: {unit: ratio}
+guardrails:
+  rules:
+    - {metric: error_rate, above: 1%, action: pause}
+    - {metric: error_rate, above: 5%, for: 1m, action: rollback}
+checklists:
+  pre_release: [Code reviewed]
+  release_day: [Watch error rate, Tell support]
+  post_release: [Remove the flag]
+  rollback: [Disable feature flag, Notify team]
+"#;
+
+    /// A real engine on a small plan, with a backend that confirms every write at once.
+    struct Rig {
+        engine: Engine,
+        journal: VecDeque<Entry>,
+        now: DateTime<Utc>,
+        app: App,
+    }
+
+    impl Rig {
+        fn new() -> Rig {
+            let plan = crate::plan::parse(PLAN, std::path::Path::new("plan.yaml")).unwrap();
+            Rig {
+                engine: Engine::new(Arc::new(plan)),
+                journal: VecDeque::new(),
+                now: Utc.with_ymd_and_hms(2025, 3, 15, 9, 0, 0).unwrap(),
+                app: App::default(),
+            }
+        }
+
+        fn feed(&mut self, input: Input) -> Vec<Effect> {
+            let fx = self.engine.handle(self.now, input);
+            for e in &fx {
+                match e {
+                    Effect::Journal(j) => self.journal.push_back(j.clone()),
+                    Effect::SetFlag(d) => {
+                        let state = FlagState {
+                            enabled: d.enabled,
+                            rollout: f64::from(d.percent) / 100.0,
+                            groups: d.groups.clone(),
+                            kind: FlagKind::Release,
+                        };
+                        self.feed(Input::Flag {
+                            event: FlagEvent::Confirmed { state },
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            fx
+        }
+
+        fn samples(&mut self, n: usize, error_rate: f64) {
+            for _ in 0..n {
+                self.now += chrono::Duration::seconds(15);
+                let batch = Batch {
+                    at: self.now,
+                    readings: vec![Reading {
+                        series: "error_rate".into(),
+                        outcome: Outcome::Value(error_rate),
+                    }],
+                };
+                self.feed(Input::Samples { batch });
+            }
+        }
+
+        fn run(&mut self, command: Command) {
+            let fx = self.feed(Input::Command {
+                command,
+                operator: "alice".into(),
+                reason: None,
+            });
+            assert!(
+                !fx.iter().any(|e| matches!(e, Effect::Refused(_))),
+                "{fx:?}"
+            );
+        }
+
+        fn baking() -> Rig {
+            let mut r = Rig::new();
+            r.run(Command::Tick {
+                list: ListKind::PreRelease,
+                item: 0,
+                done: true,
+            });
+            r.run(Command::Start { force: false });
+            r.samples(4, 0.002);
+            assert_eq!(r.engine.phase().badge(), "BAKING");
+            r
+        }
+
+        fn press(&mut self, code: KeyCode) -> Option<Intent> {
+            self.press_with(code, KeyModifiers::NONE)
+        }
+
+        fn press_with(&mut self, code: KeyCode, modifiers: KeyModifiers) -> Option<Intent> {
+            let view = View::new(&self.engine, &self.journal, self.now, "alice");
+            self.app.sync(&view, Rect::new(0, 0, 120, 40));
+            self.app.on_key(KeyEvent::new(code, modifiers), &view)
+        }
+
+        fn sync(&mut self) {
+            let view = View::new(&self.engine, &self.journal, self.now, "alice");
+            self.app.sync(&view, Rect::new(0, 0, 120, 40));
+        }
+    }
+
+    fn cmd(command: Command) -> Option<Intent> {
+        Some(Intent::Command {
+            command,
+            reason: None,
+        })
+    }
+
+    #[test]
+    fn rollback_needs_r_then_y() {
+        let mut r = Rig::baking();
+        assert_eq!(r.press(KeyCode::Char('R')), None);
+        assert!(matches!(r.app.popup(), Some(Popup::Confirm(c)) if c.ask == Ask::Rollback));
+        assert_eq!(r.press(KeyCode::Char('y')), cmd(Command::Rollback));
+        assert!(r.app.popup().is_none());
+    }
+
+    #[test]
+    fn any_other_key_cancels_a_question() {
+        let mut r = Rig::baking();
+        for stray in [
+            KeyCode::Char('R'),
+            KeyCode::Char(' '),
+            KeyCode::Enter,
+            KeyCode::Esc,
+        ] {
+            r.press(KeyCode::Char('R'));
+            assert_eq!(r.press(stray), None, "{stray:?} must not confirm");
+            assert!(r.app.popup().is_none());
+            assert!(r.app.status().is_some_and(|s| s.text.contains("cancelled")));
+        }
+        // Rollback offers no force: `f` cancels it too.
+        r.press(KeyCode::Char('R'));
+        assert_eq!(r.press(KeyCode::Char('f')), None);
+    }
+
+    #[test]
+    fn promote_asks_and_can_force() {
+        let mut r = Rig::baking();
+        r.press(KeyCode::Char('P'));
+        let Some(Popup::Confirm(c)) = r.app.popup() else {
+            panic!("no question");
+        };
+        assert!(c.title.contains("early"), "{c:?}");
+        assert!(c.lines.iter().any(|l| l.contains("Full")), "{c:?}");
+        assert_eq!(
+            r.press(KeyCode::Char('y')),
+            cmd(Command::Promote { force: false })
+        );
+        r.press(KeyCode::Char('P'));
+        assert_eq!(
+            r.press(KeyCode::Char('f')),
+            cmd(Command::Promote { force: true })
+        );
+    }
+
+    #[test]
+    fn promote_that_cannot_act_goes_to_the_engine_for_its_reason() {
+        let mut r = Rig::baking();
+        r.run(Command::Pause);
+        assert_eq!(
+            r.press(KeyCode::Char('P')),
+            cmd(Command::Promote { force: false })
+        );
+        assert!(r.app.popup().is_none());
+    }
+
+    #[test]
+    fn a_question_lapses_when_the_release_moves_on() {
+        let mut r = Rig::baking();
+        r.press(KeyCode::Char('P'));
+        // The bake completes and the engine promotes by itself while the question is open.
+        r.samples(45, 0.002);
+        assert_eq!(r.engine.step_index(), Some(1));
+        assert_eq!(r.press(KeyCode::Char('y')), None, "no double promote");
+    }
+
+    #[test]
+    fn space_pauses_and_resumes() {
+        let mut r = Rig::baking();
+        assert_eq!(r.press(KeyCode::Char(' ')), cmd(Command::Pause));
+        r.run(Command::Pause);
+        assert_eq!(
+            r.press(KeyCode::Char(' ')),
+            cmd(Command::Resume { force: false })
+        );
+    }
+
+    #[test]
+    fn guardrail_pause_shows_why_and_resume_past_it_needs_f() {
+        let mut r = Rig::baking();
+        r.samples(1, 0.02);
+        assert_eq!(r.engine.phase().badge(), "PAUSED");
+        r.sync();
+        assert_eq!(r.app.popup(), Some(&Popup::Why));
+        // space closes the why and asks: the guardrail still holds.
+        assert_eq!(r.press(KeyCode::Char(' ')), None);
+        assert!(
+            matches!(r.app.popup(), Some(Popup::Confirm(c)) if c.ask == Ask::ForceResume && !c.blockers.is_empty())
+        );
+        assert_eq!(r.press(KeyCode::Char('y')), None, "y does not force");
+        r.press(KeyCode::Char(' '));
+        assert_eq!(
+            r.press(KeyCode::Char('f')),
+            cmd(Command::Resume { force: true })
+        );
+    }
+
+    #[test]
+    fn rollback_opens_the_runbook_and_x_ticks_in_it() {
+        let mut r = Rig::baking();
+        r.run(Command::Rollback);
+        assert_eq!(r.engine.phase().badge(), "ROLLED BACK");
+        r.sync();
+        assert_eq!(r.app.popup(), Some(&Popup::Runbook));
+        // The engine ticked "Disable feature flag"; the cursor starts at the first open item.
+        assert_eq!(r.app.runbook_cursor(), 1);
+        assert_eq!(
+            r.press(KeyCode::Char('x')),
+            cmd(Command::Tick {
+                list: ListKind::Rollback,
+                item: 1,
+                done: true
+            })
+        );
+        assert_eq!(r.app.popup(), Some(&Popup::Runbook));
+        assert_eq!(r.press(KeyCode::Esc), None);
+        assert!(r.app.popup().is_none());
+    }
+
+    #[test]
+    fn slider_moves_only_on_a_live_rollout_and_applies_after_y() {
+        let mut r = Rig::new();
+        assert_eq!(r.press(KeyCode::Right), None);
+        assert_eq!(r.app.slider(), None);
+        assert!(
+            r.app
+                .status()
+                .is_some_and(|s| s.text.contains("live rollout"))
+        );
+        let mut r = Rig::baking();
+        r.press(KeyCode::Right);
+        r.press(KeyCode::Char('l'));
+        assert_eq!(r.app.slider(), Some(20));
+        r.press(KeyCode::Left);
+        assert_eq!(r.app.slider(), Some(15));
+        r.press(KeyCode::Char('h'));
+        assert_eq!(r.app.slider(), None, "back at the live percent");
+        r.press(KeyCode::Right);
+        assert_eq!(r.press(KeyCode::Enter), None);
+        assert_eq!(
+            r.press(KeyCode::Char('y')),
+            cmd(Command::SetPercent { percent: 15 })
+        );
+        r.app.answer(Ok("set".into()));
+        assert_eq!(r.app.slider(), None);
+    }
+
+    #[test]
+    fn slider_stays_within_zero_and_a_hundred() {
+        let mut r = Rig::baking();
+        for _ in 0..30 {
+            r.press(KeyCode::Right);
+        }
+        assert_eq!(r.app.slider(), Some(100));
+        for _ in 0..30 {
+            r.press(KeyCode::Left);
+        }
+        assert_eq!(r.app.slider(), Some(0));
+    }
+
+    #[test]
+    fn quit_asks_only_while_guardrails_are_live() {
+        let mut r = Rig::new();
+        assert_eq!(r.press(KeyCode::Char('q')), Some(Intent::Quit));
+        let mut r = Rig::baking();
+        assert_eq!(r.press(KeyCode::Char('q')), None);
+        assert_eq!(r.press(KeyCode::Char('y')), Some(Intent::Quit));
+        assert_eq!(
+            r.press_with(KeyCode::Char('c'), KeyModifiers::CONTROL),
+            Some(Intent::Quit)
+        );
+    }
+
+    #[test]
+    fn x_toggles_the_item_under_the_cursor_and_j_k_walk_all_lists() {
+        let mut r = Rig::new();
+        assert_eq!(
+            r.press(KeyCode::Char('x')),
+            cmd(Command::Tick {
+                list: ListKind::PreRelease,
+                item: 0,
+                done: true
+            })
+        );
+        r.press(KeyCode::Char('j'));
+        assert_eq!(r.app.cursor(&r.engine), Some((ListKind::ReleaseDay, 0)));
+        r.press(KeyCode::Char('j'));
+        r.press(KeyCode::Char('j'));
+        assert_eq!(r.app.cursor(&r.engine), Some((ListKind::PostRelease, 0)));
+        r.press(KeyCode::PageDown);
+        assert_eq!(r.app.cursor(&r.engine), Some((ListKind::Rollback, 1)));
+        r.press(KeyCode::Char('k'));
+        assert_eq!(r.app.cursor(&r.engine), Some((ListKind::Rollback, 0)));
+        r.run(Command::Tick {
+            list: ListKind::Rollback,
+            item: 0,
+            done: true,
+        });
+        assert_eq!(
+            r.press(KeyCode::Char('x')),
+            cmd(Command::Tick {
+                list: ListKind::Rollback,
+                item: 0,
+                done: false
+            })
+        );
+    }
+
+    #[test]
+    fn j_k_scroll_the_journal_when_it_has_focus() {
+        let mut r = Rig::baking();
+        while r.app.focus() != Pane::Journal {
+            r.press(KeyCode::Tab);
+        }
+        let n = r.journal.len();
+        assert!(n >= 3);
+        for _ in 0..n + 5 {
+            r.press(KeyCode::Char('j'));
+        }
+        assert_eq!(r.app.journal_scroll(), n - 1);
+        r.press(KeyCode::Char('k'));
+        assert_eq!(r.app.journal_scroll(), n - 2);
+        r.press(KeyCode::Home);
+        assert_eq!(r.app.journal_scroll(), 0);
+        r.press(KeyCode::BackTab);
+        assert_eq!(r.app.focus(), Pane::Rollout);
+    }
+
+    #[test]
+    fn lowercase_p_and_r_only_say_which_key_acts() {
+        let mut r = Rig::baking();
+        assert_eq!(r.press(KeyCode::Char('p')), None);
+        assert!(r.app.status().is_some_and(|s| s.text.contains("shift")));
+        assert_eq!(r.press(KeyCode::Char('r')), None);
+        assert!(r.app.popup().is_none());
+    }
+
+    #[test]
+    fn key_releases_do_nothing() {
+        let mut r = Rig::baking();
+        let view = View::new(&r.engine, &r.journal, r.now, "alice");
+        let mut release = KeyEvent::new(KeyCode::Char('R'), KeyModifiers::SHIFT);
+        release.kind = KeyEventKind::Release;
+        assert_eq!(r.app.on_key(release, &view), None);
+        assert!(r.app.popup().is_none());
+    }
+
+    #[test]
+    fn t_cycles_themes_unless_no_color() {
+        let mut r = Rig::new();
+        r.press(KeyCode::Char('t'));
+        assert_eq!(r.app.theme().name, "light");
+        r.press(KeyCode::Char('t'));
+        r.press(KeyCode::Char('t'));
+        assert_eq!(r.app.theme().name, "dark");
+        r.app = App::new(Theme::dark(), true);
+        r.press(KeyCode::Char('t'));
+        assert_eq!(r.app.theme(), &Theme::no_color());
+    }
+
+    #[test]
+    fn w_explains_only_when_something_fired() {
+        let mut r = Rig::baking();
+        assert_eq!(r.press(KeyCode::Char('w')), None);
+        assert!(r.app.popup().is_none());
+        assert!(
+            r.app
+                .status()
+                .is_some_and(|s| s.text.contains("no guardrail"))
+        );
+        r.samples(1, 0.02);
+        r.samples(1, 0.002);
+        r.sync();
+        r.press(KeyCode::Esc);
+        r.press(KeyCode::Char('w'));
+        assert_eq!(r.app.popup(), Some(&Popup::Why));
+    }
+
+    #[test]
+    fn help_lists_every_key_the_bottom_line_names() {
+        let help: Vec<&str> = super::super::popup::HELP.iter().map(|(k, _)| *k).collect();
+        for (key, _) in super::super::header::HINTS {
+            let key = key.replace('/', " ");
+            assert!(
+                help.iter()
+                    .any(|h| h.contains(key.split(' ').next().unwrap_or(&key))),
+                "{key} missing from help"
+            );
+        }
+    }
+}

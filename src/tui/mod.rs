@@ -16,6 +16,7 @@ pub mod layout;
 pub mod pipeline;
 pub mod popup;
 pub mod rollout;
+pub mod run;
 pub mod theme;
 
 use chrono::{DateTime, Utc};
@@ -31,6 +32,7 @@ use crate::journal::Entry;
 
 pub use app::{App, Intent};
 pub use layout::{MIN_HEIGHT, MIN_WIDTH, Pane};
+pub use run::{Flow, Screen, TuiOptions, run, run_loop};
 pub use theme::{Theme, ThemeError, load_theme, no_color_from_env};
 
 /// Everything the screen shows that is not UI state, borrowed for one frame.
