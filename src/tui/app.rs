@@ -52,6 +52,8 @@ pub struct Confirm {
     pub force_only: bool,
     /// Whether `f` is offered.
     pub can_force: bool,
+    /// What `y` does, in a word or two: `start`, `approve`, `roll back now`.
+    pub yes: &'static str,
     /// Where the release stood when asked: if it moved on, the answer no longer applies.
     pub(crate) at: PhaseKey,
 }
@@ -263,7 +265,6 @@ impl App {
     }
 
     fn sync_sparks(&mut self, view: &View, area: Rect) {
-        let plan = view.engine.plan();
         let Some(areas) = layout::areas(
             area,
             view.notice.is_some() || view.follower_of.is_some(),
@@ -272,11 +273,16 @@ impl App {
         ) else {
             return;
         };
-        let Some(rect) = areas.health else {
-            return;
-        };
+        if let Some(rect) = areas.health {
+            self.prepare_health(view, rect);
+        }
+    }
+
+    /// Downsamples every series to the sparkline width of a health pane drawn in `rect`;
+    /// a series whose history, width and window have not moved keeps its cells.
+    pub fn prepare_health(&mut self, view: &View, rect: Rect) {
         let width = health::spark_width(view, rect);
-        for s in &plan.metrics.series {
+        for s in &view.engine.plan().metrics.series {
             let key = health::spark_key(view, &s.name, width);
             if self.sparks.get(&s.name).is_some_and(|c| c.key == key) {
                 continue;
@@ -594,6 +600,15 @@ impl App {
                 format!("→ the last step is done: guardrails watch for {watch}")
             }
         };
+        let yes = match (&ask, engine.phase()) {
+            (Ask::Promote, Phase::Ready) => "start",
+            (Ask::Promote, Phase::AwaitingApproval { .. }) => "approve",
+            (Ask::Promote, _) => "promote early",
+            (Ask::Rollback, _) => "roll back now",
+            (Ask::SetPercent(_), _) => "apply",
+            (Ask::ForceResume, _) => "",
+            (Ask::Quit, _) => "quit",
+        };
         let (title, lines, blockers, can_force, force_only) = match ask {
             Ask::Promote => {
                 let (title, lines, blockers) = match engine.phase() {
@@ -712,6 +727,7 @@ impl App {
             blockers,
             force_only,
             can_force,
+            yes,
             at: PhaseKey::of(engine),
         }));
     }

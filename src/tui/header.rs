@@ -91,7 +91,7 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     let steps = &plan.rollout.steps;
     let mut left = vec![
         Segment {
-            spans: vec![Span::styled(" shipdeck", theme.header)],
+            spans: vec![Span::styled("shipdeck", theme.header)],
             keep: 1,
             glued: false,
         },
@@ -186,6 +186,7 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
                 })
                 .sum::<usize>()
         };
+        // A space at each end.
         w(l) + w(r) + 2
     };
     while measure(&left, &right) > width {
@@ -207,7 +208,8 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
         }
         out
     };
-    let mut spans = join(left, theme.header);
+    let mut spans = vec![Span::styled(" ", theme.header)];
+    spans.extend(join(left, theme.header));
     let right_spans = join(right, theme.header);
     let gap = width.saturating_sub(spans_width(&spans) + spans_width(&right_spans));
     spans.push(Span::styled(" ".repeat(gap), theme.header));

@@ -30,7 +30,7 @@ pub struct SparkKey {
     len: usize,
     last: Option<DateTime<Utc>>,
     width: usize,
-    /// The interval slot the right edge stands for (the engine clock moves the window).
+    /// The interval the right edge stands for (the engine clock moves the window).
     slot: i64,
     last_trip: Option<DateTime<Utc>>,
 }
@@ -137,11 +137,16 @@ fn slot(at: DateTime<Utc>, interval: i64) -> i64 {
 pub fn spark_key(view: &View, series: &str, width: usize) -> SparkKey {
     let engine = view.engine;
     let history = engine.history(series);
+    let interval = interval_ms(engine);
+    let last = history.and_then(|h| h.last()).map(|p| p.at);
+    // The interval under way is not missing until it is over: the right edge is the newest
+    // sample's interval, or the last one that has ended.
+    let ended = slot(view.now, interval) - 1;
     SparkKey {
         len: history.map_or(0, |h| h.len()),
-        last: history.and_then(|h| h.last()).map(|p| p.at),
+        last,
         width,
-        slot: slot(view.now, interval_ms(engine)),
+        slot: last.map_or(ended, |t| ended.max(slot(t, interval))),
         last_trip: engine
             .progress()
             .trips
@@ -316,7 +321,8 @@ fn guard_text(engine: &Engine, series: &Series) -> String {
     let limit = match (g.threshold, rule.condition) {
         (Some(t), _) => format_value(t, series.unit),
         (None, Condition::AboveBaseline(m)) => format!("{m}x base"),
-        (None, Condition::Degradation(f)) => format!("{:.0}% of base", f * 100.0),
+        (None, Condition::Degradation(f)) if g.above => format!("+{:.0}% vs base", f * 100.0),
+        (None, Condition::Degradation(f)) => format!("-{:.0}% vs base", f * 100.0),
         (None, _) => "?".into(),
     };
     let hold = if rule.hold.is_zero() {
@@ -594,11 +600,16 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
         .as_secs()
         .saturating_mul(cols.spark as u64);
     let detail = (cols.spark > 0).then(|| {
-        format!(
-            "last {} · {}/cell · █ = at the guardrail, · = missing",
+        let mut d = format!(
+            "last {} · {}/cell",
             format_secs(span as i64),
             format_secs(plan.metrics.interval.as_secs() as i64)
-        )
+        );
+        // The legend only where it fits whole.
+        if inner_w >= 80 {
+            d.push_str(" · █ = at the guardrail, · = missing");
+        }
+        d
     });
     let block = pane_block(app, Pane::Health, title(app, "Health", detail));
     let inner = block.inner(area);
@@ -624,7 +635,12 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
             head.push_str(&format!("{:<w$}  ", "history", w = cols.spark));
         }
         if cols.guard > 0 {
-            head.push_str(&format!("{:<w$}  ", "tightest guardrail", w = cols.guard));
+            let label = if cols.guard >= 18 {
+                "tightest guardrail"
+            } else {
+                "guardrail"
+            };
+            head.push_str(&format!("{:<w$}  ", fit(label, cols.guard), w = cols.guard));
         }
         head.push_str("state");
         lines.push(Line::styled(fit(&head, inner_w), theme.muted));

@@ -132,7 +132,7 @@ fn too_small(frame: &mut Frame, app: &App, area: Rect) {
             app.theme().warn,
         )),
         Line::from(Span::styled(
-            format!("now {}×{} · q quits", area.width, area.height),
+            format!("now {}×{} · ctrl-c quits", area.width, area.height),
             app.theme().muted,
         )),
     ];

@@ -162,7 +162,7 @@ fn help<'a>(app: &App) -> Vec<Line<'a>> {
         "In a question: y confirms, f forces past what blocks it (journaled), any other key cancels.",
         theme.muted,
     ));
-    lines.push(keys_line(app, &[("any key", "close")]));
+    lines.push(keys_line(app, &[("any key", "closes")]));
     lines
 }
 
@@ -185,16 +185,9 @@ fn confirm<'a>(app: &App, c: &Confirm, width: usize) -> Vec<Line<'a>> {
         }
     }
     lines.push(Line::raw(""));
-    let yes = match c.ask {
-        Ask::Promote => "promote",
-        Ask::Rollback => "roll back now",
-        Ask::SetPercent(_) => "apply",
-        Ask::ForceResume => "",
-        Ask::Quit => "quit",
-    };
     let mut keys: Vec<(&str, &str)> = Vec::new();
     if !c.force_only {
-        keys.push(("y", yes));
+        keys.push(("y", c.yes));
     }
     if c.can_force {
         keys.push(if c.force_only {
@@ -203,7 +196,7 @@ fn confirm<'a>(app: &App, c: &Confirm, width: usize) -> Vec<Line<'a>> {
             ("f", "force past blockers (journaled)")
         });
     }
-    keys.push(("any other key", "cancel"));
+    keys.push(("any other key", "cancels"));
     lines.push(keys_line(app, &keys));
     lines
 }

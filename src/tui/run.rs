@@ -6,8 +6,8 @@
 
 use crossterm::event::{Event, KeyEventKind};
 use futures::{Stream, StreamExt};
-use ratatui::Terminal;
 use ratatui::backend::Backend;
+use ratatui::{CompletedFrame, Terminal};
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -87,15 +87,14 @@ impl Screen {
         }
     }
 
-    /// Draws the controller's state.
-    pub fn draw<B: Backend>(
+    /// Draws the controller's state; the completed frame holds what was drawn.
+    pub fn draw<'t, B: Backend>(
         &mut self,
-        terminal: &mut Terminal<B>,
+        terminal: &'t mut Terminal<B>,
         controller: &Controller,
-    ) -> Result<(), B::Error> {
+    ) -> Result<CompletedFrame<'t>, B::Error> {
         let view = View::of(controller);
-        terminal.draw(|f| draw(f, &mut self.app, &view))?;
-        Ok(())
+        terminal.draw(|f| draw(f, &mut self.app, &view))
     }
 }
 
