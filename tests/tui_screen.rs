@@ -15,6 +15,9 @@ use tui_common::*;
 
 const SIZES: [(u16, u16); 3] = [(80, 24), (120, 40), (200, 50)];
 
+/// A way to reach a state of the release.
+type Script = fn() -> World;
+
 fn states() -> Vec<(&'static str, World)> {
     vec![
         ("ready", ready()),
@@ -108,7 +111,7 @@ fn after_keys(world: &mut World, keys: &[KeyCode], w: u16, h: u16) -> Terminal<T
 
 #[test]
 fn popups_and_answers() {
-    let cases: Vec<(&str, fn() -> World, Vec<KeyCode>)> = vec![
+    let cases: Vec<(&str, Script, Vec<KeyCode>)> = vec![
         ("help", baking, vec![KeyCode::Char('?')]),
         ("confirm_start", ready, vec![KeyCode::Char('P')]),
         ("confirm_promote_early", baking, vec![KeyCode::Char('P')]),
@@ -242,7 +245,7 @@ fn banner_for_a_loud_notice_and_a_follower() {
 fn each_pane() {
     use shipdeck::tui::{checklist, health, journal, pipeline, rollout};
     type Pane = fn(&mut ratatui::Frame, &App, &View, Rect);
-    let panes: [(&str, fn() -> World, Pane, u16, u16); 6] = [
+    let panes: [(&str, Script, Pane, u16, u16); 6] = [
         ("health", paused_by_guardrail, health::render, 100, 16),
         ("checklist", baking, checklist::render, 44, 14),
         ("rollout", baking, rollout::render, 100, 5),
