@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 
-use engine_checker::{Rules, Seen, case, run};
+use engine_checker::{Seen, case, run};
 
 proptest! {
     #![proptest_config(ProptestConfig {
@@ -22,7 +22,7 @@ proptest! {
 
     #[test]
     fn the_engine_keeps_its_rules_on_any_sequence((plan, ops) in case()) {
-        run(plan, &ops, Rules::WithoutKnownBugs).1?;
+        run(plan, &ops).1?;
     }
 }
 
@@ -38,7 +38,7 @@ fn random_sequences_reach_every_phase() {
     for _ in 0..256 {
         let (plan, ops) = strategy.new_tree(&mut runner).unwrap().current();
         // A broken rule is the property test's to report; here only coverage counts.
-        let (seen, _) = run(plan, &ops, Rules::WithoutKnownBugs);
+        let (seen, _) = run(plan, &ops);
         total.engine_promotions += seen.engine_promotions;
         total.overrides += seen.overrides;
         total.paused |= seen.paused;

@@ -78,11 +78,14 @@ impl History {
 
     /// Mean of the values in `[from, to]`, if any.
     pub fn mean(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Option<f64> {
-        let (sum, n) = self
+        // A running mean: huge finite values must not sum to infinity.
+        let (mean, n) = self
             .window(from, to)
             .filter_map(|p| p.value)
-            .fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
-        (n > 0).then(|| sum / n as f64)
+            .fold((0.0f64, 0usize), |(m, n), v| {
+                (m + (v - m) / (n + 1) as f64, n + 1)
+            });
+        (n > 0 && mean.is_finite()).then_some(mean)
     }
 }
 

@@ -245,6 +245,9 @@ pub struct Progress {
     pub desired: Option<DesiredFlag>,
     /// The backend read back `desired`.
     pub confirmed: bool,
+    /// When it did: only samples from then on count for the step.
+    #[serde(default)]
+    pub confirmed_at: Option<DateTime<Utc>>,
     /// The flag as last read from the backend.
     pub live: Option<FlagState>,
     /// The slider's explicit override of the step's percent.
@@ -291,6 +294,7 @@ impl Engine {
             fresh: BTreeMap::new(),
             desired: None,
             confirmed: false,
+            confirmed_at: None,
             live: None,
             overridden: None,
             baseline: BTreeMap::new(),
@@ -306,6 +310,16 @@ impl Engine {
     /// Picks a release up where `state.json` left it. Time spent down is not baked.
     pub fn restore(plan: Arc<Plan>, mut progress: Progress) -> Self {
         progress.now = None;
+        // A plan edited to fewer steps than the saved state names: stay on its last step.
+        let last = plan.rollout.steps.len().saturating_sub(1);
+        match &mut progress.phase {
+            Phase::Baking { step }
+            | Phase::AwaitingApproval { step }
+            | Phase::Paused { step, .. } => {
+                *step = (*step).min(last);
+            }
+            _ => {}
+        }
         progress
             .rules
             .resize(plan.guardrails.rules.len(), RuleState::default());
@@ -464,8 +478,9 @@ impl Engine {
         if !matches!(
             self.progress.phase,
             Phase::Baking { .. }
+                | Phase::Watching
                 | Phase::Paused {
-                    resume: Resume::Baking,
+                    resume: Resume::Baking | Resume::Watching,
                     ..
                 }
         ) {
@@ -647,11 +662,30 @@ impl Engine {
         if let Some(prev) = self.progress.now {
             let running = matches!(self.progress.phase, Phase::Baking { .. } | Phase::Watching);
             if running && self.progress.confirmed {
-                let dt = (now - prev).num_milliseconds().max(0) as u64;
+                // Time after the data went quiet is not healthy time: it never bakes.
+                let end = self.fresh_until().map_or(now, |f| f.min(now));
+                let dt = (end - prev).num_milliseconds().max(0) as u64;
                 self.progress.served_ms = self.progress.served_ms.saturating_add(dt);
             }
         }
         self.progress.now = Some(now);
+    }
+
+    /// The last time every watched metric's data still counts as fresh.
+    fn fresh_until(&self) -> Option<DateTime<Utc>> {
+        let window = chrono::Duration::from_std(self.plan.metrics.stale_window()).ok()?;
+        let fallback = self.progress.step_started_at.max(self.woke);
+        self.watched()
+            .iter()
+            .filter_map(|m| {
+                self.history
+                    .get(*m)
+                    .and_then(|h| h.last_value())
+                    .map(|p| p.at)
+                    .or(fallback)
+            })
+            .min()
+            .map(|t| t + window)
     }
 
     fn entry(
@@ -711,13 +745,16 @@ impl Engine {
                     self.errors.remove(&reading.series);
                 }
             }
+            let mut newer = false;
             if let Some(h) = self.history.get_mut(&reading.series) {
+                newer = h.last().is_none_or(|p| p.at < batch.at);
                 h.push(Point {
                     at: batch.at,
                     value,
                 });
             }
-            if counting && value.is_some() {
+            let after_change = self.progress.confirmed_at.is_none_or(|c| batch.at >= c);
+            if counting && value.is_some() && newer && after_change {
                 *self
                     .progress
                     .fresh
@@ -1020,6 +1057,7 @@ impl Engine {
         } else {
             self.progress.phase = Phase::Watching;
             self.progress.served_ms = 0;
+            self.progress.fresh.clear();
             let watch = guardrail::format_secs(self.plan.rollout.watch.as_secs() as i64);
             fx.push(Effect::Journal(self.entry(
                 now,
@@ -1068,6 +1106,15 @@ impl Engine {
                     })
                     .map(|s| format!("stage {} not passed", s.name))
                     .collect();
+                if let Some(until) = self.fresh_until().filter(|u| *u < now) {
+                    missing.push(format!(
+                        "no fresh metric data since {}",
+                        (until
+                            - chrono::Duration::from_std(self.plan.metrics.stale_window())
+                                .unwrap_or_default())
+                        .format("%H:%M:%SZ")
+                    ));
+                }
                 missing.extend(
                     self.open_items(ListKind::PreRelease)
                         .into_iter()
@@ -1204,10 +1251,7 @@ impl Engine {
                     return refuse(fx, "not paused".into());
                 };
                 let blockers: Vec<String> = self.pause_blockers();
-                if matches!(by, PauseCause::Guardrail(_) | PauseCause::Stale(_))
-                    && !blockers.is_empty()
-                    && !force
-                {
+                if !blockers.is_empty() && !force {
                     return refuse(
                         fx,
                         format!(
@@ -1216,10 +1260,10 @@ impl Engine {
                         ),
                     );
                 }
-                let forced = if blockers.is_empty() {
-                    String::new()
-                } else {
+                let forced = if force && !blockers.is_empty() {
                     format!("forced past: {}", blockers.join("; "))
+                } else {
+                    String::new()
                 };
                 self.resume(
                     now,
@@ -1268,7 +1312,7 @@ impl Engine {
                 self.progress.overridden = Some(percent);
                 self.progress.desired = Some(desired.clone());
                 self.progress.confirmed = false;
-                let step_pct = self.plan.rollout.steps[step].percent;
+                let step_pct = self.plan.rollout.steps.get(step).map_or(0, |s| s.percent);
                 fx.push(Effect::Journal(self.entry(
                     now,
                     operator,
@@ -1401,6 +1445,7 @@ impl Engine {
                         reason: reason.clone(),
                     };
                     self.progress.confirmed = true;
+                    self.progress.confirmed_at = Some(now);
                     if let Some(i) = self.plan.checklists.rollback.iter().position(|it| {
                         it.check.is_none() && it.text.to_lowercase().contains("flag")
                     }) {
@@ -1430,6 +1475,7 @@ impl Engine {
                 }
                 if matches {
                     self.progress.confirmed = true;
+                    self.progress.confirmed_at = Some(now);
                     self.progress.flag_failures = 0;
                     fx.push(Effect::Journal(self.entry(
                         now,
@@ -1490,7 +1536,10 @@ impl Engine {
                     .as_ref()
                     .is_some_and(|d| same_flag(d, &state))
                 {
-                    self.progress.confirmed = true;
+                    if !self.progress.confirmed {
+                        self.progress.confirmed = true;
+                        self.progress.confirmed_at = Some(now);
+                    }
                     return;
                 }
                 fx.push(Effect::Journal(self.entry(
@@ -1511,6 +1560,10 @@ impl Engine {
                         None,
                         fx,
                     );
+                } else if let Phase::Paused { by, reason, .. } = &mut self.progress.phase {
+                    // Already paused: a person must now decide, even once a guardrail clears.
+                    *by = PauseCause::Outside;
+                    *reason = format!("the flag was changed outside shipdeck: {text}");
                 }
             }
             FlagEvent::Unreadable { error } => {
@@ -1614,7 +1667,17 @@ impl Engine {
                 }
                 let name = s.name.clone();
                 let bake = guardrail::format_secs(s.bake.as_secs() as i64);
-                if s.approval == crate::plan::Approval::Manual {
+                if let Some(held) = self.progress.overridden {
+                    // The slider is an operator's explicit choice: the engine never moves past it.
+                    self.progress.phase = Phase::AwaitingApproval { step };
+                    fx.push(Effect::Journal(self.entry(
+                        now,
+                        ENGINE,
+                        Kind::Decision,
+                        "bake complete",
+                        format!("{name} baked {bake} on healthy data; the slider holds {held}%, so the next step waits for a promote"),
+                    )));
+                } else if s.approval == crate::plan::Approval::Manual {
                     self.progress.phase = Phase::AwaitingApproval { step };
                     fx.push(Effect::Journal(self.entry(
                         now,
@@ -1636,7 +1699,8 @@ impl Engine {
             }
             Phase::Watching
                 if self.progress.served_ms >= self.plan.rollout.watch.as_millis() as u64
-                    && self.blockers().is_empty() =>
+                    && self.blockers().is_empty()
+                    && self.starved().is_none() =>
             {
                 self.progress.phase = Phase::Completed;
                 let watch = guardrail::format_secs(self.plan.rollout.watch.as_secs() as i64);

@@ -265,16 +265,6 @@ pub fn rank(p: &Phase, last: usize) -> Option<(usize, u8)> {
     }
 }
 
-/// Which rules the checker holds the engine to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rules {
-    /// Every rule, as DESIGN §3 states it.
-    All,
-    /// Every rule except the parts the engine is known to break (each one has an example
-    /// test in engine_bugs): the watch completing on fewer than `min_samples` samples.
-    WithoutKnownBugs,
-}
-
 /// Where an absolute-threshold rollback rule stands, on sample time.
 struct RollbackRule {
     metric: String,
@@ -295,7 +285,6 @@ pub struct Seen {
 }
 
 pub struct Checker {
-    rules: Rules,
     plan: Arc<Plan>,
     engine: Engine,
     now: DateTime<Utc>,
@@ -314,7 +303,7 @@ pub struct Checker {
 }
 
 impl Checker {
-    pub fn new(plan: Plan, rules: Rules) -> Self {
+    pub fn new(plan: Plan) -> Self {
         let plan = Arc::new(plan);
         let mut watched: Vec<String> = plan
             .guardrails
@@ -346,7 +335,6 @@ impl Checker {
             })
             .collect();
         Checker {
-            rules,
             engine: Engine::new(Arc::clone(&plan)),
             plan,
             now: t0(),
@@ -553,22 +541,22 @@ impl Checker {
                 ..
             }
         );
-        if let (Some(a), Some(b)) = (ra, rb) {
-            if b > a && !operator_moved {
-                self.seen.engine_promotions += 1;
-                let need = self.plan.metrics.min_samples;
-                let known_bug = self.rules == Rules::WithoutKnownBugs && b.1 == 3;
-                for m in self.watched.iter().filter(|_| !known_bug) {
-                    let have = self.fresh.get(m).copied().unwrap_or(0);
-                    prop_assert!(
-                        have >= need,
-                        "promoted with {have}/{need} fresh samples of {m}\n{}",
-                        ctx()
-                    );
-                }
-                let stale = self.stale_now();
-                prop_assert!(stale.is_empty(), "promoted on stale {stale:?}\n{}", ctx());
+        if let (Some(a), Some(b)) = (ra, rb)
+            && b > a
+            && !operator_moved
+        {
+            self.seen.engine_promotions += 1;
+            let need = self.plan.metrics.min_samples;
+            for m in &self.watched {
+                let have = self.fresh.get(m).copied().unwrap_or(0);
+                prop_assert!(
+                    have >= need,
+                    "promoted with {have}/{need} fresh samples of {m}\n{}",
+                    ctx()
+                );
             }
+            let stale = self.stale_now();
+            prop_assert!(stale.is_empty(), "promoted on stale {stale:?}\n{}", ctx());
         }
 
         // The flag never goes above the step unless an operator put it there.
@@ -576,14 +564,12 @@ impl Checker {
             command: Command::SetPercent { percent },
             ..
         } = &input
-        {
-            if fx
+            && fx
                 .iter()
                 .any(|e| matches!(e, Effect::SetFlag(d) if d.percent == *percent))
-            {
-                self.overridden = Some(*percent);
-                self.seen.overrides += 1;
-            }
+        {
+            self.overridden = Some(*percent);
+            self.seen.overrides += 1;
         }
         let step_changed = match (ra, rb) {
             (Some(a), Some(b)) => b.0 != a.0,
@@ -698,8 +684,8 @@ pub fn json_close(a: &serde_json::Value, b: &serde_json::Value) -> bool {
 }
 
 /// Plays `ops`; returns what was seen up to the first broken rule, and that rule.
-pub fn run(plan: Plan, ops: &[Op], rules: Rules) -> (Seen, Result<(), TestCaseError>) {
-    let mut c = Checker::new(plan, rules);
+pub fn run(plan: Plan, ops: &[Op]) -> (Seen, Result<(), TestCaseError>) {
+    let mut c = Checker::new(plan);
     for op in ops {
         if let Err(e) = c.step(op) {
             return (c.seen, Err(e));
