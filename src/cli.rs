@@ -197,15 +197,12 @@ fn open_store(cli: &Cli, plan: &Plan) -> Result<Arc<dyn ReleaseStore>> {
     Ok(Arc::new(store))
 }
 
-/// The control room screen for a session.
-pub async fn screen(session: Session, _theme: Option<String>, _demo: bool) -> Result<u8> {
-    let opts = crate::headless::Options {
-        json: false,
-        once: false,
-        wait_for_approval: true,
-        max_pause: Duration::from_secs(86_400),
-    };
-    Ok(crate::headless::run(session, opts).await.code)
+/// The screen's options from `--theme` and `NO_COLOR`; a bad theme is the user's to fix.
+pub fn screen_options(theme: Option<&str>) -> Result<crate::tui::TuiOptions, u8> {
+    crate::tui::TuiOptions::from_args(theme).map_err(|e| {
+        eprintln!("{e}");
+        INVALID
+    })
 }
 
 /// Runs the command line; returns the process exit code.
@@ -228,10 +225,15 @@ pub async fn main(cli: Cli) -> Result<u8> {
                 Ok(p) => p,
                 Err(code) => return Ok(code),
             };
+            let tui = match screen_options(args.theme.as_deref()) {
+                Ok(t) => t,
+                Err(code) => return Ok(code),
+            };
             let store = open_store(&cli, &plan)?;
             let opts = controller::Options::new(operator(&cli), args.clock.clock(), "screen");
             let session = controller::open(plan, opts, store).await?;
-            screen(session, args.theme.clone(), false).await
+            crate::tui::run(session, tui).await?;
+            Ok(0)
         }
         Some(Cmd::Run(args)) => run(&cli, args).await,
         Some(Cmd::Check { plan: path }) => match plan::load(path) {
