@@ -122,6 +122,7 @@ pub struct Controller {
     unsaved: bool,
     flag_description: String,
     notifiers: Option<crate::notify::Notifiers>,
+    pipeline: crate::pipeline::Runner,
 }
 
 /// Opens a release: takes the lock (or follows the holder), restores the state, and
@@ -224,6 +225,15 @@ pub async fn open(
         tokio::spawn(run_follow(Arc::clone(&store), tx.clone()));
     }
 
+    // Stages and checklist commands run only in the holder; a one-off command (`shipdeck
+    // promote`) reads status files but never runs CI.
+    let mode = match (lease.is_some(), opts.mode) {
+        (false, _) => crate::pipeline::Mode::Follow,
+        (true, "command") => crate::pipeline::Mode::StatusFilesOnly,
+        (true, _) => crate::pipeline::Mode::Run,
+    };
+    let (pipeline, first_stages) = crate::pipeline::Runner::start(&plan, mode, tx.clone()).await;
+
     let mut controller = Controller {
         interval: chrono::Duration::from_std(plan.metrics.interval)
             .unwrap_or(chrono::Duration::seconds(15)),
@@ -248,7 +258,12 @@ pub async fn open(
         unsaved: false,
         flag_description,
         notifiers,
+        pipeline,
     };
+    for input in first_stages {
+        controller.pipeline.told(&input);
+        controller.apply(input);
+    }
     if let Some(e) = torn_note {
         controller.send(Job::Record {
             entries: vec![e],
@@ -525,6 +540,11 @@ impl Controller {
                     }
                     return true;
                 }
+                if let Some((action, reason)) = crate::pipeline::journal_note(&self.engine, &input)
+                {
+                    self.record(Kind::Note, crate::engine::ENGINE, action, reason);
+                }
+                self.pipeline.told(&input);
                 self.apply(input);
             }
             Message::Request(req) => {
@@ -611,6 +631,68 @@ impl Controller {
             self.unsaved = false;
         }
         refused
+    }
+
+    /// Pipeline stages in plan order, with what the screen shows about each (status, why,
+    /// output tail); Prod follows the engine's phase.
+    pub fn stage_details(&self) -> Vec<crate::pipeline::StageDetail> {
+        self.pipeline.details(self.engine.phase())
+    }
+
+    pub fn stage_detail(&self, name: &str) -> Option<crate::pipeline::StageDetail> {
+        self.pipeline.detail(name, self.engine.phase())
+    }
+
+    /// The command behind an automatic checklist item (`check: {command}`), if it has one.
+    pub fn check_detail(
+        &self,
+        list: ListKind,
+        item: usize,
+    ) -> Option<crate::checklist::CheckDetail> {
+        self.pipeline.checks().detail(list, item)
+    }
+
+    /// Runs a stage again (the screen's `r`): its command, or a fresh read of its status
+    /// file. Journaled with the operator. `Ok(what happens)` or `Err(why not)`.
+    pub fn rerun_stage(&mut self, name: &str) -> Result<String, String> {
+        if let Some(h) = &self.follower_of {
+            return Err(format!("{h} holds the release and runs its stages"));
+        }
+        let answer = self.pipeline.rerun(name)?;
+        let operator = self.operator.clone();
+        self.record(Kind::Action, &operator, "rerun", format!("stage {name}"));
+        Ok(answer)
+    }
+
+    /// Runs an automatic checklist item's command now (instead of at its next minute).
+    pub fn recheck(&mut self, list: ListKind, item: usize) -> Result<String, String> {
+        self.pipeline.checks().rerun(list, item)
+    }
+
+    /// Every stage and check command has a first result and no stage is running: asking
+    /// to start now gets a fair answer.
+    pub fn pipeline_settled(&self) -> bool {
+        self.pipeline.settled()
+    }
+
+    /// Journals what a person or an adapter did that the engine does not decide.
+    fn record(&mut self, kind: Kind, operator: &str, action: &str, reason: String) {
+        let entry = Entry {
+            at: self.now(),
+            operator: operator.to_string(),
+            kind,
+            action: action.to_string(),
+            reason,
+            step: None,
+            values: Default::default(),
+            explain: None,
+        };
+        self.push_recent(entry.clone());
+        self.send(Job::Record {
+            entries: vec![entry],
+            progress: None,
+            flag: None,
+        });
     }
 
     /// Journals an adapter's failure; it changes no decision.
