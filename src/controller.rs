@@ -517,6 +517,13 @@ impl Controller {
                     self.newest_batch =
                         Some(self.newest_batch.map_or(batch.at, |b| b.max(batch.at)));
                 }
+                // The backfill counts as delivered data too: a fast clock must not run past
+                // it before the first poll, or the baseline window ends up empty.
+                if let Input::History { batches } = &input
+                    && let Some(last) = batches.iter().map(|b| b.at).max()
+                {
+                    self.newest_batch = Some(self.newest_batch.map_or(last, |b| b.max(last)));
+                }
                 if let Input::Flag { event } = &input {
                     match event {
                         FlagEvent::Failed { error, attempt } => {
