@@ -22,6 +22,9 @@ use crate::store::{Acquired, Holder, InboxAnswer, InboxRequest, Lease, ReleaseSt
 const RECENT: usize = 500;
 /// How often served bake time is saved when nothing else happens.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
+/// How long an exiting process waits for queued notifications (a dead receiver must not
+/// hold up the exit much).
+const NOTIFY_GRACE: Duration = Duration::from_secs(3);
 
 /// What adapters tell the controller.
 #[derive(Debug)]
@@ -751,8 +754,12 @@ impl Controller {
         }
     }
 
-    /// Waits until everything sent to the writer is on disk (for exits).
+    /// Waits until everything sent to the writer is on disk (for exits), after giving
+    /// queued notifications a moment to go out.
     pub async fn settle(&mut self) {
+        if let Some(n) = self.notifiers.take() {
+            n.close(NOTIFY_GRACE).await;
+        }
         self.flush();
         // The writer thread drains its queue and exits once its sender is gone.
         self.writer = None;
