@@ -60,6 +60,17 @@ pub enum Cmd {
     /// Feature flags: evaluate who gets a flag.
     #[command(subcommand)]
     Flags(FlagsCmd),
+    /// Tick a checklist item by hand (through the controller holding the release, if any).
+    Tick(TickArgs),
+    /// The plan's release notes as Markdown.
+    Notes {
+        plan: PathBuf,
+        /// Leave out the section marks (✨ 🔧 🐛 ⚠️).
+        #[arg(long)]
+        plain: bool,
+    },
+    /// Write a commented plan.yaml and flags.yaml to start a release from.
+    Init(InitArgs),
     /// The journal: every action and decision.
     Journal {
         plan: PathBuf,
@@ -140,6 +151,34 @@ pub struct ActArgs {
     /// Act past open checklist items, unclear guardrails or a starved step (journaled as forced).
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TickArgs {
+    pub plan: PathBuf,
+    /// The item's text, in any case; a unique prefix is enough.
+    pub item: String,
+    /// Look only in this list: pre-release, release-day, post-release or rollback.
+    #[arg(long, value_parser = crate::checklist::parse_list)]
+    pub list: Option<crate::plan::ListKind>,
+    /// Untick the item instead.
+    #[arg(long)]
+    pub undo: bool,
+    /// Why (journaled).
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[arg(long, value_enum, default_value = "canary")]
+    pub template: crate::init::Template,
+    /// The release name; default: the folder's name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Where to write plan.yaml and flags.yaml (made if missing).
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -276,6 +315,45 @@ pub async fn main(cli: Cli) -> Result<u8> {
                 );
             }
             Ok(0)
+        }
+        Some(Cmd::Tick(args)) => tick(&cli, args).await,
+        Some(Cmd::Notes { plan: path, plain }) => {
+            let plan = match load_plan(path) {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
+            };
+            let today = chrono::Local::now().date_naive();
+            print!("{}", crate::notes::markdown(&plan.release, today, !plain));
+            if crate::notes::is_empty(&plan.release) {
+                eprintln!(
+                    "hint: {} has no release notes yet; add `release.notes` with `features`, `improvements`, `fixes` and `breaking` lists",
+                    path.display()
+                );
+            }
+            Ok(0)
+        }
+        Some(Cmd::Init(args)) => {
+            let name = args
+                .name
+                .clone()
+                .unwrap_or_else(|| crate::init::name_from_folder(&args.dir));
+            match crate::init::write(&args.dir, args.template, &name) {
+                Ok(files) => {
+                    for f in &files {
+                        println!("wrote {}", f.display());
+                    }
+                    let plan = args.dir.join("plan.yaml");
+                    println!(
+                        "next: edit {0}, then `shipdeck check {0}` and `shipdeck open {0}`",
+                        plan.display()
+                    );
+                    Ok(0)
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    Ok(INVALID)
+                }
+            }
         }
         Some(Cmd::Journal {
             plan: path,
@@ -499,6 +577,38 @@ async fn act(cli: &Cli, args: &ActArgs, command: Command) -> Result<u8> {
             Ok(1)
         }
     }
+}
+
+/// `shipdeck tick`: finds the item from what was typed, then acts like `promote` does.
+async fn tick(cli: &Cli, args: &TickArgs) -> Result<u8> {
+    let plan = match load_plan(&args.plan) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let (list, item) = match crate::checklist::find_item(&plan.checklists, &args.item, args.list) {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(INVALID);
+        }
+    };
+    if let Some(it) = plan.checklists.list(list).get(item)
+        && let Some(check) = &it.check
+    {
+        eprintln!(
+            "\"{}\" ticks itself ({}); it cannot be ticked by hand",
+            it.text,
+            crate::checklist::describe_check(check)
+        );
+        return Ok(1);
+    }
+    let act_args = ActArgs {
+        plan: args.plan.clone(),
+        reason: args.reason.clone(),
+        force: false,
+    };
+    let done = !args.undo;
+    act(cli, &act_args, Command::Tick { list, item, done }).await
 }
 
 async fn act_directly(

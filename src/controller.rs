@@ -22,6 +22,9 @@ use crate::store::{Acquired, Holder, InboxAnswer, InboxRequest, Lease, ReleaseSt
 const RECENT: usize = 500;
 /// How often served bake time is saved when nothing else happens.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
+/// How long an exiting process waits for queued notifications (a dead receiver must not
+/// hold up the exit much).
+const NOTIFY_GRACE: Duration = Duration::from_secs(3);
 
 /// What adapters tell the controller.
 #[derive(Debug)]
@@ -122,6 +125,7 @@ pub struct Controller {
     unsaved: bool,
     flag_description: String,
     notifiers: Option<crate::notify::Notifiers>,
+    pipeline: crate::pipeline::Runner,
 }
 
 /// Opens a release: takes the lock (or follows the holder), restores the state, and
@@ -224,6 +228,15 @@ pub async fn open(
         tokio::spawn(run_follow(Arc::clone(&store), tx.clone()));
     }
 
+    // Stages and checklist commands run only in the holder; a one-off command (`shipdeck
+    // promote`) reads status files but never runs CI.
+    let mode = match (lease.is_some(), opts.mode) {
+        (false, _) => crate::pipeline::Mode::Follow,
+        (true, "command") => crate::pipeline::Mode::StatusFilesOnly,
+        (true, _) => crate::pipeline::Mode::Run,
+    };
+    let (pipeline, first_stages) = crate::pipeline::Runner::start(&plan, mode, tx.clone()).await;
+
     let mut controller = Controller {
         interval: chrono::Duration::from_std(plan.metrics.interval)
             .unwrap_or(chrono::Duration::seconds(15)),
@@ -248,7 +261,12 @@ pub async fn open(
         unsaved: false,
         flag_description,
         notifiers,
+        pipeline,
     };
+    for input in first_stages {
+        controller.pipeline.told(&input);
+        controller.apply(input);
+    }
     if let Some(e) = torn_note {
         controller.send(Job::Record {
             entries: vec![e],
@@ -506,6 +524,13 @@ impl Controller {
                 if let Some(at) = newest {
                     self.newest_batch = Some(self.newest_batch.map_or(at, |b| b.max(at)));
                 }
+                // The backfill counts as delivered data too: a fast clock must not run past
+                // it before the first poll, or the baseline window ends up empty.
+                if let Input::History { batches } = &input
+                    && let Some(last) = batches.iter().map(|b| b.at).max()
+                {
+                    self.newest_batch = Some(self.newest_batch.map_or(last, |b| b.max(last)));
+                }
                 if let Input::Flag { event } = &input {
                     match event {
                         FlagEvent::Failed { error, attempt } => {
@@ -529,6 +554,11 @@ impl Controller {
                     }
                     return true;
                 }
+                if let Some((action, reason)) = crate::pipeline::journal_note(&self.engine, &input)
+                {
+                    self.record(Kind::Note, crate::engine::ENGINE, action, reason);
+                }
+                self.pipeline.told(&input);
                 self.apply(input);
             }
             Message::Request(req) => {
@@ -617,6 +647,68 @@ impl Controller {
         refused
     }
 
+    /// Pipeline stages in plan order, with what the screen shows about each (status, why,
+    /// output tail); Prod follows the engine's phase.
+    pub fn stage_details(&self) -> Vec<crate::pipeline::StageDetail> {
+        self.pipeline.details(self.engine.phase())
+    }
+
+    pub fn stage_detail(&self, name: &str) -> Option<crate::pipeline::StageDetail> {
+        self.pipeline.detail(name, self.engine.phase())
+    }
+
+    /// The command behind an automatic checklist item (`check: {command}`), if it has one.
+    pub fn check_detail(
+        &self,
+        list: ListKind,
+        item: usize,
+    ) -> Option<crate::checklist::CheckDetail> {
+        self.pipeline.checks().detail(list, item)
+    }
+
+    /// Runs a stage again (the screen's `r`): its command, or a fresh read of its status
+    /// file. Journaled with the operator. `Ok(what happens)` or `Err(why not)`.
+    pub fn rerun_stage(&mut self, name: &str) -> Result<String, String> {
+        if let Some(h) = &self.follower_of {
+            return Err(format!("{h} holds the release and runs its stages"));
+        }
+        let answer = self.pipeline.rerun(name)?;
+        let operator = self.operator.clone();
+        self.record(Kind::Action, &operator, "rerun", format!("stage {name}"));
+        Ok(answer)
+    }
+
+    /// Runs an automatic checklist item's command now (instead of at its next minute).
+    pub fn recheck(&mut self, list: ListKind, item: usize) -> Result<String, String> {
+        self.pipeline.checks().rerun(list, item)
+    }
+
+    /// Every stage and check command has a first result and no stage is running: asking
+    /// to start now gets a fair answer.
+    pub fn pipeline_settled(&self) -> bool {
+        self.pipeline.settled()
+    }
+
+    /// Journals what a person or an adapter did that the engine does not decide.
+    fn record(&mut self, kind: Kind, operator: &str, action: &str, reason: String) {
+        let entry = Entry {
+            at: self.now(),
+            operator: operator.to_string(),
+            kind,
+            action: action.to_string(),
+            reason,
+            step: None,
+            values: Default::default(),
+            explain: None,
+        };
+        self.push_recent(entry.clone());
+        self.send(Job::Record {
+            entries: vec![entry],
+            progress: None,
+            flag: None,
+        });
+    }
+
     /// Journals an adapter's failure; it changes no decision.
     fn record_failure(&mut self, f: crate::notify::Failure) {
         let entry = Entry {
@@ -666,8 +758,12 @@ impl Controller {
         }
     }
 
-    /// Waits until everything sent to the writer is on disk (for exits).
+    /// Waits until everything sent to the writer is on disk (for exits), after giving
+    /// queued notifications a moment to go out.
     pub async fn settle(&mut self) {
+        if let Some(n) = self.notifiers.take() {
+            n.close(NOTIFY_GRACE).await;
+        }
         self.flush();
         // The writer thread drains its queue and exits once its sender is gone.
         self.writer = None;
