@@ -54,6 +54,124 @@ pub fn open(spec: &crate::plan::FlagSpec) -> Result<Box<dyn FlagBackend>, FlagEr
     }
 }
 
+/// How a backend's SDKs put users into buckets.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Bucketing {
+    /// Unleash's gradual rollout over `"<group_id>:<user>"` (the YAML flag file uses it
+    /// too, with the flag name as the group id).
+    Unleash {
+        group_id: String,
+        stickiness: String,
+    },
+    /// flagd's `fractional` over flag key + targeting key.
+    Flagd,
+}
+
+/// A flag as its backend holds it now, and how that backend buckets users.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Inspection {
+    pub flag: String,
+    /// Where it lives: `file flags.yaml`, `unleash http://… project default env production`.
+    pub backend: String,
+    /// `None` when the flag does not exist yet.
+    pub state: Option<FlagState>,
+    pub bucketing: Bucketing,
+}
+
+impl Inspection {
+    /// Would `user` (in `groups`) get the flag, bucketed as the backend's SDKs do?
+    pub fn evaluate(&self, user: &str, groups: &[String]) -> Evaluation {
+        match &self.bucketing {
+            Bucketing::Flagd => evaluate_flagd(&self.flag, self.state.as_ref(), user, groups),
+            Bucketing::Unleash {
+                group_id,
+                stickiness,
+            } => match &self.state {
+                Some(state) => unleash::UnleashFlag {
+                    state: state.clone(),
+                    group_id: group_id.clone(),
+                    stickiness: stickiness.clone(),
+                }
+                .evaluate(&self.flag, user, groups),
+                None => evaluate(&self.flag, None, user, groups),
+            },
+        }
+    }
+
+    /// How many of `users` sample users (`user-0`, `user-1`, …, in no group) fall in a
+    /// rollout of `percent`, by this backend's buckets.
+    pub fn reach(&self, percent: u8, users: usize) -> usize {
+        let at = FlagState {
+            enabled: true,
+            rollout: f64::from(percent.min(100)) / 100.0,
+            groups: Vec::new(),
+            kind: FlagKind::Release,
+        };
+        let probe = Inspection {
+            state: Some(at),
+            ..self.clone()
+        };
+        (0..users)
+            .filter(|i| probe.evaluate(&format!("user-{i}"), &[]).enabled)
+            .count()
+    }
+}
+
+/// The flag `spec` names, read from its backend now, with that backend's bucketing:
+/// what `shipdeck flags eval --plan` and `shipdeck flags list` show.
+pub async fn inspect(spec: &crate::plan::FlagSpec) -> Result<Inspection, FlagError> {
+    use crate::plan::BackendSpec;
+    let unleash_like = |group_id: &str| Bucketing::Unleash {
+        group_id: group_id.to_string(),
+        stickiness: "default".to_string(),
+    };
+    match &spec.backend {
+        BackendSpec::Unleash {
+            url,
+            token_env,
+            project,
+            environment,
+            ..
+        } => {
+            let mut backend = UnleashBackend::from_env(
+                url,
+                token_env,
+                project,
+                environment,
+                spec.name.clone(),
+                spec.kind,
+            )?;
+            let found = backend.inspect().await?;
+            Ok(Inspection {
+                flag: spec.name.clone(),
+                backend: backend.describe(),
+                bucketing: match &found {
+                    Some(f) => Bucketing::Unleash {
+                        group_id: f.group_id.clone(),
+                        stickiness: f.stickiness.clone(),
+                    },
+                    None => unleash_like(&spec.name),
+                },
+                state: found.map(|f| f.state),
+            })
+        }
+        BackendSpec::File { .. } | BackendSpec::Flagd { .. } => {
+            let mut backend = open(spec)?;
+            let state = backend.read().await?;
+            Ok(Inspection {
+                flag: spec.name.clone(),
+                backend: backend.describe(),
+                state,
+                bucketing: match spec.backend {
+                    BackendSpec::Flagd { .. } => Bucketing::Flagd,
+                    _ => unleash_like(&spec.name),
+                },
+            })
+        }
+    }
+}
+
 /// A flag as a backend holds it, in the reference shape `{enabled, rollout, userGroups, kind}`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FlagState {

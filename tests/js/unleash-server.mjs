@@ -6,9 +6,11 @@
 //   UNLEASH_ADMIN_TOKEN, UNLEASH_CLIENT_TOKEN           tokens created at start
 //   WATCH_PARENT_PID    the test process; when it is gone, Unleash and PostgreSQL stop
 //   WATCH_KILL_PID      PostgreSQL's pid, ended together with this process
+//   WATCH_REMOVE_DIR    the harness's temporary folder, removed once both are down
 // A test binary that shares one server through a static never runs Drop, so this file is
 // what makes sure nothing outlives the tests.
 import { pathToFileURL } from 'node:url';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 
 const need = (name) => {
@@ -25,16 +27,32 @@ const { start } = await import(pathToFileURL(entry).href);
 
 const parent = Number(process.env.WATCH_PARENT_PID || 0);
 const postgres = Number(process.env.WATCH_KILL_PID || 0);
-const stopAll = () => {
-    if (postgres) {
-        try {
-            // SIGQUIT: PostgreSQL's immediate shutdown; the cluster is thrown away anyway.
-            process.kill(postgres, 'SIGQUIT');
-        } catch {
-            // Already gone.
-        }
+const folder = process.env.WATCH_REMOVE_DIR;
+const alive = (pid) => {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch {
+        return false;
     }
-    process.exit(0);
+};
+const stopAll = () => {
+    if (postgres && alive(postgres)) {
+        // SIGQUIT: PostgreSQL's immediate shutdown; the cluster is thrown away anyway.
+        process.kill(postgres, 'SIGQUIT');
+    }
+    const started = Date.now();
+    const finish = () => {
+        if (postgres && alive(postgres) && Date.now() - started < 5000) {
+            setTimeout(finish, 100);
+            return;
+        }
+        if (folder) {
+            rmSync(folder, { recursive: true, force: true });
+        }
+        process.exit(0);
+    };
+    finish();
 };
 if (parent) {
     setInterval(() => {
