@@ -88,11 +88,19 @@ pub struct Session {
     pub messages: mpsc::Receiver<Message>,
 }
 
+/// A flag write the engine asked for, with how many outside changes it had been told of
+/// then: a write decided before the newest outside change was seen is not carried out.
+#[derive(Debug, Clone, PartialEq)]
+struct Wish {
+    flag: DesiredFlag,
+    outside_seen: u64,
+}
+
 enum Job {
     Record {
         entries: Vec<Entry>,
         progress: Option<Box<Progress>>,
-        flag: Option<DesiredFlag>,
+        flag: Option<Wish>,
     },
     Answer(String, InboxAnswer),
 }
@@ -122,6 +130,8 @@ pub struct Controller {
     unsaved: bool,
     flag_description: String,
     notifiers: Option<crate::notify::Notifiers>,
+    /// Outside flag changes the engine has been told of (see [`Wish`]).
+    outside_seen: u64,
 }
 
 /// Opens a release: takes the lock (or follows the holder), restores the state, and
@@ -248,6 +258,7 @@ pub async fn open(
         unsaved: false,
         flag_description,
         notifiers,
+        outside_seen: 0,
     };
     if let Some(e) = torn_note {
         controller.send(Job::Record {
@@ -267,7 +278,10 @@ pub async fn open(
         controller.send(Job::Record {
             entries: vec![],
             progress: None,
-            flag: Some(d),
+            flag: Some(Wish {
+                flag: d,
+                outside_seen: 0,
+            }),
         });
     }
     Ok(Session {
@@ -503,6 +517,9 @@ impl Controller {
                         Some(self.newest_batch.map_or(batch.at, |b| b.max(batch.at)));
                 }
                 if let Input::Flag { event } = &input {
+                    if matches!(event, FlagEvent::Outside { .. }) {
+                        self.outside_seen += 1;
+                    }
                     match event {
                         FlagEvent::Failed { error, attempt } => {
                             self.notice = Some(format!(
@@ -615,6 +632,10 @@ impl Controller {
                 self.push_recent(e.clone());
             }
             let progress = Some(Box::new(self.engine.progress().clone()));
+            let flag = flag.map(|flag| Wish {
+                flag,
+                outside_seen: self.outside_seen,
+            });
             self.send(Job::Record {
                 entries,
                 progress,
@@ -790,12 +811,14 @@ fn align(t: DateTime<Utc>, step: chrono::Duration) -> DateTime<Utc> {
 /// a file watcher (the poll stays as a slower fallback), any other by polling.
 async fn run_flags(
     mut backend: Box<dyn FlagBackend>,
-    mut desired: watch::Receiver<Option<DesiredFlag>>,
+    mut desired: watch::Receiver<Option<Wish>>,
     poll: Duration,
     tx: mpsc::Sender<Message>,
 ) {
     let mut seen: Option<FlagState> = None;
     let mut last_error: Option<String> = None;
+    // Outside changes reported to the engine, to tell stale wishes from fresh ones.
+    let mut outside_sent = 0u64;
     match backend.read().await {
         Ok(Some(state)) => {
             seen = Some(state.clone());
@@ -845,7 +868,13 @@ async fn run_flags(
                 if changed.is_err() {
                     return;
                 }
-                let Some(want) = desired.borrow_and_update().clone() else { continue };
+                let Some(wish) = desired.borrow_and_update().clone() else { continue };
+                // Decided before the engine heard of the newest outside change: writing it
+                // would undo that change blindly. A rollback is always written.
+                if wish.flag.enabled && wish.outside_seen < outside_sent {
+                    continue;
+                }
+                let want = wish.flag.clone();
                 let mut attempt = 0u32;
                 let mut backoff = Duration::from_millis(200);
                 loop {
@@ -876,6 +905,7 @@ async fn run_flags(
                         Ok(state) => {
                             seen = Some(state.clone());
                             last_error = None;
+                            outside_sent += 1;
                             if !send_flag(&tx, FlagEvent::Outside { state }).await {
                                 return;
                             }
@@ -893,11 +923,11 @@ async fn run_flags(
                         c = desired.changed() => if c.is_err() { return },
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(5));
-                    if desired.has_changed().unwrap_or(false) || desired.borrow().as_ref() != Some(&want) {
+                    if desired.has_changed().unwrap_or(false) || desired.borrow().as_ref() != Some(&wish) {
                         break;
                     }
                 }
-                if desired.borrow().as_ref() != Some(&want) {
+                if desired.borrow().as_ref() != Some(&wish) {
                     desired.mark_changed();
                 }
             }
@@ -905,12 +935,12 @@ async fn run_flags(
                 if !woke {
                     watcher = None;
                 }
-                if !check_flag(backend.as_mut(), &mut seen, &mut last_error, &tx).await {
+                if !check_flag(backend.as_mut(), &mut seen, &mut last_error, &mut outside_sent, &tx).await {
                     return;
                 }
             }
             _ = tokio::time::sleep(fallback) => {
-                if !check_flag(backend.as_mut(), &mut seen, &mut last_error, &tx).await {
+                if !check_flag(backend.as_mut(), &mut seen, &mut last_error, &mut outside_sent, &tx).await {
                     return;
                 }
             }
@@ -936,6 +966,7 @@ async fn check_flag(
     backend: &mut dyn FlagBackend,
     seen: &mut Option<FlagState>,
     last_error: &mut Option<String>,
+    outside_sent: &mut u64,
     tx: &mpsc::Sender<Message>,
 ) -> bool {
     match backend.read().await {
@@ -943,6 +974,7 @@ async fn check_flag(
             let recovered = last_error.take().is_some();
             if seen.as_ref() != Some(&state) {
                 *seen = Some(state.clone());
+                *outside_sent += 1;
                 return send_flag(tx, FlagEvent::Outside { state }).await;
             }
             if recovered {
@@ -966,7 +998,7 @@ async fn check_flag(
 /// A rollback goes out even when the record cannot be written: safety before bookkeeping.
 fn spawn_writer(
     store: Arc<dyn ReleaseStore>,
-    flag: watch::Sender<Option<DesiredFlag>>,
+    flag: watch::Sender<Option<Wish>>,
     tx: mpsc::Sender<Message>,
 ) -> (std::sync::mpsc::Sender<Job>, std::thread::JoinHandle<()>) {
     let (jobs, rx) = std::sync::mpsc::channel::<Job>();
@@ -991,10 +1023,10 @@ fn spawn_writer(
                     if let Err(e) = &result {
                         let _ = tx.blocking_send(Message::StoreFailed(e.to_string()));
                     }
-                    if let Some(d) = want
-                        && (result.is_ok() || !d.enabled)
+                    if let Some(w) = want
+                        && (result.is_ok() || !w.flag.enabled)
                     {
-                        let _ = flag.send(Some(d));
+                        let _ = flag.send(Some(w));
                     }
                 }
                 Job::Answer(id, answer) => {
