@@ -192,6 +192,19 @@ pub enum FlagsCmd {
         groups: Vec<String>,
         #[arg(long, default_value = "flags.yaml")]
         file: PathBuf,
+        /// Read the flag from this plan's backend (file, flagd or Unleash) and bucket the
+        /// way that backend's SDKs do, instead of reading --file.
+        #[arg(long)]
+        plan: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The plan's flag as its backend holds it, with a bucket preview for every step.
+    List {
+        plan: PathBuf,
+        /// How many sample users (user-0, user-1, …) the preview buckets.
+        #[arg(long, default_value_t = 1000)]
+        users: usize,
         #[arg(long)]
         json: bool,
     },
@@ -295,26 +308,11 @@ pub async fn main(cli: Cli) -> Result<u8> {
             user,
             groups,
             file,
+            plan,
             json,
-        })) => {
-            let state = match crate::flags::file::read_file_flag(file, flag) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return Ok(INVALID);
-                }
-            };
-            let eval = crate::flags::bucket::evaluate(flag, state.as_ref(), user, groups);
-            if *json {
-                println!("{}", serde_json::to_string(&eval)?);
-            } else {
-                let word = if eval.enabled { "ON" } else { "off" };
-                println!(
-                    "{} for {}: {word} ({}; bucket {})",
-                    eval.flag, eval.user, eval.reason, eval.bucket
-                );
-            }
-            Ok(0)
+        })) => flags_eval(flag, user, groups, file, plan.as_deref(), *json).await,
+        Some(Cmd::Flags(FlagsCmd::List { plan, users, json })) => {
+            flags_list(plan, *users, *json).await
         }
         Some(Cmd::Tick(args)) => tick(&cli, args).await,
         Some(Cmd::Notes { plan: path, plain }) => {
@@ -659,4 +657,153 @@ async fn wait_answer(session: &mut Session) -> Result<String, String> {
         }
     }
     Err("no answer from the controller holding the release".into())
+}
+
+/// A flag error's exit code: 1 for a backend that could not be reached or refused
+/// (try again), 2 for input the user can fix.
+fn flag_error_code(e: &crate::flags::FlagError) -> u8 {
+    match e {
+        crate::flags::FlagError::Unleash { .. } => 1,
+        _ => INVALID,
+    }
+}
+
+/// `shipdeck flags eval`: from a flag file, or from a plan's backend with its bucketing.
+async fn flags_eval(
+    flag: &str,
+    user: &str,
+    groups: &[String],
+    file: &Path,
+    plan: Option<&Path>,
+    json: bool,
+) -> Result<u8> {
+    let eval = match plan {
+        Some(path) => {
+            let plan = match load_plan(path) {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
+            };
+            let spec = plan::FlagSpec {
+                name: flag.to_string(),
+                ..plan.flag.clone()
+            };
+            match crate::flags::inspect(&spec).await {
+                Ok(found) => found.evaluate(user, groups),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(flag_error_code(&e));
+                }
+            }
+        }
+        None => match crate::flags::file::read_file_flag(file, flag) {
+            Ok(state) => crate::flags::bucket::evaluate(flag, state.as_ref(), user, groups),
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(INVALID);
+            }
+        },
+    };
+    if json {
+        println!("{}", serde_json::to_string(&eval)?);
+    } else {
+        let word = if eval.enabled { "ON" } else { "off" };
+        println!(
+            "{} for {}: {word} ({}; bucket {})",
+            eval.flag, eval.user, eval.reason, eval.bucket
+        );
+    }
+    Ok(0)
+}
+
+/// `shipdeck flags list PLAN`: the flag where the plan's backend keeps it, and how many
+/// sample users each step reaches by that backend's buckets.
+async fn flags_list(path: &Path, users: usize, json: bool) -> Result<u8> {
+    let plan = match load_plan(path) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let found = match crate::flags::inspect(&plan.flag).await {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(flag_error_code(&e));
+        }
+    };
+    let steps: Vec<serde_json::Value> = plan
+        .rollout
+        .steps
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "step": s.name, "percent": s.percent, "groups": s.groups,
+                "reach": found.reach(s.percent, users),
+            })
+        })
+        .collect();
+    let others = match &plan.flag.backend {
+        plan::BackendSpec::File { path } => crate::flags::list_flags(path)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(name, _)| *name != plan.flag.name)
+            .collect(),
+        _ => Vec::new(),
+    };
+    if json {
+        let value = serde_json::json!({
+            "flag": found, "sample_users": users, "steps": steps,
+            "other_flags": others.iter().map(|(n, s)| serde_json::json!({"name": n, "state": s})).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(0);
+    }
+    let state = found.state.as_ref().map_or(
+        "missing (shipdeck creates it off at 0% on start)".into(),
+        |s| format!("{} [{}]", s.summary(), s.kind.name()),
+    );
+    println!("{} in {}: {state}", found.flag, found.backend);
+    match &found.bucketing {
+        crate::flags::Bucketing::Flagd => println!(
+            "  bucketing: flagd fractional over \"{}<user>\" (murmur3)",
+            found.flag
+        ),
+        crate::flags::Bucketing::Unleash {
+            group_id,
+            stickiness,
+        } => println!(
+            "  bucketing: Unleash gradual rollout, murmur3(\"{group_id}:<user>\") % 100 + 1, stickiness {stickiness}"
+        ),
+    }
+    if let Some(s) = &found.state {
+        let now = found.reach(if s.enabled { s.percent() } else { 0 }, users);
+        println!("  now: {now} of {users} sample users outside the groups");
+    }
+    println!("  preview over {users} sample users (user-0 …) by step:");
+    for (step, value) in plan.rollout.steps.iter().zip(&steps) {
+        let reach = value["reach"].as_u64().unwrap_or_default();
+        let groups = if step.groups.is_empty() {
+            String::new()
+        } else {
+            format!("  + everyone in [{}]", step.groups.join(", "))
+        };
+        println!(
+            "    {:<16} {:>3}%  {reach:>6} users ({:.1}%){groups}",
+            step.name,
+            step.percent,
+            reach as f64 * 100.0 / users.max(1) as f64
+        );
+    }
+    let samples: Vec<String> = (0..5)
+        .map(|i| {
+            let user = format!("user-{i}");
+            format!("{user} bucket {}", found.evaluate(&user, &[]).bucket)
+        })
+        .collect();
+    println!("  sample buckets: {}", samples.join(", "));
+    if !others.is_empty() {
+        println!("  other flags in the file:");
+        for (name, s) in &others {
+            println!("    {name:<24} {} [{}]", s.summary(), s.kind.name());
+        }
+    }
+    Ok(0)
 }

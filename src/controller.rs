@@ -91,11 +91,19 @@ pub struct Session {
     pub messages: mpsc::Receiver<Message>,
 }
 
+/// A flag write the engine asked for, with how many outside changes it had been told of
+/// then: a write decided before the newest outside change was seen is not carried out.
+#[derive(Debug, Clone, PartialEq)]
+struct Wish {
+    flag: DesiredFlag,
+    outside_seen: u64,
+}
+
 enum Job {
     Record {
         entries: Vec<Entry>,
         progress: Option<Box<Progress>>,
-        flag: Option<DesiredFlag>,
+        flag: Option<Wish>,
     },
     Answer(String, InboxAnswer),
 }
@@ -126,6 +134,8 @@ pub struct Controller {
     flag_description: String,
     notifiers: Option<crate::notify::Notifiers>,
     pipeline: crate::pipeline::Runner,
+    /// Outside flag changes the engine has been told of (see [`Wish`]).
+    outside_seen: u64,
 }
 
 /// Opens a release: takes the lock (or follows the holder), restores the state, and
@@ -262,6 +272,7 @@ pub async fn open(
         flag_description,
         notifiers,
         pipeline,
+        outside_seen: 0,
     };
     for input in first_stages {
         controller.pipeline.told(&input);
@@ -285,7 +296,10 @@ pub async fn open(
         controller.send(Job::Record {
             entries: vec![],
             progress: None,
-            flag: Some(d),
+            flag: Some(Wish {
+                flag: d,
+                outside_seen: 0,
+            }),
         });
     }
     Ok(Session {
@@ -524,14 +538,10 @@ impl Controller {
                 if let Some(at) = newest {
                     self.newest_batch = Some(self.newest_batch.map_or(at, |b| b.max(at)));
                 }
-                // The backfill counts as delivered data too: a fast clock must not run past
-                // it before the first poll, or the baseline window ends up empty.
-                if let Input::History { batches } = &input
-                    && let Some(last) = batches.iter().map(|b| b.at).max()
-                {
-                    self.newest_batch = Some(self.newest_batch.map_or(last, |b| b.max(last)));
-                }
                 if let Input::Flag { event } = &input {
+                    if matches!(event, FlagEvent::Outside { .. }) {
+                        self.outside_seen += 1;
+                    }
                     match event {
                         FlagEvent::Failed { error, attempt } => {
                             self.notice = Some(format!(
@@ -539,6 +549,19 @@ impl Controller {
                             ));
                         }
                         FlagEvent::Confirmed { .. } => self.notice = None,
+                        FlagEvent::Unreadable { error } => {
+                            self.notice = Some(format!(
+                                "flag unreadable, showing its last good state; nothing is written over it: {error}"
+                            ));
+                        }
+                        FlagEvent::Loaded { .. } | FlagEvent::Outside { .. }
+                            if self
+                                .notice
+                                .as_deref()
+                                .is_some_and(|n| n.starts_with("flag unreadable")) =>
+                        {
+                            self.notice = None;
+                        }
                         _ => {}
                     }
                 }
@@ -636,6 +659,10 @@ impl Controller {
                 self.push_recent(e.clone());
             }
             let progress = Some(Box::new(self.engine.progress().clone()));
+            let flag = flag.map(|flag| Wish {
+                flag,
+                outside_seen: self.outside_seen,
+            });
             self.send(Job::Record {
                 entries,
                 progress,
@@ -873,23 +900,22 @@ fn align(t: DateTime<Utc>, step: chrono::Duration) -> DateTime<Utc> {
 }
 
 /// Writes the flag when the engine asks, retrying loudly with backoff until the backend
-/// confirms; in between, watches for changes made outside shipdeck.
+/// confirms; in between, watches for changes made outside shipdeck: a file backend through
+/// a file watcher (the poll stays as a slower fallback), any other by polling.
 async fn run_flags(
     mut backend: Box<dyn FlagBackend>,
-    mut desired: watch::Receiver<Option<DesiredFlag>>,
+    mut desired: watch::Receiver<Option<Wish>>,
     poll: Duration,
     tx: mpsc::Sender<Message>,
 ) {
-    let send = |event: FlagEvent| {
-        let tx = tx.clone();
-        async move { tx.send(Message::Input(Input::Flag { event })).await.is_ok() }
-    };
     let mut seen: Option<FlagState> = None;
     let mut last_error: Option<String> = None;
+    // Outside changes reported to the engine, to tell stale wishes from fresh ones.
+    let mut outside_sent = 0u64;
     match backend.read().await {
         Ok(Some(state)) => {
             seen = Some(state.clone());
-            send(FlagEvent::Loaded { state }).await;
+            send_flag(&tx, FlagEvent::Loaded { state }).await;
         }
         Ok(None) => {
             let create = DesiredFlag {
@@ -900,88 +926,163 @@ async fn run_flags(
             match backend.write(&create).await {
                 Ok(state) => {
                     seen = Some(state.clone());
-                    send(FlagEvent::Created { state }).await;
+                    send_flag(&tx, FlagEvent::Created { state }).await;
                 }
                 Err(e) => {
                     last_error = Some(e.to_string());
-                    send(FlagEvent::Unreadable {
-                        error: e.to_string(),
-                    })
-                    .await;
+                    let error = e.to_string();
+                    send_flag(&tx, FlagEvent::Unreadable { error }).await;
                 }
             }
         }
         Err(e) => {
             last_error = Some(e.to_string());
-            send(FlagEvent::Unreadable {
-                error: e.to_string(),
-            })
-            .await;
+            let error = e.to_string();
+            send_flag(&tx, FlagEvent::Unreadable { error }).await;
         }
     }
+    let mut watcher = match backend
+        .watched_file()
+        .map(crate::flags::watch::FileWatch::start)
+    {
+        Some(Ok(w)) => Some(w),
+        Some(Err(e)) => {
+            let _ = tx
+                .send(Message::AdapterStopped(format!("flag watcher: {e}")))
+                .await;
+            None
+        }
+        None => None,
+    };
+    let fallback = if watcher.is_some() { poll * 5 } else { poll };
     loop {
         tokio::select! {
             changed = desired.changed() => {
                 if changed.is_err() {
                     return;
                 }
-                let Some(want) = desired.borrow_and_update().clone() else { continue };
+                let Some(wish) = desired.borrow_and_update().clone() else { continue };
+                // Decided before the engine heard of the newest outside change: writing it
+                // would undo that change blindly. A rollback is always written.
+                if wish.flag.enabled && wish.outside_seen < outside_sent {
+                    continue;
+                }
+                let want = wish.flag.clone();
                 let mut attempt = 0u32;
                 let mut backoff = Duration::from_millis(200);
                 loop {
-                    match backend.write(&want).await {
-                        Ok(state) => {
+                    // Refused because the flag changed outside since shipdeck last saw it:
+                    // nothing was written, and that change is reported like any other.
+                    let written = match backend.write(&want).await {
+                        Ok(state) => Ok(state),
+                        Err(crate::flags::FlagError::ChangedOutside { found, .. }) => Ok(*found),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    let failure = match written {
+                        Ok(state) if want.is_met_by(&state) => {
                             seen = Some(state.clone());
                             last_error = None;
-                            if !send(FlagEvent::Confirmed { state }).await {
+                            if !send_flag(&tx, FlagEvent::Confirmed { state }).await {
                                 return;
                             }
                             break;
                         }
-                        Err(e) => {
-                            attempt += 1;
-                            if !send(FlagEvent::Failed { error: e.to_string(), attempt }).await {
+                        // Turned back on right after shipdeck turned it off: the rollback
+                        // wins, so it is written again.
+                        Ok(state) if !want.enabled => {
+                            seen = Some(state);
+                            "the flag read back on right after it was turned off".to_string()
+                        }
+                        // An outside edit landed before the write or between the write and
+                        // the read-back: not written over; the engine decides what it means.
+                        Ok(state) => {
+                            seen = Some(state.clone());
+                            last_error = None;
+                            outside_sent += 1;
+                            if !send_flag(&tx, FlagEvent::Outside { state }).await {
                                 return;
                             }
-                            // A newer wish (a rollback after a promote) replaces this one at once.
-                            tokio::select! {
-                                _ = tokio::time::sleep(backoff) => {}
-                                c = desired.changed() => if c.is_err() { return },
-                            }
-                            backoff = (backoff * 2).min(Duration::from_secs(5));
-                            if desired.has_changed().unwrap_or(false) || desired.borrow().as_ref() != Some(&want) {
-                                break;
-                            }
+                            break;
                         }
+                        Err(e) => e,
+                    };
+                    attempt += 1;
+                    if !send_flag(&tx, FlagEvent::Failed { error: failure, attempt }).await {
+                        return;
+                    }
+                    // A newer wish (a rollback after a promote) replaces this one at once.
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        c = desired.changed() => if c.is_err() { return },
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    if desired.has_changed().unwrap_or(false) || desired.borrow().as_ref() != Some(&wish) {
+                        break;
                     }
                 }
-                if desired.borrow().as_ref() != Some(&want) {
+                if desired.borrow().as_ref() != Some(&wish) {
                     desired.mark_changed();
                 }
             }
-            _ = tokio::time::sleep(poll) => {
-                match backend.read().await {
-                    Ok(Some(state)) => {
-                        last_error = None;
-                        if seen.as_ref() != Some(&state) {
-                            seen = Some(state.clone());
-                            if !send(FlagEvent::Outside { state }).await {
-                                return;
-                            }
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        let text = e.to_string();
-                        if last_error.as_deref() != Some(text.as_str()) {
-                            last_error = Some(text.clone());
-                            if !send(FlagEvent::Unreadable { error: text }).await {
-                                return;
-                            }
-                        }
-                    }
+            woke = file_changed(&mut watcher) => {
+                if !woke {
+                    watcher = None;
+                }
+                if !check_flag(backend.as_mut(), &mut seen, &mut last_error, &mut outside_sent, &tx).await {
+                    return;
                 }
             }
+            _ = tokio::time::sleep(fallback) => {
+                if !check_flag(backend.as_mut(), &mut seen, &mut last_error, &mut outside_sent, &tx).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn send_flag(tx: &mpsc::Sender<Message>, event: FlagEvent) -> bool {
+    tx.send(Message::Input(Input::Flag { event })).await.is_ok()
+}
+
+/// The next change the file watcher saw; never, without one. `false` when it stopped.
+async fn file_changed(watcher: &mut Option<crate::flags::watch::FileWatch>) -> bool {
+    match watcher {
+        Some(w) => w.changed().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Reads the flag and reports what is new since `seen`: an outside change, a flag gone
+/// unreadable (the last good state stays), or readable again. `false` once nobody listens.
+async fn check_flag(
+    backend: &mut dyn FlagBackend,
+    seen: &mut Option<FlagState>,
+    last_error: &mut Option<String>,
+    outside_sent: &mut u64,
+    tx: &mpsc::Sender<Message>,
+) -> bool {
+    match backend.read().await {
+        Ok(Some(state)) => {
+            let recovered = last_error.take().is_some();
+            if seen.as_ref() != Some(&state) {
+                *seen = Some(state.clone());
+                *outside_sent += 1;
+                return send_flag(tx, FlagEvent::Outside { state }).await;
+            }
+            if recovered {
+                return send_flag(tx, FlagEvent::Loaded { state }).await;
+            }
+            true
+        }
+        Ok(None) => true,
+        Err(e) => {
+            let error = e.to_string();
+            if last_error.as_deref() == Some(error.as_str()) {
+                return true;
+            }
+            *last_error = Some(error.clone());
+            send_flag(tx, FlagEvent::Unreadable { error }).await
         }
     }
 }
@@ -990,7 +1091,7 @@ async fn run_flags(
 /// A rollback goes out even when the record cannot be written: safety before bookkeeping.
 fn spawn_writer(
     store: Arc<dyn ReleaseStore>,
-    flag: watch::Sender<Option<DesiredFlag>>,
+    flag: watch::Sender<Option<Wish>>,
     tx: mpsc::Sender<Message>,
 ) -> (std::sync::mpsc::Sender<Job>, std::thread::JoinHandle<()>) {
     let (jobs, rx) = std::sync::mpsc::channel::<Job>();
@@ -1015,10 +1116,10 @@ fn spawn_writer(
                     if let Err(e) = &result {
                         let _ = tx.blocking_send(Message::StoreFailed(e.to_string()));
                     }
-                    if let Some(d) = want
-                        && (result.is_ok() || !d.enabled)
+                    if let Some(w) = want
+                        && (result.is_ok() || !w.flag.enabled)
                     {
-                        let _ = flag.send(Some(d));
+                        let _ = flag.send(Some(w));
                     }
                 }
                 Job::Answer(id, answer) => {
