@@ -16,4 +16,5 @@ pub mod journal;
 pub mod metrics;
 pub mod notify;
 pub mod plan;
+pub mod recorder;
 pub mod store;
