@@ -4,6 +4,7 @@
 //! adapters (`metrics`, `flags`, `store`, `pipeline`) do I/O behind traits and run as
 //! tokio tasks that talk to the `controller` over channels.
 
+pub mod backtest;
 pub mod cli;
 pub mod clock;
 pub mod controller;
