@@ -67,6 +67,9 @@ pub struct Options {
     pub autopilot: bool,
     /// Poll the flag backend for outside changes this often.
     pub flag_poll: Duration,
+    /// The flight recorder's file: every engine input and decision, for `shipdeck replay`.
+    /// Only the holder records.
+    pub record: Option<PathBuf>,
 }
 
 impl Options {
@@ -78,6 +81,7 @@ impl Options {
             mode,
             autopilot: false,
             flag_poll: Duration::from_secs(1),
+            record: None,
         }
     }
 }
@@ -122,6 +126,7 @@ pub struct Controller {
     unsaved: bool,
     flag_description: String,
     notifiers: Option<crate::notify::Notifiers>,
+    recorder: Option<crate::recorder::Recorder>,
 }
 
 /// Opens a release: takes the lock (or follows the holder), restores the state, and
@@ -175,6 +180,26 @@ pub async fn open(
         torn_note = Some(e);
     }
 
+    let recorder = match (&opts.record, &lease) {
+        (Some(path), Some(_)) => {
+            let header = crate::recorder::Header::new(
+                &plan,
+                &opts.operator,
+                opts.mode,
+                &opts.clock,
+                engine.progress(),
+            )
+            .map_err(|e| ControllerError::Adapter(e.to_string()))?;
+            let tell = tx.clone();
+            Some(
+                crate::recorder::Recorder::start(path, header, move |e| {
+                    let _ = tell.blocking_send(Message::AdapterStopped(format!("recorder: {e}")));
+                })
+                .map_err(|e| ControllerError::Adapter(e.to_string()))?,
+            )
+        }
+        _ => None,
+    };
     let (exposure, exposure_rx) = watch::channel(engine.exposure());
     let source = open_metrics(&plan)?;
     let backfill = plan.metrics.baseline_window.max(Duration::from_secs(3600));
@@ -248,6 +273,7 @@ pub async fn open(
         unsaved: false,
         flag_description,
         notifiers,
+        recorder,
     };
     if let Some(e) = torn_note {
         controller.send(Job::Record {
@@ -520,12 +546,14 @@ impl Controller {
                 if self.halted.is_some() && matches!(input, Input::Samples { .. } | Input::Tick) {
                     // Nothing new is decided without a record; samples still show.
                     if let Input::Samples { batch } = input {
-                        self.engine.handle(
-                            batch.at,
-                            Input::History {
-                                batches: vec![batch],
-                            },
-                        );
+                        let at = batch.at;
+                        let input = Input::History {
+                            batches: vec![batch],
+                        };
+                        if let Some(r) = &self.recorder {
+                            r.input(at, &input);
+                        }
+                        self.engine.handle(at, input);
                     }
                     return true;
                 }
@@ -576,6 +604,9 @@ impl Controller {
             Input::Samples { batch } => batch.at,
             _ => self.now(),
         };
+        if let Some(r) = &self.recorder {
+            r.input(now, &input);
+        }
         let effects = self.engine.handle(now, input);
         let mut entries = Vec::new();
         let mut flag = None;
@@ -595,6 +626,9 @@ impl Controller {
                 }
                 Effect::Refused(r) => refused = Some(r),
             }
+        }
+        if let Some(r) = &self.recorder {
+            r.journal(&entries);
         }
         let _ = self.exposure.send(self.engine.exposure());
         for f in failures {
@@ -673,6 +707,9 @@ impl Controller {
         self.writer = None;
         if let Some(t) = self.writer_thread.take() {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+        if let Some(r) = self.recorder.take() {
+            let _ = tokio::task::spawn_blocking(move || r.finish()).await;
         }
     }
 }
