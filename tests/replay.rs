@@ -43,6 +43,12 @@ fn release(fixture: &str) -> (tempfile::TempDir, PathBuf) {
 /// Records a headless run of the incident fixture (it rolls back by itself).
 fn recorded_incident() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let (dir, plan) = release("incident");
+    // The original's pace varies with the machine's load (at 50000× a millisecond is most
+    // of a minute), so the data's incident can come late; a long watch keeps the replays
+    // of the recording live until it does.
+    let text = std::fs::read_to_string(&plan).unwrap();
+    assert!(text.contains("watch: 2h"));
+    std::fs::write(&plan, text.replace("watch: 2h", "watch: 24h")).unwrap();
     let rec = dir.path().join("incident.jsonl");
     let (code, stdout, stderr) = run(&[
         "run",
@@ -280,4 +286,61 @@ fn files_that_are_not_good_recordings_exit_2_with_their_place() {
     let (code, _, stderr) = run(&["replay", missing.to_str().unwrap(), "--headless"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("nope.jsonl"), "{stderr}");
+}
+
+#[tokio::test]
+async fn the_screen_replay_plays_in_a_sandbox_and_touches_nothing_of_the_release() {
+    let (dir, _plan, rec) = recorded_incident();
+    let flags_before = std::fs::read_to_string(dir.path().join("flags.yaml")).unwrap();
+    let state_before = std::fs::read(dir.path().join(".shipdeck").join("state.json")).unwrap();
+    let recording = Recording::read(&rec).unwrap();
+    let recorded_rollback = recording
+        .journal()
+        .find(|e| e.action == "rollback")
+        .unwrap()
+        .at;
+
+    let (sandbox, session) = shipdeck::recorder::sandbox(&recording, Some(2000.0), "viewer".into())
+        .await
+        .unwrap();
+    assert!(session.controller.holds(), "the sandbox is its own release");
+    assert!(
+        session
+            .controller
+            .flag_description()
+            .contains(&sandbox.path().display().to_string()),
+        "the flag is a scratch file: {}",
+        session.controller.flag_description()
+    );
+    // The screen's stand-in: the same controller loop with no terminal.
+    let outcome = shipdeck::headless::run(
+        session,
+        shipdeck::headless::Options {
+            json: true,
+            once: false,
+            wait_for_approval: true,
+            max_pause: std::time::Duration::from_secs(86_400),
+        },
+    )
+    .await;
+    assert_eq!(outcome.code, 3, "{outcome:?}");
+
+    // The recorded data rolled the replay back at the recorded sample.
+    let journal =
+        std::fs::read_to_string(sandbox.path().join(".shipdeck").join("journal.jsonl")).unwrap();
+    let rollback = journal
+        .lines()
+        .map(|l| serde_json::from_str::<Entry>(l).unwrap())
+        .find(|e| e.action == "rollback")
+        .unwrap();
+    assert_eq!(rollback.at, recorded_rollback);
+
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("flags.yaml")).unwrap(),
+        flags_before
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join(".shipdeck").join("state.json")).unwrap(),
+        state_before
+    );
 }

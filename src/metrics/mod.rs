@@ -99,8 +99,6 @@ pub enum MetricsError {
     BadHeader { name: String, reason: String },
     #[error("could not set up the HTTP client for the metrics source: {0}")]
     Client(String),
-    #[error("{0}")]
-    Unsupported(String),
     #[error(transparent)]
     Recording(#[from] crate::recorder::RecordingError),
 }
