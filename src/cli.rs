@@ -157,6 +157,7 @@ pub struct ReplayArgs {
     /// Headless output as JSON lines.
     #[arg(long)]
     pub json: bool,
+    /// dark, light, high-contrast, or a theme file.
     #[arg(long)]
     pub theme: Option<String>,
 }
