@@ -41,8 +41,14 @@ pub enum Cmd {
     Open(OpenArgs),
     /// Drive a release with no screen (CI/CD, cron).
     Run(RunArgs),
-    /// Validate a plan; exit 2 with file:line:column errors.
-    Check { plan: PathBuf },
+    /// Validate a plan and run each metrics query once; exit 2 with file:line:column errors
+    /// or with the series whose query failed.
+    Check(CheckArgs),
+    /// When would these guardrails have paused or rolled back? The plan over past metrics.
+    Backtest(BacktestArgs),
+    /// Play a flight recording (`--record`): on the screen, or headless to check that the
+    /// engine still decides the same.
+    Replay(ReplayArgs),
     /// Where a release stands, and why.
     Status {
         plan: PathBuf,
@@ -118,6 +124,53 @@ pub struct OpenArgs {
     pub theme: Option<String>,
     #[command(flatten)]
     pub clock: ClockArgs,
+    /// Record every sample batch, command and decision to this new file, for `shipdeck replay`.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    pub plan: PathBuf,
+    /// Ask the metrics queries at this time (RFC 3339) instead of now.
+    #[arg(long, value_parser = parse_time)]
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Validate the file only; do not contact the metrics source.
+    #[arg(long)]
+    pub no_probe: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    pub plan: PathBuf,
+    /// Start of the range (RFC 3339); the first `baseline_window` of it is the baseline.
+    #[arg(long, value_parser = parse_time)]
+    pub from: chrono::DateTime<chrono::Utc>,
+    /// End of the range (RFC 3339).
+    #[arg(long, value_parser = parse_time)]
+    pub to: chrono::DateTime<chrono::Utc>,
+    /// The report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    pub recording: PathBuf,
+    /// Engine seconds per real second; default: the recorded speed on screen, as fast as
+    /// possible headless.
+    #[arg(long)]
+    pub speed: Option<f64>,
+    /// No screen: feed the recorded inputs to the engine and compare its decisions with the
+    /// recorded ones (exit 0 the same, 1 diverged).
+    #[arg(long)]
+    pub headless: bool,
+    /// Headless output as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+    /// dark, light, high-contrast, or a theme file.
+    #[arg(long)]
+    pub theme: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -140,6 +193,9 @@ pub struct RunArgs {
     pub max_pause: Duration,
     #[command(flatten)]
     pub clock: ClockArgs,
+    /// Record every sample batch, command and decision to this new file, for `shipdeck replay`.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -282,22 +338,19 @@ pub async fn main(cli: Cli) -> Result<u8> {
                 Err(code) => return Ok(code),
             };
             let store = open_store(&cli, &plan)?;
-            let opts = controller::Options::new(operator(&cli), args.clock.clock(), "screen");
+            let mut opts = controller::Options::new(operator(&cli), args.clock.clock(), "screen");
+            opts.record = args.record.clone();
             let session = controller::open(plan, opts, store).await?;
+            if args.record.is_some() && !session.controller.holds() {
+                eprintln!("warning: following another controller; only the holder records");
+            }
             crate::tui::run(session, tui).await?;
             Ok(0)
         }
         Some(Cmd::Run(args)) => run(&cli, args).await,
-        Some(Cmd::Check { plan: path }) => match plan::load(path) {
-            Ok(p) => {
-                println!("{}", plan::summary(&p));
-                Ok(0)
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                Ok(INVALID)
-            }
-        },
+        Some(Cmd::Check(args)) => check(args).await,
+        Some(Cmd::Backtest(args)) => backtest(args).await,
+        Some(Cmd::Replay(args)) => replay(&cli, args).await,
         Some(Cmd::Status { plan: path, json }) => status(&cli, path, *json),
         Some(Cmd::Promote(a)) => act(&cli, a, Command::Promote { force: a.force }).await,
         Some(Cmd::Pause(a)) => act(&cli, a, Command::Pause).await,
@@ -407,7 +460,8 @@ async fn run(cli: &Cli, args: &RunArgs) -> Result<u8> {
         Err(code) => return Ok(code),
     };
     let store = open_store(cli, &plan)?;
-    let opts = controller::Options::new(operator(cli), args.clock.clock(), "headless");
+    let mut opts = controller::Options::new(operator(cli), args.clock.clock(), "headless");
+    opts.record = args.record.clone();
     let session = controller::open(plan, opts, store).await?;
     if let Some(h) = session.controller.follower_of() {
         eprintln!(
@@ -434,6 +488,107 @@ async fn run(cli: &Cli, args: &RunArgs) -> Result<u8> {
         eprintln!("{}", outcome.why);
     }
     Ok(outcome.code)
+}
+
+async fn check(args: &CheckArgs) -> Result<u8> {
+    let plan = match load_plan(&args.plan) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    println!("{}", plan::summary(&plan));
+    if args.no_probe {
+        return Ok(0);
+    }
+    let at = args.at.unwrap_or_else(chrono::Utc::now);
+    match crate::backtest::probe(&plan, at).await {
+        Ok(None) => Ok(0),
+        Ok(Some(probe)) => {
+            print!("{}", probe.text(&plan));
+            let failed = probe.failures();
+            if failed == 0 {
+                return Ok(0);
+            }
+            eprintln!(
+                "{}: {failed} of {} series failed their query (above)",
+                args.plan.display(),
+                probe.readings.len()
+            );
+            Ok(INVALID)
+        }
+        Err(e) => {
+            eprintln!(
+                "{}: the metrics source: {e}\n  hint: `shipdeck check --no-probe` validates the file alone",
+                args.plan.display()
+            );
+            Ok(INVALID)
+        }
+    }
+}
+
+async fn backtest(args: &BacktestArgs) -> Result<u8> {
+    let plan = match load_plan(&args.plan) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let report = match controller::open_metrics(&plan) {
+        Ok(mut source) => {
+            crate::backtest::run(Arc::clone(&plan), source.as_mut(), args.from, args.to).await
+        }
+        Err(e) => {
+            eprintln!("{}: the metrics source: {e}", args.plan.display());
+            return Ok(INVALID);
+        }
+    };
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(INVALID);
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.text());
+    }
+    // A series that never answered says nothing about its rules: the user must fix it.
+    Ok(if report.failed().is_empty() {
+        0
+    } else {
+        INVALID
+    })
+}
+
+async fn replay(cli: &Cli, args: &ReplayArgs) -> Result<u8> {
+    let recording = match crate::recorder::Recording::read(&args.recording) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(INVALID);
+        }
+    };
+    if let Err(e) = recording.plan() {
+        eprintln!("{e}");
+        return Ok(INVALID);
+    }
+    if let Some(line) = recording.torn {
+        eprintln!(
+            "warning: {}:{line} was cut short (the recording process was killed) and is skipped",
+            args.recording.display()
+        );
+    }
+    if args.headless {
+        return Ok(crate::recorder::play_headless(&recording, args.speed, args.json).await);
+    }
+    let tui = match screen_options(args.theme.as_deref()) {
+        Ok(t) => t,
+        Err(code) => return Ok(code),
+    };
+    let (sandbox, session) =
+        crate::recorder::sandbox(&recording, args.speed, operator(cli)).await?;
+    crate::tui::run(session, tui).await?;
+    drop(sandbox);
+    Ok(0)
 }
 
 fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {

@@ -70,6 +70,9 @@ pub struct Options {
     pub autopilot: bool,
     /// Poll the flag backend for outside changes this often.
     pub flag_poll: Duration,
+    /// The flight recorder's file: every engine input and decision, for `shipdeck replay`.
+    /// Only the holder records.
+    pub record: Option<PathBuf>,
 }
 
 impl Options {
@@ -81,6 +84,7 @@ impl Options {
             mode,
             autopilot: false,
             flag_poll: Duration::from_secs(1),
+            record: None,
         }
     }
 }
@@ -136,6 +140,7 @@ pub struct Controller {
     pipeline: crate::pipeline::Runner,
     /// Outside flag changes the engine has been told of (see [`Wish`]).
     outside_seen: u64,
+    recorder: Option<crate::recorder::Recorder>,
 }
 
 /// Opens a release: takes the lock (or follows the holder), restores the state, and
@@ -189,6 +194,26 @@ pub async fn open(
         torn_note = Some(e);
     }
 
+    let recorder = match (&opts.record, &lease) {
+        (Some(path), Some(_)) => {
+            let header = crate::recorder::Header::new(
+                &plan,
+                &opts.operator,
+                opts.mode,
+                &opts.clock,
+                engine.progress(),
+            )
+            .map_err(|e| ControllerError::Adapter(e.to_string()))?;
+            let tell = tx.clone();
+            Some(
+                crate::recorder::Recorder::start(path, header, move |e| {
+                    let _ = tell.blocking_send(Message::AdapterStopped(format!("recorder: {e}")));
+                })
+                .map_err(|e| ControllerError::Adapter(e.to_string()))?,
+            )
+        }
+        _ => None,
+    };
     let (exposure, exposure_rx) = watch::channel(engine.exposure());
     let source = open_metrics(&plan)?;
     let backfill = plan.metrics.baseline_window.max(Duration::from_secs(3600));
@@ -273,6 +298,7 @@ pub async fn open(
         notifiers,
         pipeline,
         outside_seen: 0,
+        recorder,
     };
     for input in first_stages {
         controller.pipeline.told(&input);
@@ -568,12 +594,14 @@ impl Controller {
                 if self.halted.is_some() && matches!(input, Input::Samples { .. } | Input::Tick) {
                     // Nothing new is decided without a record; samples still show.
                     if let Input::Samples { batch } = input {
-                        self.engine.handle(
-                            batch.at,
-                            Input::History {
-                                batches: vec![batch],
-                            },
-                        );
+                        let at = batch.at;
+                        let input = Input::History {
+                            batches: vec![batch],
+                        };
+                        if let Some(r) = &self.recorder {
+                            r.input(at, &input);
+                        }
+                        self.engine.handle(at, input);
                     }
                     return true;
                 }
@@ -629,6 +657,9 @@ impl Controller {
             Input::Samples { batch } => batch.at,
             _ => self.now(),
         };
+        if let Some(r) = &self.recorder {
+            r.input(now, &input);
+        }
         let effects = self.engine.handle(now, input);
         let mut entries = Vec::new();
         let mut flag = None;
@@ -648,6 +679,9 @@ impl Controller {
                 }
                 Effect::Refused(r) => refused = Some(r),
             }
+        }
+        if let Some(r) = &self.recorder {
+            r.journal(&entries);
         }
         let _ = self.exposure.send(self.engine.exposure());
         for f in failures {
@@ -796,6 +830,9 @@ impl Controller {
         self.writer = None;
         if let Some(t) = self.writer_thread.take() {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+        if let Some(r) = self.recorder.take() {
+            let _ = tokio::task::spawn_blocking(move || r.finish()).await;
         }
     }
 }

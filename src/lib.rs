@@ -4,6 +4,7 @@
 //! adapters (`metrics`, `flags`, `store`, `pipeline`) do I/O behind traits and run as
 //! tokio tasks that talk to the `controller` over channels.
 
+pub mod backtest;
 pub mod checklist;
 pub mod cli;
 pub mod clock;
@@ -20,5 +21,6 @@ pub mod notes;
 pub mod notify;
 pub mod pipeline;
 pub mod plan;
+pub mod recorder;
 pub mod store;
 pub mod tui;
