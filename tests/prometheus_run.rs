@@ -289,7 +289,7 @@ async fn a_stopped_prometheus_pauses_the_rollout_until_it_returns() {
 }
 
 #[tokio::test]
-async fn a_server_that_never_answers_times_out_goes_stale_and_pauses() {
+async fn a_server_that_never_answers_times_out_and_the_rollout_never_starts() {
     // Accepts connections and never says a word.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -318,16 +318,11 @@ async fn a_server_that_never_answers_times_out_goes_stale_and_pauses() {
         ],
     );
     let (code, journal) = run.finish(Duration::from_secs(60));
+    // No fresh data, no baseline: the start itself is refused and a human is needed.
     assert_eq!(code, 4, "a human is needed: {journal:#?}");
-    let pause = journal
-        .iter()
-        .find(|e| e.action == "pause")
-        .unwrap_or_else(|| panic!("no pause in {journal:#?}"));
-    assert!(pause.reason.contains("stale"), "{pause:?}");
-    assert_eq!(
-        journal.iter().filter(|e| e.action == "promote").count(),
-        1,
-        "only the start, never a promotion: {journal:#?}"
+    assert!(
+        journal.iter().all(|e| e.action != "promote"),
+        "never started, never promoted: {journal:#?}"
     );
 
     // Why it went stale is in the recording: every poll timed out.
