@@ -198,14 +198,10 @@ fn open_store(cli: &Cli, plan: &Plan) -> Result<Arc<dyn ReleaseStore>> {
 }
 
 /// The control room screen for a session.
-pub async fn screen(session: Session, _theme: Option<String>, _demo: bool) -> Result<u8> {
-    let opts = crate::headless::Options {
-        json: false,
-        once: false,
-        wait_for_approval: true,
-        max_pause: Duration::from_secs(86_400),
-    };
-    Ok(crate::headless::run(session, opts).await.code)
+pub async fn screen(session: Session, theme: Option<String>, _demo: bool) -> Result<u8> {
+    let opts = crate::tui::TuiOptions::from_args(theme.as_deref())?;
+    crate::tui::run(session, opts).await?;
+    Ok(0)
 }
 
 /// Runs the command line; returns the process exit code.
