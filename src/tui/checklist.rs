@@ -5,10 +5,9 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
 use super::layout::Pane;
-use super::{App, View, fit, pane_block, title};
+use super::{App, View, fit, pane_block, put_lines};
 use crate::engine::Engine;
 use crate::plan::ListKind;
 
@@ -41,7 +40,7 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     let cursor = app.cursor(engine);
     let focused = app.focus() == Pane::Checklist;
     let detail = cursor.map(|(list, _)| list.title().to_lowercase());
-    let block = pane_block(app, Pane::Checklist, title(app, "Checklist", detail));
+    let block = pane_block(app, Pane::Checklist, detail);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let width = usize::from(inner.width);
@@ -106,7 +105,7 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
             }
         }
     }
-    frame.render_widget(Paragraph::new(lines), inner);
+    put_lines(frame, inner, &lines);
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! tui::header: the lines around the panes — the header (release, step, state badge,
-//! time left, data age, clock), the situation line (what is happening and what the
+//! time left, who is at the keys, data age, clock), the situation line (what is happening and what the
 //! operator can do about it), the loud banner, and the bottom line (keys, or the answer to
 //! the last key). Never hides state behind colour: every badge has a glyph and a word.
 
@@ -7,9 +7,8 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
-use super::{App, View, fit, spans_width};
+use super::{App, View, fit, put_line, put_lines, spans_width};
 use crate::engine::{Engine, PauseCause, Phase};
 use crate::guardrail::format_secs;
 
@@ -149,6 +148,11 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     };
     let mut right = vec![
         Segment {
+            spans: vec![Span::styled(format!("as {}", view.operator), theme.header)],
+            keep: 2,
+            glued: false,
+        },
+        Segment {
             spans: vec![Span::styled(age, age_style)],
             keep: 5,
             glued: false,
@@ -186,8 +190,8 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
                 })
                 .sum::<usize>()
         };
-        // A space at each end.
-        w(l) + w(r) + 2
+        // A space at each end, and room between the two sides so they never run together.
+        w(l) + w(r) + 2 + 3
     };
     while measure(&left, &right) > width {
         let lowest = |segs: &[Segment]| segs.iter().map(|s| s.keep).min();
@@ -214,7 +218,7 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     let gap = width.saturating_sub(spans_width(&spans) + spans_width(&right_spans));
     spans.push(Span::styled(" ".repeat(gap), theme.header));
     spans.extend(right_spans);
-    frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.header), area);
+    put_line(frame, area, &Line::from(spans), theme.header);
 }
 
 fn drop_lowest(segs: &mut Vec<Segment>) {
@@ -349,12 +353,13 @@ pub fn render_situation(frame: &mut Frame, app: &App, view: &View, area: Rect) {
         }
         _ => app.theme().title,
     };
-    frame.render_widget(
-        Paragraph::new(Line::from(vec![
+    put_lines(
+        frame,
+        area,
+        &[Line::from(vec![
             Span::styled(lead, lead_style),
             Span::styled(rest, app.theme().text),
-        ])),
-        area,
+        ])],
     );
 }
 
@@ -369,10 +374,7 @@ pub fn render_banner(frame: &mut Frame, app: &App, view: &View, area: Rect) {
         ));
     }
     let text = fit(&format!(" {}", parts.join(" · ")), usize::from(area.width));
-    frame.render_widget(
-        Paragraph::new(Line::from(text)).style(app.theme().notice),
-        area,
-    );
+    put_line(frame, area, &Line::from(text), app.theme().notice);
 }
 
 /// Key hints in the order they matter; the bottom line shows as many as fit.
@@ -401,7 +403,7 @@ pub fn render_status(frame: &mut Frame, app: &App, _view: &View, area: Rect) {
             ('✗', theme.status_error)
         };
         let text = fit(&format!(" {mark} {}", status.text), width);
-        frame.render_widget(Paragraph::new(Line::styled(text, style)), area);
+        put_lines(frame, area, &[Line::styled(text, style)]);
         return;
     }
     let tail = [("?", "help"), ("q", "quit")];
@@ -432,5 +434,5 @@ pub fn render_status(frame: &mut Frame, app: &App, _view: &View, area: Rect) {
         spans.extend(next);
     }
     spans.extend(tail_spans);
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    put_lines(frame, area, &[Line::from(spans)]);
 }

@@ -12,10 +12,9 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
 use super::layout::Pane;
-use super::{App, View, fit, pane_block, title};
+use super::{App, View, fit, pane_block, put_lines};
 use crate::engine::Engine;
 use crate::guardrail::{format_secs, format_value, threshold};
 use crate::plan::{Action, Better, Condition, Series, StaleAction, Unit};
@@ -611,7 +610,7 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
         }
         d
     });
-    let block = pane_block(app, Pane::Health, title(app, "Health", detail));
+    let block = pane_block(app, Pane::Health, detail);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let height = usize::from(inner.height);
@@ -751,5 +750,5 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
             lines.push(rule_line(app, engine, i, inner_w));
         }
     }
-    frame.render_widget(Paragraph::new(lines), inner);
+    put_lines(frame, inner, &lines);
 }

@@ -5,10 +5,9 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
 use super::layout::Pane;
-use super::{App, View, fit, kind_style, pane_block, title};
+use super::{App, View, fit, kind_style, pane_block, put_lines};
 
 pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     let theme = app.theme();
@@ -19,17 +18,18 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     } else {
         "newest first".to_string()
     };
-    let block = pane_block(app, Pane::Journal, title(app, "Journal", Some(detail)));
+    let block = pane_block(app, Pane::Journal, Some(detail));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let width = usize::from(inner.width);
     if total == 0 {
-        frame.render_widget(
-            Paragraph::new(Line::styled(
+        put_lines(
+            frame,
+            inner,
+            &[Line::styled(
                 " nothing yet: every action and decision will be recorded here",
                 theme.muted,
-            )),
-            inner,
+            )],
         );
         return;
     }
@@ -51,5 +51,5 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
             ])
         })
         .collect();
-    frame.render_widget(Paragraph::new(lines), inner);
+    put_lines(frame, inner, &lines);
 }

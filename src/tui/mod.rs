@@ -150,8 +150,9 @@ fn too_small(frame: &mut Frame, app: &App, area: Rect) {
     );
 }
 
-/// A pane's frame: thick and in the focus colour when focused, so focus shows without colour.
-pub(crate) fn pane_block<'a>(app: &App, pane: Pane, title: Line<'a>) -> Block<'a> {
+/// A pane's frame, titled with its name and `detail`: thick and in the focus colour when
+/// focused, so focus shows without colour.
+pub(crate) fn pane_block<'a>(app: &App, pane: Pane, detail: Option<String>) -> Block<'a> {
     let theme = app.theme();
     let focused = app.focus() == pane;
     let (border, kind) = if focused {
@@ -163,7 +164,7 @@ pub(crate) fn pane_block<'a>(app: &App, pane: Pane, title: Line<'a>) -> Block<'a
         .borders(Borders::ALL)
         .border_type(kind)
         .border_style(border)
-        .title(title)
+        .title(title(app, pane.title(), detail))
 }
 
 /// ` Title ` in the title style, with optional muted detail after it.
@@ -187,6 +188,37 @@ pub(crate) fn fit(text: &str, width: usize) -> String {
     let mut out: String = text.chars().take(width - 1).collect();
     out.push('…');
     out
+}
+
+/// Writes `lines` into `area`, one per row, clipped to it. Straight into the buffer: the
+/// panes cut and pad their own lines, so a `Paragraph`'s layout pass would be pure cost.
+pub(crate) fn put_lines(frame: &mut Frame, area: Rect, lines: &[Line]) {
+    let buf = frame.buffer_mut();
+    for (line, y) in lines.iter().zip(area.top()..area.bottom()) {
+        let mut x = area.x;
+        for span in &line.spans {
+            let left = area.right().saturating_sub(x);
+            if left == 0 {
+                break;
+            }
+            let style = line.style.patch(span.style);
+            // Unstyled padding: the cells are blank already, only the position moves.
+            if style == Style::default() && span.content.bytes().all(|b| b == b' ') {
+                let n = u16::try_from(span.content.len()).unwrap_or(u16::MAX);
+                x = x.saturating_add(n.min(left));
+                continue;
+            }
+            x = buf
+                .set_stringn(x, y, span.content.as_ref(), usize::from(left), style)
+                .0;
+        }
+    }
+}
+
+/// Fills `area` with `style` and writes one line into it.
+pub(crate) fn put_line(frame: &mut Frame, area: Rect, line: &Line, style: Style) {
+    frame.buffer_mut().set_style(area, style);
+    put_lines(frame, area, std::slice::from_ref(line));
 }
 
 /// The width a span list takes.

@@ -6,9 +6,8 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
-use super::{App, View, fit, spans_width};
+use super::{App, View, fit, put_lines, spans_width};
 use crate::engine::{Engine, Phase};
 use crate::plan::{StageSource, StageStatus};
 
@@ -150,5 +149,5 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
             ));
         }
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    put_lines(frame, area, &[Line::from(spans)]);
 }

@@ -12,10 +12,9 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
 use super::layout::Pane;
-use super::{App, View, fit, pane_block, title};
+use super::{App, View, fit, pane_block, put_lines};
 use crate::engine::{Engine, Phase};
 use crate::guardrail::format_secs;
 use crate::plan::Approval;
@@ -134,7 +133,7 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     } else {
         format!("flag {} · {}", plan.flag.name, view.flag)
     };
-    let block = pane_block(app, Pane::Rollout, title(app, "Rollout", Some(flag)));
+    let block = pane_block(app, Pane::Rollout, Some(flag));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let width = usize::from(inner.width);
@@ -219,7 +218,7 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
             lines.push(Line::from(spans));
         }
     }
-    frame.render_widget(Paragraph::new(lines), inner);
+    put_lines(frame, inner, &lines);
 }
 
 /// The plan's steps, one a line (shown when the pane is zoomed).
