@@ -175,3 +175,30 @@ fn sigkill_at_seeded_random_points_never_loses_the_release() {
         "half-written files left: {leftovers:?}"
     );
 }
+
+#[test]
+fn a_clock_absurdly_slow_or_fast_never_crashes_the_run() {
+    let (_dir, plan) = release("healthy");
+    let plan_arg = plan.to_str().unwrap();
+    // Far below any useful speed: the next poll is further off than a Duration holds.
+    let mut slow = Running::spawn(cmd(&["run", plan_arg, "--headless", "--speed", "1e-30"]));
+    wait_for("the slow run to start", Duration::from_secs(20), || {
+        phase(&status_json(&plan)) == "baking"
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(slow.exited(), None, "stderr:\n{}", slow.stderr());
+    assert!(!slow.stderr().contains("panicked"), "{}", slow.stderr());
+    slow.kill();
+
+    // Far above: the engine clock would leave chrono's range; it is capped instead.
+    let mut fast = Running::spawn(cmd(&["run", plan_arg, "--headless", "--speed", "1e300"]));
+    let code = fast.wait(Duration::from_secs(60));
+    assert!(!fast.stderr().contains("panicked"), "{}", fast.stderr());
+    assert_eq!(
+        code,
+        0,
+        "stdout:\n{}\nstderr:\n{}",
+        fast.stdout(),
+        fast.stderr()
+    );
+}
