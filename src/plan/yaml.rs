@@ -70,20 +70,33 @@ pub(super) struct SyntaxError {
     pub message: String,
 }
 
+/// How deep lists and mappings may nest. A plan needs about seven levels. Reading is
+/// recursive and a level costs tens of KiB of stack in a debug build, so the parser's own
+/// default (64) overflows a 2 MiB thread stack: this keeps a hostile file's worst case
+/// inside 1 MiB.
+pub(super) const MAX_DEPTH: usize = 16;
+
 /// Parse one YAML document into a located tree.
 pub(super) fn parse(text: &str) -> Result<Node, SyntaxError> {
     let options = serde_saphyr::options! {
         with_snippet: false,
         // `name: no` is the text "no", not false (YAML 1.2 booleans only).
         strict_booleans: true,
+        budget: serde_saphyr::budget! { max_depth: MAX_DEPTH },
     };
     match serde_saphyr::from_str_with_options::<Spanned<Raw>>(text, options) {
         Ok(root) => Ok(to_node(root, text)),
         Err(e) => {
             let (line, column) = e.location().map(position).unwrap_or((0, 0));
-            let message = UserMessageFormatter
-                .format_message(e.without_snippet())
-                .into_owned();
+            let message = match e.without_snippet() {
+                serde_saphyr::Error::Budget {
+                    breach: serde_saphyr::budget::BudgetBreach::Depth { .. },
+                    ..
+                } => format!(
+                    "lists and mappings nest deeper than {MAX_DEPTH} levels here; a plan needs far fewer"
+                ),
+                other => UserMessageFormatter.format_message(other).into_owned(),
+            };
             Err(SyntaxError {
                 line,
                 column,
@@ -293,6 +306,33 @@ mod tests {
         let e = parse("a: 1\na: 2\n").unwrap_err();
         assert_eq!(e.line, 2);
         assert!(e.message.contains('a'));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_at_its_place_without_exhausting_the_stack() {
+        // A 1 MiB stack: what a Windows main thread gets.
+        let in_small_stack = |text: String| {
+            std::thread::Builder::new()
+                .stack_size(1 << 20)
+                .spawn(move || parse(&text))
+                .unwrap()
+                .join()
+                .unwrap()
+        };
+        let flow = |n: usize| format!("a: {}{}\n", "[".repeat(n), "]".repeat(n));
+        let block: String = (0..40).map(|i| format!("{}- \n", "  ".repeat(i))).collect();
+        for text in [flow(20), flow(10_000), block] {
+            let e = in_small_stack(text).unwrap_err();
+            assert!(e.line >= 1 && !e.message.is_empty(), "{e:?}");
+        }
+        let e = in_small_stack(flow(20)).unwrap_err();
+        assert!(e.message.contains("deeper than 16 levels"), "{}", e.message);
+        let fine = format!(
+            "a: {}{}\n",
+            "[".repeat(MAX_DEPTH - 1),
+            "]".repeat(MAX_DEPTH - 1)
+        );
+        assert!(parse(&fine).is_ok());
     }
 
     #[test]
