@@ -6,18 +6,12 @@
 mod fault_common;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use fault_common::*;
 
 const STEPS: [&str; 5] = ["Internal", "Beta", "Gradual 25%", "Gradual 50%", "Full"];
 const PERCENTS: [f64; 5] = [0.0, 0.05, 0.25, 0.5, 1.0];
-
-fn which(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
-}
 
 /// The flag holds what the last whole `promote` in the journal asked for: no write went
 /// out for a decision the journal does not hold.
@@ -70,60 +64,15 @@ fn assert_next_run_completes(plan: &Path, torn: bool) {
     assert_eq!(flag_in(&flags), (true, 1.0));
 }
 
-/// The byte offset of the middle of the journal line that promotes to `step`, in a
-/// clean run of the same release: where a full disk will cut it.
-fn middle_of_promote(step: usize) -> u64 {
-    let (_dir, plan) = release("healthy");
-    let (code, _, stderr) = run(&[
-        "run",
-        plan.to_str().unwrap(),
-        "--headless",
-        "--speed",
-        "50000",
-    ]);
-    assert_eq!(code, 0, "{stderr}");
-    let bytes = std::fs::read(state_dir(&plan).join("journal.jsonl")).unwrap();
-    let mut offset = 0;
-    for line in bytes.split_inclusive(|b| *b == b'\n') {
-        let entry: shipdeck::journal::Entry = serde_json::from_slice(line).unwrap();
-        if promoted_to(&entry, &STEPS) == Some(step) {
-            return (offset + line.len() / 2) as u64;
-        }
-        offset += line.len();
-    }
-    panic!("no promote to {} in a clean run", STEPS[step])
-}
-
 #[test]
 fn a_full_disk_halts_the_run_with_the_flag_where_the_journal_says() {
-    if !which("bash") || !which("prlimit") {
-        eprintln!("skipping: bash and prlimit (util-linux) are needed to cap the file size");
-        return;
-    }
     // The journal fills up in the middle of the promote to 50%; state.json and the flag
     // file stay far below the cap.
-    let limit = middle_of_promote(3);
-    let (dir, plan) = release("healthy");
-    // RLIMIT_FSIZE is a full disk for one process: a write past it is cut short and the
-    // next fails with EFBIG. SIGXFSZ would kill the process first; ignored, as set here
-    // before exec, it stays ignored in the child.
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg("trap '' XFSZ; exec prlimit --fsize=\"$1\" -- \"${@:2}\"")
-        .arg("fsize")
-        .arg(limit.to_string())
-        .arg(env!("CARGO_BIN_EXE_shipdeck"))
-        .args([
-            "run",
-            plan.to_str().unwrap(),
-            "--headless",
-            "--speed",
-            "3000",
-        ])
-        .env("SHIPDECK_OPERATOR", "tester")
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let limit = middle_of_promote(&STEPS, 3);
+    let (_dir, plan) = release("healthy");
+    let Some(out) = run_with_file_size_limit(limit, &plan, "3000") else {
+        return;
+    };
     let (code, stdout, stderr) = output(out);
     assert_eq!(code, 1, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(

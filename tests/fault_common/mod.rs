@@ -316,3 +316,63 @@ impl Seeded {
         lo + self.next() % (hi - lo).max(1)
     }
 }
+
+pub fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
+}
+
+/// The byte offset of the middle of the journal line that promotes to `steps[step]`, in
+/// a clean run of the healthy release: where a full disk will cut it.
+pub fn middle_of_promote(steps: &[&str], step: usize) -> u64 {
+    let (_dir, plan) = release("healthy");
+    let (code, _, stderr) = run(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--headless",
+        "--speed",
+        "50000",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let bytes = std::fs::read(state_dir(&plan).join("journal.jsonl")).unwrap();
+    let mut offset = 0;
+    for line in bytes.split_inclusive(|b| *b == b'\n') {
+        let entry: Entry = serde_json::from_slice(line).unwrap();
+        if promoted_to(&entry, steps) == Some(step) {
+            return (offset + line.len() / 2) as u64;
+        }
+        offset += line.len();
+    }
+    panic!("no promote to {} in a clean run", steps[step])
+}
+
+/// `run PLAN --headless --speed SPEED` on a disk that is full at `limit` bytes per file;
+/// `None` (with the reason printed) when bash or prlimit is missing.
+///
+/// RLIMIT_FSIZE is a full disk for one process: a write past it is cut short and the next
+/// fails with EFBIG. SIGXFSZ would kill the process first; ignored, as set here before
+/// exec, it stays ignored in the child.
+pub fn run_with_file_size_limit(limit: u64, plan: &Path, speed: &str) -> Option<Output> {
+    if !on_path("bash") || !on_path("prlimit") {
+        eprintln!("skipping: bash and prlimit (util-linux) are needed to cap the file size");
+        return None;
+    }
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg("trap '' XFSZ; exec prlimit --fsize=\"$1\" -- \"${@:2}\"")
+        .arg("fsize")
+        .arg(limit.to_string())
+        .arg(env!("CARGO_BIN_EXE_shipdeck"))
+        .args([
+            "run",
+            plan.to_str().unwrap(),
+            "--headless",
+            "--speed",
+            speed,
+        ])
+        .env("SHIPDECK_OPERATOR", "tester")
+        .current_dir(plan.parent().unwrap())
+        .output()
+        .unwrap();
+    Some(out)
+}
