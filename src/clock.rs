@@ -5,6 +5,10 @@
 use chrono::{DateTime, Utc};
 use std::time::{Duration, Instant};
 
+/// The fastest engine clock: a year in about half a minute. Faster clocks would carry the
+/// engine past the last date chrono can hold within days of real time.
+pub const MAX_SPEED: f64 = 1e6;
+
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
     origin_real: Instant,
@@ -18,10 +22,11 @@ impl Clock {
         Self::starting(Utc::now(), 1.0)
     }
 
-    /// Starts at `origin` and runs `speed` times faster than real time.
+    /// Starts at `origin` and runs `speed` times faster than real time, at most
+    /// [`MAX_SPEED`]; a speed that is not a positive number means real time.
     pub fn starting(origin: DateTime<Utc>, speed: f64) -> Self {
         let speed = if speed.is_finite() && speed > 0.0 {
-            speed
+            speed.min(MAX_SPEED)
         } else {
             1.0
         };
@@ -38,7 +43,10 @@ impl Clock {
 
     pub fn now(&self) -> DateTime<Utc> {
         let real = self.origin_real.elapsed().as_secs_f64() * self.speed;
-        self.origin + chrono::Duration::milliseconds((real * 1000.0) as i64)
+        // Saturates at the last instant chrono holds instead of panicking on overflow.
+        chrono::Duration::try_milliseconds((real * 1000.0) as i64)
+            .and_then(|d| self.origin.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
     /// Real time until the engine clock reaches `at` (zero if it already has).
@@ -47,7 +55,8 @@ impl Clock {
             .num_microseconds()
             .unwrap_or(i64::MAX)
             .max(0) as f64;
-        Duration::from_secs_f64(ahead / 1e6 / self.speed)
+        // A very slow clock puts a near instant beyond what `Duration` holds: never, then.
+        Duration::try_from_secs_f64(ahead / 1e6 / self.speed).unwrap_or(Duration::MAX)
     }
 }
 
@@ -67,6 +76,22 @@ mod tests {
         );
         assert_eq!(c.real_until(start), Duration::ZERO);
         assert!(c.real_until(c.now() + chrono::Duration::hours(1)) <= Duration::from_secs(1));
+    }
+
+    #[test]
+    fn extreme_speeds_never_panic() {
+        let slow = Clock::starting(Utc::now(), 1e-30);
+        assert_eq!(
+            slow.real_until(slow.now() + chrono::Duration::seconds(15)),
+            Duration::MAX
+        );
+        let fast = Clock::starting(Utc::now(), 1e300);
+        assert_eq!(fast.speed(), MAX_SPEED);
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(fast.now() > Utc::now());
+        let end = Clock::starting(DateTime::<Utc>::MAX_UTC, MAX_SPEED);
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(end.now(), DateTime::<Utc>::MAX_UTC);
     }
 
     #[test]

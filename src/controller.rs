@@ -882,7 +882,10 @@ async fn run_metrics(
     {
         return;
     }
-    let mut next = align(now, step) + step;
+    // The first poll continues the history's grid at once: waiting for the next aligned
+    // instant would hold the engine clock (capped one interval past the newest batch)
+    // still for up to an interval after every start.
+    let mut next = now;
     // A hung source must still produce a batch (of errors) so the data can go stale.
     let limit = (interval * 2).clamp(Duration::from_secs(2), Duration::from_secs(30));
     loop {

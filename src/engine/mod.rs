@@ -686,7 +686,11 @@ impl Engine {
                     .or(fallback)
             })
             .min()
-            .map(|t| t + window)
+            // A restored state may hold any time at all: saturate, never overflow.
+            .map(|t| {
+                t.checked_add_signed(window)
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC)
+            })
     }
 
     fn entry(
@@ -756,11 +760,12 @@ impl Engine {
             }
             let after_change = self.progress.confirmed_at.is_none_or(|c| batch.at >= c);
             if counting && value.is_some() && newer && after_change {
-                *self
+                let n = self
                     .progress
                     .fresh
                     .entry(reading.series.clone())
-                    .or_insert(0) += 1;
+                    .or_insert(0);
+                *n = n.saturating_add(1);
             }
         }
     }
@@ -829,7 +834,9 @@ impl Engine {
         let series = self.plan.metrics.series(&rule.metric);
         let since = self.progress.rules[rule_index].holding_since.unwrap_or(at);
         let interval = chrono::Duration::from_std(self.plan.metrics.interval).unwrap_or_default();
-        let from = since - interval * 4;
+        let from = since
+            .checked_sub_signed(interval * 4)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let mut samples: Vec<Point> = self
             .history
             .get(&rule.metric)
@@ -1355,7 +1362,10 @@ impl Engine {
     fn baseline_at(&self, now: DateTime<Utc>, metric: &str) -> Option<f64> {
         let window =
             chrono::Duration::from_std(self.plan.metrics.baseline_window).unwrap_or_default();
-        self.history.get(metric)?.mean(now - window, now)
+        let from = now
+            .checked_sub_signed(window)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        self.history.get(metric)?.mean(from, now)
     }
 
     /// What still holds a guardrail pause: tripped pause/rollback rules and stale data.

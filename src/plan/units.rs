@@ -92,6 +92,10 @@ pub fn parse_latency(s: &str) -> Result<f64, String> {
     if v < 0.0 {
         return Err(format!("latency `{t}` is negative"));
     }
+    // A finite number times its unit can still overflow (`1e308h`).
+    if !v.is_finite() {
+        return Err(format!("latency `{t}` is too large to be a latency"));
+    }
     Ok(v)
 }
 
@@ -242,6 +246,7 @@ mod tests {
         assert!(parse_latency("2 parsecs").is_err());
         assert!(parse_latency("fast").is_err());
         assert!(parse_latency("ms").is_err());
+        assert!(parse_latency("1e308h").unwrap_err().contains("too large"));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::budget::BudgetBreach;
 use serde_saphyr::{Location, MessageFormatter, Spanned, UserMessageFormatter};
 
 /// One YAML node and where it sits in the file.
@@ -70,26 +71,55 @@ pub(super) struct SyntaxError {
     pub message: String,
 }
 
+/// How deep lists and mappings may nest. A plan needs about seven levels. Reading is
+/// recursive and a level costs tens of KiB of stack in a debug build, so the parser's own
+/// default (64) overflows a 2 MiB thread stack: this keeps a hostile file's worst case
+/// inside 1 MiB.
+pub(super) const MAX_DEPTH: usize = 16;
+/// How many nodes (scalars, lists, mappings, counted again through every alias) a plan may
+/// hold. A large real plan has a few thousand; the parser's default (250,000) lets an
+/// alias bomb ("a billion laughs") take seconds before it is refused.
+const MAX_NODES: usize = 25_000;
+
 /// Parse one YAML document into a located tree.
 pub(super) fn parse(text: &str) -> Result<Node, SyntaxError> {
     let options = serde_saphyr::options! {
         with_snippet: false,
         // `name: no` is the text "no", not false (YAML 1.2 booleans only).
         strict_booleans: true,
+        budget: serde_saphyr::budget! { max_depth: MAX_DEPTH, max_nodes: MAX_NODES },
     };
     match serde_saphyr::from_str_with_options::<Spanned<Raw>>(text, options) {
         Ok(root) => Ok(to_node(root, text)),
         Err(e) => {
             let (line, column) = e.location().map(position).unwrap_or((0, 0));
-            let message = UserMessageFormatter
-                .format_message(e.without_snippet())
-                .into_owned();
+            let message = match breach(&e) {
+                Some(BudgetBreach::Depth { .. }) => format!(
+                    "lists and mappings nest deeper than {MAX_DEPTH} levels here; a plan needs far fewer"
+                ),
+                Some(BudgetBreach::Nodes { .. }) => format!(
+                    "more than {MAX_NODES} values by here, counting each use of an alias again; a plan needs far fewer"
+                ),
+                _ => UserMessageFormatter
+                    .format_message(e.without_snippet())
+                    .into_owned(),
+            };
             Err(SyntaxError {
                 line,
                 column,
                 message,
             })
         }
+    }
+}
+
+/// The budget limit behind an error, looking through the wrappers saphyr puts around it.
+fn breach(e: &serde_saphyr::Error) -> Option<&BudgetBreach> {
+    match e {
+        serde_saphyr::Error::Budget { breach, .. } => Some(breach),
+        serde_saphyr::Error::AliasError { error, .. }
+        | serde_saphyr::Error::WithSnippet { error, .. } => breach(error),
+        _ => None,
     }
 }
 
@@ -293,6 +323,49 @@ mod tests {
         let e = parse("a: 1\na: 2\n").unwrap_err();
         assert_eq!(e.line, 2);
         assert!(e.message.contains('a'));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_at_its_place_without_exhausting_the_stack() {
+        // A 1 MiB stack: what a Windows main thread gets.
+        let in_small_stack = |text: String| {
+            std::thread::Builder::new()
+                .stack_size(1 << 20)
+                .spawn(move || parse(&text))
+                .unwrap()
+                .join()
+                .unwrap()
+        };
+        let flow = |n: usize| format!("a: {}{}\n", "[".repeat(n), "]".repeat(n));
+        let block: String = (0..40).map(|i| format!("{}- \n", "  ".repeat(i))).collect();
+        for text in [flow(20), flow(10_000), block] {
+            let e = in_small_stack(text).unwrap_err();
+            assert!(e.line >= 1 && !e.message.is_empty(), "{e:?}");
+        }
+        let e = in_small_stack(flow(20)).unwrap_err();
+        assert!(e.message.contains("deeper than 16 levels"), "{}", e.message);
+        let fine = format!(
+            "a: {}{}\n",
+            "[".repeat(MAX_DEPTH - 1),
+            "]".repeat(MAX_DEPTH - 1)
+        );
+        assert!(parse(&fine).is_ok());
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_before_it_expands() {
+        let mut bomb = String::from("l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for i in 1..10 {
+            let uses = vec![format!("*l{}", i - 1); 10].join(", ");
+            bomb.push_str(&format!("l{i}: &l{i} [{uses}]\n"));
+        }
+        let e = parse(&format!("{bomb}release: *l9\n")).unwrap_err();
+        assert!(
+            e.message.contains("more than 25000 values"),
+            "{}",
+            e.message
+        );
+        assert!(e.line > 0);
     }
 
     #[test]

@@ -1,0 +1,378 @@
+//! Shared by the `fault_*` tests, which break shipdeck on purpose: the real binary on
+//! copies of fixture releases, children that die with the test, journals read raw from
+//! disk, and ways to make a path unwritable that hold even for root.
+// Each fault test binary uses a different part of this; the rest is not dead, only unused there.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use shipdeck::journal::Entry;
+
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_shipdeck"));
+    c.env("SHIPDECK_OPERATOR", "tester").env_remove("NO_COLOR");
+    c
+}
+
+/// The binary with these arguments, ready to spawn.
+pub fn cmd(args: &[&str]) -> Command {
+    let mut c = bin();
+    c.args(args);
+    c
+}
+
+/// A copy of a fixture release in a fresh directory (the state lands beside it).
+pub fn release(fixture: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(fixture);
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+        }
+    }
+    let plan = dir.path().join("plan.yaml");
+    (dir, plan)
+}
+
+/// Runs the binary to the end: exit code, stdout, stderr.
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    output(bin().args(args).output().unwrap())
+}
+
+pub fn output(out: Output) -> (i32, String, String) {
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub fn status_json(plan: &Path) -> serde_json::Value {
+    let (code, stdout, stderr) = run(&["status", plan.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "status failed: {stderr}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("status --json: {e}\n{stdout}"))
+}
+
+/// `progress.phase.state` of `status --json` (`ready`, `baking`, `paused`, ...), or `none`.
+pub fn phase(status: &serde_json::Value) -> String {
+    status["progress"]["phase"]["state"]
+        .as_str()
+        .unwrap_or("none")
+        .to_string()
+}
+
+pub fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A child process that is SIGKILLed and reaped when the test ends, pass or fail, and
+/// whose output goes to files the test can read while it runs.
+pub struct Running {
+    child: Option<Child>,
+    out: PathBuf,
+    err: PathBuf,
+    _logs: tempfile::TempDir,
+}
+
+impl Running {
+    pub fn spawn(mut cmd: Command) -> Running {
+        let logs = tempfile::tempdir().unwrap();
+        let out = logs.path().join("stdout");
+        let err = logs.path().join("stderr");
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap();
+        Running {
+            child: Some(child),
+            out,
+            err,
+            _logs: logs,
+        }
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or(0)
+    }
+
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.err).unwrap_or_default()
+    }
+
+    /// The exit code once it has exited, without waiting.
+    pub fn exited(&mut self) -> Option<i32> {
+        let child = self.child.as_mut()?;
+        child.try_wait().unwrap().map(|s| s.code().unwrap_or(-1))
+    }
+
+    /// Waits for the exit code, failing the test after `limit`.
+    pub fn wait(&mut self, limit: Duration) -> i32 {
+        let start = Instant::now();
+        loop {
+            if let Some(code) = self.exited() {
+                return code;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "still running after {limit:?}\nstdout:\n{}\nstderr:\n{}",
+                self.stdout(),
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL, as a crash or the OOM killer would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The journal as it lies on disk: every whole line decoded, and the last line kept
+/// apart when it does not decode. A line before the last that does not decode fails the
+/// test: only the last line may ever be torn.
+pub struct RawJournal {
+    pub entries: Vec<Entry>,
+    pub torn_last: Option<String>,
+}
+
+pub fn raw_journal(plan: &Path) -> RawJournal {
+    let path = state_dir(plan).join("journal.jsonl");
+    let bytes = std::fs::read(&path).unwrap_or_default();
+    let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+    let mut journal = RawJournal {
+        entries: Vec::new(),
+        torn_last: None,
+    };
+    if bytes.is_empty() {
+        return journal;
+    }
+    let lines: Vec<&[u8]> = body.split(|b| *b == b'\n').collect();
+    let last = lines.len() - 1;
+    for (i, line) in lines.iter().enumerate() {
+        match serde_json::from_slice::<Entry>(line) {
+            Ok(e) => journal.entries.push(e),
+            Err(_) if i == last => {
+                journal.torn_last = Some(String::from_utf8_lossy(line).into_owned());
+            }
+            Err(e) => panic!(
+                "journal line {} of {} is torn or corrupt ({e}): {}",
+                i + 1,
+                lines.len(),
+                String::from_utf8_lossy(line)
+            ),
+        }
+    }
+    journal
+}
+
+pub fn state_dir(plan: &Path) -> PathBuf {
+    plan.parent().unwrap().join(".shipdeck")
+}
+
+/// The step index a `promote` entry moved to, by the step names of the plan.
+pub fn promoted_to(e: &Entry, steps: &[&str]) -> Option<usize> {
+    if e.action != "promote" {
+        return None;
+    }
+    steps
+        .iter()
+        .position(|s| e.reason.starts_with(&format!("→ {s} (")))
+}
+
+/// `(enabled, rollout)` of the flag `new_checkout` in a flag file.
+pub fn flag_in(flags: &Path) -> (bool, f64) {
+    let state = shipdeck::flags::read_file_flag(flags, "new_checkout")
+        .unwrap()
+        .expect("the flag is in the file");
+    (state.enabled, state.rollout)
+}
+
+/// The effective user id, from /proc (no libc in the dependency set).
+pub fn euid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// How a path was made unwritable; undone on drop.
+#[derive(Debug)]
+pub enum Unwritable {
+    /// `chattr +i`: the inode refuses every change, even from root (needs
+    /// CAP_LINUX_IMMUTABLE and a file system that keeps the flag, such as ext4 or xfs).
+    Immutable(PathBuf),
+    /// Write permission removed: enough for anyone but root.
+    ModeBits(PathBuf, u32),
+}
+
+impl Unwritable {
+    /// Makes `path` (a file or a folder) refuse writes for the user the tests run as.
+    /// Root ignores mode bits, so as root the inode is marked immutable instead. `None`
+    /// (with the reason printed) when neither can be done here.
+    pub fn make(path: &Path) -> Option<Unwritable> {
+        use std::os::unix::fs::PermissionsExt;
+        if euid() == Some(0) {
+            let out = Command::new("chattr").arg("+i").arg(path).output();
+            return match out {
+                Ok(o) if o.status.success() => Some(Unwritable::Immutable(path.to_path_buf())),
+                Ok(o) => {
+                    eprintln!(
+                        "skipping: running as root and `chattr +i {}` failed: {}",
+                        path.display(),
+                        String::from_utf8_lossy(&o.stderr).trim()
+                    );
+                    None
+                }
+                Err(e) => {
+                    eprintln!("skipping: running as root and chattr is not available: {e}");
+                    None
+                }
+            };
+        }
+        let mode = std::fs::metadata(path).unwrap().permissions().mode();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & !0o222)).unwrap();
+        Some(Unwritable::ModeBits(path.to_path_buf(), mode))
+    }
+
+    pub fn how(&self) -> &'static str {
+        match self {
+            Unwritable::Immutable(_) => "chattr +i",
+            Unwritable::ModeBits(..) => "chmod a-w",
+        }
+    }
+
+    /// Makes it writable again (also done on drop).
+    pub fn undo(&mut self) {
+        use std::os::unix::fs::PermissionsExt;
+        match self {
+            Unwritable::Immutable(p) => {
+                let _ = Command::new("chattr").arg("-i").arg(&*p).status();
+            }
+            Unwritable::ModeBits(p, mode) => {
+                let _ = std::fs::set_permissions(&*p, std::fs::Permissions::from_mode(*mode));
+            }
+        }
+    }
+}
+
+impl Drop for Unwritable {
+    fn drop(&mut self) {
+        // An immutable file left behind would outlive the test's temporary directory.
+        self.undo();
+    }
+}
+
+/// A small deterministic generator (splitmix64) for seeded fault schedules; the seed is
+/// printed so a failing schedule can be replayed with `SHIPDECK_FAULT_SEED`.
+pub struct Seeded(u64);
+
+impl Seeded {
+    pub fn from_env(default: u64) -> Seeded {
+        let seed = std::env::var("SHIPDECK_FAULT_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default);
+        eprintln!("fault schedule seed {seed} (set SHIPDECK_FAULT_SEED to replay another)");
+        Seeded(seed)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `lo..hi`.
+    pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo).max(1)
+    }
+}
+
+pub fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
+}
+
+/// The byte offset of the middle of the journal line that promotes to `steps[step]`, in
+/// a clean run of the healthy release: where a full disk will cut it.
+pub fn middle_of_promote(steps: &[&str], step: usize) -> u64 {
+    let (_dir, plan) = release("healthy");
+    let (code, _, stderr) = run(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--headless",
+        "--speed",
+        "50000",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let bytes = std::fs::read(state_dir(&plan).join("journal.jsonl")).unwrap();
+    let mut offset = 0;
+    for line in bytes.split_inclusive(|b| *b == b'\n') {
+        let entry: Entry = serde_json::from_slice(line).unwrap();
+        if promoted_to(&entry, steps) == Some(step) {
+            return (offset + line.len() / 2) as u64;
+        }
+        offset += line.len();
+    }
+    panic!("no promote to {} in a clean run", steps[step])
+}
+
+/// `run PLAN --headless --speed SPEED` on a disk that is full at `limit` bytes per file;
+/// `None` (with the reason printed) when bash or prlimit is missing.
+///
+/// RLIMIT_FSIZE is a full disk for one process: a write past it is cut short and the next
+/// fails with EFBIG. SIGXFSZ would kill the process first; ignored, as set here before
+/// exec, it stays ignored in the child.
+pub fn run_with_file_size_limit(limit: u64, plan: &Path, speed: &str) -> Option<Output> {
+    if !on_path("bash") || !on_path("prlimit") {
+        eprintln!("skipping: bash and prlimit (util-linux) are needed to cap the file size");
+        return None;
+    }
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg("trap '' XFSZ; exec prlimit --fsize=\"$1\" -- \"${@:2}\"")
+        .arg("fsize")
+        .arg(limit.to_string())
+        .arg(env!("CARGO_BIN_EXE_shipdeck"))
+        .args([
+            "run",
+            plan.to_str().unwrap(),
+            "--headless",
+            "--speed",
+            speed,
+        ])
+        .env("SHIPDECK_OPERATOR", "tester")
+        .current_dir(plan.parent().unwrap())
+        .output()
+        .unwrap();
+    Some(out)
+}
