@@ -40,6 +40,8 @@ pub enum Message {
     Followed(Box<Progress>, Vec<Entry>),
     /// An adapter task ended; the text says which and why.
     AdapterStopped(String),
+    /// The writer put this many more journal entries on disk.
+    Recorded(u64),
     /// A webhook or the deploy log could not be written.
     NotifyFailed(crate::notify::Failure),
 }
@@ -110,6 +112,9 @@ enum Job {
         flag: Option<Wish>,
     },
     Answer(String, InboxAnswer),
+    /// Events to announce, only if the record before them landed: people are never
+    /// told of a decision the journal does not hold.
+    Notify(Vec<crate::engine::Event>),
 }
 
 pub struct Controller {
@@ -121,6 +126,8 @@ pub struct Controller {
     recent: VecDeque<Entry>,
     /// Entries ever added to `recent`, so a printer knows which are new.
     journal_total: u64,
+    /// How many of those the writer has put on disk.
+    journal_recorded: u64,
     /// Present while this process holds the release; `None` in follow mode.
     lease: Option<Lease>,
     follower_of: Option<String>,
@@ -255,7 +262,8 @@ pub async fn open(
         });
         let (flag_tx, flag_rx) = watch::channel(None);
         tokio::spawn(run_flags(backend, flag_rx, opts.flag_poll, tx.clone()));
-        let (jobs, thread) = spawn_writer(Arc::clone(&store), flag_tx, tx.clone());
+        let dispatch = notifiers.as_ref().map(crate::notify::Notifiers::dispatch);
+        let (jobs, thread) = spawn_writer(Arc::clone(&store), flag_tx, dispatch, tx.clone());
         writer = Some(jobs);
         writer_thread = Some(thread);
         tokio::spawn(run_inbox(Arc::clone(&store), tx.clone()));
@@ -281,6 +289,7 @@ pub async fn open(
         autopilot: opts.autopilot && lease.is_some(),
         store,
         journal_total: recent.len() as u64,
+        journal_recorded: recent.len() as u64 - u64::from(torn_note.is_some()),
         recent,
         lease,
         follower_of,
@@ -381,6 +390,21 @@ impl Controller {
 
     pub fn journal_total(&self) -> u64 {
         self.journal_total
+    }
+
+    /// Journal entries known to be on disk since `seen` (a count of recorded entries),
+    /// oldest first, and the new count. A log of decisions shows only recorded ones.
+    pub fn recorded_since(&self, seen: u64) -> (Vec<&Entry>, u64) {
+        let first = self.journal_total - self.recent.len() as u64;
+        let entries = self
+            .recent
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (first + i as u64, e))
+            .filter(|(n, _)| *n >= seen && *n < self.journal_recorded)
+            .map(|(_, e)| e)
+            .collect();
+        (entries, self.journal_recorded.max(seen))
     }
 
     /// True while this process holds the release (not following another).
@@ -638,9 +662,11 @@ impl Controller {
             Message::Followed(progress, journal) => {
                 self.engine = follow_engine(&self.engine, *progress);
                 self.journal_total = journal.len() as u64;
+                self.journal_recorded = self.journal_total;
                 self.recent = journal.into_iter().rev().take(RECENT).rev().collect();
             }
             Message::NotifyFailed(f) => self.record_failure(f),
+            Message::Recorded(n) => self.journal_recorded += n,
             Message::AdapterStopped(why) => {
                 if why.starts_with("metrics") {
                     self.metrics_alive = false;
@@ -664,19 +690,12 @@ impl Controller {
         let mut entries = Vec::new();
         let mut flag = None;
         let mut refused = None;
-        let mut failures = Vec::new();
+        let mut events = Vec::new();
         for effect in effects {
             match effect {
                 Effect::Journal(e) => entries.push(e),
                 Effect::SetFlag(d) => flag = Some(d),
-                Effect::Notify(event) => {
-                    let dropped = self
-                        .notifiers
-                        .as_ref()
-                        .map(|n| n.send(&event))
-                        .unwrap_or_default();
-                    failures.extend(dropped);
-                }
+                Effect::Notify(event) => events.push(event),
                 Effect::Refused(r) => refused = Some(r),
             }
         }
@@ -684,9 +703,6 @@ impl Controller {
             r.journal(&entries);
         }
         let _ = self.exposure.send(self.engine.exposure());
-        for f in failures {
-            self.record_failure(f);
-        }
         self.unsaved = true;
         if !entries.is_empty() || flag.is_some() || self.last_save.elapsed() >= SAVE_EVERY {
             for e in &entries {
@@ -704,6 +720,9 @@ impl Controller {
             });
             self.last_save = Instant::now();
             self.unsaved = false;
+        }
+        if !events.is_empty() {
+            self.send(Job::Notify(events));
         }
         refused
     }
@@ -822,14 +841,15 @@ impl Controller {
     /// Waits until everything sent to the writer is on disk (for exits), after giving
     /// queued notifications a moment to go out.
     pub async fn settle(&mut self) {
-        if let Some(n) = self.notifiers.take() {
-            n.close(NOTIFY_GRACE).await;
-        }
         self.flush();
-        // The writer thread drains its queue and exits once its sender is gone.
+        // The writer thread drains its queue (announcing what it recorded) and exits once
+        // its sender is gone; then the notifiers get their grace to deliver.
         self.writer = None;
         if let Some(t) = self.writer_thread.take() {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+        if let Some(n) = self.notifiers.take() {
+            n.close(NOTIFY_GRACE).await;
         }
         if let Some(r) = self.recorder.take() {
             let _ = tokio::task::spawn_blocking(move || r.finish()).await;
@@ -852,13 +872,17 @@ async fn await_answer(store: Arc<dyn ReleaseStore>, id: &str, limit: Duration) -
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    InboxAnswer {
-        ok: false,
-        message: format!(
-            "no answer from the holder within {}s; is it still running?",
+    let message = match store.withdraw(id) {
+        Ok(true) => format!(
+            "no answer from the holder within {}s; the request is withdrawn and will not run (is the holder stopped?)",
             limit.as_secs()
         ),
-    }
+        _ => format!(
+            "the holder took the request but has not answered within {}s; it may still act on it",
+            limit.as_secs()
+        ),
+    };
+    InboxAnswer { ok: false, message }
 }
 
 /// Polls the metrics source at the engine clock, one batch per interval.
@@ -1132,10 +1156,12 @@ async fn check_flag(
 fn spawn_writer(
     store: Arc<dyn ReleaseStore>,
     flag: watch::Sender<Option<Wish>>,
+    dispatch: Option<crate::notify::Dispatch>,
     tx: mpsc::Sender<Message>,
 ) -> (std::sync::mpsc::Sender<Job>, std::thread::JoinHandle<()>) {
     let (jobs, rx) = std::sync::mpsc::channel::<Job>();
     let thread = std::thread::spawn(move || {
+        let mut recorded = true;
         for job in rx {
             match job {
                 Job::Record {
@@ -1153,6 +1179,10 @@ fn spawn_writer(
                     {
                         result = store.save(p);
                     }
+                    recorded = result.is_ok();
+                    if recorded && !entries.is_empty() {
+                        let _ = tx.blocking_send(Message::Recorded(entries.len() as u64));
+                    }
                     if let Err(e) = &result {
                         let _ = tx.blocking_send(Message::StoreFailed(e.to_string()));
                     }
@@ -1160,6 +1190,14 @@ fn spawn_writer(
                         && (result.is_ok() || !w.flag.enabled)
                     {
                         let _ = flag.send(Some(w));
+                    }
+                }
+                Job::Notify(events) => {
+                    let Some(d) = dispatch.as_ref().filter(|_| recorded) else {
+                        continue;
+                    };
+                    for f in events.iter().flat_map(|e| d.send(e)) {
+                        let _ = tx.blocking_send(Message::NotifyFailed(f));
                     }
                 }
                 Job::Answer(id, answer) => {

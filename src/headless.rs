@@ -33,7 +33,7 @@ pub struct Outcome {
 
 /// Drives the release until it completes, rolls back, or needs a human.
 pub async fn run(mut session: Session, opts: Options) -> Outcome {
-    let mut printed = 0u64;
+    let mut printed = session.controller.journal_total();
     let mut paused_since: Option<DateTime<Utc>> = None;
     let mut started = false;
     let mut history_in = false;
@@ -160,15 +160,24 @@ pub async fn run(mut session: Session, opts: Options) -> Outcome {
         }
     };
     session.controller.settle().await;
+    // The writer has finished: what it recorded last is still in the channel.
+    while let Ok(message) = session.messages.try_recv() {
+        if matches!(message, crate::controller::Message::Recorded(_)) {
+            session.controller.handle(message);
+        }
+    }
+    print_new(&session, &mut printed, opts.json);
     outcome
 }
 
+/// Prints the journal entries that are on disk: the log never shows a decision the
+/// journal does not hold.
 fn print_new(session: &Session, printed: &mut u64, json: bool) {
-    let c = &session.controller;
-    for e in c.journal_since(*printed) {
+    let (entries, seen) = session.controller.recorded_since(*printed);
+    for e in entries {
         println!("{}", render(e, json));
     }
-    *printed = c.journal_total();
+    *printed = seen;
 }
 
 fn render(e: &Entry, json: bool) -> String {

@@ -88,6 +88,21 @@ impl Notifiers {
         let _ = tokio::time::timeout(grace, futures::future::join_all(self.tasks)).await;
     }
 
+    /// A handle that queues events, for whoever learns first that an event is recorded.
+    pub fn dispatch(&self) -> Dispatch {
+        Dispatch {
+            queues: self.queues.clone(),
+        }
+    }
+}
+
+/// Queues events for the notifiers; the notifiers stop once every handle is gone.
+#[derive(Clone)]
+pub struct Dispatch {
+    queues: Vec<(String, mpsc::Sender<Event>)>,
+}
+
+impl Dispatch {
     /// Queues an event for every notifier without waiting; a full queue drops the event and says so.
     pub fn send(&self, event: &Event) -> Vec<Failure> {
         self.queues

@@ -1114,15 +1114,6 @@ impl Engine {
                     })
                     .map(|s| format!("stage {} not passed", s.name))
                     .collect();
-                if let Some(until) = self.fresh_until().filter(|u| *u < now) {
-                    missing.push(format!(
-                        "no fresh metric data since {}",
-                        (until
-                            - chrono::Duration::from_std(self.plan.metrics.stale_window())
-                                .unwrap_or_default())
-                        .format("%H:%M:%SZ")
-                    ));
-                }
                 missing.extend(
                     self.open_items(ListKind::PreRelease)
                         .into_iter()

@@ -1,7 +1,5 @@
-//! Faults that shipdeck does not handle yet. Each test states the contract it checks and
-//! fails today; the fix is larger than a local change or lies in files under active
-//! work (src/cli.rs, src/controller.rs, src/headless.rs). Move a test to its fault_* file
-//! once it passes.
+//! Faults shipdeck once handled badly: a command the CLI gave up on must never run later,
+//! and a full disk must never leave a log line for a decision the journal lacks.
 
 mod fault_common;
 
