@@ -41,8 +41,14 @@ pub enum Cmd {
     Open(OpenArgs),
     /// Drive a release with no screen (CI/CD, cron).
     Run(RunArgs),
-    /// Validate a plan; exit 2 with file:line:column errors.
-    Check { plan: PathBuf },
+    /// Validate a plan and run each metrics query once; exit 2 with file:line:column errors
+    /// or with the series whose query failed.
+    Check(CheckArgs),
+    /// When would these guardrails have paused or rolled back? The plan over past metrics.
+    Backtest(BacktestArgs),
+    /// Play a flight recording (`--record`): on the screen, or headless to check that the
+    /// engine still decides the same.
+    Replay(ReplayArgs),
     /// Where a release stands, and why.
     Status {
         plan: PathBuf,
@@ -60,6 +66,17 @@ pub enum Cmd {
     /// Feature flags: evaluate who gets a flag.
     #[command(subcommand)]
     Flags(FlagsCmd),
+    /// Tick a checklist item by hand (through the controller holding the release, if any).
+    Tick(TickArgs),
+    /// The plan's release notes as Markdown.
+    Notes {
+        plan: PathBuf,
+        /// Leave out the section marks (✨ 🔧 🐛 ⚠️).
+        #[arg(long)]
+        plain: bool,
+    },
+    /// Write a commented plan.yaml and flags.yaml to start a release from.
+    Init(InitArgs),
     /// The journal: every action and decision.
     Journal {
         plan: PathBuf,
@@ -107,6 +124,53 @@ pub struct OpenArgs {
     pub theme: Option<String>,
     #[command(flatten)]
     pub clock: ClockArgs,
+    /// Record every sample batch, command and decision to this new file, for `shipdeck replay`.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    pub plan: PathBuf,
+    /// Ask the metrics queries at this time (RFC 3339) instead of now.
+    #[arg(long, value_parser = parse_time)]
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Validate the file only; do not contact the metrics source.
+    #[arg(long)]
+    pub no_probe: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    pub plan: PathBuf,
+    /// Start of the range (RFC 3339); the first `baseline_window` of it is the baseline.
+    #[arg(long, value_parser = parse_time)]
+    pub from: chrono::DateTime<chrono::Utc>,
+    /// End of the range (RFC 3339).
+    #[arg(long, value_parser = parse_time)]
+    pub to: chrono::DateTime<chrono::Utc>,
+    /// The report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    pub recording: PathBuf,
+    /// Engine seconds per real second; default: the recorded speed on screen, as fast as
+    /// possible headless.
+    #[arg(long)]
+    pub speed: Option<f64>,
+    /// No screen: feed the recorded inputs to the engine and compare its decisions with the
+    /// recorded ones (exit 0 the same, 1 diverged).
+    #[arg(long)]
+    pub headless: bool,
+    /// Headless output as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+    /// dark, light, high-contrast, or a theme file.
+    #[arg(long)]
+    pub theme: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +193,9 @@ pub struct RunArgs {
     pub max_pause: Duration,
     #[command(flatten)]
     pub clock: ClockArgs,
+    /// Record every sample batch, command and decision to this new file, for `shipdeck replay`.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -142,6 +209,34 @@ pub struct ActArgs {
     pub force: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct TickArgs {
+    pub plan: PathBuf,
+    /// The item's text, in any case; a unique prefix is enough.
+    pub item: String,
+    /// Look only in this list: pre-release, release-day, post-release or rollback.
+    #[arg(long, value_parser = crate::checklist::parse_list)]
+    pub list: Option<crate::plan::ListKind>,
+    /// Untick the item instead.
+    #[arg(long)]
+    pub undo: bool,
+    /// Why (journaled).
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[arg(long, value_enum, default_value = "canary")]
+    pub template: crate::init::Template,
+    /// The release name; default: the folder's name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Where to write plan.yaml and flags.yaml (made if missing).
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum FlagsCmd {
     /// Would this user get the flag? Same bucketing as Unleash's gradual rollout.
@@ -153,6 +248,19 @@ pub enum FlagsCmd {
         groups: Vec<String>,
         #[arg(long, default_value = "flags.yaml")]
         file: PathBuf,
+        /// Read the flag from this plan's backend (file, flagd or Unleash) and bucket the
+        /// way that backend's SDKs do, instead of reading --file.
+        #[arg(long)]
+        plan: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The plan's flag as its backend holds it, with a bucket preview for every step.
+    List {
+        plan: PathBuf,
+        /// How many sample users (user-0, user-1, …) the preview buckets.
+        #[arg(long, default_value_t = 1000)]
+        users: usize,
         #[arg(long)]
         json: bool,
     },
@@ -197,11 +305,12 @@ fn open_store(cli: &Cli, plan: &Plan) -> Result<Arc<dyn ReleaseStore>> {
     Ok(Arc::new(store))
 }
 
-/// The control room screen for a session.
-pub async fn screen(session: Session, theme: Option<String>, _demo: bool) -> Result<u8> {
-    let opts = crate::tui::TuiOptions::from_args(theme.as_deref())?;
-    crate::tui::run(session, opts).await?;
-    Ok(0)
+/// The screen's options from `--theme` and `NO_COLOR`; a bad theme is the user's to fix.
+pub fn screen_options(theme: Option<&str>) -> Result<crate::tui::TuiOptions, u8> {
+    crate::tui::TuiOptions::from_args(theme).map_err(|e| {
+        eprintln!("{e}");
+        INVALID
+    })
 }
 
 /// Runs the command line; returns the process exit code.
@@ -224,22 +333,24 @@ pub async fn main(cli: Cli) -> Result<u8> {
                 Ok(p) => p,
                 Err(code) => return Ok(code),
             };
+            let tui = match screen_options(args.theme.as_deref()) {
+                Ok(t) => t,
+                Err(code) => return Ok(code),
+            };
             let store = open_store(&cli, &plan)?;
-            let opts = controller::Options::new(operator(&cli), args.clock.clock(), "screen");
+            let mut opts = controller::Options::new(operator(&cli), args.clock.clock(), "screen");
+            opts.record = args.record.clone();
             let session = controller::open(plan, opts, store).await?;
-            screen(session, args.theme.clone(), false).await
+            if args.record.is_some() && !session.controller.holds() {
+                eprintln!("warning: following another controller; only the holder records");
+            }
+            crate::tui::run(session, tui).await?;
+            Ok(0)
         }
         Some(Cmd::Run(args)) => run(&cli, args).await,
-        Some(Cmd::Check { plan: path }) => match plan::load(path) {
-            Ok(p) => {
-                println!("{}", plan::summary(&p));
-                Ok(0)
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                Ok(INVALID)
-            }
-        },
+        Some(Cmd::Check(args)) => check(args).await,
+        Some(Cmd::Backtest(args)) => backtest(args).await,
+        Some(Cmd::Replay(args)) => replay(&cli, args).await,
         Some(Cmd::Status { plan: path, json }) => status(&cli, path, *json),
         Some(Cmd::Promote(a)) => act(&cli, a, Command::Promote { force: a.force }).await,
         Some(Cmd::Pause(a)) => act(&cli, a, Command::Pause).await,
@@ -250,26 +361,50 @@ pub async fn main(cli: Cli) -> Result<u8> {
             user,
             groups,
             file,
+            plan,
             json,
-        })) => {
-            let state = match crate::flags::file::read_file_flag(file, flag) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return Ok(INVALID);
-                }
+        })) => flags_eval(flag, user, groups, file, plan.as_deref(), *json).await,
+        Some(Cmd::Flags(FlagsCmd::List { plan, users, json })) => {
+            flags_list(plan, *users, *json).await
+        }
+        Some(Cmd::Tick(args)) => tick(&cli, args).await,
+        Some(Cmd::Notes { plan: path, plain }) => {
+            let plan = match load_plan(path) {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
             };
-            let eval = crate::flags::bucket::evaluate(flag, state.as_ref(), user, groups);
-            if *json {
-                println!("{}", serde_json::to_string(&eval)?);
-            } else {
-                let word = if eval.enabled { "ON" } else { "off" };
-                println!(
-                    "{} for {}: {word} ({}; bucket {})",
-                    eval.flag, eval.user, eval.reason, eval.bucket
+            let today = chrono::Local::now().date_naive();
+            print!("{}", crate::notes::markdown(&plan.release, today, !plain));
+            if crate::notes::is_empty(&plan.release) {
+                eprintln!(
+                    "hint: {} has no release notes yet; add `release.notes` with `features`, `improvements`, `fixes` and `breaking` lists",
+                    path.display()
                 );
             }
             Ok(0)
+        }
+        Some(Cmd::Init(args)) => {
+            let name = args
+                .name
+                .clone()
+                .unwrap_or_else(|| crate::init::name_from_folder(&args.dir));
+            match crate::init::write(&args.dir, args.template, &name) {
+                Ok(files) => {
+                    for f in &files {
+                        println!("wrote {}", f.display());
+                    }
+                    let plan = args.dir.join("plan.yaml");
+                    println!(
+                        "next: edit {0}, then `shipdeck check {0}` and `shipdeck open {0}`",
+                        plan.display()
+                    );
+                    Ok(0)
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    Ok(INVALID)
+                }
+            }
         }
         Some(Cmd::Journal {
             plan: path,
@@ -325,7 +460,8 @@ async fn run(cli: &Cli, args: &RunArgs) -> Result<u8> {
         Err(code) => return Ok(code),
     };
     let store = open_store(cli, &plan)?;
-    let opts = controller::Options::new(operator(cli), args.clock.clock(), "headless");
+    let mut opts = controller::Options::new(operator(cli), args.clock.clock(), "headless");
+    opts.record = args.record.clone();
     let session = controller::open(plan, opts, store).await?;
     if let Some(h) = session.controller.follower_of() {
         eprintln!(
@@ -352,6 +488,107 @@ async fn run(cli: &Cli, args: &RunArgs) -> Result<u8> {
         eprintln!("{}", outcome.why);
     }
     Ok(outcome.code)
+}
+
+async fn check(args: &CheckArgs) -> Result<u8> {
+    let plan = match load_plan(&args.plan) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    println!("{}", plan::summary(&plan));
+    if args.no_probe {
+        return Ok(0);
+    }
+    let at = args.at.unwrap_or_else(chrono::Utc::now);
+    match crate::backtest::probe(&plan, at).await {
+        Ok(None) => Ok(0),
+        Ok(Some(probe)) => {
+            print!("{}", probe.text(&plan));
+            let failed = probe.failures();
+            if failed == 0 {
+                return Ok(0);
+            }
+            eprintln!(
+                "{}: {failed} of {} series failed their query (above)",
+                args.plan.display(),
+                probe.readings.len()
+            );
+            Ok(INVALID)
+        }
+        Err(e) => {
+            eprintln!(
+                "{}: the metrics source: {e}\n  hint: `shipdeck check --no-probe` validates the file alone",
+                args.plan.display()
+            );
+            Ok(INVALID)
+        }
+    }
+}
+
+async fn backtest(args: &BacktestArgs) -> Result<u8> {
+    let plan = match load_plan(&args.plan) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let report = match controller::open_metrics(&plan) {
+        Ok(mut source) => {
+            crate::backtest::run(Arc::clone(&plan), source.as_mut(), args.from, args.to).await
+        }
+        Err(e) => {
+            eprintln!("{}: the metrics source: {e}", args.plan.display());
+            return Ok(INVALID);
+        }
+    };
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(INVALID);
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.text());
+    }
+    // A series that never answered says nothing about its rules: the user must fix it.
+    Ok(if report.failed().is_empty() {
+        0
+    } else {
+        INVALID
+    })
+}
+
+async fn replay(cli: &Cli, args: &ReplayArgs) -> Result<u8> {
+    let recording = match crate::recorder::Recording::read(&args.recording) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(INVALID);
+        }
+    };
+    if let Err(e) = recording.plan() {
+        eprintln!("{e}");
+        return Ok(INVALID);
+    }
+    if let Some(line) = recording.torn {
+        eprintln!(
+            "warning: {}:{line} was cut short (the recording process was killed) and is skipped",
+            args.recording.display()
+        );
+    }
+    if args.headless {
+        return Ok(crate::recorder::play_headless(&recording, args.speed, args.json).await);
+    }
+    let tui = match screen_options(args.theme.as_deref()) {
+        Ok(t) => t,
+        Err(code) => return Ok(code),
+    };
+    let (sandbox, session) =
+        crate::recorder::sandbox(&recording, args.speed, operator(cli)).await?;
+    crate::tui::run(session, tui).await?;
+    drop(sandbox);
+    Ok(0)
 }
 
 fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
@@ -495,6 +732,38 @@ async fn act(cli: &Cli, args: &ActArgs, command: Command) -> Result<u8> {
     }
 }
 
+/// `shipdeck tick`: finds the item from what was typed, then acts like `promote` does.
+async fn tick(cli: &Cli, args: &TickArgs) -> Result<u8> {
+    let plan = match load_plan(&args.plan) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let (list, item) = match crate::checklist::find_item(&plan.checklists, &args.item, args.list) {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(INVALID);
+        }
+    };
+    if let Some(it) = plan.checklists.list(list).get(item)
+        && let Some(check) = &it.check
+    {
+        eprintln!(
+            "\"{}\" ticks itself ({}); it cannot be ticked by hand",
+            it.text,
+            crate::checklist::describe_check(check)
+        );
+        return Ok(1);
+    }
+    let act_args = ActArgs {
+        plan: args.plan.clone(),
+        reason: args.reason.clone(),
+        force: false,
+    };
+    let done = !args.undo;
+    act(cli, &act_args, Command::Tick { list, item, done }).await
+}
+
 async fn act_directly(
     session: &mut Session,
     command: Command,
@@ -543,4 +812,153 @@ async fn wait_answer(session: &mut Session) -> Result<String, String> {
         }
     }
     Err("no answer from the controller holding the release".into())
+}
+
+/// A flag error's exit code: 1 for a backend that could not be reached or refused
+/// (try again), 2 for input the user can fix.
+fn flag_error_code(e: &crate::flags::FlagError) -> u8 {
+    match e {
+        crate::flags::FlagError::Unleash { .. } => 1,
+        _ => INVALID,
+    }
+}
+
+/// `shipdeck flags eval`: from a flag file, or from a plan's backend with its bucketing.
+async fn flags_eval(
+    flag: &str,
+    user: &str,
+    groups: &[String],
+    file: &Path,
+    plan: Option<&Path>,
+    json: bool,
+) -> Result<u8> {
+    let eval = match plan {
+        Some(path) => {
+            let plan = match load_plan(path) {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
+            };
+            let spec = plan::FlagSpec {
+                name: flag.to_string(),
+                ..plan.flag.clone()
+            };
+            match crate::flags::inspect(&spec).await {
+                Ok(found) => found.evaluate(user, groups),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(flag_error_code(&e));
+                }
+            }
+        }
+        None => match crate::flags::file::read_file_flag(file, flag) {
+            Ok(state) => crate::flags::bucket::evaluate(flag, state.as_ref(), user, groups),
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(INVALID);
+            }
+        },
+    };
+    if json {
+        println!("{}", serde_json::to_string(&eval)?);
+    } else {
+        let word = if eval.enabled { "ON" } else { "off" };
+        println!(
+            "{} for {}: {word} ({}; bucket {})",
+            eval.flag, eval.user, eval.reason, eval.bucket
+        );
+    }
+    Ok(0)
+}
+
+/// `shipdeck flags list PLAN`: the flag where the plan's backend keeps it, and how many
+/// sample users each step reaches by that backend's buckets.
+async fn flags_list(path: &Path, users: usize, json: bool) -> Result<u8> {
+    let plan = match load_plan(path) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let found = match crate::flags::inspect(&plan.flag).await {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(flag_error_code(&e));
+        }
+    };
+    let steps: Vec<serde_json::Value> = plan
+        .rollout
+        .steps
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "step": s.name, "percent": s.percent, "groups": s.groups,
+                "reach": found.reach(s.percent, users),
+            })
+        })
+        .collect();
+    let others = match &plan.flag.backend {
+        plan::BackendSpec::File { path } => crate::flags::list_flags(path)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(name, _)| *name != plan.flag.name)
+            .collect(),
+        _ => Vec::new(),
+    };
+    if json {
+        let value = serde_json::json!({
+            "flag": found, "sample_users": users, "steps": steps,
+            "other_flags": others.iter().map(|(n, s)| serde_json::json!({"name": n, "state": s})).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(0);
+    }
+    let state = found.state.as_ref().map_or(
+        "missing (shipdeck creates it off at 0% on start)".into(),
+        |s| format!("{} [{}]", s.summary(), s.kind.name()),
+    );
+    println!("{} in {}: {state}", found.flag, found.backend);
+    match &found.bucketing {
+        crate::flags::Bucketing::Flagd => println!(
+            "  bucketing: flagd fractional over \"{}<user>\" (murmur3)",
+            found.flag
+        ),
+        crate::flags::Bucketing::Unleash {
+            group_id,
+            stickiness,
+        } => println!(
+            "  bucketing: Unleash gradual rollout, murmur3(\"{group_id}:<user>\") % 100 + 1, stickiness {stickiness}"
+        ),
+    }
+    if let Some(s) = &found.state {
+        let now = found.reach(if s.enabled { s.percent() } else { 0 }, users);
+        println!("  now: {now} of {users} sample users outside the groups");
+    }
+    println!("  preview over {users} sample users (user-0 …) by step:");
+    for (step, value) in plan.rollout.steps.iter().zip(&steps) {
+        let reach = value["reach"].as_u64().unwrap_or_default();
+        let groups = if step.groups.is_empty() {
+            String::new()
+        } else {
+            format!("  + everyone in [{}]", step.groups.join(", "))
+        };
+        println!(
+            "    {:<16} {:>3}%  {reach:>6} users ({:.1}%){groups}",
+            step.name,
+            step.percent,
+            reach as f64 * 100.0 / users.max(1) as f64
+        );
+    }
+    let samples: Vec<String> = (0..5)
+        .map(|i| {
+            let user = format!("user-{i}");
+            format!("{user} bucket {}", found.evaluate(&user, &[]).bucket)
+        })
+        .collect();
+    println!("  sample buckets: {}", samples.join(", "));
+    if !others.is_empty() {
+        println!("  other flags in the file:");
+        for (name, s) in &others {
+            println!("    {name:<24} {} [{}]", s.summary(), s.kind.name());
+        }
+    }
+    Ok(0)
 }

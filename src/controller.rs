@@ -22,6 +22,9 @@ use crate::store::{Acquired, Holder, InboxAnswer, InboxRequest, Lease, ReleaseSt
 const RECENT: usize = 500;
 /// How often served bake time is saved when nothing else happens.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
+/// How long an exiting process waits for queued notifications (a dead receiver must not
+/// hold up the exit much).
+const NOTIFY_GRACE: Duration = Duration::from_secs(3);
 
 /// What adapters tell the controller.
 #[derive(Debug)]
@@ -67,6 +70,9 @@ pub struct Options {
     pub autopilot: bool,
     /// Poll the flag backend for outside changes this often.
     pub flag_poll: Duration,
+    /// The flight recorder's file: every engine input and decision, for `shipdeck replay`.
+    /// Only the holder records.
+    pub record: Option<PathBuf>,
 }
 
 impl Options {
@@ -78,6 +84,7 @@ impl Options {
             mode,
             autopilot: false,
             flag_poll: Duration::from_secs(1),
+            record: None,
         }
     }
 }
@@ -88,11 +95,19 @@ pub struct Session {
     pub messages: mpsc::Receiver<Message>,
 }
 
+/// A flag write the engine asked for, with how many outside changes it had been told of
+/// then: a write decided before the newest outside change was seen is not carried out.
+#[derive(Debug, Clone, PartialEq)]
+struct Wish {
+    flag: DesiredFlag,
+    outside_seen: u64,
+}
+
 enum Job {
     Record {
         entries: Vec<Entry>,
         progress: Option<Box<Progress>>,
-        flag: Option<DesiredFlag>,
+        flag: Option<Wish>,
     },
     Answer(String, InboxAnswer),
 }
@@ -122,6 +137,10 @@ pub struct Controller {
     unsaved: bool,
     flag_description: String,
     notifiers: Option<crate::notify::Notifiers>,
+    pipeline: crate::pipeline::Runner,
+    /// Outside flag changes the engine has been told of (see [`Wish`]).
+    outside_seen: u64,
+    recorder: Option<crate::recorder::Recorder>,
 }
 
 /// Opens a release: takes the lock (or follows the holder), restores the state, and
@@ -175,6 +194,26 @@ pub async fn open(
         torn_note = Some(e);
     }
 
+    let recorder = match (&opts.record, &lease) {
+        (Some(path), Some(_)) => {
+            let header = crate::recorder::Header::new(
+                &plan,
+                &opts.operator,
+                opts.mode,
+                &opts.clock,
+                engine.progress(),
+            )
+            .map_err(|e| ControllerError::Adapter(e.to_string()))?;
+            let tell = tx.clone();
+            Some(
+                crate::recorder::Recorder::start(path, header, move |e| {
+                    let _ = tell.blocking_send(Message::AdapterStopped(format!("recorder: {e}")));
+                })
+                .map_err(|e| ControllerError::Adapter(e.to_string()))?,
+            )
+        }
+        _ => None,
+    };
     let (exposure, exposure_rx) = watch::channel(engine.exposure());
     let source = open_metrics(&plan)?;
     let backfill = plan.metrics.baseline_window.max(Duration::from_secs(3600));
@@ -224,6 +263,15 @@ pub async fn open(
         tokio::spawn(run_follow(Arc::clone(&store), tx.clone()));
     }
 
+    // Stages and checklist commands run only in the holder; a one-off command (`shipdeck
+    // promote`) reads status files but never runs CI.
+    let mode = match (lease.is_some(), opts.mode) {
+        (false, _) => crate::pipeline::Mode::Follow,
+        (true, "command") => crate::pipeline::Mode::StatusFilesOnly,
+        (true, _) => crate::pipeline::Mode::Run,
+    };
+    let (pipeline, first_stages) = crate::pipeline::Runner::start(&plan, mode, tx.clone()).await;
+
     let mut controller = Controller {
         interval: chrono::Duration::from_std(plan.metrics.interval)
             .unwrap_or(chrono::Duration::seconds(15)),
@@ -248,7 +296,14 @@ pub async fn open(
         unsaved: false,
         flag_description,
         notifiers,
+        pipeline,
+        outside_seen: 0,
+        recorder,
     };
+    for input in first_stages {
+        controller.pipeline.told(&input);
+        controller.apply(input);
+    }
     if let Some(e) = torn_note {
         controller.send(Job::Record {
             entries: vec![e],
@@ -267,7 +322,10 @@ pub async fn open(
         controller.send(Job::Record {
             entries: vec![],
             progress: None,
-            flag: Some(d),
+            flag: Some(Wish {
+                flag: d,
+                outside_seen: 0,
+            }),
         });
     }
     Ok(Session {
@@ -507,6 +565,9 @@ impl Controller {
                     self.newest_batch = Some(self.newest_batch.map_or(at, |b| b.max(at)));
                 }
                 if let Input::Flag { event } = &input {
+                    if matches!(event, FlagEvent::Outside { .. }) {
+                        self.outside_seen += 1;
+                    }
                     match event {
                         FlagEvent::Failed { error, attempt } => {
                             self.notice = Some(format!(
@@ -514,21 +575,41 @@ impl Controller {
                             ));
                         }
                         FlagEvent::Confirmed { .. } => self.notice = None,
+                        FlagEvent::Unreadable { error } => {
+                            self.notice = Some(format!(
+                                "flag unreadable, showing its last good state; nothing is written over it: {error}"
+                            ));
+                        }
+                        FlagEvent::Loaded { .. } | FlagEvent::Outside { .. }
+                            if self
+                                .notice
+                                .as_deref()
+                                .is_some_and(|n| n.starts_with("flag unreadable")) =>
+                        {
+                            self.notice = None;
+                        }
                         _ => {}
                     }
                 }
                 if self.halted.is_some() && matches!(input, Input::Samples { .. } | Input::Tick) {
                     // Nothing new is decided without a record; samples still show.
                     if let Input::Samples { batch } = input {
-                        self.engine.handle(
-                            batch.at,
-                            Input::History {
-                                batches: vec![batch],
-                            },
-                        );
+                        let at = batch.at;
+                        let input = Input::History {
+                            batches: vec![batch],
+                        };
+                        if let Some(r) = &self.recorder {
+                            r.input(at, &input);
+                        }
+                        self.engine.handle(at, input);
                     }
                     return true;
                 }
+                if let Some((action, reason)) = crate::pipeline::journal_note(&self.engine, &input)
+                {
+                    self.record(Kind::Note, crate::engine::ENGINE, action, reason);
+                }
+                self.pipeline.told(&input);
                 self.apply(input);
             }
             Message::Request(req) => {
@@ -576,6 +657,9 @@ impl Controller {
             Input::Samples { batch } => batch.at,
             _ => self.now(),
         };
+        if let Some(r) = &self.recorder {
+            r.input(now, &input);
+        }
         let effects = self.engine.handle(now, input);
         let mut entries = Vec::new();
         let mut flag = None;
@@ -596,6 +680,9 @@ impl Controller {
                 Effect::Refused(r) => refused = Some(r),
             }
         }
+        if let Some(r) = &self.recorder {
+            r.journal(&entries);
+        }
         let _ = self.exposure.send(self.engine.exposure());
         for f in failures {
             self.record_failure(f);
@@ -606,6 +693,10 @@ impl Controller {
                 self.push_recent(e.clone());
             }
             let progress = Some(Box::new(self.engine.progress().clone()));
+            let flag = flag.map(|flag| Wish {
+                flag,
+                outside_seen: self.outside_seen,
+            });
             self.send(Job::Record {
                 entries,
                 progress,
@@ -615,6 +706,68 @@ impl Controller {
             self.unsaved = false;
         }
         refused
+    }
+
+    /// Pipeline stages in plan order, with what the screen shows about each (status, why,
+    /// output tail); Prod follows the engine's phase.
+    pub fn stage_details(&self) -> Vec<crate::pipeline::StageDetail> {
+        self.pipeline.details(self.engine.phase())
+    }
+
+    pub fn stage_detail(&self, name: &str) -> Option<crate::pipeline::StageDetail> {
+        self.pipeline.detail(name, self.engine.phase())
+    }
+
+    /// The command behind an automatic checklist item (`check: {command}`), if it has one.
+    pub fn check_detail(
+        &self,
+        list: ListKind,
+        item: usize,
+    ) -> Option<crate::checklist::CheckDetail> {
+        self.pipeline.checks().detail(list, item)
+    }
+
+    /// Runs a stage again (the screen's `r`): its command, or a fresh read of its status
+    /// file. Journaled with the operator. `Ok(what happens)` or `Err(why not)`.
+    pub fn rerun_stage(&mut self, name: &str) -> Result<String, String> {
+        if let Some(h) = &self.follower_of {
+            return Err(format!("{h} holds the release and runs its stages"));
+        }
+        let answer = self.pipeline.rerun(name)?;
+        let operator = self.operator.clone();
+        self.record(Kind::Action, &operator, "rerun", format!("stage {name}"));
+        Ok(answer)
+    }
+
+    /// Runs an automatic checklist item's command now (instead of at its next minute).
+    pub fn recheck(&mut self, list: ListKind, item: usize) -> Result<String, String> {
+        self.pipeline.checks().rerun(list, item)
+    }
+
+    /// Every stage and check command has a first result and no stage is running: asking
+    /// to start now gets a fair answer.
+    pub fn pipeline_settled(&self) -> bool {
+        self.pipeline.settled()
+    }
+
+    /// Journals what a person or an adapter did that the engine does not decide.
+    fn record(&mut self, kind: Kind, operator: &str, action: &str, reason: String) {
+        let entry = Entry {
+            at: self.now(),
+            operator: operator.to_string(),
+            kind,
+            action: action.to_string(),
+            reason,
+            step: None,
+            values: Default::default(),
+            explain: None,
+        };
+        self.push_recent(entry.clone());
+        self.send(Job::Record {
+            entries: vec![entry],
+            progress: None,
+            flag: None,
+        });
     }
 
     /// Journals an adapter's failure; it changes no decision.
@@ -666,13 +819,20 @@ impl Controller {
         }
     }
 
-    /// Waits until everything sent to the writer is on disk (for exits).
+    /// Waits until everything sent to the writer is on disk (for exits), after giving
+    /// queued notifications a moment to go out.
     pub async fn settle(&mut self) {
+        if let Some(n) = self.notifiers.take() {
+            n.close(NOTIFY_GRACE).await;
+        }
         self.flush();
         // The writer thread drains its queue and exits once its sender is gone.
         self.writer = None;
         if let Some(t) = self.writer_thread.take() {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+        if let Some(r) = self.recorder.take() {
+            let _ = tokio::task::spawn_blocking(move || r.finish()).await;
         }
     }
 }
@@ -777,23 +937,22 @@ fn align(t: DateTime<Utc>, step: chrono::Duration) -> DateTime<Utc> {
 }
 
 /// Writes the flag when the engine asks, retrying loudly with backoff until the backend
-/// confirms; in between, watches for changes made outside shipdeck.
+/// confirms; in between, watches for changes made outside shipdeck: a file backend through
+/// a file watcher (the poll stays as a slower fallback), any other by polling.
 async fn run_flags(
     mut backend: Box<dyn FlagBackend>,
-    mut desired: watch::Receiver<Option<DesiredFlag>>,
+    mut desired: watch::Receiver<Option<Wish>>,
     poll: Duration,
     tx: mpsc::Sender<Message>,
 ) {
-    let send = |event: FlagEvent| {
-        let tx = tx.clone();
-        async move { tx.send(Message::Input(Input::Flag { event })).await.is_ok() }
-    };
     let mut seen: Option<FlagState> = None;
     let mut last_error: Option<String> = None;
+    // Outside changes reported to the engine, to tell stale wishes from fresh ones.
+    let mut outside_sent = 0u64;
     match backend.read().await {
         Ok(Some(state)) => {
             seen = Some(state.clone());
-            send(FlagEvent::Loaded { state }).await;
+            send_flag(&tx, FlagEvent::Loaded { state }).await;
         }
         Ok(None) => {
             let create = DesiredFlag {
@@ -804,88 +963,163 @@ async fn run_flags(
             match backend.write(&create).await {
                 Ok(state) => {
                     seen = Some(state.clone());
-                    send(FlagEvent::Created { state }).await;
+                    send_flag(&tx, FlagEvent::Created { state }).await;
                 }
                 Err(e) => {
                     last_error = Some(e.to_string());
-                    send(FlagEvent::Unreadable {
-                        error: e.to_string(),
-                    })
-                    .await;
+                    let error = e.to_string();
+                    send_flag(&tx, FlagEvent::Unreadable { error }).await;
                 }
             }
         }
         Err(e) => {
             last_error = Some(e.to_string());
-            send(FlagEvent::Unreadable {
-                error: e.to_string(),
-            })
-            .await;
+            let error = e.to_string();
+            send_flag(&tx, FlagEvent::Unreadable { error }).await;
         }
     }
+    let mut watcher = match backend
+        .watched_file()
+        .map(crate::flags::watch::FileWatch::start)
+    {
+        Some(Ok(w)) => Some(w),
+        Some(Err(e)) => {
+            let _ = tx
+                .send(Message::AdapterStopped(format!("flag watcher: {e}")))
+                .await;
+            None
+        }
+        None => None,
+    };
+    let fallback = if watcher.is_some() { poll * 5 } else { poll };
     loop {
         tokio::select! {
             changed = desired.changed() => {
                 if changed.is_err() {
                     return;
                 }
-                let Some(want) = desired.borrow_and_update().clone() else { continue };
+                let Some(wish) = desired.borrow_and_update().clone() else { continue };
+                // Decided before the engine heard of the newest outside change: writing it
+                // would undo that change blindly. A rollback is always written.
+                if wish.flag.enabled && wish.outside_seen < outside_sent {
+                    continue;
+                }
+                let want = wish.flag.clone();
                 let mut attempt = 0u32;
                 let mut backoff = Duration::from_millis(200);
                 loop {
-                    match backend.write(&want).await {
-                        Ok(state) => {
+                    // Refused because the flag changed outside since shipdeck last saw it:
+                    // nothing was written, and that change is reported like any other.
+                    let written = match backend.write(&want).await {
+                        Ok(state) => Ok(state),
+                        Err(crate::flags::FlagError::ChangedOutside { found, .. }) => Ok(*found),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    let failure = match written {
+                        Ok(state) if want.is_met_by(&state) => {
                             seen = Some(state.clone());
                             last_error = None;
-                            if !send(FlagEvent::Confirmed { state }).await {
+                            if !send_flag(&tx, FlagEvent::Confirmed { state }).await {
                                 return;
                             }
                             break;
                         }
-                        Err(e) => {
-                            attempt += 1;
-                            if !send(FlagEvent::Failed { error: e.to_string(), attempt }).await {
+                        // Turned back on right after shipdeck turned it off: the rollback
+                        // wins, so it is written again.
+                        Ok(state) if !want.enabled => {
+                            seen = Some(state);
+                            "the flag read back on right after it was turned off".to_string()
+                        }
+                        // An outside edit landed before the write or between the write and
+                        // the read-back: not written over; the engine decides what it means.
+                        Ok(state) => {
+                            seen = Some(state.clone());
+                            last_error = None;
+                            outside_sent += 1;
+                            if !send_flag(&tx, FlagEvent::Outside { state }).await {
                                 return;
                             }
-                            // A newer wish (a rollback after a promote) replaces this one at once.
-                            tokio::select! {
-                                _ = tokio::time::sleep(backoff) => {}
-                                c = desired.changed() => if c.is_err() { return },
-                            }
-                            backoff = (backoff * 2).min(Duration::from_secs(5));
-                            if desired.has_changed().unwrap_or(false) || desired.borrow().as_ref() != Some(&want) {
-                                break;
-                            }
+                            break;
                         }
+                        Err(e) => e,
+                    };
+                    attempt += 1;
+                    if !send_flag(&tx, FlagEvent::Failed { error: failure, attempt }).await {
+                        return;
+                    }
+                    // A newer wish (a rollback after a promote) replaces this one at once.
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        c = desired.changed() => if c.is_err() { return },
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    if desired.has_changed().unwrap_or(false) || desired.borrow().as_ref() != Some(&wish) {
+                        break;
                     }
                 }
-                if desired.borrow().as_ref() != Some(&want) {
+                if desired.borrow().as_ref() != Some(&wish) {
                     desired.mark_changed();
                 }
             }
-            _ = tokio::time::sleep(poll) => {
-                match backend.read().await {
-                    Ok(Some(state)) => {
-                        last_error = None;
-                        if seen.as_ref() != Some(&state) {
-                            seen = Some(state.clone());
-                            if !send(FlagEvent::Outside { state }).await {
-                                return;
-                            }
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        let text = e.to_string();
-                        if last_error.as_deref() != Some(text.as_str()) {
-                            last_error = Some(text.clone());
-                            if !send(FlagEvent::Unreadable { error: text }).await {
-                                return;
-                            }
-                        }
-                    }
+            woke = file_changed(&mut watcher) => {
+                if !woke {
+                    watcher = None;
+                }
+                if !check_flag(backend.as_mut(), &mut seen, &mut last_error, &mut outside_sent, &tx).await {
+                    return;
                 }
             }
+            _ = tokio::time::sleep(fallback) => {
+                if !check_flag(backend.as_mut(), &mut seen, &mut last_error, &mut outside_sent, &tx).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn send_flag(tx: &mpsc::Sender<Message>, event: FlagEvent) -> bool {
+    tx.send(Message::Input(Input::Flag { event })).await.is_ok()
+}
+
+/// The next change the file watcher saw; never, without one. `false` when it stopped.
+async fn file_changed(watcher: &mut Option<crate::flags::watch::FileWatch>) -> bool {
+    match watcher {
+        Some(w) => w.changed().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Reads the flag and reports what is new since `seen`: an outside change, a flag gone
+/// unreadable (the last good state stays), or readable again. `false` once nobody listens.
+async fn check_flag(
+    backend: &mut dyn FlagBackend,
+    seen: &mut Option<FlagState>,
+    last_error: &mut Option<String>,
+    outside_sent: &mut u64,
+    tx: &mpsc::Sender<Message>,
+) -> bool {
+    match backend.read().await {
+        Ok(Some(state)) => {
+            let recovered = last_error.take().is_some();
+            if seen.as_ref() != Some(&state) {
+                *seen = Some(state.clone());
+                *outside_sent += 1;
+                return send_flag(tx, FlagEvent::Outside { state }).await;
+            }
+            if recovered {
+                return send_flag(tx, FlagEvent::Loaded { state }).await;
+            }
+            true
+        }
+        Ok(None) => true,
+        Err(e) => {
+            let error = e.to_string();
+            if last_error.as_deref() == Some(error.as_str()) {
+                return true;
+            }
+            *last_error = Some(error.clone());
+            send_flag(tx, FlagEvent::Unreadable { error }).await
         }
     }
 }
@@ -894,7 +1128,7 @@ async fn run_flags(
 /// A rollback goes out even when the record cannot be written: safety before bookkeeping.
 fn spawn_writer(
     store: Arc<dyn ReleaseStore>,
-    flag: watch::Sender<Option<DesiredFlag>>,
+    flag: watch::Sender<Option<Wish>>,
     tx: mpsc::Sender<Message>,
 ) -> (std::sync::mpsc::Sender<Job>, std::thread::JoinHandle<()>) {
     let (jobs, rx) = std::sync::mpsc::channel::<Job>();
@@ -919,10 +1153,10 @@ fn spawn_writer(
                     if let Err(e) = &result {
                         let _ = tx.blocking_send(Message::StoreFailed(e.to_string()));
                     }
-                    if let Some(d) = want
-                        && (result.is_ok() || !d.enabled)
+                    if let Some(w) = want
+                        && (result.is_ok() || !w.flag.enabled)
                     {
-                        let _ = flag.send(Some(d));
+                        let _ = flag.send(Some(w));
                     }
                 }
                 Job::Answer(id, answer) => {

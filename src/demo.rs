@@ -48,6 +48,10 @@ pub fn scenario(name: &str) -> Scenario {
 }
 
 pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<u8> {
+    let tui = match crate::cli::screen_options(args.theme.as_deref()) {
+        Ok(t) => t,
+        Err(code) => return Ok(code),
+    };
     let (dir, plan) = prepare(scenario(&args.scenario))?;
     let state_dir = cli
         .state_dir
@@ -62,7 +66,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<u8> {
     );
     opts.autopilot = true;
     let session = controller::open(Arc::new(plan), opts, store).await?;
-    let code = crate::cli::screen(session, args.theme.clone(), true).await?;
+    crate::tui::run(session, tui).await?;
     drop(dir);
-    Ok(code)
+    Ok(0)
 }

@@ -36,6 +36,7 @@ pub async fn run(mut session: Session, opts: Options) -> Outcome {
     let mut printed = 0u64;
     let mut paused_since: Option<DateTime<Utc>> = None;
     let mut started = false;
+    let mut history_in = false;
     let mut saw_samples = false;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let outcome = loop {
@@ -48,8 +49,10 @@ pub async fn run(mut session: Session, opts: Options) -> Outcome {
                 let was_history = matches!(message, crate::controller::Message::Input(Input::History { .. }));
                 session.controller.handle(message);
                 saw_samples |= was_samples;
-                // Start once the baseline history is in.
-                if was_history && !started && matches!(session.controller.engine().phase(), Phase::Ready) {
+                history_in |= was_history;
+                // Start once the baseline history is in and every pipeline stage and check
+                // command has its first result.
+                if history_in && !started && session.controller.pipeline_settled() && matches!(session.controller.engine().phase(), Phase::Ready) {
                     started = true;
                     if let Err(why) = session.controller.command(Command::Start { force: false }, Some("headless run".into())) {
                         print_new(&session, &mut printed, opts.json);
@@ -135,7 +138,11 @@ pub async fn run(mut session: Session, opts: Options) -> Outcome {
             }
             _ => paused_since = None,
         }
-        if opts.once && saw_samples && c.engine().progress().confirmed_or_idle() {
+        if opts.once
+            && saw_samples
+            && (started || !matches!(c.engine().phase(), Phase::Ready))
+            && c.engine().progress().confirmed_or_idle()
+        {
             let code = match c.engine().phase() {
                 Phase::Ready
                 | Phase::Baking { .. }

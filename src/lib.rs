@@ -4,6 +4,8 @@
 //! adapters (`metrics`, `flags`, `store`, `pipeline`) do I/O behind traits and run as
 //! tokio tasks that talk to the `controller` over channels.
 
+pub mod backtest;
+pub mod checklist;
 pub mod cli;
 pub mod clock;
 pub mod controller;
@@ -12,9 +14,13 @@ pub mod engine;
 pub mod flags;
 pub mod guardrail;
 pub mod headless;
+pub mod init;
 pub mod journal;
 pub mod metrics;
+pub mod notes;
 pub mod notify;
+pub mod pipeline;
 pub mod plan;
+pub mod recorder;
 pub mod store;
 pub mod tui;

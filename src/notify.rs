@@ -33,6 +33,7 @@ fn label(spec: &NotifierSpec) -> String {
 /// The running notifiers of one release. Dropping it stops them.
 pub struct Notifiers {
     queues: Vec<(String, mpsc::Sender<Event>)>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// A delivery problem, for the journal.
@@ -50,6 +51,7 @@ impl Notifiers {
         failures: mpsc::Sender<Failure>,
     ) -> Result<Self, NotifyError> {
         let mut queues = Vec::new();
+        let mut tasks = Vec::new();
         for spec in specs {
             let (tx, rx) = mpsc::channel(QUEUE);
             let name = label(spec);
@@ -57,21 +59,33 @@ impl Notifiers {
                 NotifierSpec::Webhook { url_env } => {
                     let url = std::env::var(url_env)
                         .map_err(|_| NotifyError::MissingUrl(url_env.clone()))?;
-                    tokio::spawn(run_webhook(url, name.clone(), rx, failures.clone()));
+                    tasks.push(tokio::spawn(run_webhook(
+                        url,
+                        name.clone(),
+                        rx,
+                        failures.clone(),
+                    )));
                 }
                 NotifierSpec::Log { path } => {
-                    tokio::spawn(run_log(
+                    tasks.push(tokio::spawn(run_log(
                         path.clone(),
                         release.to_string(),
                         name.clone(),
                         rx,
                         failures.clone(),
-                    ));
+                    )));
                 }
             }
             queues.push((name, tx));
         }
-        Ok(Notifiers { queues })
+        Ok(Notifiers { queues, tasks })
+    }
+
+    /// For an exiting process: lets the queued events (the rollback just confirmed) go
+    /// out, retries included, for at most `grace`; what is left after that is dropped.
+    pub async fn close(self, grace: Duration) {
+        drop(self.queues);
+        let _ = tokio::time::timeout(grace, futures::future::join_all(self.tasks)).await;
     }
 
     /// Queues an event for every notifier without waiting; a full queue drops the event and says so.

@@ -578,7 +578,8 @@ impl Engine {
                             self.progress.baseline.get(metric).copied(),
                             better,
                         );
-                        let ok = t.is_some_and(|t| !guardrail::breaks(*condition, v, t, better));
+                        // The item states the healthy fact (`below: 1%`): done while it holds.
+                        let ok = t.is_some_and(|t| guardrail::breaks(*condition, v, t, better));
                         (
                             ok,
                             Some(format!("{metric} {}", guardrail::format_value(v, unit))),

@@ -112,6 +112,21 @@ impl<F: FlagFile> DiskFlag<F> {
     ) -> Result<FlagState, FlagError> {
         for _ in 0..WRITE_ATTEMPTS {
             let (text, hash, current) = self.load()?;
+            // A change decided on what shipdeck last saw must not land on a flag someone
+            // else changed since: report it instead. Turning the flag off always goes on.
+            if desired.enabled
+                && self.seen.is_some_and(|seen| seen != hash)
+                && let Some(found) = &current
+                && !self.last.as_ref().is_some_and(|last| last.same_as(found))
+            {
+                self.seen = Some(hash);
+                self.last = Some(found.clone());
+                return Err(FlagError::ChangedOutside {
+                    where_: self.path.display().to_string(),
+                    flag: self.flag.clone(),
+                    found: Box::new(found.clone()),
+                });
+            }
             let target = step_target(step, desired, current.as_ref(), self.kind);
             if let Some(current) = &current
                 && current.same_as(&target)
@@ -427,6 +442,30 @@ mod tests {
         let edits = flag.format.edits.load(Ordering::SeqCst);
         assert_eq!(flag.write(&off).unwrap(), second);
         assert_eq!(flag.format.edits.load(Ordering::SeqCst), edits);
+    }
+
+    #[test]
+    fn a_flag_changed_outside_since_the_last_read_is_not_written_over() {
+        let (_dir, path, mut flag) = on_disk(0);
+        flag.read().unwrap();
+        let by_hand = FLAGS.replace("rollout: 0.25", "rollout: 0.8");
+        fs::write(&path, &by_hand).unwrap();
+        match flag.write(&desired(true, 50)) {
+            Err(FlagError::ChangedOutside { found, .. }) => assert_eq!(found.rollout, 0.8),
+            other => panic!("expected ChangedOutside, got {other:?}"),
+        }
+        assert_eq!(fs::read_to_string(&path).unwrap(), by_hand);
+        // Now that shipdeck has seen it, a new decision is written.
+        assert_eq!(flag.write(&desired(true, 50)).unwrap().rollout, 0.5);
+        // A rollback is written whatever happened meanwhile.
+        fs::write(&path, FLAGS.replace("rollout: 0.25", "rollout: 0.9")).unwrap();
+        let off = flag.write(&desired(false, 0)).unwrap();
+        assert!(!off.enabled);
+        // Other edits to the file (a comment, another flag) do not count as a change.
+        flag.read().unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        fs::write(&path, format!("{text}# a note\n")).unwrap();
+        assert!(flag.write(&desired(true, 5)).unwrap().enabled);
     }
 
     #[test]

@@ -493,6 +493,9 @@ impl FlagBackend for FileBackend {
         let desired = desired.clone();
         Box::pin(self.disk.run(move |disk| disk.write(&desired)))
     }
+    fn watched_file(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
 }
 
 /// The flag `flag` in the YAML flag file at `path`, for one-off reads such as

@@ -415,6 +415,9 @@ impl FlagBackend for FlagdBackend {
         let desired = desired.clone();
         Box::pin(self.disk.run(move |disk| disk.write(&desired)))
     }
+    fn watched_file(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
 }
 
 #[cfg(test)]

@@ -11,11 +11,14 @@ pub mod bucket;
 mod disk;
 pub mod file;
 pub mod flagd;
+pub mod unleash;
+pub mod watch;
 mod yaml_edit;
 
 pub use bucket::{Evaluation, evaluate, evaluate_flagd, fractional, unleash_bucket};
 pub use file::{FileBackend, list_flags, read_file_flag};
 pub use flagd::FlagdBackend;
+pub use unleash::UnleashBackend;
 
 /// The backend a plan names, ready to be driven from a tokio task.
 pub fn open(spec: &crate::plan::FlagSpec) -> Result<Box<dyn FlagBackend>, FlagError> {
@@ -31,9 +34,141 @@ pub fn open(spec: &crate::plan::FlagSpec) -> Result<Box<dyn FlagBackend>, FlagEr
             spec.name.clone(),
             spec.kind,
         ))),
-        BackendSpec::Unleash { url, .. } => Err(FlagError::Other(format!(
-            "the unleash backend ({url}) is not built into this version of shipdeck\n  hint: use a file or flagd backend"
-        ))),
+        BackendSpec::Unleash {
+            url,
+            token_env,
+            project,
+            environment,
+            create,
+        } => Ok(Box::new(
+            UnleashBackend::from_env(
+                url,
+                token_env,
+                project,
+                environment,
+                spec.name.clone(),
+                spec.kind,
+            )?
+            .creating(*create),
+        )),
+    }
+}
+
+/// How a backend's SDKs put users into buckets.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Bucketing {
+    /// Unleash's gradual rollout over `"<group_id>:<user>"` (the YAML flag file uses it
+    /// too, with the flag name as the group id).
+    Unleash {
+        group_id: String,
+        stickiness: String,
+    },
+    /// flagd's `fractional` over flag key + targeting key.
+    Flagd,
+}
+
+/// A flag as its backend holds it now, and how that backend buckets users.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Inspection {
+    pub flag: String,
+    /// Where it lives: `file flags.yaml`, `unleash http://… project default env production`.
+    pub backend: String,
+    /// `None` when the flag does not exist yet.
+    pub state: Option<FlagState>,
+    pub bucketing: Bucketing,
+}
+
+impl Inspection {
+    /// Would `user` (in `groups`) get the flag, bucketed as the backend's SDKs do?
+    pub fn evaluate(&self, user: &str, groups: &[String]) -> Evaluation {
+        match &self.bucketing {
+            Bucketing::Flagd => evaluate_flagd(&self.flag, self.state.as_ref(), user, groups),
+            Bucketing::Unleash {
+                group_id,
+                stickiness,
+            } => match &self.state {
+                Some(state) => unleash::UnleashFlag {
+                    state: state.clone(),
+                    group_id: group_id.clone(),
+                    stickiness: stickiness.clone(),
+                }
+                .evaluate(&self.flag, user, groups),
+                None => evaluate(&self.flag, None, user, groups),
+            },
+        }
+    }
+
+    /// How many of `users` sample users (`user-0`, `user-1`, …, in no group) fall in a
+    /// rollout of `percent`, by this backend's buckets.
+    pub fn reach(&self, percent: u8, users: usize) -> usize {
+        let at = FlagState {
+            enabled: true,
+            rollout: f64::from(percent.min(100)) / 100.0,
+            groups: Vec::new(),
+            kind: FlagKind::Release,
+        };
+        let probe = Inspection {
+            state: Some(at),
+            ..self.clone()
+        };
+        (0..users)
+            .filter(|i| probe.evaluate(&format!("user-{i}"), &[]).enabled)
+            .count()
+    }
+}
+
+/// The flag `spec` names, read from its backend now, with that backend's bucketing:
+/// what `shipdeck flags eval --plan` and `shipdeck flags list` show.
+pub async fn inspect(spec: &crate::plan::FlagSpec) -> Result<Inspection, FlagError> {
+    use crate::plan::BackendSpec;
+    let unleash_like = |group_id: &str| Bucketing::Unleash {
+        group_id: group_id.to_string(),
+        stickiness: "default".to_string(),
+    };
+    match &spec.backend {
+        BackendSpec::Unleash {
+            url,
+            token_env,
+            project,
+            environment,
+            ..
+        } => {
+            let mut backend = UnleashBackend::from_env(
+                url,
+                token_env,
+                project,
+                environment,
+                spec.name.clone(),
+                spec.kind,
+            )?;
+            let found = backend.inspect().await?;
+            Ok(Inspection {
+                flag: spec.name.clone(),
+                backend: backend.describe(),
+                bucketing: match &found {
+                    Some(f) => Bucketing::Unleash {
+                        group_id: f.group_id.clone(),
+                        stickiness: f.stickiness.clone(),
+                    },
+                    None => unleash_like(&spec.name),
+                },
+                state: found.map(|f| f.state),
+            })
+        }
+        BackendSpec::File { .. } | BackendSpec::Flagd { .. } => {
+            let mut backend = open(spec)?;
+            let state = backend.read().await?;
+            Ok(Inspection {
+                flag: spec.name.clone(),
+                backend: backend.describe(),
+                state,
+                bucketing: match spec.backend {
+                    BackendSpec::Flagd { .. } => Bucketing::Flagd,
+                    _ => unleash_like(&spec.name),
+                },
+            })
+        }
     }
 }
 
@@ -48,7 +183,34 @@ pub struct FlagState {
     pub kind: FlagKind,
 }
 
+impl DesiredFlag {
+    /// Whether `state` is what this asked for, as the engine judges it: an off flag is off
+    /// whatever its rollout; an on flag has this percent and these groups in any order.
+    pub fn is_met_by(&self, state: &FlagState) -> bool {
+        if self.enabled != state.enabled {
+            return false;
+        }
+        if !self.enabled {
+            return true;
+        }
+        let mut wanted = self.groups.clone();
+        let mut found = state.groups.clone();
+        wanted.sort();
+        found.sort();
+        self.percent == state.percent() && wanted == found
+    }
+}
+
 impl FlagState {
+    /// `on 25% +[internal]` or `off (rollout 25%)`, for messages.
+    pub fn summary(&self) -> String {
+        match (self.enabled, self.groups.is_empty()) {
+            (false, _) => format!("off (rollout {}%)", self.percent()),
+            (true, true) => format!("on {}%", self.percent()),
+            (true, false) => format!("on {}% +[{}]", self.percent(), self.groups.join(", ")),
+        }
+    }
+
     /// The rollout as a whole percent, the unit steps are written in.
     pub fn percent(&self) -> u8 {
         (self.rollout.clamp(0.0, 1.0) * 100.0).round() as u8
@@ -134,6 +296,25 @@ pub enum FlagError {
         path.display()
     )]
     Contended { path: PathBuf, flag: String },
+    /// The flag changed outside shipdeck since shipdeck last looked, and the change being
+    /// written was decided on the old value: nothing was written over the new one.
+    #[error(
+        "{where_}: flag `{flag}` was changed outside shipdeck (now {}) while a change was being \
+         written; nothing was written over it — look at the change, then resume",
+        .found.summary()
+    )]
+    ChangedOutside {
+        where_: String,
+        flag: String,
+        found: Box<FlagState>,
+    },
+    /// Unleash refused a call or answered with something shipdeck cannot use.
+    #[error("unleash {url}: {message}; {hint}")]
+    Unleash {
+        url: String,
+        message: String,
+        hint: String,
+    },
     /// A desired rollout outside 0..=100%.
     #[error("flag `{flag}`: rollout {percent}% is outside 0..=100%; pick a percent from 0 to 100")]
     Percent { flag: String, percent: u8 },
@@ -153,6 +334,10 @@ pub trait FlagBackend: Send {
         &'a mut self,
         desired: &'a DesiredFlag,
     ) -> BoxFuture<'a, Result<FlagState, FlagError>>;
+    /// The file the flag lives in, when it is a local file whose edits a watcher can see.
+    fn watched_file(&self) -> Option<&std::path::Path> {
+        None
+    }
 }
 
 /// One atomic write of a flag change. Turning a flag off takes two: first only

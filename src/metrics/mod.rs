@@ -2,9 +2,11 @@
 //! query; never judges a value (guardrails do) and never blocks the screen.
 
 pub mod prometheus;
+pub mod replay;
 pub mod simulated;
 
 pub use prometheus::Prometheus;
+pub use replay::Replay;
 pub use simulated::Simulated;
 
 use chrono::{DateTime, Utc};
@@ -97,8 +99,8 @@ pub enum MetricsError {
     BadHeader { name: String, reason: String },
     #[error("could not set up the HTTP client for the metrics source: {0}")]
     Client(String),
-    #[error("{0}")]
-    Unsupported(String),
+    #[error(transparent)]
+    Recording(#[from] crate::recorder::RecordingError),
 }
 
 /// A credential read from an environment variable. It never prints itself: Debug is
@@ -184,10 +186,11 @@ pub fn open(spec: &crate::plan::MetricsSpec) -> Result<Box<dyn MetricsSource>, M
             headers,
             &spec.series,
         )?)),
-        SourceSpec::Replay { path } => Err(MetricsError::Unsupported(format!(
-            "replaying {} as a metrics source is not built into this version of shipdeck",
-            path.display()
-        ))),
+        SourceSpec::Replay { path } => Ok(Box::new(replay::Replay::open(
+            path,
+            &spec.series,
+            spec.interval,
+        )?)),
     }
 }
 

@@ -1,0 +1,175 @@
+//! flags::watch: notices when a flag file changes on disk, through `notify` (inotify,
+//! FSEvents, ...). Owns the watcher and the folding of event bursts into one wake-up;
+//! never reads or interprets the file (the backend does, and tells shipdeck's own writes
+//! from outside edits by content).
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use notify::{RecommendedWatcher, RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+
+use super::FlagError;
+
+/// How long a burst of events (an editor's save: truncate, write, rename, chmod) may
+/// take before the file is read; short enough to stay well inside a second.
+const SETTLE: Duration = Duration::from_millis(60);
+
+/// A running watcher of one file.
+pub struct FileWatch {
+    path: PathBuf,
+    // Held for its Drop: the watcher stops when this does.
+    _watcher: RecommendedWatcher,
+    wakes: mpsc::Receiver<()>,
+}
+
+impl std::fmt::Debug for FileWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileWatch")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The folder a file lives in (`.` for a bare file name).
+fn folder_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+impl FileWatch {
+    /// Watches `path`. The folder is watched rather than the file: an atomic save replaces
+    /// the file (a new inode) and a watch on the old one would go quiet. A symlinked file
+    /// is watched at both ends, since saves land on the target.
+    pub fn start(path: &Path) -> Result<FileWatch, FlagError> {
+        let mut names: Vec<OsString> = Vec::new();
+        let mut folders: Vec<PathBuf> = Vec::new();
+        let canonical = std::fs::canonicalize(path).ok();
+        for p in std::iter::once(path).chain(canonical.as_deref()) {
+            if let Some(name) = p.file_name() {
+                names.push(name.to_os_string());
+            }
+            let folder = folder_of(p);
+            if !folders.contains(&folder) {
+                folders.push(folder);
+            }
+        }
+        let (tx, wakes) = mpsc::channel(1);
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                let ours = match &event {
+                    Ok(event) => event.paths.iter().any(|p| {
+                        p.file_name()
+                            .is_some_and(|n| names.iter().any(|name| name == n))
+                    }),
+                    // The watcher lost events (a queue overflow): read the file to be sure.
+                    Err(_) => true,
+                };
+                if ours {
+                    // A wake-up already queued covers this one too.
+                    let _ = tx.try_send(());
+                }
+            })
+            .map_err(|error| watch_error(path, &error))?;
+        for folder in &folders {
+            watcher
+                .watch(folder, RecursiveMode::NonRecursive)
+                .map_err(|error| watch_error(folder, &error))?;
+        }
+        Ok(FileWatch {
+            path: path.to_path_buf(),
+            _watcher: watcher,
+            wakes,
+        })
+    }
+
+    /// The file being watched.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Waits until the file changed, then lets the burst settle; `false` when the
+    /// watcher stopped and no more changes will be reported.
+    pub async fn changed(&mut self) -> bool {
+        if self.wakes.recv().await.is_none() {
+            return false;
+        }
+        tokio::time::sleep(SETTLE).await;
+        while self.wakes.try_recv().is_ok() {}
+        true
+    }
+}
+
+fn watch_error(path: &Path, error: &notify::Error) -> FlagError {
+    FlagError::Other(format!(
+        "{}: cannot watch for changes: {error}; outside edits are still picked up by polling \
+         (raise fs.inotify.max_user_watches if the system ran out of watches)",
+        path.display()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn expect_wake(watch: &mut FileWatch) {
+        let woke = tokio::time::timeout(Duration::from_secs(2), watch.changed()).await;
+        assert_eq!(woke, Ok(true), "no wake-up for {}", watch.path().display());
+    }
+
+    async fn expect_quiet(watch: &mut FileWatch) {
+        let woke = tokio::time::timeout(Duration::from_millis(300), watch.changed()).await;
+        assert!(woke.is_err(), "woke up for nothing");
+    }
+
+    #[tokio::test]
+    async fn edits_and_replacements_wake_it_and_neighbours_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flags.yaml");
+        std::fs::write(&path, "flags: {}\n").unwrap();
+        let mut watch = FileWatch::start(&path).unwrap();
+
+        std::fs::write(dir.path().join("other.yaml"), "x").unwrap();
+        expect_quiet(&mut watch).await;
+
+        std::fs::write(&path, "flags: {a: {}}\n").unwrap();
+        expect_wake(&mut watch).await;
+
+        // An atomic save: a temporary file renamed over the watched one.
+        let temp = dir.path().join(".flags.yaml.tmp");
+        std::fs::write(&temp, "flags: {b: {}}\n").unwrap();
+        std::fs::rename(&temp, &path).unwrap();
+        expect_wake(&mut watch).await;
+        // The whole burst was one wake-up.
+        expect_quiet(&mut watch).await;
+
+        // Still watching after the replacement.
+        std::fs::write(&path, "flags: {c: {}}\n").unwrap();
+        expect_wake(&mut watch).await;
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_symlinked_file_is_watched_where_it_really_lives() {
+        let real_dir = tempfile::tempdir().unwrap();
+        let link_dir = tempfile::tempdir().unwrap();
+        let real = real_dir.path().join("real.yaml");
+        std::fs::write(&real, "flags: {}\n").unwrap();
+        let link = link_dir.path().join("flags.yaml");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let mut watch = FileWatch::start(&link).unwrap();
+        std::fs::write(&real, "flags: {a: {}}\n").unwrap();
+        expect_wake(&mut watch).await;
+    }
+
+    #[test]
+    fn a_missing_folder_is_an_error_naming_it() {
+        let err = FileWatch::start(Path::new("/nonexistent-shipdeck/flags.yaml")).unwrap_err();
+        let shown = err.to_string();
+        assert!(shown.contains("/nonexistent-shipdeck"), "{shown}");
+        assert!(shown.contains("cannot watch"), "{shown}");
+    }
+}
