@@ -251,3 +251,58 @@ async fn start_to_rollback() {
     assert!(journal.contains("\"rollback\""), "{journal}");
     assert!(journal.contains("Notify team"), "{journal}");
 }
+
+/// The event loop itself: scripted keys in, adapter messages drained, a frame drawn, and
+/// out when a key quits; a signal (`stop`) ends it too.
+#[tokio::test]
+async fn the_event_loop_runs_keys_and_stops() {
+    let mut s = Scenario::open(TestBackend::new(100, 30)).await;
+    let key = |c: KeyCode| {
+        let m = if c == KeyCode::Char('P') {
+            KeyModifiers::SHIFT
+        } else {
+            KeyModifiers::NONE
+        };
+        Ok(Event::Key(KeyEvent::new(c, m)))
+    };
+    // Start the rollout, then quit: while it is live, q asks first.
+    let keys = futures::stream::iter(vec![
+        key(KeyCode::Char('x')),
+        key(KeyCode::Char('x')),
+        key(KeyCode::Char('x')),
+        key(KeyCode::Char('P')),
+        key(KeyCode::Char('y')),
+        key(KeyCode::Char('q')),
+        key(KeyCode::Char('y')),
+    ]);
+    shipdeck::tui::run_loop(
+        &mut s.terminal,
+        &mut s.screen,
+        &mut s.controller,
+        &mut s.messages,
+        keys,
+        std::future::pending(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.badge(), "BAKING");
+    let text = s.shot();
+    assert!(text.contains("● BAKING"), "{text}");
+
+    // A signal ends the loop with nothing pressed.
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        shipdeck::tui::run_loop(
+            &mut s.terminal,
+            &mut s.screen,
+            &mut s.controller,
+            &mut s.messages,
+            futures::stream::pending(),
+            std::future::ready(()),
+        ),
+    )
+    .await
+    .expect("stop ends the loop")
+    .unwrap();
+    s.controller.settle().await;
+}
