@@ -1,0 +1,166 @@
+//! The real binary on a real terminal: tmux runs `shipdeck open`, keys go in with
+//! send-keys, and the screen and the flag file are read after each act.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "e2e"])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.run(&["send-keys", "-t", "e2e", k]);
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "waited for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .output();
+    }
+}
+
+fn flag_line(dir: &Path, key: &str) -> String {
+    let text = std::fs::read_to_string(dir.join("flags.yaml")).unwrap();
+    let block: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("new_checkout:"))
+        .take(6)
+        .collect();
+    block
+        .iter()
+        .find(|l| l.trim_start().starts_with(key))
+        .map(|l| l.trim().to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn keys_on_a_real_terminal_drive_the_flag_and_the_terminal_is_restored() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "tmux is missing: scripts/deps/tmux.sh installs it"
+        );
+        eprintln!("skipping: tmux not installed (scripts/deps/tmux.sh installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/healthy");
+    for f in ["plan.yaml", "flags.yaml"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+    }
+    let tmux = Tmux {
+        socket: format!("shipdeck-e2e-{}", std::process::id()),
+    };
+    let command = format!(
+        "cd {} && {} open plan.yaml --operator e2e; echo SHIPDECK-EXITED-$?; sleep 60",
+        dir.path().display(),
+        env!("CARGO_BIN_EXE_shipdeck")
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        &command,
+    ]);
+    tmux.wait_for("the ready screen", |s| {
+        s.contains("READY") && s.contains("Pipeline")
+    });
+
+    // Start: P, then y.
+    tmux.keys(&["P", "y"]);
+    tmux.wait_for("the first step to bake", |s| s.contains("BAKING"));
+    let start = Instant::now();
+    while flag_line(dir.path(), "enabled") != "enabled: true" {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the flag never went on: {}",
+            flag_line(dir.path(), "enabled")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Pause and resume with space.
+    tmux.keys(&["Space"]);
+    tmux.wait_for("the pause", |s| s.contains("PAUSED"));
+    tmux.keys(&["Space"]);
+    tmux.wait_for("the resume", |s| {
+        s.contains("BAKING") && !s.contains("PAUSED")
+    });
+
+    // Promote early: P asks, f forces past the starved bake (journaled as forced).
+    tmux.keys(&["P", "f"]);
+    tmux.wait_for("step 2", |s| s.contains("step 2/"));
+    let start = Instant::now();
+    while flag_line(dir.path(), "rollout") != "rollout: 0.05" {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the flag never reached 5%: {}",
+            flag_line(dir.path(), "rollout")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // A stray key after R cancels; R then y rolls back.
+    tmux.keys(&["R", "n"]);
+    tmux.wait_for("the cancelled rollback", |s| s.contains("cancelled"));
+    tmux.keys(&["R", "y"]);
+    tmux.wait_for("the rollback", |s| s.contains("ROLLED BACK"));
+    assert_eq!(flag_line(dir.path(), "enabled"), "enabled: false");
+
+    // Quit: the program ends cleanly and the terminal is back to the shell.
+    tmux.keys(&["Escape", "q"]);
+    let screen = tmux.wait_for("the exit", |s| s.contains("SHIPDECK-EXITED-"));
+    assert!(screen.contains("SHIPDECK-EXITED-0"), "{screen}");
+    assert!(
+        !screen.contains("Pipeline"),
+        "the alternate screen is gone:\n{screen}"
+    );
+    assert_eq!(
+        tmux.run(&["display-message", "-p", "-t", "e2e", "#{alternate_on}"])
+            .trim(),
+        "0"
+    );
+}
