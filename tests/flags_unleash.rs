@@ -533,8 +533,19 @@ async fn a_rollback_through_a_dead_unleash_is_retried_until_unleash_confirms() {
     let mut stderr = String::new();
     std::io::Read::read_to_string(run.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(3), "{stderr}");
-    let f = u.client_feature("dead_rollback").await.unwrap();
-    assert_eq!(f["enabled"], false);
+    // What SDKs read lags the admin write by Unleash's client cache; allow it a moment.
+    let start = Instant::now();
+    loop {
+        let f = u.client_feature("dead_rollback").await.unwrap();
+        if f["enabled"] == false {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "clients still see it on: {f}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let journal = journal(dir.path());
     for needed in [
         "write failed (attempt 1)",
