@@ -906,10 +906,11 @@ async fn run_metrics(
     {
         return;
     }
-    // The first poll continues the history's grid at once: waiting for the next aligned
-    // instant would hold the engine clock (capped one interval past the newest batch)
-    // still for up to an interval after every start.
-    let mut next = now;
+    // The first poll is at once, at the last instant on the interval grid: waiting for the
+    // next one would hold the engine clock (capped one interval past the newest batch)
+    // still for up to an interval, and a grid shared by every run lets a replay ask for
+    // exactly the instants a recording holds.
+    let mut next = align(now, step);
     // A hung source must still produce a batch (of errors) so the data can go stale.
     let limit = (interval * 2).clamp(Duration::from_secs(2), Duration::from_secs(30));
     loop {
