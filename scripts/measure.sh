@@ -59,11 +59,8 @@ HANG_PID=$!
 while [ ! -s "$WORK/port" ]; do sleep 0.05; done
 PORT=$(cat "$WORK/port")
 cp fixtures/healthy/flags.yaml "$WORK/flags.yaml"
-sed -e "s#source: {kind: simulated[^}]*}#source: {kind: prometheus, url: \"http://127.0.0.1:$PORT\", timeout: 30s}#" \
-    -e 's#error_rate: {unit: ratio}#error_rate: {unit: ratio, query: "up"}#' \
-    -e 's#p95: *{unit: seconds}#p95: {unit: seconds, query: "up"}#' \
-    -e 's#cpu: *{unit: ratio}#cpu: {unit: ratio, query: "up"}#' \
-    -e 's#memory: *{unit: ratio}#memory: {unit: ratio, query: "up"}#' fixtures/healthy/plan.yaml > "$WORK/plan.yaml"
+sed -e "s#^\( *\)source: {kind: simulated[^}]*}#\1source: {kind: prometheus, url: \"http://127.0.0.1:$PORT\", timeout: 30s}\n\1series:\n\1  error_rate: {query: up, unit: ratio}\n\1  p95: {query: up, unit: seconds}\n\1  cpu: {query: up, unit: ratio}\n\1  memory: {query: up, unit: ratio}#" \
+    fixtures/healthy/plan.yaml > "$WORK/plan.yaml"
 $BIN check "$WORK/plan.yaml" --no-probe >/dev/null
 $T new -d -s hang -x 160 -y 45 "exec $BIN open $WORK/plan.yaml"
 wait_screen hang "Pipeline" 10000 >/dev/null
