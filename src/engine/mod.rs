@@ -1172,14 +1172,9 @@ impl Engine {
                     self.on_command(now, Command::Start { force }, operator, reason, fx)
                 }
                 Phase::AwaitingApproval { step } => {
-                    let blockers = self.blockers();
-                    if !blockers.is_empty() && !force {
-                        return refuse(fx, format!("cannot promote: {}", blockers.join("; ")));
-                    }
-                    let forced = if blockers.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (forced past: {})", blockers.join("; "))
+                    let forced = match gate("promote", self.blockers(), force) {
+                        Ok(forced) => forced.map(|f| format!(" ({f})")).unwrap_or_default(),
+                        Err(why) => return refuse(fx, why),
                     };
                     self.promote_from(
                         now,
@@ -1195,18 +1190,14 @@ impl Engine {
                     if let Some((have, need)) = self.starved() {
                         blockers.push(format!("starved: {have}/{need} fresh samples"));
                     }
-                    if !blockers.is_empty() && !force {
-                        return refuse(fx, format!("cannot promote: {}", blockers.join("; ")));
-                    }
+                    let forced = match gate("promote", blockers, force) {
+                        Ok(forced) => forced.map(|f| format!("; {f}")).unwrap_or_default(),
+                        Err(why) => return refuse(fx, why),
+                    };
                     let left = self
                         .time_left()
                         .map(|d| guardrail::format_secs(d.as_secs() as i64))
                         .unwrap_or_default();
-                    let forced = if blockers.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; forced past: {}", blockers.join("; "))
-                    };
                     self.promote_from(
                         now,
                         step,
@@ -1725,6 +1716,16 @@ impl Engine {
             }
             _ => {}
         }
+    }
+}
+
+/// Whether a command may act past `blockers`: `Ok(Some("forced past: …"))` when forced
+/// through them, `Ok(None)` when nothing blocks, `Err(why)` when it must be refused.
+fn gate(verb: &str, blockers: Vec<String>, force: bool) -> Result<Option<String>, String> {
+    match (blockers.is_empty(), force) {
+        (true, _) => Ok(None),
+        (false, true) => Ok(Some(format!("forced past: {}", blockers.join("; ")))),
+        (false, false) => Err(format!("cannot {verb}: {}", blockers.join("; "))),
     }
 }
 
