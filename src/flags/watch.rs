@@ -7,7 +7,8 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use notify::{RecommendedWatcher, RecursiveMode, Watcher};
+use notify::event::{AccessKind, AccessMode};
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
 use super::FlagError;
@@ -61,10 +62,13 @@ impl FileWatch {
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
                 let ours = match &event {
-                    Ok(event) => event.paths.iter().any(|p| {
-                        p.file_name()
-                            .is_some_and(|n| names.iter().any(|name| name == n))
-                    }),
+                    Ok(event) => {
+                        changes(&event.kind)
+                            && event.paths.iter().any(|p| {
+                                p.file_name()
+                                    .is_some_and(|n| names.iter().any(|name| name == n))
+                            })
+                    }
                     // The watcher lost events (a queue overflow): read the file to be sure.
                     Err(_) => true,
                 };
@@ -100,6 +104,17 @@ impl FileWatch {
         tokio::time::sleep(SETTLE).await;
         while self.wakes.try_recv().is_ok() {}
         true
+    }
+}
+
+/// Whether an event can mean new content. Opening or reading the file is not a change, and
+/// must not count as one: the backend reads the file after every wake-up, so an open would
+/// wake the watcher again, for ever.
+fn changes(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
     }
 }
 
@@ -148,6 +163,19 @@ mod tests {
 
         // Still watching after the replacement.
         std::fs::write(&path, "flags: {c: {}}\n").unwrap();
+        expect_wake(&mut watch).await;
+    }
+
+    #[tokio::test]
+    async fn reading_the_file_does_not_wake_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flags.yaml");
+        std::fs::write(&path, "flags: {}\n").unwrap();
+        let mut watch = FileWatch::start(&path).unwrap();
+        // What the backend does after each wake-up; a wake here would loop for ever.
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "flags: {}\n");
+        expect_quiet(&mut watch).await;
+        std::fs::write(&path, "flags: {a: {}}\n").unwrap();
         expect_wake(&mut watch).await;
     }
 
