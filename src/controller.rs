@@ -1006,10 +1006,7 @@ async fn run_flags(
             send_flag(&tx, FlagEvent::Unreadable { error }).await;
         }
     }
-    let mut watcher = match backend
-        .watched_file()
-        .map(crate::flags::watch::FileWatch::start)
-    {
+    let mut watcher = match backend.watched_file().map(crate::watch::FileWatch::start) {
         Some(Ok(w)) => Some(w),
         Some(Err(e)) => {
             let _ = tx
@@ -1110,8 +1107,8 @@ async fn send_flag(tx: &mpsc::Sender<Message>, event: FlagEvent) -> bool {
     tx.send(Message::Input(Input::Flag { event })).await.is_ok()
 }
 
-/// The next change the file watcher saw; never, without one. `false` when it stopped.
-async fn file_changed(watcher: &mut Option<crate::flags::watch::FileWatch>) -> bool {
+/// The next change a watcher saw; never, without one. `false` when it stopped.
+async fn file_changed(watcher: &mut Option<crate::watch::FileWatch>) -> bool {
     match watcher {
         Some(w) => w.changed().await,
         None => std::future::pending().await,
@@ -1212,10 +1209,22 @@ fn spawn_writer(
     (jobs, thread)
 }
 
-/// Hands commands from other terminals to the controller.
+/// Hands commands from other terminals to the controller: at once when the store can wake
+/// it, and by polling, fast without a wake-up and slowly beside one in case it misses.
 async fn run_inbox(store: Arc<dyn ReleaseStore>, tx: mpsc::Sender<Message>) {
+    let mut wakes = store.request_wakes();
     loop {
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let every = if wakes.is_some() {
+            Duration::from_secs(2)
+        } else {
+            Duration::from_millis(200)
+        };
+        tokio::select! {
+            woke = file_changed(&mut wakes) => if !woke {
+                wakes = None;
+            },
+            _ = tokio::time::sleep(every) => {}
+        }
         let s = Arc::clone(&store);
         let taken = tokio::task::spawn_blocking(move || s.take_requests()).await;
         if let Ok(Ok(requests)) = taken {
@@ -1230,6 +1239,7 @@ async fn run_inbox(store: Arc<dyn ReleaseStore>, tx: mpsc::Sender<Message>) {
 
 /// A follower re-reads what the holder wrote.
 async fn run_follow(store: Arc<dyn ReleaseStore>, tx: mpsc::Sender<Message>) {
+    let mut last: Option<(Progress, usize)> = None;
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let s = Arc::clone(&store);
@@ -1237,13 +1247,19 @@ async fn run_follow(store: Arc<dyn ReleaseStore>, tx: mpsc::Sender<Message>) {
             Ok::<_, crate::store::StoreError>((s.load()?, s.journal()?))
         })
         .await;
-        if let Ok(Ok((Some(progress), journal))) = read
-            && tx
-                .send(Message::Followed(Box::new(progress), journal.entries))
-                .await
-                .is_err()
-        {
+        let Ok(Ok((Some(progress), journal))) = read else {
+            continue;
+        };
+        // Unchanged since the last read: nothing to redraw.
+        let seen = (progress, journal.entries.len());
+        if last.as_ref() == Some(&seen) {
+            continue;
+        }
+        let (progress, _) = &seen;
+        let followed = Message::Followed(Box::new(progress.clone()), journal.entries);
+        if tx.send(followed).await.is_err() {
             return;
         }
+        last = Some(seen);
     }
 }

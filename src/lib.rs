@@ -24,3 +24,4 @@ pub mod plan;
 pub mod recorder;
 pub mod store;
 pub mod tui;
+pub mod watch;

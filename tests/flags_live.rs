@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use shipdeck::clock::Clock;
 use shipdeck::controller::{self, Session};
 use shipdeck::engine::{Command as Op, PauseCause, Phase};
-use shipdeck::flags::watch::FileWatch;
+use shipdeck::watch::FileWatch;
 use shipdeck::flags::{DesiredFlag, FileBackend, FlagBackend};
 use shipdeck::plan::FlagKind;
 use shipdeck::store::FileStore;

@@ -12,7 +12,6 @@ mod disk;
 pub mod file;
 pub mod flagd;
 pub mod unleash;
-pub mod watch;
 mod yaml_edit;
 
 pub use bucket::{Evaluation, evaluate, evaluate_flagd, fractional, unleash_bucket};

@@ -296,6 +296,13 @@ impl ReleaseStore for FileStore {
         Ok(Some(Holder::unknown()))
     }
 
+    fn request_wakes(&self) -> Option<crate::watch::FileWatch> {
+        crate::watch::FileWatch::folder(&self.inbox, |name| {
+            name.to_string_lossy().ends_with(REQUEST_SUFFIX)
+        })
+        .ok()
+    }
+
     fn post(&self, request: &InboxRequest) -> Result<(), StoreError> {
         check_id(&request.id)?;
         let name = format!("{}{REQUEST_SUFFIX}", request.id);

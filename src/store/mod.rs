@@ -53,6 +53,11 @@ pub trait ReleaseStore: Send + Sync {
     /// to exactly one caller. Unreadable requests are skipped and reported as the
     /// implementation documents (see `FileStore`).
     fn take_requests(&self) -> Result<Vec<InboxRequest>, StoreError>;
+    /// Wakes the controller when a command may have arrived, so the inbox need not be
+    /// polled fast. `None` (the default, or a watcher that could not start): it is polled.
+    fn request_wakes(&self) -> Option<crate::watch::FileWatch> {
+        None
+    }
     /// Withdraws a command nobody has claimed yet (a CLI that gave up waiting).
     /// `true`: it will never run. `false`: it was already claimed and an answer may come.
     fn withdraw(&self, id: &str) -> Result<bool, StoreError>;

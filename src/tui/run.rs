@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use super::{App, Intent, Theme, View, draw};
 use crate::controller::{Controller, Message, Session};
+use crate::engine::Input;
 
 /// The shortest time between two frames (about 30 frames a second).
 pub const FRAME: Duration = Duration::from_millis(33);
@@ -143,6 +144,7 @@ where
     let mut dirty = true;
     let mut last_frame: Option<Instant> = None;
     let mut messages_open = true;
+    let mut last_tick = Instant::now();
     loop {
         // Draw now if a frame is due, else wake up when it is.
         let mut frame_at = None;
@@ -174,11 +176,26 @@ where
                     messages_open = false;
                 }
                 // Everything queued is applied before one draw.
+                let mut sampled = false;
                 for m in batch.drain(..) {
+                    sampled |= matches!(m, Message::Input(Input::Samples { .. }));
                     dirty |= controller.handle(m);
                 }
+                // Samples bring the clock's tick with them and push the next one back, so
+                // that metrics every second and the clock draw one frame a second, not two
+                // out of step. Without samples the ticker runs on its own.
+                if sampled {
+                    if last_tick.elapsed() >= TICK / 2 {
+                        dirty |= controller.tick();
+                        last_tick = Instant::now();
+                    }
+                    ticker.reset_after(TICK + TICK / 10);
+                }
             }
-            _ = ticker.tick() => dirty |= controller.tick(),
+            _ = ticker.tick() => {
+                dirty |= controller.tick();
+                last_tick = Instant::now();
+            }
             () = tokio::time::sleep_until(frame_at.unwrap_or_else(Instant::now)), if frame_at.is_some() => {}
         }
     }
@@ -216,6 +233,24 @@ async fn signals() {
     futures::future::select_all(waits).await;
 }
 
+/// The terminal's events, read by a thread of their own that blocks until the next one.
+/// crossterm's `EventStream` is not used: every poll of it takes the reader's lock, which
+/// its own helper thread holds while it waits, so each turn of the loop spun on that lock.
+fn terminal_events() -> impl Stream<Item = std::io::Result<Event>> + Unpin {
+    let (tx, mut rx) = mpsc::channel(64);
+    // Detached: it ends after the next key once the loop is gone, or with the process.
+    std::thread::spawn(move || {
+        loop {
+            let event = crossterm::event::read();
+            let failed = event.is_err();
+            if tx.blocking_send(event).is_err() || failed {
+                return;
+            }
+        }
+    });
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
 /// The control room: takes the terminal, runs until quit or a signal, restores the
 /// terminal and saves the controller's state.
 pub async fn run(session: Session, opts: TuiOptions) -> anyhow::Result<()> {
@@ -228,7 +263,7 @@ pub async fn run(session: Session, opts: TuiOptions) -> anyhow::Result<()> {
     // chains a panic hook that restores the terminal before the panic message.
     let guard = TerminalGuard;
     let mut terminal = ratatui::try_init()?;
-    let events = crossterm::event::EventStream::new();
+    let events = terminal_events();
     let result = run_loop(
         &mut terminal,
         &mut screen,

@@ -1,9 +1,9 @@
-//! flags::watch: notices when a flag file changes on disk, through `notify` (inotify,
-//! FSEvents, ...). Owns the watcher and the folding of event bursts into one wake-up;
-//! never reads or interprets the file (the backend does, and tells shipdeck's own writes
-//! from outside edits by content).
+//! watch: notices when a file (a flag file) or the entries of a folder (the command inbox)
+//! change on disk, through `notify` (inotify, FSEvents, ...). Owns the watcher and the
+//! folding of event bursts into one wake-up; never reads or interprets what changed (the
+//! flag backend and the store do).
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,13 +11,23 @@ use notify::event::{AccessKind, AccessMode};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-use super::FlagError;
-
 /// How long a burst of events (an editor's save: truncate, write, rename, chmod) may
 /// take before the file is read; short enough to stay well inside a second.
 const SETTLE: Duration = Duration::from_millis(60);
 
-/// A running watcher of one file.
+/// A watcher that could not start.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{}: cannot watch for changes: {source}; changes are still picked up by polling \
+     (raise fs.inotify.max_user_watches if the system ran out of watches)",
+    path.display()
+)]
+pub struct WatchError {
+    pub path: PathBuf,
+    pub source: notify::Error,
+}
+
+/// A running watcher of one file or of one folder's entries.
 pub struct FileWatch {
     path: PathBuf,
     // Held for its Drop: the watcher stops when this does.
@@ -45,7 +55,7 @@ impl FileWatch {
     /// Watches `path`. The folder is watched rather than the file: an atomic save replaces
     /// the file (a new inode) and a watch on the old one would go quiet. A symlinked file
     /// is watched at both ends, since saves land on the target.
-    pub fn start(path: &Path) -> Result<FileWatch, FlagError> {
+    pub fn start(path: &Path) -> Result<FileWatch, WatchError> {
         let mut names: Vec<OsString> = Vec::new();
         let mut folders: Vec<PathBuf> = Vec::new();
         let canonical = std::fs::canonicalize(path).ok();
@@ -58,18 +68,35 @@ impl FileWatch {
                 folders.push(folder);
             }
         }
+        FileWatch::watch(path, &folders, move |name| names.iter().any(|n| n == name))
+    }
+
+    /// Watches the entries of `folder` whose names `wanted` accepts: created, changed,
+    /// renamed in or out, removed.
+    pub fn folder(
+        folder: &Path,
+        wanted: impl Fn(&OsStr) -> bool + Send + 'static,
+    ) -> Result<FileWatch, WatchError> {
+        FileWatch::watch(folder, &[folder.to_path_buf()], wanted)
+    }
+
+    fn watch(
+        path: &Path,
+        folders: &[PathBuf],
+        wanted: impl Fn(&OsStr) -> bool + Send + 'static,
+    ) -> Result<FileWatch, WatchError> {
         let (tx, wakes) = mpsc::channel(1);
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
                 let ours = match &event {
                     Ok(event) => {
                         changes(&event.kind)
-                            && event.paths.iter().any(|p| {
-                                p.file_name()
-                                    .is_some_and(|n| names.iter().any(|name| name == n))
-                            })
+                            && event
+                                .paths
+                                .iter()
+                                .any(|p| p.file_name().is_some_and(&wanted))
                     }
-                    // The watcher lost events (a queue overflow): read the file to be sure.
+                    // The watcher lost events (a queue overflow): look again to be sure.
                     Err(_) => true,
                 };
                 if ours {
@@ -77,11 +104,17 @@ impl FileWatch {
                     let _ = tx.try_send(());
                 }
             })
-            .map_err(|error| watch_error(path, &error))?;
-        for folder in &folders {
+            .map_err(|source| WatchError {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        for folder in folders {
             watcher
                 .watch(folder, RecursiveMode::NonRecursive)
-                .map_err(|error| watch_error(folder, &error))?;
+                .map_err(|source| WatchError {
+                    path: folder.clone(),
+                    source,
+                })?;
         }
         Ok(FileWatch {
             path: path.to_path_buf(),
@@ -90,12 +123,12 @@ impl FileWatch {
         })
     }
 
-    /// The file being watched.
+    /// The file or folder being watched.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Waits until the file changed, then lets the burst settle; `false` when the
+    /// Waits until something watched changed, then lets the burst settle; `false` when the
     /// watcher stopped and no more changes will be reported.
     pub async fn changed(&mut self) -> bool {
         if self.wakes.recv().await.is_none() {
@@ -116,14 +149,6 @@ fn changes(kind: &EventKind) -> bool {
         EventKind::Access(_) => false,
         _ => true,
     }
-}
-
-fn watch_error(path: &Path, error: &notify::Error) -> FlagError {
-    FlagError::Other(format!(
-        "{}: cannot watch for changes: {error}; outside edits are still picked up by polling \
-         (raise fs.inotify.max_user_watches if the system ran out of watches)",
-        path.display()
-    ))
 }
 
 #[cfg(test)]
@@ -191,6 +216,24 @@ mod tests {
         let mut watch = FileWatch::start(&link).unwrap();
         std::fs::write(&real, "flags: {a: {}}\n").unwrap();
         expect_wake(&mut watch).await;
+    }
+
+    #[tokio::test]
+    async fn a_folder_wakes_for_the_entries_it_wants() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut watch = FileWatch::folder(dir.path(), |n| {
+            n.to_string_lossy().ends_with(".request.json")
+        })
+        .unwrap();
+        std::fs::write(dir.path().join("a.answer.json"), "{}").unwrap();
+        expect_quiet(&mut watch).await;
+        // Posted the way the store posts: written aside, then renamed into place.
+        let temp = dir.path().join(".b.request.json.tmp");
+        std::fs::write(&temp, "{}").unwrap();
+        std::fs::rename(&temp, dir.path().join("b.request.json")).unwrap();
+        expect_wake(&mut watch).await;
+        assert!(std::fs::read_dir(dir.path()).unwrap().count() == 2);
+        expect_quiet(&mut watch).await;
     }
 
     #[test]
