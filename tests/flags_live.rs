@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use shipdeck::clock::Clock;
 use shipdeck::controller::{self, Session};
 use shipdeck::engine::{Command as Op, PauseCause, Phase};
-use shipdeck::watch::FileWatch;
 use shipdeck::flags::{DesiredFlag, FileBackend, FlagBackend};
 use shipdeck::plan::FlagKind;
 use shipdeck::store::FileStore;
+use shipdeck::watch::FileWatch;
 
 const FLAGS: &str = "# Flags of the checkout team; shipdeck owns only `new_checkout`.\n\
 flags:\n\
