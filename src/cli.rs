@@ -374,7 +374,7 @@ pub async fn main(cli: Cli) -> Result<u8> {
                 Err(code) => return Ok(code),
             };
             let today = chrono::Local::now().date_naive();
-            print!("{}", crate::notes::markdown(&plan.release, today, !plain));
+            out_part!("{}", crate::notes::markdown(&plan.release, today, !plain));
             if crate::notes::is_empty(&plan.release) {
                 eprintln!(
                     "hint: {} has no release notes yet; add `release.notes` with `features`, `improvements`, `fixes` and `breaking` lists",
@@ -391,10 +391,10 @@ pub async fn main(cli: Cli) -> Result<u8> {
             match crate::init::write(&args.dir, args.template, &name) {
                 Ok(files) => {
                     for f in &files {
-                        println!("wrote {}", f.display());
+                        out!("wrote {}", f.display());
                     }
                     let plan = args.dir.join("plan.yaml");
-                    println!(
+                    out!(
                         "next: edit {0}, then `shipdeck check {0}` and `shipdeck open {0}`",
                         plan.display()
                     );
@@ -417,7 +417,7 @@ pub async fn main(cli: Cli) -> Result<u8> {
             let store = open_store(&cli, &plan)?;
             let read = store.journal()?;
             if *markdown {
-                print!(
+                out_part!(
                     "{}",
                     crate::journal::markdown(
                         &format!("{} {}", plan.release.name, plan.release.version),
@@ -426,7 +426,7 @@ pub async fn main(cli: Cli) -> Result<u8> {
                 );
             } else {
                 for e in &read.entries {
-                    println!(
+                    out!(
                         "{} {:<12} {} ({})",
                         e.at.format("%Y-%m-%dT%H:%M:%SZ"),
                         e.action,
@@ -434,7 +434,7 @@ pub async fn main(cli: Cli) -> Result<u8> {
                         e.operator
                     );
                     if let Some(x) = &e.explain {
-                        println!("    why: {}", x.summary());
+                        out!("    why: {}", x.summary());
                     }
                 }
             }
@@ -480,7 +480,7 @@ async fn run(cli: &Cli, args: &RunArgs) -> Result<u8> {
     )
     .await;
     if args.json {
-        println!(
+        out!(
             "{}",
             serde_json::json!({"exit": outcome.code, "why": outcome.why})
         );
@@ -495,7 +495,7 @@ async fn check(args: &CheckArgs) -> Result<u8> {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    println!("{}", plan::summary(&plan));
+    out!("{}", plan::summary(&plan));
     if args.no_probe {
         return Ok(0);
     }
@@ -503,7 +503,7 @@ async fn check(args: &CheckArgs) -> Result<u8> {
     match crate::backtest::probe(&plan, at).await {
         Ok(None) => Ok(0),
         Ok(Some(probe)) => {
-            print!("{}", probe.text(&plan));
+            out_part!("{}", probe.text(&plan));
             let failed = probe.failures();
             if failed == 0 {
                 return Ok(0);
@@ -547,9 +547,9 @@ async fn backtest(args: &BacktestArgs) -> Result<u8> {
         }
     };
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        out!("{}", serde_json::to_string(&report)?);
     } else {
-        print!("{}", report.text());
+        out_part!("{}", report.text());
     }
     // A series that never answered says nothing about its rules: the user must fix it.
     Ok(if report.failed().is_empty() {
@@ -608,11 +608,11 @@ fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
             "holder": holder,
             "journal_entries": journal.entries.len(),
         });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        out!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(0);
     }
     let Some(p) = progress else {
-        println!(
+        out!(
             "{} {}: not started (no state in {})",
             plan.release.name,
             plan.release.version,
@@ -635,7 +635,7 @@ fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
             })
         })
         .unwrap_or_default();
-    println!(
+    out!(
         "{} {} ─ {} ─ {} {step}",
         plan.release.name,
         plan.release.version,
@@ -645,11 +645,11 @@ fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
     match engine.phase() {
         Phase::Paused { reason, .. }
         | Phase::RollingBack { reason }
-        | Phase::RolledBack { reason } => println!("  why: {reason}"),
+        | Phase::RolledBack { reason } => out!("  why: {reason}"),
         _ => {}
     }
     if let Some(left) = engine.time_left() {
-        println!(
+        out!(
             "  bake left: {}",
             crate::guardrail::format_secs(left.as_secs() as i64)
         );
@@ -660,21 +660,21 @@ fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
             .overridden
             .map(|o| format!(" (slider override {o}%)"))
             .unwrap_or_default();
-        println!(
+        out!(
             "  flag {}: {}{over}",
             plan.flag.name,
             crate::engine::describe_flag(live)
         );
     }
     if let Some(x) = p.trips.last() {
-        println!(
+        out!(
             "  last trip at {}: {}",
             x.at.format("%Y-%m-%d %H:%M:%SZ"),
             x.summary()
         );
-        println!("    rule: {}", x.rule_text);
+        out!("    rule: {}", x.rule_text);
         if let Some(q) = &x.query {
-            println!("    query: {q}");
+            out!("    query: {q}");
         }
         let samples: Vec<String> = x
             .samples
@@ -689,14 +689,14 @@ fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
                 )
             })
             .collect();
-        println!("    samples: {}", samples.join(", "));
+        out!("    samples: {}", samples.join(", "));
     }
     match holder {
-        Some(h) => println!("  held by {}", controller::describe_holder(&h)),
-        None => println!("  no controller running"),
+        Some(h) => out!("  held by {}", controller::describe_holder(&h)),
+        None => out!("  no controller running"),
     }
     if let Some(e) = journal.entries.last() {
-        println!("  last: {}", e.line());
+        out!("  last: {}", e.line());
     }
     Ok(0)
 }
@@ -722,7 +722,7 @@ async fn act(cli: &Cli, args: &ActArgs, command: Command) -> Result<u8> {
     session.controller.settle().await;
     match result {
         Ok(m) => {
-            println!("{m}");
+            out!("{m}");
             Ok(0)
         }
         Err(m) => {
@@ -859,12 +859,15 @@ async fn flags_eval(
         },
     };
     if json {
-        println!("{}", serde_json::to_string(&eval)?);
+        out!("{}", serde_json::to_string(&eval)?);
     } else {
         let word = if eval.enabled { "ON" } else { "off" };
-        println!(
+        out!(
             "{} for {}: {word} ({}; bucket {})",
-            eval.flag, eval.user, eval.reason, eval.bucket
+            eval.flag,
+            eval.user,
+            eval.reason,
+            eval.bucket
         );
     }
     Ok(0)
@@ -908,31 +911,31 @@ async fn flags_list(path: &Path, users: usize, json: bool) -> Result<u8> {
             "flag": found, "sample_users": users, "steps": steps,
             "other_flags": others.iter().map(|(n, s)| serde_json::json!({"name": n, "state": s})).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        out!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(0);
     }
     let state = found.state.as_ref().map_or(
         "missing (shipdeck creates it off at 0% on start)".into(),
         |s| format!("{} [{}]", s.summary(), s.kind.name()),
     );
-    println!("{} in {}: {state}", found.flag, found.backend);
+    out!("{} in {}: {state}", found.flag, found.backend);
     match &found.bucketing {
-        crate::flags::Bucketing::Flagd => println!(
+        crate::flags::Bucketing::Flagd => out!(
             "  bucketing: flagd fractional over \"{}<user>\" (murmur3)",
             found.flag
         ),
         crate::flags::Bucketing::Unleash {
             group_id,
             stickiness,
-        } => println!(
+        } => out!(
             "  bucketing: Unleash gradual rollout, murmur3(\"{group_id}:<user>\") % 100 + 1, stickiness {stickiness}"
         ),
     }
     if let Some(s) = &found.state {
         let now = found.reach(if s.enabled { s.percent() } else { 0 }, users);
-        println!("  now: {now} of {users} sample users outside the groups");
+        out!("  now: {now} of {users} sample users outside the groups");
     }
-    println!("  preview over {users} sample users (user-0 …) by step:");
+    out!("  preview over {users} sample users (user-0 …) by step:");
     for (step, value) in plan.rollout.steps.iter().zip(&steps) {
         let reach = value["reach"].as_u64().unwrap_or_default();
         let groups = if step.groups.is_empty() {
@@ -940,7 +943,7 @@ async fn flags_list(path: &Path, users: usize, json: bool) -> Result<u8> {
         } else {
             format!("  + everyone in [{}]", step.groups.join(", "))
         };
-        println!(
+        out!(
             "    {:<16} {:>3}%  {reach:>6} users ({:.1}%){groups}",
             step.name,
             step.percent,
@@ -953,12 +956,27 @@ async fn flags_list(path: &Path, users: usize, json: bool) -> Result<u8> {
             format!("{user} bucket {}", found.evaluate(&user, &[]).bucket)
         })
         .collect();
-    println!("  sample buckets: {}", samples.join(", "));
+    out!("  sample buckets: {}", samples.join(", "));
     if !others.is_empty() {
-        println!("  other flags in the file:");
+        out!("  other flags in the file:");
         for (name, s) in &others {
-            println!("    {name:<24} {} [{}]", s.summary(), s.kind.name());
+            out!("    {name:<24} {} [{}]", s.summary(), s.kind.name());
         }
     }
     Ok(0)
+}
+
+/// Writes command output to stdout (through [`out!`]). A closed pipe ends the process with
+/// success: whoever read the output has all they wanted. Any other failure to write (a
+/// full disk behind a redirect) ends it with an error, instead of losing output quietly.
+pub fn write_out(args: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write the output: {e}");
+        std::process::exit(1);
+    }
 }

@@ -2,6 +2,7 @@
 //! the exit codes: 0 completed, 3 rolled back, 4 a human is needed.
 
 use chrono::{DateTime, Utc};
+use std::io::Write;
 use std::time::Duration;
 
 use crate::controller::Session;
@@ -174,9 +175,12 @@ pub async fn run(mut session: Session, opts: Options) -> Outcome {
 /// journal does not hold.
 fn print_new(session: &Session, printed: &mut u64, json: bool) {
     let (entries, seen) = session.controller.recorded_since(*printed);
+    // A reader that went away does not stop the release: the journal still has it all.
+    let mut stdout = std::io::stdout().lock();
     for e in entries {
-        println!("{}", render(e, json));
+        let _ = writeln!(stdout, "{}", render(e, json));
     }
+    let _ = stdout.flush();
     *printed = seen;
 }
 

@@ -4,6 +4,21 @@
 //! adapters (`metrics`, `flags`, `store`, `pipeline`) do I/O behind traits and run as
 //! tokio tasks that talk to the `controller` over channels.
 
+/// `println!` for command output. A reader that went away (`shipdeck journal | head`)
+/// ends the command quietly, as other command-line tools do; `println!` would panic.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` for command output, with [`out!`]'s handling of a closed pipe.
+macro_rules! out_part {
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(format_args!($($arg)*))
+    };
+}
+
 pub mod backtest;
 pub mod checklist;
 pub mod cli;

@@ -678,11 +678,11 @@ pub async fn play_headless(recording: &Recording, speed: Option<f64>, json: bool
         for e in &step.replayed {
             if json {
                 match serde_json::to_string(e) {
-                    Ok(line) => println!("{line}"),
-                    Err(err) => println!("{{\"error\":\"{err}\"}}"),
+                    Ok(line) => out!("{line}"),
+                    Err(err) => out!("{{\"error\":\"{err}\"}}"),
                 }
             } else {
-                println!(
+                out!(
                     "{} {:<10} {} ({})",
                     e.at.format("%Y-%m-%dT%H:%M:%SZ"),
                     e.action,
@@ -698,7 +698,7 @@ pub async fn play_headless(recording: &Recording, speed: Option<f64>, json: bool
         Err(e) => (1, e.to_string()),
     };
     if json {
-        println!("{}", serde_json::json!({"exit": code, "why": why}));
+        out!("{}", serde_json::json!({"exit": code, "why": why}));
     } else {
         eprintln!("{why}");
     }

@@ -293,3 +293,44 @@ fn a_second_controller_refuses_and_commands_reach_the_holder() {
         "{journal}"
     );
 }
+
+/// Runs the binary with its output read by nobody (`| head` after it quit).
+fn run_into_closed_pipe(args: &[&str]) -> (i32, String) {
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_a_command_quietly() {
+    let (_dir, plan) = release("healthy");
+    let (code, stderr) = run_into_closed_pipe(&["check", plan.to_str().unwrap(), "--no-probe"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_closed_pipe_does_not_stop_a_release_half_way() {
+    let (dir, plan) = release("healthy");
+    let (code, stderr) = run_into_closed_pipe(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--headless",
+        "--speed",
+        "50000",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("completed"), "{stderr}");
+    let after = std::fs::read_to_string(dir.path().join("flags.yaml")).unwrap();
+    assert!(flag_block(&after).contains("rollout: 1"), "{after}");
+}
