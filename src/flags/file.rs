@@ -169,7 +169,33 @@ fn did_you_mean<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
 }
 
 /// A serde-saphyr error as a located `FlagError`, in words a user can act on.
+/// How many values a flag file may hold, counting each use of an alias again: thousands of
+/// flags fit, and an alias bomb ("a billion laughs") is refused in milliseconds instead of
+/// after the parser's default of 250,000.
+const MAX_NODES: usize = 100_000;
+
+fn parse_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! { max_nodes: MAX_NODES },
+    }
+}
+
 fn syntax_error(path: &Path, error: &serde_saphyr::Error) -> FlagError {
+    if crate::plan::yaml_budget_breached(error) {
+        let (line, column) = error
+            .location()
+            .map_or((1, 1), |at| (at.line().max(1), at.column().max(1)));
+        return FlagError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: format!(
+                "more than {MAX_NODES} values by here, counting each use of an alias again"
+            ),
+            hint: "write the values out, or use fewer aliases: a flag file needs far fewer"
+                .to_string(),
+        };
+    }
     let error = error.without_snippet();
     let (line, column) = error
         .location()
@@ -209,8 +235,8 @@ fn syntax_error(path: &Path, error: &serde_saphyr::Error) -> FlagError {
 
 /// Every flag in `text`, in file order, after checking the whole file.
 fn parse_flags(path: &Path, text: &str) -> Result<Vec<(String, FileFlag)>, FlagError> {
-    let file: Option<RawFile> =
-        serde_saphyr::from_str(text).map_err(|error| syntax_error(path, &error))?;
+    let file: Option<RawFile> = serde_saphyr::from_str_with_options(text, parse_options())
+        .map_err(|error| syntax_error(path, &error))?;
     let Some(file) = file else {
         return Ok(Vec::new());
     };
@@ -316,8 +342,8 @@ fn create_hint(path: &Path) -> String {
 /// checking that an edit changed nothing else.
 fn unmanaged_structure(text: &str, flag: &str) -> Result<serde_json::Value, String> {
     use serde_json::Value;
-    let parsed: Option<Value> =
-        serde_saphyr::from_str(text).map_err(|error| error.without_snippet().to_string())?;
+    let parsed: Option<Value> = serde_saphyr::from_str_with_options(text, parse_options())
+        .map_err(|error| error.without_snippet().to_string())?;
     let mut root = match parsed {
         None | Some(Value::Null) => serde_json::Map::new(),
         Some(Value::Object(map)) => map,
@@ -589,6 +615,29 @@ mod tests {
         assert!(parse_flags(Path::new("f.yaml"), own).is_ok());
         assert_eq!(did_you_mean("kidn", &FLAG_KEYS), Some("kind"));
         assert_eq!(did_you_mean("Enabled", &FLAG_KEYS), Some("enabled"));
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_with_a_located_error() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let prev = vec![format!("*a{}", i - 1); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{prev}]\n"));
+        }
+        text.push_str("flags:\n  f: {enabled: true, rollout: 0.5, userGroups: *a8}\n");
+        match parse_flags(Path::new("f.yaml"), &text) {
+            Err(FlagError::Invalid {
+                line,
+                message,
+                hint,
+                ..
+            }) => {
+                assert!(line >= 1, "{message}");
+                assert!(message.contains("100000 values"), "{message}");
+                assert!(hint.contains("aliases"), "{hint}");
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
     }
 
     #[test]

@@ -19,6 +19,12 @@ pub use error::{Diagnostic, PlanError};
 pub use model::*;
 pub use summary::summary;
 
+/// Whether a YAML error is a budget limit (too deep, or too many values through aliases),
+/// for other readers of YAML files to explain it the way a plan's is.
+pub(crate) fn yaml_budget_breached(error: &serde_saphyr::Error) -> bool {
+    yaml::breach(error).is_some()
+}
+
 /// Read and validate the plan file at `path`.
 pub fn load(path: &Path) -> Result<Plan, PlanError> {
     let text = std::fs::read_to_string(path).map_err(|e| {

@@ -114,7 +114,7 @@ pub(super) fn parse(text: &str) -> Result<Node, SyntaxError> {
 }
 
 /// The budget limit behind an error, looking through the wrappers saphyr puts around it.
-fn breach(e: &serde_saphyr::Error) -> Option<&BudgetBreach> {
+pub(crate) fn breach(e: &serde_saphyr::Error) -> Option<&BudgetBreach> {
     match e {
         serde_saphyr::Error::Budget { breach, .. } => Some(breach),
         serde_saphyr::Error::AliasError { error, .. }
