@@ -321,6 +321,20 @@ fn an_empty_journal_and_a_fresh_plan_draw() {
 }
 
 #[test]
+fn journal_rows_name_their_day_once_one_is_from_another_day() {
+    let mut world = ready();
+    let t = screen(&world, &mut App::default(), 120, 40);
+    let text = t.backend().to_string();
+    assert!(text.contains(" 09:40:00 tick"), "{text}");
+    assert!(!text.contains("03-15 09:40 tick"), "{text}");
+    // Two days on, the same entries say which day they are from.
+    world.silence(mins(2 * 24 * 60));
+    let t = screen(&world, &mut App::default(), 120, 40);
+    let text = t.backend().to_string();
+    assert!(text.contains(" 03-15 09:40 tick"), "{text}");
+}
+
+#[test]
 fn ticking_from_the_keys_lands_in_the_journal() {
     let mut world = ready();
     let before = world.journal.len();

@@ -33,14 +33,26 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
         );
         return;
     }
-    let lines: Vec<Line> = view
+    let shown: Vec<_> = view
         .journal
         .iter()
         .rev()
         .skip(scroll)
         .take(usize::from(inner.height))
+        .collect();
+    // Times of day alone, while everything shown happened today; once anything shown is
+    // from another day (a long release, or a fast clock), every row names its day, so the
+    // column stays aligned and nobody reads yesterday's rollback as this morning's.
+    let today = view.now.date_naive();
+    let stamp = if shown.iter().all(|e| e.at.date_naive() == today) {
+        "%H:%M:%S"
+    } else {
+        "%m-%d %H:%M"
+    };
+    let lines: Vec<Line> = shown
+        .into_iter()
         .map(|e| {
-            let time = format!(" {} ", e.at.format("%H:%M:%S"));
+            let time = format!(" {} ", e.at.format(stamp));
             let who = format!(" ({})", e.operator);
             let room = width.saturating_sub(time.chars().count() + who.chars().count());
             let headline = e.headline();
