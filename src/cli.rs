@@ -620,7 +620,7 @@ fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
         );
         return Ok(0);
     };
-    let engine = crate::engine::Engine::restore(Arc::clone(&plan), p);
+    let engine = crate::engine::Engine::follow(Arc::clone(&plan), p);
     let step = engine
         .step_index()
         .and_then(|i| {

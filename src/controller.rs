@@ -686,6 +686,8 @@ impl Controller {
         if let Some(r) = &self.recorder {
             r.input(now, &input);
         }
+        // A stage or check result is saved at once: followers show it from the state.
+        let report = matches!(input, Input::Stage { .. } | Input::Check { .. });
         let effects = self.engine.handle(now, input);
         let mut entries = Vec::new();
         let mut flag = None;
@@ -704,7 +706,8 @@ impl Controller {
         }
         let _ = self.exposure.send(self.engine.exposure());
         self.unsaved = true;
-        if !entries.is_empty() || flag.is_some() || self.last_save.elapsed() >= SAVE_EVERY {
+        if !entries.is_empty() || flag.is_some() || report || self.last_save.elapsed() >= SAVE_EVERY
+        {
             for e in &entries {
                 self.push_recent(e.clone());
             }
@@ -858,7 +861,7 @@ impl Controller {
 }
 
 fn follow_engine(current: &Engine, progress: Progress) -> Engine {
-    let mut e = Engine::restore(Arc::clone(current.plan()), progress);
+    let mut e = Engine::follow(Arc::clone(current.plan()), progress);
     // A follower keeps its own metric history: it polls the same source.
     e.adopt_history(current);
     e

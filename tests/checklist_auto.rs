@@ -217,3 +217,42 @@ async fn a_metric_item_ticks_itself_from_the_samples() {
     assert!(why.starts_with("error_rate "), "{why}");
     s.controller.settle().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_shows_what_the_holders_stages_and_checks_said() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("qa.json"),
+        r#"{"status": "passed", "detail": "signed off by dana"}"#,
+    )
+    .unwrap();
+    let mut holder = open(dir.path()).await;
+    pump(
+        &mut holder,
+        "the holder's QA stage and migration check",
+        |s| {
+            let e = s.controller.engine();
+            e.item_done(ListKind::PreRelease, 2).0
+                && e.item_done(ListKind::PreRelease, 1).1.as_deref() != Some("not run yet")
+        },
+    )
+    .await;
+
+    // The follower runs no stage and no check: it shows what the holder's said.
+    let mut follower = open(dir.path()).await;
+    assert!(follower.controller.follower_of().is_some());
+    pump(&mut follower, "the holder's reports in the follower", |s| {
+        let e = s.controller.engine();
+        e.stage("QA")
+            .is_some_and(|r| r.status == StageStatus::Passed)
+    })
+    .await;
+    let e = follower.controller.engine();
+    assert_eq!(e.stage("QA").unwrap().detail, "signed off by dana");
+    assert!(e.item_done(ListKind::PreRelease, 2).0);
+    let (done, why) = e.item_done(ListKind::PreRelease, 1);
+    assert!(!done);
+    assert!(why.unwrap_or_default().contains("migration 42 pending"));
+    follower.controller.settle().await;
+    holder.controller.settle().await;
+}

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use shipdeck::engine::history::Point;
-use shipdeck::engine::{Engine, PauseCause, Phase, Progress, Resume};
+use shipdeck::engine::{CheckReport, Engine, PauseCause, Phase, Progress, Resume, StageReport};
 use shipdeck::flags::{DesiredFlag, FlagState};
 use shipdeck::guardrail::{Explain, RuleState};
 use shipdeck::plan::*;
@@ -159,6 +159,23 @@ fn progress() -> Progress {
         (ListKind::ReleaseDay, BTreeSet::from([1])),
     ]);
     p.flag_failures = 2;
+    p.reports.stages.insert(
+        "QA".into(),
+        StageReport {
+            status: StageStatus::Failed,
+            detail: "2 tests failed".into(),
+        },
+    );
+    p.reports.checks.insert(
+        ListKind::PreRelease,
+        BTreeMap::from([(
+            1,
+            CheckReport {
+                ok: false,
+                detail: "migration 42 pending".into(),
+            },
+        )]),
+    );
     p
 }
 

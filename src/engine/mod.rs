@@ -228,6 +228,44 @@ pub struct StageReport {
     pub detail: String,
 }
 
+/// A command check's last result.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CheckReport {
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// What the pipeline's stages and the command checks last reported.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Reports {
+    pub stages: BTreeMap<String, StageReport>,
+    pub checks: BTreeMap<ListKind, BTreeMap<usize, CheckReport>>,
+}
+
+impl Reports {
+    /// Before any adapter has answered: static stages as the plan gives them, the others
+    /// pending, no check run.
+    fn of(plan: &Plan) -> Reports {
+        let stages = plan
+            .pipeline
+            .iter()
+            .filter_map(|s| {
+                let status = match &s.source {
+                    StageSource::Static(status) => *status,
+                    StageSource::Rollout => return None,
+                    _ => StageStatus::Pending,
+                };
+                let detail = String::new();
+                Some((s.name.clone(), StageReport { status, detail }))
+            })
+            .collect();
+        Reports {
+            stages,
+            checks: BTreeMap::new(),
+        }
+    }
+}
+
 /// Everything about a release that survives a restart (`state.json`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Progress {
@@ -259,6 +297,10 @@ pub struct Progress {
     pub trips: Vec<Explain>,
     pub ticked: BTreeMap<ListKind, BTreeSet<usize>>,
     pub flag_failures: u32,
+    /// Saved so that followers, which run nothing, show what the holder's stages and
+    /// checks said; a restarted holder asks its adapters again instead.
+    #[serde(default)]
+    pub reports: Reports,
 }
 
 impl Progress {
@@ -275,8 +317,6 @@ pub struct Engine {
     progress: Progress,
     history: BTreeMap<String, History>,
     errors: BTreeMap<String, String>,
-    stages: BTreeMap<String, StageReport>,
-    checks: BTreeMap<(ListKind, usize), (bool, String)>,
     /// The first time this engine instance saw; after a restart, staleness is judged from
     /// here, not from when the step began.
     woke: Option<DateTime<Utc>>,
@@ -303,12 +343,22 @@ impl Engine {
             trips: Vec::new(),
             ticked: BTreeMap::new(),
             flag_failures: 0,
+            reports: Reports::default(),
         };
         Self::restore(plan, progress)
     }
 
-    /// Picks a release up where `state.json` left it. Time spent down is not baked.
-    pub fn restore(plan: Arc<Plan>, mut progress: Progress) -> Self {
+    /// Picks a release up where `state.json` left it. Time spent down is not baked, and
+    /// stages and checks start over: their adapters answer again.
+    pub fn restore(plan: Arc<Plan>, progress: Progress) -> Self {
+        let mut engine = Self::follow(plan, progress);
+        engine.progress.reports = Reports::of(&engine.plan);
+        engine
+    }
+
+    /// A copy of the holder's release for a follower: as [`Engine::restore`], but stages
+    /// and checks show what the holder's adapters last said, since a follower runs none.
+    pub fn follow(plan: Arc<Plan>, mut progress: Progress) -> Self {
         progress.now = None;
         // A plan edited to fewer steps than the saved state names: stay on its last step.
         let last = plan.rollout.steps.len().saturating_sub(1);
@@ -339,34 +389,11 @@ impl Engine {
             .iter()
             .map(|s| (s.name.clone(), History::with_capacity(capacity.min(20_000))))
             .collect();
-        let stages = plan
-            .pipeline
-            .iter()
-            .filter_map(|s| match &s.source {
-                StageSource::Static(status) => Some((
-                    s.name.clone(),
-                    StageReport {
-                        status: *status,
-                        detail: String::new(),
-                    },
-                )),
-                StageSource::Rollout => None,
-                _ => Some((
-                    s.name.clone(),
-                    StageReport {
-                        status: StageStatus::Pending,
-                        detail: String::new(),
-                    },
-                )),
-            })
-            .collect();
         Engine {
             plan,
             progress,
             history,
             errors: BTreeMap::new(),
-            stages,
-            checks: BTreeMap::new(),
             woke: None,
         }
     }
@@ -403,7 +430,7 @@ impl Engine {
     }
 
     pub fn stage(&self, name: &str) -> Option<&StageReport> {
-        self.stages.get(name)
+        self.progress.reports.stages.get(name)
     }
 
     /// The step the release is on, if the rollout has started.
@@ -545,7 +572,7 @@ impl Engine {
         match &it.check {
             None => (ticked, None),
             Some(Check::Stage(name)) => {
-                let status = self.stages.get(name).map(|s| s.status);
+                let status = self.progress.reports.stages.get(name).map(|s| s.status);
                 let done = matches!(status, Some(StageStatus::Passed));
                 let word = status
                     .map(|s| format!("{s:?}").to_lowercase())
@@ -587,8 +614,14 @@ impl Engine {
                     }
                 }
             }
-            Some(Check::Command { .. }) => match self.checks.get(&(list, item)) {
-                Some((ok, detail)) => (*ok, Some(detail.clone())),
+            Some(Check::Command { .. }) => match self
+                .progress
+                .reports
+                .checks
+                .get(&list)
+                .and_then(|l| l.get(&item))
+            {
+                Some(r) => (r.ok, Some(r.detail.clone())),
                 None => (false, Some("not run yet".into())),
             },
         }
@@ -643,7 +676,8 @@ impl Engine {
                 status,
                 detail,
             } => {
-                self.stages.insert(name, StageReport { status, detail });
+                let report = StageReport { status, detail };
+                self.progress.reports.stages.insert(name, report);
             }
             Input::Check {
                 list,
@@ -651,7 +685,9 @@ impl Engine {
                 ok,
                 detail,
             } => {
-                self.checks.insert((list, item), (ok, detail));
+                let report = CheckReport { ok, detail };
+                let list = self.progress.reports.checks.entry(list).or_default();
+                list.insert(item, report);
             }
         }
         self.check_staleness(now, &mut fx);
@@ -1108,7 +1144,7 @@ impl Engine {
                     .take_while(|s| !matches!(s.source, StageSource::Rollout))
                     .filter(|s| {
                         !matches!(
-                            self.stages.get(&s.name).map(|r| r.status),
+                            self.progress.reports.stages.get(&s.name).map(|r| r.status),
                             Some(StageStatus::Passed | StageStatus::Skipped)
                         )
                     })
