@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps/tmux.sh
-command -v htop >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; apt-get update -qq; apt-get install -y -qq htop >/dev/null; }
+source scripts/lib/apt.sh
+command -v htop >/dev/null 2>&1 || apt_install_quiet htop htop >/dev/null
 cargo build --release -q
 BIN="$PWD/target/release/shipdeck"
 WORK="$(mktemp -d)"

@@ -4,29 +4,19 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use chrono::{DateTime, Utc};
 use support::prometheus::{
     HEALTHY_ERROR_RATIO, INCIDENT_AT, P95_QUERY, PrometheusServer, SPAN, T0,
 };
 
+#[path = "support/cli.rs"]
+mod cli;
+use cli::run;
+
 /// Over the last scrape only: the first sample after the incident's start shows it whole.
 const ERROR_RATIO_30S: &str =
     r#"sum(rate(http_requests_total{code=~"5.."}[30s])) / sum(rate(http_requests_total[30s]))"#;
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_shipdeck"))
-        .env("SHIPDECK_OPERATOR", "tester")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn at(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, 0).unwrap()

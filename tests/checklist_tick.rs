@@ -3,8 +3,12 @@
 //! when a controller does, and refusing what cannot be ticked by hand.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
+
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{bin, run};
 
 const PLAN: &str = r#"
 release: {name: tick-test, version: 1.0.0, strategy: canary}
@@ -30,12 +34,6 @@ checklists:
     - Monitor for 24 hours
 "#;
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_shipdeck"));
-    c.env("SHIPDECK_OPERATOR", "tester");
-    c
-}
-
 fn release() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("plan.yaml"), PLAN).unwrap();
@@ -46,15 +44,6 @@ fn release() -> (tempfile::TempDir, PathBuf) {
     .unwrap();
     let plan = dir.path().join("plan.yaml");
     (dir, plan)
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = bin().args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn journal(plan: &Path) -> String {

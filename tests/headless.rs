@@ -1,40 +1,13 @@
 //! The real binary driving a real flag file with no screen: completion, automatic
 //! rollback, bad input, crashes and a second controller.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_shipdeck"));
-    c.env("SHIPDECK_OPERATOR", "tester").env_remove("NO_COLOR");
-    c
-}
-
-/// A copy of a fixture release in a fresh directory (the state lands beside it).
-fn release(fixture: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(fixture);
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_file() {
-            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-        }
-    }
-    let plan = dir.path().join("plan.yaml");
-    (dir, plan)
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = bin().args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{bin, release, run};
 
 fn flag_block(flags: &str) -> String {
     // The lines of the `new_checkout` flag, for assertions.

@@ -2,22 +2,12 @@
 //! format, and templates that `shipdeck check` accepts, never written over a file.
 
 use std::path::Path;
-use std::process::Command;
 
 use shipdeck::init::Template;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_shipdeck"))
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = bin().args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::run;
 
 #[test]
 fn notes_print_the_demo_release_in_the_reference_format() {

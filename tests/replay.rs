@@ -3,42 +3,14 @@
 //! same sample times), and as the `replay` metrics source of a plan.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use shipdeck::engine::Input;
 use shipdeck::journal::Entry;
 use shipdeck::recorder::{Player, Record, Recording, verify};
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_shipdeck"));
-    c.env("SHIPDECK_OPERATOR", "tester").env_remove("NO_COLOR");
-    c
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = bin().args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// A copy of a fixture release in a fresh directory.
-fn release(fixture: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(fixture);
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_file() {
-            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-        }
-    }
-    let plan = dir.path().join("plan.yaml");
-    (dir, plan)
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{release, run};
 
 /// Records a headless run of the incident fixture (it rolls back by itself).
 fn recorded_incident() -> (tempfile::TempDir, PathBuf, PathBuf) {

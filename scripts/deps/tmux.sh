@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tmux drives the real binary in the end-to-end screen tests.
 set -euo pipefail
+source "$(dirname "$0")/../lib/apt.sh"
+
 command -v tmux >/dev/null 2>&1 && exit 0
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq tmux >/dev/null
+apt_install_quiet tmux tmux

@@ -2,7 +2,7 @@
 //! copies of fixture releases, children that die with the test, journals read raw from
 //! disk, and ways to make a path unwritable that hold even for root.
 // Each fault test binary uses a different part of this; the rest is not dead, only unused there.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -10,47 +10,9 @@ use std::time::{Duration, Instant};
 
 use shipdeck::journal::Entry;
 
-pub fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_shipdeck"));
-    c.env("SHIPDECK_OPERATOR", "tester").env_remove("NO_COLOR");
-    c
-}
-
-/// The binary with these arguments, ready to spawn.
-pub fn cmd(args: &[&str]) -> Command {
-    let mut c = bin();
-    c.args(args);
-    c
-}
-
-/// A copy of a fixture release in a fresh directory (the state lands beside it).
-pub fn release(fixture: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(fixture);
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_file() {
-            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-        }
-    }
-    let plan = dir.path().join("plan.yaml");
-    (dir, plan)
-}
-
-/// Runs the binary to the end: exit code, stdout, stderr.
-pub fn run(args: &[&str]) -> (i32, String, String) {
-    output(bin().args(args).output().unwrap())
-}
-
-pub fn output(out: Output) -> (i32, String, String) {
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+#[path = "../support/cli.rs"]
+mod cli;
+pub use cli::{bin, cmd, output, release, run};
 
 pub fn status_json(plan: &Path) -> serde_json::Value {
     let (code, stdout, stderr) = run(&["status", plan.to_str().unwrap(), "--json"]);
