@@ -1051,7 +1051,7 @@ impl Engine {
             groups: self.groups_through(step),
         };
         let name = s.name.clone();
-        let percent = s.percent;
+        let title = s.title();
         self.progress.phase = Phase::Baking { step };
         self.progress.step_started_at = Some(now);
         self.progress.served_ms = 0;
@@ -1059,28 +1059,19 @@ impl Engine {
         self.progress.overridden = None;
         self.progress.desired = Some(desired.clone());
         self.progress.confirmed = false;
-        let mut e = self.entry(
-            now,
-            operator,
-            kind,
-            "promote",
-            format!("→ {name} ({percent}%){why}"),
-        );
+        let mut e = self.entry(now, operator, kind, "promote", format!("→ {title}{why}"));
         e.step = Some(name.clone());
         fx.push(Effect::Journal(e));
         fx.push(Effect::SetFlag(desired));
         let (kind, text) = if step == 0 {
             (
                 EventKind::Started,
-                format!(
-                    "Rollout of {} started: {name} ({percent}%)",
-                    self.release_label()
-                ),
+                format!("Rollout of {} started: {title}", self.release_label()),
             )
         } else {
             (
                 EventKind::Promoted,
-                format!("{} promoted to {name} ({percent}%)", self.release_label()),
+                format!("{} promoted to {title}", self.release_label()),
             )
         };
         fx.push(self.event(now, kind, text, None));

@@ -158,6 +158,35 @@ pub struct Step {
     pub approval: Approval,
 }
 
+impl Step {
+    /// `Beta (5%)`; a name that already says its percent stands alone: `Gradual 25%`.
+    pub fn title(&self) -> String {
+        if self.names_its_percent() {
+            self.name.clone()
+        } else {
+            format!("{} ({}%)", self.name, self.percent)
+        }
+    }
+
+    /// The title with the groups the step adds: `Beta (5% + beta-testers)`,
+    /// `Gradual 25% (+ vip)`.
+    pub fn label(&self) -> String {
+        if self.groups.is_empty() {
+            return self.title();
+        }
+        let groups = self.groups.join(", ");
+        if self.names_its_percent() {
+            format!("{} (+ {groups})", self.name)
+        } else {
+            format!("{} ({}% + {groups})", self.name, self.percent)
+        }
+    }
+
+    fn names_its_percent(&self) -> bool {
+        self.name.contains(&format!("{}%", self.percent))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Approval {
     /// The step promotes by itself once its bake completes on healthy data.
@@ -395,4 +424,36 @@ pub enum NotifierSpec {
     Webhook { url_env: String },
     /// A plain-text deploy log, one line per event.
     Log { path: PathBuf },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(name: &str, percent: u8, groups: &[&str]) -> Step {
+        Step {
+            name: name.into(),
+            percent,
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            bake: Duration::from_secs(3600),
+            approval: Approval::Auto,
+        }
+    }
+
+    #[test]
+    fn a_step_says_its_percent_once() {
+        assert_eq!(step("Beta", 5, &[]).title(), "Beta (5%)");
+        assert_eq!(step("Gradual 25%", 25, &[]).title(), "Gradual 25%");
+        // A name with another number still gets the real percent.
+        assert_eq!(step("Gradual 25%", 30, &[]).title(), "Gradual 25% (30%)");
+        assert_eq!(
+            step("Beta", 5, &["beta-testers"]).label(),
+            "Beta (5% + beta-testers)"
+        );
+        assert_eq!(
+            step("Gradual 25%", 25, &["vip", "staff"]).label(),
+            "Gradual 25% (+ vip, staff)"
+        );
+        assert_eq!(step("Full", 100, &[]).label(), "Full (100%)");
+    }
 }

@@ -576,20 +576,7 @@ impl App {
         let describe = |i: usize| {
             steps
                 .get(i)
-                .map(|s| {
-                    let groups = if s.groups.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" + {}", s.groups.join(", "))
-                    };
-                    format!(
-                        "step {}/{} {} ({}%{groups})",
-                        i + 1,
-                        steps.len(),
-                        s.name,
-                        s.percent
-                    )
-                })
+                .map(|s| format!("step {}/{} {}", i + 1, steps.len(), s.label()))
                 .unwrap_or_default()
         };
         let watch = format_secs(plan.rollout.watch.as_secs() as i64);

@@ -236,19 +236,7 @@ fn drop_lowest(segs: &mut Vec<Segment>) {
 pub fn situation(engine: &Engine) -> (String, String) {
     let plan = engine.plan();
     let steps = &plan.rollout.steps;
-    let step_text = |i: usize| {
-        steps
-            .get(i)
-            .map(|s| {
-                let groups = if s.groups.is_empty() {
-                    String::new()
-                } else {
-                    format!(" + {}", s.groups.join(", "))
-                };
-                format!("{} ({}%{groups})", s.name, s.percent)
-            })
-            .unwrap_or_default()
-    };
+    let step_text = |i: usize| steps.get(i).map(|s| s.label()).unwrap_or_default();
     let left = engine
         .time_left()
         .map(|d| format_secs(d.as_secs() as i64))
