@@ -164,9 +164,7 @@ pub fn promoted_to(e: &Entry, steps: &[&str]) -> Option<usize> {
     if e.action != "promote" {
         return None;
     }
-    steps
-        .iter()
-        .position(|s| e.reason.starts_with(&format!("→ {s} (")))
+    steps.iter().position(|s| e.step.as_deref() == Some(*s))
 }
 
 /// `(enabled, rollout)` of the flag `new_checkout` in a flag file.
