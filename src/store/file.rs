@@ -1,6 +1,8 @@
 //! store::file: the embedded store — a directory of files beside the plan. Owns the
 //! on-disk layout below; never writes a file in place (whole files are replaced
 //! atomically, the journal is only appended to) and never deletes what it cannot read.
+//! The one exception: a torn last journal line is cut off and re-appended, text kept,
+//! inside a whole entry. `save` and `append` are for the lock holder only (one writer).
 //!
 //! ```text
 //! .shipdeck/            0700
