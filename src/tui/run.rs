@@ -19,6 +19,8 @@ use crate::engine::Input;
 
 /// The shortest time between two frames (about 30 frames a second).
 pub const FRAME: Duration = Duration::from_millis(33);
+/// How often the key reader looks up from waiting to see whether the screen has closed.
+const READER_CHECK: Duration = Duration::from_millis(250);
 /// How often the controller's clock ticks, in real time.
 pub const TICK: Duration = Duration::from_secs(1);
 
@@ -238,10 +240,15 @@ async fn signals() {
 /// its own helper thread holds while it waits, so each turn of the loop spun on that lock.
 fn terminal_events() -> impl Stream<Item = std::io::Result<Event>> + Unpin {
     let (tx, mut rx) = mpsc::channel(64);
-    // Detached: it ends after the next key once the loop is gone, or with the process.
+    // Detached. It waits a bounded time for each key so that it notices the loop is gone
+    // and stops reading: keys typed while the process winds down reach the shell.
     std::thread::spawn(move || {
-        loop {
-            let event = crossterm::event::read();
+        while !tx.is_closed() {
+            let event = match crossterm::event::poll(READER_CHECK) {
+                Ok(false) => continue,
+                Ok(true) => crossterm::event::read(),
+                Err(e) => Err(e),
+            };
             let failed = event.is_err();
             if tx.blocking_send(event).is_err() || failed {
                 return;
