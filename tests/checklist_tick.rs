@@ -3,12 +3,11 @@
 //! when a controller does, and refusing what cannot be ticked by hand.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 #[path = "support/cli.rs"]
 mod cli;
-use cli::{bin, run};
+use cli::{Running, cmd, run};
 
 const PLAN: &str = r#"
 release: {name: tick-test, version: 1.0.0, strategy: canary}
@@ -126,19 +125,14 @@ fn with_a_controller_running_the_tick_goes_through_its_inbox() {
     let (_dir, plan) = release();
     let p = plan.to_str().unwrap();
     // The first step waits for approval, so the holder keeps running.
-    let mut holder = bin()
-        .args([
-            "run",
-            p,
-            "--headless",
-            "--wait-for-approval",
-            "--operator",
-            "alice",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut holder = Running::spawn(cmd(&[
+        "run",
+        p,
+        "--headless",
+        "--wait-for-approval",
+        "--operator",
+        "alice",
+    ]));
     let start = Instant::now();
     loop {
         let (_, out, _) = run(&["status", p, "--json"]);
@@ -153,8 +147,7 @@ fn with_a_controller_running_the_tick_goes_through_its_inbox() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let (code, out, err) = run(&["tick", p, "monitor error", "--operator", "bob"]);
-    holder.kill().unwrap();
-    holder.wait().unwrap();
+    holder.kill();
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("Monitor error rates for 15 minutes"), "{out}");
     assert!(out.contains("carried out by alice"), "{out}");

@@ -1,13 +1,12 @@
 //! The real binary driving a real flag file with no screen: completion, automatic
 //! rollback, bad input, crashes and a second controller.
 
-use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[path = "support/cli.rs"]
 mod cli;
-use cli::{bin, release, run};
+use cli::{Running, bin, cmd, release, run, status_json, wait_for};
 
 fn flag_block(flags: &str) -> String {
     // The lines of the `new_checkout` flag, for assertions.
@@ -151,64 +150,38 @@ fn a_state_directory_that_cannot_be_written_is_a_clear_error() {
     );
 }
 
-fn status_json(plan: &Path) -> serde_json::Value {
-    let (code, stdout, stderr) = run(&["status", plan.to_str().unwrap(), "--json"]);
-    assert_eq!(code, 0, "{stderr}");
-    serde_json::from_str(&stdout).unwrap()
-}
-
-fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !ok() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn a_killed_run_resumes_the_same_step_with_its_bake_time_kept() {
     let (_dir, plan) = release("healthy");
-    let mut child = bin()
-        .args([
-            "run",
-            plan.to_str().unwrap(),
-            "--headless",
-            "--speed",
-            "600",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = Running::spawn(cmd(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--headless",
+        "--speed",
+        "600",
+    ]));
     wait_for("some bake time served", Duration::from_secs(30), || {
         let s = status_json(&plan);
         s["progress"]["served_ms"].as_u64().unwrap_or(0) > 120_000
     });
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill();
     let before = status_json(&plan);
     let phase = before["progress"]["phase"].clone();
     let served = before["progress"]["served_ms"].as_u64().unwrap();
 
-    let mut again = bin()
-        .args([
-            "run",
-            plan.to_str().unwrap(),
-            "--headless",
-            "--speed",
-            "600",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut again = Running::spawn(cmd(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--headless",
+        "--speed",
+        "600",
+    ]));
     wait_for("the restarted run to save", Duration::from_secs(30), || {
         let s = status_json(&plan);
         s["progress"]["served_ms"].as_u64().unwrap_or(0) > served && s["holder"].is_object()
     });
     let after = status_json(&plan);
-    again.kill().unwrap();
-    again.wait().unwrap();
+    again.kill();
     assert_eq!(
         after["progress"]["phase"]["step"], phase["step"],
         "same step after restart"
@@ -219,18 +192,13 @@ fn a_killed_run_resumes_the_same_step_with_its_bake_time_kept() {
 #[test]
 fn a_second_controller_refuses_and_commands_reach_the_holder() {
     let (dir, plan) = release("healthy");
-    let mut holder = bin()
-        .args([
-            "run",
-            plan.to_str().unwrap(),
-            "--headless",
-            "--operator",
-            "alice",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut holder = Running::spawn(cmd(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--headless",
+        "--operator",
+        "alice",
+    ]));
     wait_for(
         "the holder to start the rollout",
         Duration::from_secs(20),
@@ -254,8 +222,8 @@ fn a_second_controller_refuses_and_commands_reach_the_holder() {
     ]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("alice"), "{stdout}");
-    let status = holder.wait().unwrap();
-    assert_eq!(status.code(), Some(3), "the holder rolled back");
+    let code = holder.wait(Duration::from_secs(60));
+    assert_eq!(code, 3, "the holder rolled back");
     let flags = std::fs::read_to_string(dir.path().join("flags.yaml")).unwrap();
     assert!(flag_block(&flags).contains("enabled: false"), "{flags}");
     let (_, journal, _) = run(&["journal", plan.to_str().unwrap()]);
