@@ -288,12 +288,24 @@ impl Reader {
     }
 
     fn whole(&mut self, node: &Node, what: &str, min: u64, max: u64) -> Option<u64> {
+        self.whole_or(node, what, min, max, None)
+    }
+
+    /// [`Self::whole`], with `hint` on its errors.
+    fn whole_or(
+        &mut self,
+        node: &Node,
+        what: &str,
+        min: u64,
+        max: u64,
+        hint: Option<String>,
+    ) -> Option<u64> {
         let range = format!("{min}..={max}");
         match &node.value {
             Value::Int(i) => match u64::try_from(*i) {
                 Ok(v) if (min..=max).contains(&v) => Some(v),
                 _ => {
-                    self.error(node, format!("{what} {i} is outside {range}"), None);
+                    self.error(node, format!("{what} {i} is outside {range}"), hint);
                     None
                 }
             },
@@ -305,7 +317,7 @@ impl Reader {
                 self.error(
                     node,
                     format!("{what} must be a whole number {range}, found {shown}"),
-                    None,
+                    hint,
                 );
                 None
             }

@@ -436,27 +436,8 @@ impl Reader {
 
     fn percent(&mut self, node: &Node) -> Option<u8> {
         let hint = Some("a step's percent is a whole number from 0 to 100".to_string());
-        match &node.value {
-            Value::Int(i) => match u8::try_from(*i) {
-                Ok(p) if p <= 100 => Some(p),
-                _ => {
-                    self.error(node, format!("percent {i} is outside 0..=100"), hint);
-                    None
-                }
-            },
-            _ => {
-                let shown = match node.scalar_text() {
-                    Some(t) => format!("{} `{t}`", node.kind()),
-                    None => node.kind().to_string(),
-                };
-                self.error(
-                    node,
-                    format!("percent must be a whole number 0..=100, found {shown}"),
-                    hint,
-                );
-                None
-            }
-        }
+        let p = self.whole_or(node, "percent", 0, 100, hint)?;
+        u8::try_from(p).ok()
     }
 }
 
