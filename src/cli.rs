@@ -624,15 +624,10 @@ fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
     let step = engine
         .step_index()
         .and_then(|i| {
-            plan.rollout.steps.get(i).map(|s| {
-                format!(
-                    "step {}/{} {} ({}%)",
-                    i + 1,
-                    plan.rollout.steps.len(),
-                    s.name,
-                    s.percent
-                )
-            })
+            plan.rollout
+                .steps
+                .get(i)
+                .map(|s| format!("step {}/{} {}", i + 1, plan.rollout.steps.len(), s.title()))
         })
         .unwrap_or_default();
     out!(
