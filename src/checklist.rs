@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::controller::Message;
+use crate::control::Message;
 use crate::engine::Input;
 use crate::pipeline::command::{self, Tail};
 use crate::pipeline::{RunRecord, lock, run_and_explain};

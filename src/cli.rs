@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::controller::{self, Message, Session};
-use crate::engine::{Command, Input, Phase};
+use crate::control::driver::{self, Answer, Handle};
+use crate::control::{self as controller, Notice, Snapshot, Stop};
+use crate::engine::{Command, Phase};
 use crate::plan::{self, Plan};
 use crate::store::{FileStore, ReleaseStore};
 
@@ -340,6 +341,7 @@ pub async fn main(cli: Cli) -> Result<u8> {
             let store = open_store(&cli, &plan)?;
             let mut opts = controller::Options::new(operator(&cli), args.clock.clock(), "screen");
             opts.record = args.record.clone();
+            opts.plan_path = Some(args.plan.clone());
             let session = controller::open(plan, opts, store).await?;
             if args.record.is_some() && !session.controller.holds() {
                 eprintln!("warning: following another controller; only the holder records");
@@ -462,6 +464,7 @@ async fn run(cli: &Cli, args: &RunArgs) -> Result<u8> {
     let store = open_store(cli, &plan)?;
     let mut opts = controller::Options::new(operator(cli), args.clock.clock(), "headless");
     opts.record = args.record.clone();
+    opts.plan_path = Some(args.plan.clone());
     let session = controller::open(plan, opts, store).await?;
     if let Some(h) = session.controller.follower_of() {
         eprintln!(
@@ -687,13 +690,41 @@ fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
         out!("    samples: {}", samples.join(", "));
     }
     match holder {
-        Some(h) => out!("  held by {}", controller::describe_holder(&h)),
+        Some(h) => {
+            out!("  held by {}", controller::describe_holder(&h));
+            out!("  {}", heartbeat_line(store.as_ref()));
+        }
         None => out!("  no controller running"),
     }
     if let Some(e) = journal.entries.last() {
         out!("  last: {}", e.line());
     }
     Ok(0)
+}
+
+/// When the holder last said it was alive, and what that means.
+fn heartbeat_line(store: &dyn ReleaseStore) -> String {
+    let published = store
+        .published()
+        .ok()
+        .flatten()
+        .and_then(|b| serde_json::from_slice::<controller::follow::Published>(&b).ok());
+    let Some(p) = published else {
+        return "no heartbeat published yet".into();
+    };
+    let age = (chrono::Utc::now() - p.heartbeat).num_seconds().max(0);
+    let limit = controller::HEARTBEAT_LIMIT.as_secs() as i64;
+    if age > limit {
+        format!(
+            "last heartbeat {} ({age}s ago): it may be frozen or cut off, and nobody may be guarding",
+            p.heartbeat.format("%Y-%m-%d %H:%M:%SZ")
+        )
+    } else {
+        format!(
+            "last heartbeat {} ({age}s ago)",
+            p.heartbeat.format("%H:%M:%SZ")
+        )
+    }
 }
 
 /// A command from this terminal: the holder carries it out through the inbox, or, with
@@ -704,17 +735,16 @@ async fn act(cli: &Cli, args: &ActArgs, command: Command) -> Result<u8> {
         Err(code) => return Ok(code),
     };
     let store = open_store(cli, &plan)?;
-    let opts = controller::Options::new(operator(cli), Clock::live(), "command");
-    let mut session = controller::open(plan, opts, store).await?;
-    let result = if session.controller.holds() {
-        act_directly(&mut session, command, args.reason.clone()).await
-    } else {
-        match session.controller.command(command, args.reason.clone()) {
-            Err(e) => Err(e),
-            Ok(_) => wait_answer(&mut session).await,
-        }
+    let mut opts = controller::Options::new(operator(cli), Clock::live(), "command");
+    opts.plan_path = Some(args.plan.clone());
+    let session = controller::open(plan, opts, store).await?;
+    let holder = session.controller.follower_of();
+    let handle = driver::spawn(session);
+    let result = match holder {
+        None => act_directly(&handle, command, args.reason.clone()).await,
+        Some(holder) => forward(&handle, command, args.reason.clone(), &holder).await,
     };
-    session.controller.settle().await;
+    handle.stop(Stop::Finished).await;
     match result {
         Ok(m) => {
             out!("{m}");
@@ -759,54 +789,67 @@ async fn tick(cli: &Cli, args: &TickArgs) -> Result<u8> {
     act(cli, &act_args, Command::Tick { list, item, done }).await
 }
 
-async fn act_directly(
-    session: &mut Session,
-    command: Command,
-    reason: Option<String>,
-) -> Result<String, String> {
-    // The baseline and the guardrails need the recent history first.
+async fn act_directly(handle: &Handle, command: Command, reason: Option<String>) -> Answer {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while let Ok(Some(m)) = tokio::time::timeout_at(deadline, session.messages.recv()).await {
-        let history = matches!(m, Message::Input(Input::History { .. }));
-        session.controller.handle(m);
-        if history {
-            break;
-        }
-    }
-    let answer = session.controller.command(command, reason)?;
-    while !session.controller.engine().progress().confirmed_or_idle() {
-        match tokio::time::timeout_at(deadline, session.messages.recv()).await {
-            Ok(Some(m)) => {
-                session.controller.handle(m);
-            }
-            _ => {
-                return Err(format!(
-                    "{answer}; the flag backend has not confirmed yet ({}) — run the command again or check the backend",
-                    session.controller.notice().unwrap_or("no answer")
-                ));
-            }
-        }
+    let mut snapshots = handle.watch();
+    // The baseline and the guardrails need the recent history first.
+    wait_until(&mut snapshots, deadline, |s| s.history_in).await;
+    let answer = handle.command(command, reason).await?;
+    let confirmed = wait_until(&mut snapshots, deadline, |s| {
+        s.engine.progress().confirmed_or_idle()
+    })
+    .await;
+    if !confirmed {
+        let why = handle
+            .snapshot()
+            .notice
+            .as_ref()
+            .map_or_else(|| "no answer".to_string(), ToString::to_string);
+        return Err(format!(
+            "{answer}; the flag backend has not confirmed yet ({why}) — run the command again or check the backend"
+        ));
     }
     Ok(answer)
 }
 
-async fn wait_answer(session: &mut Session) -> Result<String, String> {
+/// Hands the command to the holder and waits for its answer.
+async fn forward(
+    handle: &Handle,
+    command: Command,
+    reason: Option<String>,
+    holder: &str,
+) -> Answer {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(12);
-    while let Ok(Some(m)) = tokio::time::timeout_at(deadline, session.messages.recv()).await {
-        if let Message::Answer(_, a) = m {
-            let holder = session
-                .controller
-                .follower_of()
-                .unwrap_or("the holder")
-                .to_string();
-            return if a.ok {
-                Ok(format!("{} (carried out by {holder})", a.message))
-            } else {
-                Err(a.message)
-            };
+    let mut snapshots = handle.watch();
+    handle.command(command, reason).await?;
+    let answered = |s: &Snapshot| matches!(s.notice, Some(Notice::Answered { .. }));
+    if !wait_until(&mut snapshots, deadline, answered).await {
+        return Err("no answer from the controller holding the release".into());
+    }
+    match handle.snapshot().notice.clone() {
+        Some(Notice::Answered { ok: true, message }) => {
+            Ok(format!("{message} (carried out by {holder})"))
+        }
+        Some(Notice::Answered { ok: false, message }) => Err(message),
+        _ => Err("no answer from the controller holding the release".into()),
+    }
+}
+
+/// Waits until a snapshot satisfies `done`; `false` at the deadline.
+async fn wait_until(
+    snapshots: &mut tokio::sync::watch::Receiver<std::sync::Arc<Snapshot>>,
+    deadline: tokio::time::Instant,
+    done: impl Fn(&Snapshot) -> bool,
+) -> bool {
+    loop {
+        if done(&snapshots.borrow_and_update()) {
+            return true;
+        }
+        match tokio::time::timeout_at(deadline, snapshots.changed()).await {
+            Ok(Ok(())) => {}
+            _ => return false,
         }
     }
-    Err("no answer from the controller holding the release".into())
 }
 
 /// A flag error's exit code: 1 for a backend that could not be reached or refused

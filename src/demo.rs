@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::cli::{Cli, DemoArgs};
 use crate::clock::Clock;
-use crate::controller;
+use crate::control as controller;
 use crate::plan::{Scenario, SourceSpec};
 use crate::store::{FileStore, ReleaseStore};
 

@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 use std::io::Write;
 use std::time::Duration;
 
-use crate::controller::Session;
-use crate::engine::{Command, Input, PauseCause, Phase};
+use crate::control::driver;
+use crate::control::{Notice, Session, Snapshot, Stop};
+use crate::engine::{Command, PauseCause, Phase};
 use crate::journal::Entry;
 
 pub const COMPLETED: u8 = 0;
@@ -32,156 +33,178 @@ pub struct Outcome {
     pub why: String,
 }
 
-/// Drives the release until it completes, rolls back, or needs a human.
-pub async fn run(mut session: Session, opts: Options) -> Outcome {
-    let mut printed = session.controller.journal_total();
+/// Drives the release until it completes, rolls back, or needs a human. A store that
+/// cannot be written does not end the run while the rollout is live: guardrails keep
+/// acting from memory while the writes are retried, and the run ends (1) only once the
+/// rollout is safe, rolled back or completed.
+pub async fn run(session: Session, opts: Options) -> Outcome {
+    let mut handle = driver::spawn(session);
+    let Some(mut recorded) = handle.recorded() else {
+        return Outcome {
+            code: 1,
+            why: "the journal feed was taken".into(),
+        };
+    };
+    let mut snapshots = handle.watch();
     let mut paused_since: Option<DateTime<Utc>> = None;
     let mut started = false;
-    let mut history_in = false;
-    let mut saw_samples = false;
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
     let outcome = loop {
         tokio::select! {
-            message = session.messages.recv() => {
-                let Some(message) = message else {
-                    break Outcome { code: 1, why: "every adapter stopped".into() };
-                };
-                let was_samples = matches!(message, crate::controller::Message::Input(Input::Samples { .. }));
-                let was_history = matches!(message, crate::controller::Message::Input(Input::History { .. }));
-                session.controller.handle(message);
-                saw_samples |= was_samples;
-                history_in |= was_history;
-                // Start once the baseline history is in and every pipeline stage and check
-                // command has its first result.
-                if history_in && !started && session.controller.pipeline_settled() && matches!(session.controller.engine().phase(), Phase::Ready) {
-                    started = true;
-                    if let Err(why) = session.controller.command(Command::Start { force: false }, Some("headless run".into())) {
-                        print_new(&session, &mut printed, opts.json);
-                        break Outcome { code: NEEDS_HUMAN, why };
-                    }
-                }
-            }
-            _ = tick.tick() => {
-                session.controller.tick();
+            changed = snapshots.changed() => if changed.is_err() {
+                break Outcome { code: 1, why: "the controller stopped".into() };
+            },
+            Some(e) = recorded.recv() => {
+                print(&e, opts.json);
+                continue;
             }
         }
-        print_new(&session, &mut printed, opts.json);
-        let c = &session.controller;
-        if let Some(n) = c
-            .notice()
-            .filter(|n| n.starts_with("halted") || n.contains("cannot be written"))
+        let s = snapshots.borrow_and_update().clone();
+        // Start once the baseline history is in and every pipeline stage and check
+        // command has its first result.
+        if s.history_in
+            && !started
+            && s.pipeline_settled
+            && matches!(s.engine.phase(), Phase::Ready)
         {
-            break Outcome {
-                code: 1,
-                why: n.to_string(),
-            };
+            started = true;
+            if let Err(why) = handle
+                .command(Command::Start { force: false }, Some("headless run".into()))
+                .await
+            {
+                break Outcome {
+                    code: NEEDS_HUMAN,
+                    why,
+                };
+            }
+            continue;
         }
-        let now = c.now();
-        match c.engine().phase() {
-            Phase::Completed => {
-                break Outcome {
-                    code: COMPLETED,
-                    why: "completed".into(),
-                };
-            }
-            Phase::RolledBack { reason } => {
-                break Outcome {
-                    code: ROLLED_BACK,
-                    why: format!("rolled back: {reason}"),
-                };
-            }
-            Phase::AwaitingApproval { step } if !opts.wait_for_approval => {
-                let name = c
-                    .engine()
-                    .plan()
-                    .rollout
-                    .steps
-                    .get(*step)
-                    .map(|s| s.name.clone())
-                    .unwrap_or_default();
-                break Outcome {
-                    code: NEEDS_HUMAN,
-                    why: format!("{name} baked and waits for approval: shipdeck promote PLAN"),
-                };
-            }
-            Phase::Paused {
-                by: PauseCause::Operator(who),
-                reason,
-                ..
-            } => {
-                break Outcome {
-                    code: NEEDS_HUMAN,
-                    why: format!("paused by {who}: {reason}"),
-                };
-            }
-            Phase::Paused {
-                by: PauseCause::Outside,
-                reason,
-                ..
-            } => {
-                break Outcome {
-                    code: NEEDS_HUMAN,
-                    why: reason.clone(),
-                };
-            }
-            Phase::Paused { reason, .. } => {
-                let since = *paused_since.get_or_insert(now);
-                let held = (now - since).to_std().unwrap_or_default();
-                if held >= opts.max_pause {
-                    break Outcome {
-                        code: NEEDS_HUMAN,
-                        why: format!(
-                            "paused by a guardrail for {} and not clear: {reason}",
-                            crate::guardrail::format_secs(held.as_secs() as i64)
-                        ),
-                    };
-                }
-            }
-            _ => paused_since = None,
-        }
-        if opts.once
-            && saw_samples
-            && (started || !matches!(c.engine().phase(), Phase::Ready))
-            && c.engine().progress().confirmed_or_idle()
-        {
-            let code = match c.engine().phase() {
-                Phase::Ready
-                | Phase::Baking { .. }
-                | Phase::Watching
-                | Phase::RollingBack { .. } => COMPLETED,
-                _ => NEEDS_HUMAN,
-            };
-            break Outcome {
-                code,
-                why: format!(
-                    "evaluated once: {}",
-                    c.engine().phase().badge().to_lowercase()
-                ),
-            };
+        if let Some(o) = verdict(&s, &opts, &mut paused_since, started) {
+            break o;
         }
     };
-    session.controller.settle().await;
-    // The writer has finished: what it recorded last is still in the channel.
-    while let Ok(message) = session.messages.try_recv() {
-        if matches!(message, crate::controller::Message::Recorded(_)) {
-            session.controller.handle(message);
-        }
+    handle.stop(Stop::Finished).await;
+    // Everything recorded up to the end, in order.
+    while let Ok(e) = recorded.try_recv() {
+        print(&e, opts.json);
     }
-    print_new(&session, &mut printed, opts.json);
     outcome
 }
 
-/// Prints the journal entries that are on disk: the log never shows a decision the
-/// journal does not hold.
-fn print_new(session: &Session, printed: &mut u64, json: bool) {
-    let (entries, seen) = session.controller.recorded_since(*printed);
+/// Whether the run is over, judged on one snapshot.
+fn verdict(
+    s: &Snapshot,
+    opts: &Options,
+    paused_since: &mut Option<DateTime<Utc>>,
+    started: bool,
+) -> Option<Outcome> {
+    let phase = s.engine.phase();
+    let safe = matches!(phase, Phase::Completed | Phase::RolledBack { .. });
+    match &s.notice {
+        Some(Notice::WriterStopped) => {
+            return Some(Outcome {
+                code: 1,
+                why: Notice::WriterStopped.to_string(),
+            });
+        }
+        Some(n @ Notice::StoreFailing { .. }) if safe => {
+            return Some(Outcome {
+                code: 1,
+                why: format!(
+                    "{}, and the store still cannot be written: {n}",
+                    phase.badge().to_lowercase()
+                ),
+            });
+        }
+        _ => {}
+    }
+    let now = s.now;
+    match phase {
+        Phase::Completed => {
+            return Some(Outcome {
+                code: COMPLETED,
+                why: "completed".into(),
+            });
+        }
+        Phase::RolledBack { reason } => {
+            return Some(Outcome {
+                code: ROLLED_BACK,
+                why: format!("rolled back: {reason}"),
+            });
+        }
+        Phase::AwaitingApproval { step } if !opts.wait_for_approval => {
+            let name = s
+                .engine
+                .plan()
+                .rollout
+                .steps
+                .get(*step)
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
+            return Some(Outcome {
+                code: NEEDS_HUMAN,
+                why: format!("{name} baked and waits for approval: shipdeck promote PLAN"),
+            });
+        }
+        Phase::Paused {
+            by: PauseCause::Operator(who),
+            reason,
+            ..
+        } => {
+            return Some(Outcome {
+                code: NEEDS_HUMAN,
+                why: format!("paused by {who}: {reason}"),
+            });
+        }
+        Phase::Paused {
+            by: PauseCause::Outside,
+            reason,
+            ..
+        } => {
+            return Some(Outcome {
+                code: NEEDS_HUMAN,
+                why: reason.clone(),
+            });
+        }
+        Phase::Paused { reason, .. } => {
+            let since = *paused_since.get_or_insert(now);
+            let held = (now - since).to_std().unwrap_or_default();
+            if held >= opts.max_pause {
+                return Some(Outcome {
+                    code: NEEDS_HUMAN,
+                    why: format!(
+                        "paused by a guardrail for {} and not clear: {reason}",
+                        crate::guardrail::format_secs(held.as_secs() as i64)
+                    ),
+                });
+            }
+        }
+        _ => *paused_since = None,
+    }
+    if opts.once
+        && s.samples_seen > 0
+        && (started || !matches!(phase, Phase::Ready))
+        && s.engine.progress().confirmed_or_idle()
+    {
+        let code = match phase {
+            Phase::Ready | Phase::Baking { .. } | Phase::Watching | Phase::RollingBack { .. } => {
+                COMPLETED
+            }
+            _ => NEEDS_HUMAN,
+        };
+        return Some(Outcome {
+            code,
+            why: format!("evaluated once: {}", phase.badge().to_lowercase()),
+        });
+    }
+    None
+}
+
+/// Prints one recorded entry: the log never shows a decision the journal does not hold.
+fn print(e: &Entry, json: bool) {
     // A reader that went away does not stop the release: the journal still has it all.
     let mut stdout = std::io::stdout().lock();
-    for e in entries {
-        let _ = writeln!(stdout, "{}", render(e, json));
-    }
+    let _ = writeln!(stdout, "{}", render(e, json));
     let _ = stdout.flush();
-    *printed = seen;
 }
 
 fn render(e: &Entry, json: bool) -> String {

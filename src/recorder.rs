@@ -714,7 +714,7 @@ pub async fn sandbox(
     recording: &Recording,
     speed: Option<f64>,
     operator: String,
-) -> Result<(tempfile::TempDir, crate::controller::Session), RecordingError> {
+) -> Result<(tempfile::TempDir, crate::control::Session), RecordingError> {
     use crate::plan::{BackendSpec, SourceSpec, StageSource, StageStatus};
     use crate::store::ReleaseStore;
     let fail =
@@ -756,11 +756,11 @@ pub async fn sandbox(
         recording.header.clock.start,
         speed.unwrap_or(recording.header.clock.speed),
     );
-    let opts = crate::controller::Options::new(operator, clock, "replay");
-    let session = crate::controller::open(Arc::new(plan), opts, Arc::new(store))
+    let opts = crate::control::Options::new(operator, clock, "replay");
+    let session = crate::control::open(Arc::new(plan), opts, Arc::new(store))
         .await
         .map_err(|e| fail("cannot open the recorded release", &e))?;
-    let crate::controller::Session {
+    let crate::control::Session {
         controller,
         mut messages,
     } = session;
@@ -784,7 +784,7 @@ pub async fn sandbox(
     });
     Ok((
         dir,
-        crate::controller::Session {
+        crate::control::Session {
             controller,
             messages: rx,
         },
@@ -793,8 +793,8 @@ pub async fn sandbox(
 
 /// What people and the pipeline did during the recording, as the messages that carry it
 /// to a controller; samples and flag answers come from the sandbox's own adapters.
-fn cues(recording: &Recording) -> Vec<(DateTime<Utc>, crate::controller::Message)> {
-    use crate::controller::Message;
+fn cues(recording: &Recording) -> Vec<(DateTime<Utc>, crate::control::Message)> {
+    use crate::control::Message;
     recording
         .records
         .iter()

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use shipdeck::clock::Clock;
-use shipdeck::controller::{self, Message, Session};
+use shipdeck::control::{self as controller, Message, Session};
 use shipdeck::engine::{Command, Input};
 use shipdeck::plan::{ListKind, StageStatus};
 use shipdeck::store::FileStore;

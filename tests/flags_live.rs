@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shipdeck::clock::Clock;
-use shipdeck::controller::{self, Session};
+use shipdeck::control::{self as controller, Session};
 use shipdeck::engine::{Command as Op, PauseCause, Phase};
 use shipdeck::flags::{DesiredFlag, FileBackend, FlagBackend};
 use shipdeck::plan::FlagKind;
@@ -204,7 +204,7 @@ async fn a_broken_file_is_reported_where_it_breaks_and_never_written_over() {
         |s| {
             s.controller
                 .notice()
-                .is_some_and(|n| n.contains("flags.yaml:4:14"))
+                .is_some_and(|n| n.to_string().contains("flags.yaml:4:14"))
         },
     )
     .await;

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-use shipdeck::controller::Message;
+use shipdeck::control::Message;
 use shipdeck::engine::{Input, Phase};
 use shipdeck::pipeline::{Mode, Runner, SourceKind};
 use shipdeck::plan::{Plan, StageStatus};

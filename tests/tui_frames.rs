@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shipdeck::clock::Clock;
-use shipdeck::controller::{self, Session};
+use shipdeck::control as controller;
 use shipdeck::store::{FileStore, ReleaseStore};
 use shipdeck::tui::{Screen, Theme, TuiOptions};
 
@@ -76,10 +76,8 @@ async fn metrics_every_second_and_the_clock_draw_one_frame_a_second() {
     // One sample a second of real time, as a plan polling every `interval` sees at 1×.
     let clock = Clock::starting(Utc::now(), interval);
     let opts = controller::Options::new("alice".into(), clock, "screen");
-    let Session {
-        mut controller,
-        mut messages,
-    } = controller::open(Arc::new(plan), opts, store).await.unwrap();
+    let session = controller::open(Arc::new(plan), opts, store).await.unwrap();
+    let handle = controller::driver::spawn(session);
     let mut screen = Screen::new(&TuiOptions {
         theme: Theme::dark(),
         no_color: false,
@@ -94,14 +92,16 @@ async fn metrics_every_second_and_the_clock_draw_one_frame_a_second() {
     shipdeck::tui::run_loop(
         &mut terminal,
         &mut screen,
-        &mut controller,
-        &mut messages,
+        &handle,
         futures::stream::pending(),
-        tokio::time::sleep(Duration::from_secs(7)),
+        async {
+            tokio::time::sleep(Duration::from_secs(7)).await;
+            controller::Stop::Interrupt
+        },
     )
     .await
     .unwrap();
-    controller.settle().await;
+    handle.stop(controller::Stop::Interrupt).await;
 
     // The start (backfill, flag loaded) may take a few frames; after it, one a second.
     let settled = start + Duration::from_secs(2);

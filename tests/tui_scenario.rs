@@ -12,12 +12,12 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use shipdeck::clock::Clock;
-use shipdeck::controller::{self, Controller, Message, Session};
+use shipdeck::control::{self as controller, Controller, Message, Session};
 use shipdeck::engine::Input;
 use shipdeck::metrics::{Batch, Outcome, Reading};
 use shipdeck::store::FileStore;
 use shipdeck::store::ReleaseStore;
-use shipdeck::tui::{Flow, Screen, Theme, TuiOptions};
+use shipdeck::tui::{Flow, Intent, Screen, Theme, TuiOptions};
 
 const PLAN: &str = r#"
 release: {name: checkout-v2, version: 2.5.0, strategy: canary}
@@ -137,7 +137,16 @@ where
             _ => KeyModifiers::NONE,
         };
         let event = Event::Key(KeyEvent::new(code, modifiers));
-        self.screen.on_event(&event, &mut self.controller)
+        let snapshot = self.controller.snapshot();
+        match self.screen.on_event(&event, &snapshot) {
+            Some(Intent::Quit) => Flow::Quit,
+            Some(Intent::Command { command, reason }) => {
+                let answer = self.controller.command(command, reason);
+                self.screen.answer(answer);
+                Flow::Continue
+            }
+            _ => Flow::Continue,
+        }
     }
 
     fn keys(&mut self, codes: &[KeyCode]) {
@@ -169,10 +178,8 @@ where
 
     /// Draws and returns the screen, with the temporary folder's path made stable.
     fn shot(&mut self) -> String {
-        let frame = self
-            .screen
-            .draw(&mut self.terminal, &self.controller)
-            .unwrap();
+        let snapshot = self.controller.snapshot();
+        let frame = self.screen.draw(&mut self.terminal, &snapshot).unwrap();
         let buffer = frame.buffer;
         let mut text = String::new();
         for y in 0..buffer.area.height {
@@ -256,7 +263,7 @@ async fn start_to_rollback() {
 /// out when a key quits; a signal (`stop`) ends it too.
 #[tokio::test]
 async fn the_event_loop_runs_keys_and_stops() {
-    let mut s = Scenario::open(TestBackend::new(100, 30)).await;
+    let s = Scenario::open(TestBackend::new(100, 30)).await;
     let key = |c: KeyCode| {
         let m = if c == KeyCode::Char('P') {
             KeyModifiers::SHIFT
@@ -275,34 +282,55 @@ async fn the_event_loop_runs_keys_and_stops() {
         key(KeyCode::Char('q')),
         key(KeyCode::Char('y')),
     ]);
+    let Scenario {
+        mut terminal,
+        mut screen,
+        controller,
+        messages,
+        ..
+    } = s;
+    let handle = shipdeck::control::driver::spawn(Session {
+        controller,
+        messages,
+    });
     shipdeck::tui::run_loop(
-        &mut s.terminal,
-        &mut s.screen,
-        &mut s.controller,
-        &mut s.messages,
+        &mut terminal,
+        &mut screen,
+        &handle,
         keys,
         std::future::pending(),
     )
     .await
     .unwrap();
-    assert_eq!(s.badge(), "BAKING");
-    let text = s.shot();
+    // The loop sends commands without waiting; the controller takes them in order.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while handle.snapshot().engine.phase().badge() != "BAKING"
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(handle.snapshot().engine.phase().badge(), "BAKING");
+    let frame = screen.draw(&mut terminal, &handle.snapshot()).unwrap();
+    let buffer = frame.buffer;
+    let text: String = (0..buffer.area.height)
+        .flat_map(|y| (0..buffer.area.width).map(move |x| (x, y)))
+        .map(|(x, y)| buffer[(x, y)].symbol().to_string())
+        .collect();
     assert!(text.contains("● BAKING"), "{text}");
 
     // A signal ends the loop with nothing pressed.
     tokio::time::timeout(
         Duration::from_secs(5),
         shipdeck::tui::run_loop(
-            &mut s.terminal,
-            &mut s.screen,
-            &mut s.controller,
-            &mut s.messages,
+            &mut terminal,
+            &mut screen,
+            &handle,
             futures::stream::pending(),
-            std::future::ready(()),
+            std::future::ready(shipdeck::control::Stop::Interrupt),
         ),
     )
     .await
     .expect("stop ends the loop")
     .unwrap();
-    s.controller.settle().await;
+    handle.stop(shipdeck::control::Stop::Interrupt).await;
 }

@@ -234,7 +234,7 @@ fn banner_for_a_loud_notice_and_a_follower() {
     let mut app = App::default();
     let mut t = Terminal::new(TestBackend::new(120, 40)).unwrap();
     let mut view = world.view();
-    view.notice = Some("flag write failing (attempt 3), retrying: permission denied");
+    view.notice = Some("flag write failing (attempt 3), retrying: permission denied".into());
     view.follower_of = Some("bob (screen on war-room, pid 4242, since 09:12:00Z)");
     t.draw(|f| tui::draw(f, &mut app, &view)).unwrap();
     insta::assert_snapshot!("banner_120x40", t.backend());

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::checklist::Checks;
-use crate::controller::Message;
+use crate::control::Message;
 use crate::engine::{Engine, Input, Phase};
 use crate::plan::{Plan, StageSource, StageStatus};
 use command::Tail;

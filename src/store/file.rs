@@ -10,6 +10,7 @@
 //!   journal.jsonl       0600  one JSON `Entry` per line, O_APPEND + fsync
 //!   lock                0600  flock(2)ed by the controller; never deleted
 //!   holder.json         0600  who holds `lock` (only meaningful while it is held)
+//!   live.json           0600  the holder's heartbeat and recent samples, for followers
 //!   inbox/              0700
 //!     <id>.request.json       a command for the controller
 //!     <id>.answer.json        its answer
@@ -26,8 +27,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::{
-    Acquired, Holder, InboxAnswer, InboxRequest, JournalRead, Lease, ReleaseStore, StoreError,
-    TornLine, check_id, jsonl,
+    Acquired, Holder, InboxAnswer, InboxRequest, JournalRead, JournalTail, Lease, ReleaseStore,
+    StoreError, TornLine, check_id, jsonl,
 };
 use crate::engine::Progress;
 use crate::journal::{Entry, Kind};
@@ -36,6 +37,7 @@ const STATE: &str = "state.json";
 const JOURNAL: &str = "journal.jsonl";
 const LOCK: &str = "lock";
 const HOLDER: &str = "holder.json";
+const PUBLISHED: &str = "live.json";
 const INBOX: &str = "inbox";
 const REQUEST_SUFFIX: &str = ".request.json";
 const ANSWER_SUFFIX: &str = ".answer.json";
@@ -117,7 +119,7 @@ impl FileStore {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            let ours = [STATE, HOLDER]
+            let ours = [STATE, HOLDER, PUBLISHED]
                 .iter()
                 .any(|f| name.starts_with(&format!(".{f}.")));
             if ours && name.ends_with(".tmp") {
@@ -380,6 +382,67 @@ impl ReleaseStore for FileStore {
         match fs::remove_file(&path) {
             Ok(()) => Ok(Some(answer)),
             // Someone else took it first.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(&path, e)),
+        }
+    }
+
+    fn journal_since(&self, cursor: u64) -> Result<JournalTail, StoreError> {
+        let path = self.path(JOURNAL);
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(JournalTail::default()),
+            Err(e) => return Err(io_error(&path, e)),
+        };
+        let len = file.metadata().map_err(|e| io_error(&path, e))?.len();
+        let reset = len < cursor;
+        let from = if reset { 0 } else { cursor };
+        file.seek(SeekFrom::Start(from))
+            .map_err(|e| io_error(&path, e))?;
+        let mut bytes = Vec::new();
+        file.take(len - from)
+            .read_to_end(&mut bytes)
+            .map_err(|e| io_error(&path, e))?;
+        // Only whole lines: a line still being written is read next time.
+        let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let entries = bytes[..whole]
+            .split(|b| *b == b'\n')
+            .filter(|line| !line.is_empty())
+            .filter_map(|line| jsonl::decode(line).ok())
+            .collect();
+        Ok(JournalTail {
+            entries,
+            cursor: from + whole as u64,
+            reset,
+        })
+    }
+
+    fn journal_end(&self) -> Result<u64, StoreError> {
+        let path = self.path(JOURNAL);
+        match fs::metadata(&path) {
+            Ok(m) => Ok(m.len()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(io_error(&path, e)),
+        }
+    }
+
+    fn publish(&self, document: &[u8]) -> Result<(), StoreError> {
+        let path = self.path(PUBLISHED);
+        let mut tmp = tempfile::Builder::new()
+            .prefix(&format!(".{PUBLISHED}."))
+            .suffix(".tmp")
+            .tempfile_in(&self.dir)
+            .map_err(|e| io_error(&self.dir, e))?;
+        tmp.write_all(document)
+            .map_err(|e| io_error(tmp.path(), e))?;
+        tmp.persist(&path).map_err(|e| io_error(&path, e.error))?;
+        Ok(())
+    }
+
+    fn published(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.path(PUBLISHED);
+        match fs::read(&path) {
+            Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_error(&path, e)),
         }

@@ -65,6 +65,30 @@ pub trait ReleaseStore: Send + Sync {
     fn answer(&self, id: &str, answer: &InboxAnswer) -> Result<(), StoreError>;
     /// Takes (and removes) the answer to `id`, if it has come.
     fn take_answer(&self, id: &str) -> Result<Option<InboxAnswer>, StoreError>;
+    /// The entries appended after `cursor` (0: the start), and the cursor after them. A
+    /// follower reads only what is new, so its cost does not grow with the journal. A
+    /// journal found shorter than the cursor (replaced) is read again from the start,
+    /// with `reset` set. A torn last line is left for a later read.
+    fn journal_since(&self, cursor: u64) -> Result<JournalTail, StoreError>;
+    /// The cursor at the journal's end now: what `journal_since` would return after
+    /// reading everything. A cursor may be set back from it to read only the newest
+    /// entries; the partial line it lands in is skipped.
+    fn journal_end(&self) -> Result<u64, StoreError>;
+    /// Replaces what the holder publishes for its followers beside the state: its
+    /// heartbeat and recent samples, as a JSON document the store does not interpret.
+    /// Not made durable: it is renewed every second and stale after a few.
+    fn publish(&self, document: &[u8]) -> Result<(), StoreError>;
+    /// The holder's last published document, if any.
+    fn published(&self) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
+/// Journal entries read from a cursor on.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JournalTail {
+    pub entries: Vec<Entry>,
+    pub cursor: u64,
+    /// The journal was replaced: `entries` start from its beginning.
+    pub reset: bool,
 }
 
 /// The journal as read back.

@@ -26,6 +26,8 @@ pub enum Intent {
         command: Command,
         reason: Option<String>,
     },
+    /// Take the release over from a holder that is gone.
+    TakeOver,
     Quit,
 }
 
@@ -36,6 +38,7 @@ pub enum Ask {
     Rollback,
     SetPercent(u8),
     ForceResume,
+    TakeOver,
     Quit,
 }
 
@@ -234,7 +237,7 @@ impl App {
             let rolling = |k: &PhaseKey| matches!(k.badge, "ROLLING BACK" | "ROLLED BACK");
             let was_rolling = self.seen.as_ref().is_some_and(rolling);
             if let Some(Popup::Confirm(c)) = &self.popup
-                && c.ask != Ask::Quit
+                && !matches!(c.ask, Ask::Quit | Ask::TakeOver)
                 && c.at != key
             {
                 self.popup = None;
@@ -348,6 +351,16 @@ impl App {
                     None
                 }
             }
+            KeyCode::Char('T') => {
+                if view.holder_state.is_some_and(|s| s.unguarded()) {
+                    self.ask(Ask::TakeOver, view);
+                    None
+                } else if view.follower_of.is_some() {
+                    self.say("T takes over only when the holder stops guarding")
+                } else {
+                    self.say("this screen already guards the release")
+                }
+            }
             KeyCode::Char('p') => self.say("promote is P (shift-p): it asks before acting"),
             KeyCode::Char('r') => self.say("roll back is R (shift-r), then y"),
             KeyCode::Left | KeyCode::Char('h') => self.move_slider(view, false),
@@ -426,7 +439,7 @@ impl App {
         match popup {
             Popup::Help => Flow::Done(None),
             Popup::Confirm(c) => {
-                if c.at != PhaseKey::of(engine) && c.ask != Ask::Quit {
+                if c.at != PhaseKey::of(engine) && !matches!(c.ask, Ask::Quit | Ask::TakeOver) {
                     self.say("not done: the release moved on since the question");
                     return Flow::Done(None);
                 }
@@ -443,6 +456,7 @@ impl App {
                     Ask::SetPercent(percent) => command(Command::SetPercent { percent }),
                     Ask::ForceResume => command(Command::Resume { force: true }),
                     Ask::Quit => Some(Intent::Quit),
+                    Ask::TakeOver => Some(Intent::TakeOver),
                 })
             }
             Popup::Why => {
@@ -595,6 +609,7 @@ impl App {
             (Ask::SetPercent(_), _) => "apply",
             (Ask::ForceResume, _) => "",
             (Ask::Quit, _) => "quit",
+            (Ask::TakeOver, _) => "take over",
         };
         let (title, lines, blockers, can_force, force_only) = match ask {
             Ask::Promote => {
@@ -694,6 +709,17 @@ impl App {
                 engine.blockers(),
                 true,
                 true,
+            ),
+            Ask::TakeOver => (
+                format!("Take over {release}?"),
+                vec![
+                    "Its holder has stopped guarding: this screen becomes the controller,"
+                        .to_string(),
+                    "runs the guardrails and writes the flag. The journal records it.".to_string(),
+                ],
+                Vec::new(),
+                false,
+                false,
             ),
             Ask::Quit => (
                 "Quit while the rollout is live?".to_string(),

@@ -352,17 +352,31 @@ pub fn render_situation(frame: &mut Frame, app: &App, view: &View, area: Rect) {
 }
 
 pub fn render_banner(frame: &mut Frame, app: &App, view: &View, area: Rect) {
+    use crate::control::HolderState;
     let mut parts = Vec::new();
-    if let Some(n) = view.notice {
+    if let Some(n) = &view.notice {
         parts.push(format!("⚠ {n}"));
     }
+    let mut alarm = view.alarm;
     if let Some(holder) = view.follower_of {
-        parts.push(format!(
-            "READ-ONLY: {holder} holds this release; this screen follows it"
-        ));
+        parts.push(match view.holder_state {
+            Some(HolderState::Gone) => format!(
+                "HOLDER GONE: {holder} stopped; nobody guards this release · T take over · R roll back now"
+            ),
+            Some(HolderState::Silent { secs }) => format!(
+                "HOLDER SILENT: no heartbeat from {holder} for {secs}s; it may be frozen or cut off · T take over"
+            ),
+            _ => format!("READ-ONLY: {holder} holds this release; this screen follows it"),
+        });
+        alarm |= view.holder_state.is_some_and(|s| s.unguarded());
     }
     let text = fit(&format!(" {}", parts.join(" · ")), usize::from(area.width));
-    put_line(frame, area, &Line::from(text), app.theme().notice);
+    let style = if alarm {
+        app.theme().bad
+    } else {
+        app.theme().notice
+    };
+    put_line(frame, area, &Line::from(text), style);
 }
 
 /// Key hints in the order they matter; the bottom line shows as many as fit.

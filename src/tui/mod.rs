@@ -46,8 +46,12 @@ pub struct View<'a> {
     pub operator: &'a str,
     /// `Some(holder)` when another controller holds the release and this screen only follows.
     pub follower_of: Option<&'a str>,
-    /// A loud adapter condition: flag writes failing, the journal unwritable.
-    pub notice: Option<&'a str>,
+    /// A loud adapter condition: flag writes failing, the store unwritable.
+    pub notice: Option<String>,
+    /// The notice means guarding is impaired or a record is at risk: shown in red.
+    pub alarm: bool,
+    /// On a follower: whether the holder still guards the release.
+    pub holder_state: Option<crate::control::HolderState>,
     /// Where the flag lives: `file fixtures/demo/flags.yaml`.
     pub flag: String,
     /// Age of the newest sample at the engine clock; `None` before any sample.
@@ -77,6 +81,8 @@ impl<'a> View<'a> {
             operator,
             follower_of: None,
             notice: None,
+            alarm: false,
+            holder_state: None,
             flag: String::new(),
             data_age: newest.map(|t| now - t),
         }

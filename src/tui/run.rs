@@ -5,24 +5,23 @@
 //! [`FRAME`] apart.
 
 use crossterm::event::{Event, KeyEventKind};
+use futures::stream::FuturesUnordered;
 use futures::{Stream, StreamExt};
 use ratatui::backend::Backend;
 use ratatui::{CompletedFrame, Terminal};
 use std::future::Future;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::{App, Intent, Theme, View, draw};
-use crate::controller::{Controller, Message, Session};
-use crate::engine::Input;
+use crate::control::driver::{self, Answer, Handle};
+use crate::control::{Session, Snapshot, Stop};
 
 /// The shortest time between two frames (about 30 frames a second).
 pub const FRAME: Duration = Duration::from_millis(33);
 /// How often the key reader looks up from waiting to see whether the screen has closed.
 const READER_CHECK: Duration = Duration::from_millis(250);
-/// How often the controller's clock ticks, in real time.
-pub const TICK: Duration = Duration::from_secs(1);
 
 /// How the screen starts.
 #[derive(Debug, Clone)]
@@ -33,7 +32,8 @@ pub struct TuiOptions {
 }
 
 impl TuiOptions {
-    /// `--theme NAME|PATH` (default dark) and `NO_COLOR` from the environment.
+    /// `--theme NAME|PATH` (default dark) and `NO_COLOR` from the environment. Read at
+    /// start-up, before the screen's loop runs.
     pub fn from_args(theme: Option<&str>) -> Result<TuiOptions, super::ThemeError> {
         let theme = match theme {
             Some(t) => super::load_theme(t)?,
@@ -67,93 +67,94 @@ impl Screen {
         }
     }
 
-    /// A terminal event: a key becomes an intent, an intent a controller command.
-    pub fn on_event(&mut self, event: &Event, controller: &mut Controller) -> Flow {
+    /// A terminal event: a key becomes an intent for the controller, or nothing.
+    pub fn on_event(&mut self, event: &Event, snapshot: &Snapshot) -> Option<Intent> {
         let Event::Key(key) = event else {
-            return Flow::Continue;
+            return None;
         };
         if key.kind == KeyEventKind::Release {
-            return Flow::Continue;
+            return None;
         }
-        let intent = {
-            let view = View::of(controller);
-            self.app.on_key(*key, &view)
-        };
-        match intent {
-            Some(Intent::Quit) => Flow::Quit,
-            Some(Intent::Command { command, reason }) => {
-                let answer = controller.command(command, reason);
-                self.app.answer(answer);
-                Flow::Continue
-            }
-            None => Flow::Continue,
-        }
+        let view = View::of(snapshot);
+        self.app.on_key(*key, &view)
     }
 
-    /// Draws the controller's state; the completed frame holds what was drawn.
+    /// Shows the controller's answer to a command.
+    pub fn answer(&mut self, answer: Answer) {
+        self.app.answer(answer);
+    }
+
+    /// Draws a snapshot; the completed frame holds what was drawn.
     pub fn draw<'t, B: Backend>(
         &mut self,
         terminal: &'t mut Terminal<B>,
-        controller: &Controller,
+        snapshot: &Snapshot,
     ) -> Result<CompletedFrame<'t>, B::Error> {
-        let view = View::of(controller);
+        let view = View::of(snapshot);
         terminal.draw(|f| draw(f, &mut self.app, &view))
     }
 }
 
 impl<'a> View<'a> {
-    /// Everything the screen shows about a controller's release, for one frame.
-    pub fn of(controller: &'a Controller) -> View<'a> {
-        let engine = controller.engine();
+    /// Everything the screen shows about a release, for one frame.
+    pub fn of(snapshot: &'a Snapshot) -> View<'a> {
+        let engine = &snapshot.engine;
         // The engine never goes back in time; its clock may be ahead of the wall clock's
         // view of it when samples arrive early.
-        let now = engine
-            .now()
-            .map_or(controller.now(), |e| e.max(controller.now()));
+        let now = engine.now().map_or(snapshot.now, |e| e.max(snapshot.now));
         View {
             engine,
-            journal: controller.journal(),
+            journal: &snapshot.journal,
             now,
-            operator: controller.operator(),
-            follower_of: controller.follower_of(),
-            notice: controller.notice(),
-            flag: controller.flag_description(),
-            data_age: controller.data_age(),
+            operator: &snapshot.operator,
+            follower_of: snapshot.follower_of(),
+            notice: snapshot.notice.as_ref().map(ToString::to_string),
+            alarm: snapshot.notice.as_ref().is_some_and(|n| n.is_alarm()),
+            holder_state: snapshot.holder_state(),
+            flag: snapshot.flag.clone(),
+            data_age: snapshot.data_age,
         }
     }
 }
 
+/// How the screen's loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// A key quit, or the terminal's events ended.
+    Quit,
+    /// A signal arrived.
+    Signal(Stop),
+}
+
 /// The event loop, generic over the backend and the event source so that tests run it on a
-/// `TestBackend` with scripted keys. Returns when a key quits, the events end, or `stop`
-/// completes (a signal).
+/// `TestBackend` with scripted keys. It draws the controller's snapshots and sends it the
+/// keys' commands; it never waits on the controller. Returns when a key quits, the events
+/// end, or `stop` completes (a signal).
 pub async fn run_loop<B, E>(
     terminal: &mut Terminal<B>,
     screen: &mut Screen,
-    controller: &mut Controller,
-    messages: &mut mpsc::Receiver<Message>,
+    handle: &Handle,
     mut events: E,
-    stop: impl Future<Output = ()>,
-) -> anyhow::Result<()>
+    stop: impl Future<Output = Stop>,
+) -> anyhow::Result<Ending>
 where
     B: Backend,
     B::Error: Send + Sync + 'static,
     E: Stream<Item = std::io::Result<Event>> + Unpin,
 {
     tokio::pin!(stop);
-    let mut ticker = tokio::time::interval(TICK);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut batch: Vec<Message> = Vec::with_capacity(256);
+    let mut snapshots = handle.watch();
+    let mut snapshot = snapshots.borrow_and_update().clone();
+    let mut answers: FuturesUnordered<oneshot::Receiver<Answer>> = FuturesUnordered::new();
     let mut dirty = true;
     let mut last_frame: Option<Instant> = None;
-    let mut messages_open = true;
-    let mut last_tick = Instant::now();
     loop {
         // Draw now if a frame is due, else wake up when it is.
         let mut frame_at = None;
         if dirty {
             let due = last_frame.map_or(Instant::now(), |t| t + FRAME);
             if due <= Instant::now() {
-                screen.draw(terminal, controller)?;
+                screen.draw(terminal, &snapshot)?;
                 last_frame = Some(Instant::now());
                 dirty = false;
             } else {
@@ -162,46 +163,39 @@ where
         }
         tokio::select! {
             biased;
-            () = &mut stop => break,
+            how = &mut stop => return Ok(Ending::Signal(how)),
             event = events.next() => match event {
                 Some(Ok(event)) => {
-                    if screen.on_event(&event, controller) == Flow::Quit {
-                        break;
+                    match screen.on_event(&event, &snapshot) {
+                        Some(Intent::Quit) => return Ok(Ending::Quit),
+                        Some(Intent::Command { command, reason }) => {
+                            answers.push(handle.send(command, reason));
+                        }
+                        Some(Intent::TakeOver) => {
+                            let why = format!("taken over on the screen by {}", snapshot.operator);
+                            answers.push(handle.take_over(why));
+                        }
+                        None => {}
                     }
                     dirty = true;
                 }
                 Some(Err(e)) => return Err(anyhow::Error::new(e).context("reading the terminal")),
-                None => break,
+                None => return Ok(Ending::Quit),
             },
-            n = messages.recv_many(&mut batch, 256), if messages_open => {
-                if n == 0 {
-                    messages_open = false;
-                }
-                // Everything queued is applied before one draw.
-                let mut sampled = false;
-                for m in batch.drain(..) {
-                    sampled |= matches!(m, Message::Input(Input::Samples { .. }));
-                    dirty |= controller.handle(m);
-                }
-                // Samples bring the clock's tick with them and push the next one back, so
-                // that metrics every second and the clock draw one frame a second, not two
-                // out of step. Without samples the ticker runs on its own.
-                if sampled {
-                    if last_tick.elapsed() >= TICK / 2 {
-                        dirty |= controller.tick();
-                        last_tick = Instant::now();
-                    }
-                    ticker.reset_after(TICK + TICK / 10);
-                }
+            Some(answer) = answers.next(), if !answers.is_empty() => {
+                screen.answer(answer.unwrap_or_else(|_| Err("the controller did not take the command".into())));
+                dirty = true;
             }
-            _ = ticker.tick() => {
-                dirty |= controller.tick();
-                last_tick = Instant::now();
+            changed = snapshots.changed() => {
+                if changed.is_err() {
+                    return Ok(Ending::Quit);
+                }
+                snapshot = snapshots.borrow_and_update().clone();
+                dirty = true;
             }
             () = tokio::time::sleep_until(frame_at.unwrap_or_else(Instant::now)), if frame_at.is_some() => {}
         }
     }
-    Ok(())
 }
 
 /// Restores the terminal when dropped: on return, on error and while unwinding.
@@ -216,23 +210,29 @@ impl Drop for TerminalGuard {
 /// SIGINT, SIGTERM or SIGHUP, whichever comes first. A signal that cannot be watched is
 /// left to its default action (which ends the process); the guard and panic hook still
 /// cover the other exits.
-async fn signals() {
+pub async fn signals() -> Stop {
     use tokio::signal::unix::{SignalKind, signal};
     let mut watched = Vec::new();
-    for kind in [
-        SignalKind::interrupt(),
-        SignalKind::terminate(),
-        SignalKind::hangup(),
+    for (kind, stop) in [
+        (SignalKind::interrupt(), Stop::Interrupt),
+        (SignalKind::terminate(), Stop::Terminate),
+        (SignalKind::hangup(), Stop::Hangup),
     ] {
         if let Ok(s) = signal(kind) {
-            watched.push(s);
+            watched.push((s, stop));
         }
     }
     if watched.is_empty() {
         return std::future::pending().await;
     }
-    let waits = watched.iter_mut().map(|s| Box::pin(s.recv()));
-    futures::future::select_all(waits).await;
+    let waits = watched.iter_mut().map(|(s, stop)| {
+        let stop = *stop;
+        Box::pin(async move {
+            s.recv().await;
+            stop
+        })
+    });
+    futures::future::select_all(waits).await.0
 }
 
 /// The terminal's events, read by a thread of their own that blocks until the next one.
@@ -259,28 +259,23 @@ fn terminal_events() -> impl Stream<Item = std::io::Result<Event>> + Unpin {
 }
 
 /// The control room: takes the terminal, runs until quit or a signal, restores the
-/// terminal and saves the controller's state.
+/// terminal, and stops the controller, saying on the way out what that leaves unguarded.
 pub async fn run(session: Session, opts: TuiOptions) -> anyhow::Result<()> {
-    let Session {
-        mut controller,
-        mut messages,
-    } = session;
+    let handle = driver::spawn(session);
     let mut screen = Screen::new(&opts);
     // Armed before the terminal changes, so a half-done start is undone too. `try_init` also
     // chains a panic hook that restores the terminal before the panic message.
     let guard = TerminalGuard;
     let mut terminal = ratatui::try_init()?;
     let events = terminal_events();
-    let result = run_loop(
-        &mut terminal,
-        &mut screen,
-        &mut controller,
-        &mut messages,
-        events,
-        signals(),
-    )
-    .await;
+    let result = run_loop(&mut terminal, &mut screen, &handle, events, signals()).await;
     drop(guard);
-    controller.settle().await;
-    result
+    let how = match &result {
+        Ok(Ending::Signal(how)) => *how,
+        _ => Stop::Quit,
+    };
+    if let Some(warning) = handle.stop(how).await {
+        eprintln!("shipdeck: {warning}");
+    }
+    result.map(|_| ())
 }

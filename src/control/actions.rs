@@ -1,0 +1,159 @@
+//! control::actions: the journal's record of who guarded the release: every controller
+//! start, stop and takeover, and a predecessor found to have vanished without a word. The
+//! postmortem reads from these when nobody was guarding.
+
+use chrono::{DateTime, Utc};
+
+use super::follow::Published;
+use super::open::Options;
+use crate::engine::Phase;
+use crate::journal::{Entry, Kind};
+use crate::store::Holder;
+
+/// A controller began guarding the release.
+pub const START: &str = "control-start";
+/// A controller stopped guarding it, and how.
+pub const STOP: &str = "control-stop";
+/// A controller took the release over from one that was gone.
+pub const TAKEOVER: &str = "takeover";
+/// The controller before stopped without a word: nobody guarded from its last heartbeat.
+pub const UNGUARDED: &str = "unguarded";
+
+/// How a controller stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// `q` on the screen.
+    Quit,
+    /// SIGINT (Ctrl-C).
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+    /// SIGHUP (the terminal went away).
+    Hangup,
+    /// A headless run or a replay reached its end.
+    Finished,
+    /// Another controller took the release over (this one lost it).
+    Superseded,
+}
+
+impl Stop {
+    pub fn how(self) -> &'static str {
+        match self {
+            Stop::Quit => "quit",
+            Stop::Interrupt => "Ctrl-C (SIGINT)",
+            Stop::Terminate => "SIGTERM",
+            Stop::Hangup => "SIGHUP",
+            Stop::Finished => "run ended",
+            Stop::Superseded => "taken over",
+        }
+    }
+}
+
+/// Modes whose start and stop are journaled: a one-off command holds the lock only for
+/// the command, which its own entry records.
+pub(super) fn journaled(mode: &str) -> bool {
+    mode != "command"
+}
+
+/// What a new holder journals as it opens: a predecessor that vanished, then itself.
+pub(super) fn opening(
+    entries: &[Entry],
+    previous: Option<&Published>,
+    here: &Holder,
+    opts: &Options,
+) -> Vec<Entry> {
+    if !journaled(opts.mode) {
+        return vec![];
+    }
+    let at = opts.clock.now();
+    let mut out = Vec::new();
+    let last = entries
+        .iter()
+        .rev()
+        .find(|e| matches!(e.action.as_str(), START | STOP | TAKEOVER));
+    if let Some(last) = last.filter(|e| e.action != STOP)
+        && opts.takeover.is_none()
+    {
+        let since = previous
+            .map(|p| format!("its last heartbeat was {}", stamp(p.heartbeat)))
+            .unwrap_or_else(|| format!("it started at {}", stamp(last.at)));
+        out.push(entry(
+            at,
+            crate::engine::ENGINE,
+            Kind::Error,
+            UNGUARDED,
+            format!(
+                "the controller before ({}: {}) stopped without a word (a crash, kill -9 or power loss); {since}, and nobody guarded the release from then until now",
+                last.operator, last.reason
+            ),
+        ));
+    }
+    let e = match &opts.takeover {
+        Some(t) => entry(
+            at,
+            &opts.operator,
+            Kind::Action,
+            TAKEOVER,
+            format!(
+                "{} took over from {}: {}",
+                here.describe(),
+                t.from.describe(),
+                t.why
+            ),
+        ),
+        None => entry(
+            at,
+            &opts.operator,
+            Kind::Note,
+            START,
+            format!("{} guards the release", here.describe()),
+        ),
+    };
+    out.push(e);
+    out
+}
+
+/// What a holder journals as it stops, and what it says on the way out when that leaves
+/// a live rollout unguarded.
+pub(super) fn closing(
+    at: DateTime<Utc>,
+    operator: &str,
+    how: Stop,
+    phase: &Phase,
+    live_percent: Option<u8>,
+    plan_path: &str,
+) -> (Entry, Option<String>) {
+    let warning = phase.is_live().then(|| {
+        format!(
+            "guardrails stopped at {}%; `shipdeck run {plan_path} --headless` keeps them",
+            live_percent.unwrap_or(0)
+        )
+    });
+    let reason = match &warning {
+        Some(w) => format!("{} while the rollout was live: {w}", how.how()),
+        None => format!("{}; the rollout was not live", how.how()),
+    };
+    let kind = if warning.is_some() {
+        Kind::Error
+    } else {
+        Kind::Note
+    };
+    (entry(at, operator, kind, STOP, reason), warning)
+}
+
+fn entry(at: DateTime<Utc>, operator: &str, kind: Kind, action: &str, reason: String) -> Entry {
+    Entry {
+        at,
+        operator: operator.to_string(),
+        kind,
+        action: action.to_string(),
+        reason,
+        step: None,
+        values: Default::default(),
+        explain: None,
+    }
+}
+
+fn stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%SZ").to_string()
+}

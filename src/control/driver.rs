@@ -1,0 +1,322 @@
+//! control::driver: the one loop. A single task owns the controller (the engine, the
+//! store and the adapters' channels), takes typed requests, and publishes a snapshot after
+//! each turn plus every recorded journal entry in order. The screen, headless mode, the
+//! CLI's commands and replay are its clients: none of them touches the controller.
+
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::{Controller, Message, Session, Snapshot, Stop, Takeover, open};
+use crate::engine::{Command, Input};
+use crate::journal::Entry;
+
+/// How often the controller's clock ticks, in real time.
+pub const TICK: Duration = Duration::from_secs(1);
+/// The shortest time between two snapshots (about 30 a second): a burst of messages is
+/// handled whole before anyone looks.
+const PUBLISH_EVERY: Duration = Duration::from_millis(33);
+
+/// The answer to a command: what happened, or why it cannot act now.
+pub type Answer = Result<String, String>;
+
+/// What a client asks of the loop.
+#[derive(Debug)]
+pub enum Request {
+    Command {
+        command: Command,
+        reason: Option<String>,
+        reply: oneshot::Sender<Answer>,
+    },
+    /// Take the release over from a holder that is gone.
+    TakeOver {
+        why: String,
+        reply: oneshot::Sender<Answer>,
+    },
+    /// Stop guarding: journal how, save, and end the loop. The reply carries what to tell
+    /// the person leaving (guardrails that stop with a live rollout).
+    Stop {
+        how: Stop,
+        reply: oneshot::Sender<Option<String>>,
+    },
+}
+
+/// A client's end of the loop.
+pub struct Handle {
+    requests: mpsc::Sender<Request>,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    recorded: Option<mpsc::UnboundedReceiver<Entry>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// Starts the loop on a controller just opened.
+pub fn spawn(session: Session) -> Handle {
+    let first = Arc::new(session.controller.snapshot());
+    let (snap_tx, snapshots) = watch::channel(first);
+    let (requests, requests_rx) = mpsc::channel(64);
+    let (recorded_tx, recorded) = mpsc::unbounded_channel();
+    let task = tokio::spawn(drive(session, requests_rx, snap_tx, recorded_tx));
+    Handle {
+        requests,
+        snapshots,
+        recorded: Some(recorded),
+        task: Some(task),
+    }
+}
+
+impl Handle {
+    /// The newest snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.snapshots.borrow())
+    }
+
+    /// A receiver that wakes on every new snapshot.
+    pub fn watch(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.snapshots.clone()
+    }
+
+    /// Every journal entry once it is recorded, in order (for printing a log). Only the
+    /// first caller gets them.
+    pub fn recorded(&mut self) -> Option<mpsc::UnboundedReceiver<Entry>> {
+        self.recorded.take()
+    }
+
+    /// Sends a command without waiting: the answer comes on the receiver. Safe on a
+    /// screen's path: it never blocks.
+    pub fn send(&self, command: Command, reason: Option<String>) -> oneshot::Receiver<Answer> {
+        let (reply, answer) = oneshot::channel();
+        let request = Request::Command {
+            command,
+            reason,
+            reply,
+        };
+        self.try_request(request);
+        answer
+    }
+
+    /// Sends a command and waits for its answer.
+    pub async fn command(&self, command: Command, reason: Option<String>) -> Answer {
+        self.send(command, reason)
+            .await
+            .unwrap_or_else(|_| Err("the controller has stopped".into()))
+    }
+
+    /// Asks to take the release over from a holder that is gone, without waiting.
+    pub fn take_over(&self, why: String) -> oneshot::Receiver<Answer> {
+        let (reply, answer) = oneshot::channel();
+        self.try_request(Request::TakeOver { why, reply });
+        answer
+    }
+
+    fn try_request(&self, request: Request) {
+        // A full queue (64 requests unanswered) drops the request: its reply sender goes
+        // with it, and the caller's receiver says the controller did not take it.
+        let _ = self.requests.try_send(request);
+    }
+
+    /// Stops the loop: journals how, waits until everything is recorded, and returns what
+    /// to tell the person leaving.
+    pub async fn stop(mut self, how: Stop) -> Option<String> {
+        let (reply, answer) = oneshot::channel();
+        let warning = match self.requests.send(Request::Stop { how, reply }).await {
+            Ok(()) => answer.await.ok().flatten(),
+            Err(_) => None,
+        };
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        warning
+    }
+}
+
+struct Loop {
+    controller: Controller,
+    messages: mpsc::Receiver<Message>,
+    snapshots: watch::Sender<Arc<Snapshot>>,
+    recorded: mpsc::UnboundedSender<Entry>,
+    printed: u64,
+}
+
+async fn drive(
+    session: Session,
+    mut requests: mpsc::Receiver<Request>,
+    snapshots: watch::Sender<Arc<Snapshot>>,
+    recorded: mpsc::UnboundedSender<Entry>,
+) {
+    let printed = session.controller.journal_total();
+    let mut l = Loop {
+        controller: session.controller,
+        messages: session.messages,
+        snapshots,
+        recorded,
+        printed,
+    };
+    let mut ticker = tokio::time::interval(TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut batch: Vec<Message> = Vec::with_capacity(256);
+    let mut messages_open = true;
+    let mut last_tick = Instant::now();
+    let mut dirty = false;
+    let mut last_publish = Instant::now();
+    loop {
+        let publish_at = dirty.then(|| last_publish + PUBLISH_EVERY);
+        tokio::select! {
+            biased;
+            request = requests.recv() => {
+                let Some(request) = request else {
+                    l.finish(Stop::Finished).await;
+                    return;
+                };
+                match request {
+                    Request::Stop { how, reply } => {
+                        let warning = l.finish(how).await;
+                        let _ = reply.send(warning);
+                        return;
+                    }
+                    Request::Command { command, reason, reply } => {
+                        let answer = l.command(command, reason).await;
+                        l.publish();
+                        let _ = reply.send(answer);
+                        dirty = false;
+                        last_publish = Instant::now();
+                        continue;
+                    }
+                    Request::TakeOver { why, reply } => {
+                        let answer = l.take_over(why).await;
+                        l.publish();
+                        let _ = reply.send(answer);
+                        dirty = false;
+                        last_publish = Instant::now();
+                        continue;
+                    }
+                }
+            }
+            n = l.messages.recv_many(&mut batch, 256), if messages_open => {
+                if n == 0 {
+                    messages_open = false;
+                }
+                // Everything queued is handled before anyone looks.
+                let mut sampled = false;
+                for m in batch.drain(..) {
+                    sampled |= matches!(m, Message::Input(Input::Samples { .. }));
+                    dirty |= l.controller.handle(m);
+                }
+                // Samples bring the clock's tick with them and push the next one back, so
+                // that metrics every second and the clock make one change a second, not
+                // two out of step. Without samples the ticker runs on its own.
+                if sampled {
+                    if last_tick.elapsed() >= TICK / 2 {
+                        dirty |= l.controller.tick();
+                        last_tick = Instant::now();
+                    }
+                    ticker.reset_after(TICK + TICK / 10);
+                }
+            }
+            _ = ticker.tick() => {
+                dirty |= l.controller.tick();
+                last_tick = Instant::now();
+            }
+            () = tokio::time::sleep_until(publish_at.unwrap_or_else(Instant::now)), if publish_at.is_some() => {}
+        }
+        l.pass_on_recorded();
+        if dirty && last_publish.elapsed() >= PUBLISH_EVERY {
+            l.publish();
+            dirty = false;
+            last_publish = Instant::now();
+        }
+    }
+}
+
+impl Loop {
+    fn publish(&mut self) {
+        self.pass_on_recorded();
+        self.snapshots
+            .send_replace(Arc::new(self.controller.snapshot()));
+    }
+
+    /// Hands on the entries recorded since the last look, in order.
+    fn pass_on_recorded(&mut self) {
+        let (entries, seen) = self.controller.recorded_since(self.printed);
+        for e in entries {
+            let _ = self.recorded.send(e.clone());
+        }
+        self.printed = seen;
+    }
+
+    /// A command. On a follower whose holder is gone, a rollback takes over first: in a
+    /// crisis, rollback never waits for a dead process.
+    async fn command(&mut self, command: Command, reason: Option<String>) -> Answer {
+        let unguarded = self
+            .controller
+            .holder_state()
+            .is_some_and(|s| s.unguarded());
+        if command == Command::Rollback && unguarded {
+            let why = format!(
+                "roll back with nobody guarding{}",
+                reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            );
+            self.take_over(why).await?;
+        }
+        self.controller.command(command, reason)
+    }
+
+    /// Opens the release again as its holder, when the one holding it is gone.
+    async fn take_over(&mut self, why: String) -> Answer {
+        if self.controller.holds() {
+            return Err("this process already guards the release".into());
+        }
+        let state = self.controller.holder_state();
+        if !state.is_some_and(|s| s.unguarded()) {
+            return Err(format!(
+                "{} is alive and guards the release; send it commands instead",
+                self.controller
+                    .follower_of()
+                    .unwrap_or_else(|| "the holder".into())
+            ));
+        }
+        let Some(from) = self.controller.departed_holder() else {
+            return Err("nobody is known to have held this release".into());
+        };
+        let mut opts = self.controller.options().clone();
+        opts.takeover = Some(Takeover { from, why });
+        let plan = Arc::clone(self.controller.engine().plan());
+        let store = Arc::clone(self.controller.store());
+        match open(plan, opts, store).await {
+            Ok(session) if session.controller.holds() => {
+                self.printed = session.controller.journal_total();
+                self.controller = session.controller;
+                self.messages = session.messages;
+                Ok("took over: this process now guards the release".into())
+            }
+            Ok(_) => Err(format!(
+                "the holder's process still holds the lock ({}); it may be frozen: stop it, then take over",
+                self.controller
+                    .follower_of()
+                    .unwrap_or_else(|| "unknown".into())
+            )),
+            Err(e) => Err(format!("cannot take over: {e}")),
+        }
+    }
+
+    /// Journals the stop, records everything still queued, and publishes the last state.
+    async fn finish(&mut self, how: Stop) -> Option<String> {
+        let warning = self.controller.stop(how);
+        self.controller.settle().await;
+        // The writer has finished: what it recorded last is still in the channel.
+        while let Ok(message) = self.messages.try_recv() {
+            if matches!(
+                message,
+                Message::Recorded(_) | Message::StoreFailing(_) | Message::StoreRecovered
+            ) {
+                self.controller.handle(message);
+            }
+        }
+        self.publish();
+        warning
+    }
+}

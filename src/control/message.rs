@@ -1,0 +1,113 @@
+//! control::message: what the controller's tasks tell it, and the conditions it shows
+//! people. Every kind is a variant, so no check ever matches the wording of a message.
+
+use crate::engine::Input;
+use crate::store::{InboxAnswer, InboxRequest};
+
+use super::follow::Followed;
+
+/// What the controller's tasks and adapters tell it.
+#[derive(Debug)]
+pub enum Message {
+    Input(Input),
+    /// A command from another terminal, through the inbox.
+    Request(InboxRequest),
+    /// The holder's answer to a command this follower sent.
+    Answer(String, InboxAnswer),
+    /// A store write failed; the writer keeps the record and tries again.
+    StoreFailing(String),
+    /// Every write that had failed is now in the store.
+    StoreRecovered,
+    /// What the holder published since the follower last looked.
+    Followed(Box<Followed>),
+    /// A task ended: nothing more comes from it.
+    AdapterStopped(Adapter, String),
+    /// The writer put this many more journal entries into the store.
+    Recorded(u64),
+    /// A webhook or the deploy log could not be written.
+    NotifyFailed(crate::notify::Failure),
+}
+
+/// The controller's tasks, by what they do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Adapter {
+    Metrics,
+    Flags,
+    FlagWatcher,
+    Inbox,
+    Follow,
+    Writer,
+    Recorder,
+    Pipeline,
+}
+
+impl Adapter {
+    pub fn name(self) -> &'static str {
+        match self {
+            Adapter::Metrics => "metrics",
+            Adapter::Flags => "flag backend",
+            Adapter::FlagWatcher => "flag watcher",
+            Adapter::Inbox => "command inbox",
+            Adapter::Follow => "follower",
+            Adapter::Writer => "store writer",
+            Adapter::Recorder => "recorder",
+            Adapter::Pipeline => "pipeline",
+        }
+    }
+}
+
+/// A condition people must see while it lasts.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "notice", rename_all = "snake_case")]
+pub enum Notice {
+    /// The backend refuses the flag write; it is retried with backoff.
+    FlagWriteFailing { attempt: u32, error: String },
+    /// The flag cannot be read; its last good state shows and nothing is written over it.
+    FlagUnreadable { error: String },
+    /// The store cannot be written. Guardrails still act from memory; writes are retried.
+    StoreFailing { error: String },
+    /// The store writer is gone: nothing more can be recorded.
+    WriterStopped,
+    /// A task ended.
+    AdapterStopped { adapter: Adapter, why: String },
+    /// The holder's answer to a command sent from this follower.
+    Answered { ok: bool, message: String },
+}
+
+impl Notice {
+    /// Worth a red banner: guarding is impaired or a record is at risk.
+    pub fn is_alarm(&self) -> bool {
+        matches!(
+            self,
+            Notice::StoreFailing { .. } | Notice::WriterStopped | Notice::FlagWriteFailing { .. }
+        )
+    }
+}
+
+impl std::fmt::Display for Notice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Notice::FlagWriteFailing { attempt, error } => {
+                write!(
+                    f,
+                    "flag write failing (attempt {attempt}), retrying: {error}"
+                )
+            }
+            Notice::FlagUnreadable { error } => write!(
+                f,
+                "flag unreadable, showing its last good state; nothing is written over it: {error}"
+            ),
+            Notice::StoreFailing { error } => {
+                write!(f, "cannot record, retrying; guardrails still act: {error}")
+            }
+            Notice::WriterStopped => write!(
+                f,
+                "the store writer stopped: nothing more is recorded and the flag is not written"
+            ),
+            Notice::AdapterStopped { adapter, why } => write!(f, "{}: {why}", adapter.name()),
+            Notice::Answered { ok: true, message } => write!(f, "done: {message}"),
+            Notice::Answered { ok: false, message } => write!(f, "refused: {message}"),
+        }
+    }
+}
