@@ -9,7 +9,6 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::control::Message;
 use crate::engine::Input;
 use crate::pipeline::command::{self, Tail};
 use crate::pipeline::{RunRecord, lock, run_and_explain};
@@ -50,7 +49,7 @@ impl Checks {
         commands: bool,
         elsewhere: &str,
         cwd: &Path,
-        tx: &mpsc::Sender<Message>,
+        tx: &mpsc::Sender<Input>,
         tasks: &mut JoinSet<()>,
     ) -> Checks {
         let mut board = Vec::new();
@@ -166,7 +165,7 @@ async fn run_check(
     argv: Vec<String>,
     timeout: Duration,
     cwd: PathBuf,
-    tx: mpsc::Sender<Message>,
+    tx: mpsc::Sender<Input>,
     mut requests: mpsc::Receiver<()>,
 ) {
     let Some((list, item)) = lock(&board).get(index).map(|d| (d.list, d.item)) else {
@@ -206,7 +205,7 @@ async fn run_check(
             ok,
             detail: why,
         };
-        if tx.send(Message::Input(input)).await.is_err() {
+        if tx.send(input).await.is_err() {
             return;
         }
         tokio::select! {

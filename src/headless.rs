@@ -48,8 +48,15 @@ pub async fn run(session: Session, opts: Options) -> Outcome {
     let mut snapshots = handle.watch();
     let mut paused_since: Option<DateTime<Utc>> = None;
     let mut started = false;
+    let signal = crate::tui::signals();
+    tokio::pin!(signal);
+    let mut how = Stop::Finished;
     let outcome = loop {
         tokio::select! {
+            stop = &mut signal => {
+                how = stop;
+                break Outcome { code: 1, why: format!("stopped by {}", stop.how()) };
+            }
             changed = snapshots.changed() => if changed.is_err() {
                 break Outcome { code: 1, why: "the controller stopped".into() };
             },
@@ -82,7 +89,9 @@ pub async fn run(session: Session, opts: Options) -> Outcome {
             break o;
         }
     };
-    handle.stop(Stop::Finished).await;
+    if let Some(warning) = handle.stop(how).await {
+        eprintln!("shipdeck: {warning}");
+    }
     // Everything recorded up to the end, in order.
     while let Ok(e) = recorded.try_recv() {
         print(&e, opts.json);

@@ -245,6 +245,7 @@ async fn a_follower_shows_what_the_holders_stages_and_checks_said() {
         let e = s.controller.engine();
         e.stage("QA")
             .is_some_and(|r| r.status == StageStatus::Passed)
+            && e.item_done(ListKind::PreRelease, 1).1.as_deref() != Some("not run yet")
     })
     .await;
     let e = follower.controller.engine();

@@ -6,7 +6,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-use shipdeck::control::Message;
 use shipdeck::engine::{Input, Phase};
 use shipdeck::pipeline::{Mode, Runner, SourceKind};
 use shipdeck::plan::{Plan, StageStatus};
@@ -31,18 +30,18 @@ fn plan(dir: &Path, pipeline: &str, checklists: &str) -> Plan {
 
 /// The next `Input::Stage` for `name` within `limit`.
 async fn next_stage(
-    rx: &mut mpsc::Receiver<Message>,
+    rx: &mut mpsc::Receiver<Input>,
     name: &str,
     limit: Duration,
 ) -> (StageStatus, String) {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(Message::Input(Input::Stage {
+            Ok(Some(Input::Stage {
                 name: n,
                 status,
                 detail,
-            }))) if n == name => return (status, detail),
+            })) if n == name => return (status, detail),
             Ok(Some(_)) => {}
             Ok(None) => panic!("the runner's channel closed"),
             Err(_) => panic!("no report for stage {name} within {limit:?}"),
@@ -52,7 +51,7 @@ async fn next_stage(
 
 /// Reports for `name` until one has `want`; panics after `limit`.
 async fn stage_becomes(
-    rx: &mut mpsc::Receiver<Message>,
+    rx: &mut mpsc::Receiver<Input>,
     name: &str,
     want: StageStatus,
     limit: Duration,

@@ -223,7 +223,7 @@ pub async fn open(
         "command" => crate::pipeline::Mode::StatusFilesOnly,
         _ => crate::pipeline::Mode::Run,
     };
-    let (pipeline, first_stages) = crate::pipeline::Runner::start(&plan, mode, tx.clone()).await;
+    let (pipeline, first_stages) = crate::pipeline::Runner::start(&plan, mode, inputs(&tx)).await;
 
     for e in &opening {
         recent.push_back(e.clone());
@@ -302,7 +302,7 @@ async fn open_follower(
     let tail = store.journal_since(end.saturating_sub(FOLLOW_TAIL_BYTES))?;
     let (exposure, _) = watch::channel(engine.exposure());
     let mode = crate::pipeline::Mode::Follow;
-    let (pipeline, _) = crate::pipeline::Runner::start(&plan, mode, tx.clone()).await;
+    let (pipeline, _) = crate::pipeline::Runner::start(&plan, mode, inputs(&tx)).await;
     let mut controller = Controller::new(
         engine,
         opts,
@@ -330,6 +330,21 @@ async fn open_follower(
         controller,
         messages,
     })
+}
+
+/// A channel for an adapter that reports engine inputs in the engine's own types; what
+/// it sends reaches the controller as messages.
+fn inputs(tx: &mpsc::Sender<Message>) -> mpsc::Sender<crate::engine::Input> {
+    let (inputs, mut rx) = mpsc::channel(64);
+    let forward = tx.clone();
+    tokio::spawn(async move {
+        while let Some(input) = rx.recv().await {
+            if forward.send(Message::Input(input)).await.is_err() {
+                return;
+            }
+        }
+    });
+    inputs
 }
 
 fn engine_entry(opts: &Options, kind: Kind, action: &str, reason: String) -> Entry {

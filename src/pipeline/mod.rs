@@ -15,7 +15,6 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::checklist::Checks;
-use crate::control::Message;
 use crate::engine::{Engine, Input, Phase};
 use crate::plan::{Plan, StageSource, StageStatus};
 use command::Tail;
@@ -183,7 +182,7 @@ impl Runner {
     ///
     /// Status files are read once before this returns; their readings come back as inputs
     /// for the engine, so a command acting at once sees them.
-    pub async fn start(plan: &Plan, mode: Mode, tx: mpsc::Sender<Message>) -> (Runner, Vec<Input>) {
+    pub async fn start(plan: &Plan, mode: Mode, tx: mpsc::Sender<Input>) -> (Runner, Vec<Input>) {
         let commands = mode == Mode::Run;
         let elsewhere = match mode {
             Mode::Run => "starting",
@@ -408,7 +407,7 @@ struct Spot {
     board: Arc<Mutex<Vec<StageDetail>>>,
     index: usize,
     name: String,
-    tx: mpsc::Sender<Message>,
+    tx: mpsc::Sender<Input>,
 }
 
 impl Spot {
@@ -425,7 +424,7 @@ impl Spot {
             status,
             detail,
         };
-        self.tx.send(Message::Input(input)).await.is_ok()
+        self.tx.send(input).await.is_ok()
     }
 }
 

@@ -32,7 +32,7 @@ use crate::journal::Entry;
 
 pub use app::{App, Intent};
 pub use layout::{MIN_HEIGHT, MIN_WIDTH, Pane};
-pub use run::{Flow, Screen, TuiOptions, run, run_loop};
+pub use run::{Ending, Flow, Screen, TuiOptions, run, run_loop, signals};
 pub use theme::{Theme, ThemeError, load_theme, no_color_from_env};
 
 /// Everything the screen shows that is not UI state, borrowed for one frame.
