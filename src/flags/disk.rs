@@ -1,7 +1,7 @@
 //! flags::disk: the disk side of file-backed flags. Owns the read → edit → verify →
-//! atomic write → read-back cycle, noticing outside edits by content hash, and the
-//! ordering of a rollback's two writes; never interprets a file's format (a
-//! [`FlagFile`] does that).
+//! atomic write → read-back cycle, noticing outside edits by content hash, the ordering
+//! of a rollback's two writes, and [`DiskBackend`], the [`FlagBackend`] of any file
+//! format; never interprets a file's format (a [`FlagFile`] does that).
 
 use std::fs::{self, File};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -9,17 +9,23 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use futures::future::BoxFuture;
+
 use crate::plan::FlagKind;
 
 use super::{
-    DesiredFlag, FlagError, FlagState, WriteStep, check_percent, step_target, write_steps,
+    DesiredFlag, FlagBackend, FlagError, FlagState, WriteStep, check_percent, step_target,
+    write_steps,
 };
 
 /// How many times a write is prepared again when the file changes underneath it.
 const WRITE_ATTEMPTS: usize = 5;
 
-/// A file format that holds flags (the YAML flag file, a flagd definition).
-pub(crate) trait FlagFile: Send + 'static {
+/// A file format that holds flags (the YAML flag file, a flagd definition). Public only
+/// so that [`DiskBackend`] can name it; nothing outside this crate can implement it.
+pub trait FlagFile: Send + 'static {
+    /// What [`FlagBackend::describe`] calls the backend, before the path: `file`, `flagd`.
+    const LABEL: &'static str;
     /// What to tell a user whose file is missing: how to create it.
     fn create_hint(&self, path: &Path) -> String;
     /// The flag's state in `text` (`None` when absent), after validating the whole text.
@@ -44,7 +50,7 @@ pub(crate) trait FlagFile: Send + 'static {
 }
 
 /// One flag in one file, with what this process last saw of that file.
-pub(crate) struct DiskFlag<F> {
+struct DiskFlag<F> {
     format: F,
     path: PathBuf,
     flag: String,
@@ -54,7 +60,7 @@ pub(crate) struct DiskFlag<F> {
 }
 
 impl<F: FlagFile> DiskFlag<F> {
-    pub(crate) fn new(format: F, path: PathBuf, flag: String, kind: FlagKind) -> DiskFlag<F> {
+    fn new(format: F, path: PathBuf, flag: String, kind: FlagKind) -> DiskFlag<F> {
         DiskFlag {
             format,
             path,
@@ -65,8 +71,13 @@ impl<F: FlagFile> DiskFlag<F> {
         }
     }
 
+    /// The file's text now.
+    fn text(&self) -> Result<String, FlagError> {
+        read_text(&self.path, &self.format.create_hint(&self.path))
+    }
+
     fn load(&self) -> Result<(String, ContentHash, Option<FlagState>), FlagError> {
-        let text = read_text(&self.path, &self.format.create_hint(&self.path))?;
+        let text = self.text()?;
         let hash = ContentHash::of(text.as_bytes());
         let state = self
             .format
@@ -74,26 +85,26 @@ impl<F: FlagFile> DiskFlag<F> {
         Ok((text, hash, state))
     }
 
-    pub(crate) fn read(&mut self) -> Result<Option<FlagState>, FlagError> {
+    fn read(&mut self) -> Result<Option<FlagState>, FlagError> {
         let (_, hash, state) = self.load()?;
         self.seen = Some(hash);
         self.last = state.clone();
         Ok(state)
     }
 
-    pub(crate) fn last_seen(&self) -> Option<&FlagState> {
+    fn last_seen(&self) -> Option<&FlagState> {
         self.last.as_ref()
     }
 
     /// Whether the file on disk differs from what this process last read or wrote.
-    pub(crate) fn changed_outside(&self) -> Result<bool, FlagError> {
-        let text = read_text(&self.path, &self.format.create_hint(&self.path))?;
+    fn changed_outside(&self) -> Result<bool, FlagError> {
+        let text = self.text()?;
         Ok(self.seen != Some(ContentHash::of(text.as_bytes())))
     }
 
     /// Brings the flag to `desired` in as many atomic writes as [`write_steps`] says,
     /// and returns the state read back after the last one.
-    pub(crate) fn write(&mut self, desired: &DesiredFlag) -> Result<FlagState, FlagError> {
+    fn write(&mut self, desired: &DesiredFlag) -> Result<FlagState, FlagError> {
         check_percent(&self.flag, desired)?;
         let mut read_back = None;
         for step in write_steps(desired) {
@@ -105,7 +116,7 @@ impl<F: FlagFile> DiskFlag<F> {
     /// One atomic write. The edit is always made on the text now on disk, so an outside
     /// change to anything else survives; if the file changes while the edit is being
     /// prepared, the edit is prepared again on the newer text.
-    pub(crate) fn write_step(
+    fn write_step(
         &mut self,
         step: WriteStep,
         desired: &DesiredFlag,
@@ -139,15 +150,17 @@ impl<F: FlagFile> DiskFlag<F> {
                 self.format
                     .edit(&self.path, &text, &self.flag, current.as_ref(), &target)?;
             check_writable(&self.path)?;
-            let now = read_text(&self.path, &self.format.create_hint(&self.path))?;
+            let now = self.text()?;
             if ContentHash::of(now.as_bytes()) != hash {
                 continue;
             }
             write_atomic(&self.path, edited.as_bytes())?;
-            return self.read()?.ok_or_else(|| FlagError::Verify {
-                path: self.path.clone(),
-                flag: self.flag.clone(),
-                detail: "the flag was gone from the file read back after the write".to_string(),
+            return self.read()?.ok_or_else(|| {
+                not_as_intended(
+                    &self.path,
+                    &self.flag,
+                    "the flag was gone from the file read back after the write".to_string(),
+                )
             });
         }
         Err(FlagError::Contended {
@@ -158,15 +171,15 @@ impl<F: FlagFile> DiskFlag<F> {
 }
 
 /// A [`DiskFlag`] shared with the blocking threads its file I/O runs on.
-pub(crate) struct SharedDiskFlag<F>(Arc<Mutex<DiskFlag<F>>>);
+struct SharedDiskFlag<F>(Arc<Mutex<DiskFlag<F>>>);
 
 impl<F: FlagFile> SharedDiskFlag<F> {
-    pub(crate) fn new(flag: DiskFlag<F>) -> SharedDiskFlag<F> {
+    fn new(flag: DiskFlag<F>) -> SharedDiskFlag<F> {
         SharedDiskFlag(Arc::new(Mutex::new(flag)))
     }
 
     /// Runs `work` on the flag off the async threads: fsync may take a while.
-    pub(crate) async fn run<T: Send + 'static>(
+    async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut DiskFlag<F>) -> Result<T, FlagError> + Send + 'static,
     ) -> Result<T, FlagError> {
@@ -180,18 +193,104 @@ impl<F: FlagFile> SharedDiskFlag<F> {
     }
 
     /// Runs `look` on the flag right here; for quick questions, not for I/O-heavy work.
-    pub(crate) fn with<T>(&self, look: impl FnOnce(&DiskFlag<F>) -> T) -> T {
+    fn with<T>(&self, look: impl FnOnce(&DiskFlag<F>) -> T) -> T {
         let flag = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         look(&flag)
     }
 }
 
+/// One flag in a file of format `F`, as a [`FlagBackend`]; the file I/O runs on tokio's
+/// blocking threads. [`crate::flags::FileBackend`] and [`crate::flags::FlagdBackend`] are
+/// this for the YAML flag file and a flagd definition.
+pub struct DiskBackend<F> {
+    path: PathBuf,
+    flag: String,
+    disk: SharedDiskFlag<F>,
+}
+
+impl<F: FlagFile> DiskBackend<F> {
+    /// The flag `flag` in the file at `path`, read and written as `format`; a flag this
+    /// creates gets `kind`, and so does a flag whose entry names no kind.
+    pub(crate) fn open(format: F, path: PathBuf, flag: String, kind: FlagKind) -> DiskBackend<F> {
+        let disk = DiskFlag::new(format, path.clone(), flag.clone(), kind);
+        DiskBackend {
+            path,
+            flag,
+            disk: SharedDiskFlag::new(disk),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn flag(&self) -> &str {
+        &self.flag
+    }
+
+    /// The flag as this backend last read it or read it back (`None` before the first read,
+    /// or when the flag was missing).
+    pub fn last_seen(&self) -> Option<FlagState> {
+        self.disk.with(|disk| disk.last_seen().cloned())
+    }
+
+    /// Whether the file now differs from what this backend last read or wrote: an outside
+    /// edit (a file watcher fires for shipdeck's own writes too; this tells them apart).
+    pub fn changed_outside(&self) -> Result<bool, FlagError> {
+        self.disk.with(|disk| disk.changed_outside())
+    }
+}
+
+impl<F: FlagFile> FlagBackend for DiskBackend<F> {
+    fn describe(&self) -> String {
+        format!("{} {}", F::LABEL, self.path.display())
+    }
+
+    fn read(&mut self) -> BoxFuture<'_, Result<Option<FlagState>, FlagError>> {
+        Box::pin(self.disk.run(|disk| disk.read()))
+    }
+
+    fn write<'a>(
+        &'a mut self,
+        desired: &'a DesiredFlag,
+    ) -> BoxFuture<'a, Result<FlagState, FlagError>> {
+        let desired = desired.clone();
+        Box::pin(self.disk.run(move |disk| disk.write(&desired)))
+    }
+
+    fn watched_file(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+}
+
+/// The kind a file names (`release`, `experiment`, `ops`, `permission`), for the formats.
+pub(crate) fn parse_kind(name: &str) -> Option<FlagKind> {
+    [
+        FlagKind::Release,
+        FlagKind::Experiment,
+        FlagKind::Ops,
+        FlagKind::Permission,
+    ]
+    .into_iter()
+    .find(|kind| kind.name() == name)
+}
+
+/// The error for an edit that does not say what was meant: what a format's check of its
+/// own edit and the read-back after a write report.
+pub(crate) fn not_as_intended(path: &Path, flag: &str, detail: String) -> FlagError {
+    FlagError::Verify {
+        path: path.to_path_buf(),
+        flag: flag.to_string(),
+        detail,
+    }
+}
+
 /// What a file held when this process last read or wrote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ContentHash(u64);
+struct ContentHash(u64);
 
 impl ContentHash {
-    pub(crate) fn of(bytes: &[u8]) -> ContentHash {
+    fn of(bytes: &[u8]) -> ContentHash {
         let mut hasher = DefaultHasher::new();
         bytes.hash(&mut hasher);
         ContentHash(hasher.finish())
@@ -259,7 +358,7 @@ fn folder_of(path: &Path) -> PathBuf {
 /// Refuses a file or folder that carries no write permission at all. The check is on
 /// the mode bits, not on access: replacing a file by rename would otherwise sail past a
 /// read-only mark (and root ignores it altogether).
-pub(crate) fn check_writable(path: &Path) -> Result<(), FlagError> {
+fn check_writable(path: &Path) -> Result<(), FlagError> {
     let file_meta = fs::metadata(path).map_err(|error| io_error(path, "inspect", error))?;
     if file_meta.permissions().readonly() {
         return Err(FlagError::ReadOnly {
@@ -289,7 +388,7 @@ pub(crate) fn check_writable(path: &Path) -> Result<(), FlagError> {
 /// Replaces `path` with `contents` so that readers see either the old or the new file,
 /// never a part: temporary file in the same folder, write, fsync, rename, fsync the folder.
 /// The file keeps its permissions; a symlink keeps pointing at the file it named.
-pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), FlagError> {
+fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), FlagError> {
     // Write through a symlink to its target rather than replacing the link itself.
     let target = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let folder = folder_of(&target);
@@ -351,6 +450,7 @@ mod tests {
     }
 
     impl FlagFile for Interfering {
+        const LABEL: &'static str = "file";
         fn create_hint(&self, path: &Path) -> String {
             YamlFlags.create_hint(path)
         }

@@ -6,15 +6,14 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use futures::future::BoxFuture;
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
 use crate::plan::FlagKind;
 
-use super::disk::{DiskFlag, FlagFile, SharedDiskFlag, read_text};
+use super::disk::{DiskBackend, FlagFile, not_as_intended, parse_kind, read_text};
 use super::yaml_edit::{self, EditError, flow_list, scalar_text};
-use super::{DesiredFlag, FlagBackend, FlagError, FlagState};
+use super::{FlagError, FlagState};
 
 const SHAPE_HINT: &str = "a flag file looks like `flags: {new_checkout: {enabled: true, \
                           rollout: 0.25, userGroups: [beta-testers], kind: release}}`";
@@ -180,11 +179,16 @@ fn parse_options() -> serde_saphyr::Options {
     }
 }
 
+/// Where a parse error points, 1-based; the start of the file when it does not say.
+fn line_column(error: &serde_saphyr::Error) -> (u64, u64) {
+    error
+        .location()
+        .map_or((1, 1), |at| (at.line().max(1), at.column().max(1)))
+}
+
 fn syntax_error(path: &Path, error: &serde_saphyr::Error) -> FlagError {
     if crate::plan::yaml_budget_breached(error) {
-        let (line, column) = error
-            .location()
-            .map_or((1, 1), |at| (at.line().max(1), at.column().max(1)));
+        let (line, column) = line_column(error);
         return FlagError::Invalid {
             path: path.to_path_buf(),
             line,
@@ -197,9 +201,7 @@ fn syntax_error(path: &Path, error: &serde_saphyr::Error) -> FlagError {
         };
     }
     let error = error.without_snippet();
-    let (line, column) = error
-        .location()
-        .map_or((1, 1), |at| (at.line().max(1), at.column().max(1)));
+    let (line, column) = line_column(error);
     let mut message = error.to_string();
     if let Some(stripped) = message.strip_suffix(&format!(" at line {line}, column {column}")) {
         message = stripped.to_string();
@@ -320,17 +322,6 @@ fn parse_flags(path: &Path, text: &str) -> Result<Vec<(String, FileFlag)>, FlagE
     Ok(flags)
 }
 
-fn parse_kind(name: &str) -> Option<FlagKind> {
-    [
-        FlagKind::Release,
-        FlagKind::Experiment,
-        FlagKind::Ops,
-        FlagKind::Permission,
-    ]
-    .into_iter()
-    .find(|kind| kind.name() == name)
-}
-
 fn create_hint(path: &Path) -> String {
     format!(
         "create it beside the plan (`echo 'flags: {{}}' > {}`) or fix flag.backend.path in the plan",
@@ -372,7 +363,7 @@ fn unmanaged_structure(text: &str, flag: &str) -> Result<serde_json::Value, Stri
 }
 
 /// The YAML flag file format.
-pub(crate) struct YamlFlags;
+pub struct YamlFlags;
 
 impl YamlFlags {
     fn refused(path: &Path, flag: &str, error: EditError) -> FlagError {
@@ -388,6 +379,8 @@ impl YamlFlags {
 }
 
 impl FlagFile for YamlFlags {
+    const LABEL: &'static str = "file";
+
     fn create_hint(&self, path: &Path) -> String {
         create_hint(path)
     }
@@ -438,11 +431,7 @@ impl FlagFile for YamlFlags {
             .map_err(|error| Self::refused(path, flag, error))?;
 
         // Never write text that does not say what was meant, or that says anything else new.
-        let verify = |detail: String| FlagError::Verify {
-            path: path.to_path_buf(),
-            flag: flag.to_string(),
-            detail,
-        };
+        let verify = |detail: String| not_as_intended(path, flag, detail);
         let reread = parse_flags(path, &edited)
             .map_err(|error| verify(format!("the edited file would not parse: {error}")))?;
         match reread.iter().find(|(name, _)| name == flag) {
@@ -463,64 +452,14 @@ impl FlagFile for YamlFlags {
     }
 }
 
-/// The YAML flag file as a [`FlagBackend`] for one flag.
-pub struct FileBackend {
-    path: PathBuf,
-    flag: String,
-    disk: SharedDiskFlag<YamlFlags>,
-}
+/// The YAML flag file as a [`FlagBackend`](super::FlagBackend) for one flag.
+pub type FileBackend = DiskBackend<YamlFlags>;
 
 impl FileBackend {
     /// The flag `flag` in the YAML file at `path`; a flag shipdeck creates gets `kind`,
     /// and so does a flag whose entry names no kind.
     pub fn new(path: PathBuf, flag: String, kind: FlagKind) -> FileBackend {
-        let disk = DiskFlag::new(YamlFlags, path.clone(), flag.clone(), kind);
-        FileBackend {
-            path,
-            flag,
-            disk: SharedDiskFlag::new(disk),
-        }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    pub fn flag(&self) -> &str {
-        &self.flag
-    }
-
-    /// The flag as this backend last read it or read it back (`None` before the first read,
-    /// or when the flag was missing).
-    pub fn last_seen(&self) -> Option<FlagState> {
-        self.disk.with(|disk| disk.last_seen().cloned())
-    }
-
-    /// Whether the file now differs from what this backend last read or wrote: an outside
-    /// edit (a file watcher fires for shipdeck's own writes too; this tells them apart).
-    pub fn changed_outside(&self) -> Result<bool, FlagError> {
-        self.disk.with(|disk| disk.changed_outside())
-    }
-}
-
-impl FlagBackend for FileBackend {
-    fn describe(&self) -> String {
-        format!("file {}", self.path.display())
-    }
-
-    fn read(&mut self) -> BoxFuture<'_, Result<Option<FlagState>, FlagError>> {
-        Box::pin(self.disk.run(|disk| disk.read()))
-    }
-
-    fn write<'a>(
-        &'a mut self,
-        desired: &'a DesiredFlag,
-    ) -> BoxFuture<'a, Result<FlagState, FlagError>> {
-        let desired = desired.clone();
-        Box::pin(self.disk.run(move |disk| disk.write(&desired)))
-    }
-    fn watched_file(&self) -> Option<&Path> {
-        Some(&self.path)
+        DiskBackend::open(YamlFlags, path, flag, kind)
     }
 }
 
@@ -546,7 +485,7 @@ pub fn list_flags(path: &Path) -> Result<Vec<(String, FlagState)>, FlagError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flags::{WriteStep, step_target};
+    use crate::flags::{DesiredFlag, WriteStep, step_target};
 
     const SAMPLE: &str = "# comments the user wrote\nflags:\n  new_checkout:          # trailing comments too\n    enabled: true\n    rollout: 0.25\n    userGroups: [beta-testers]\n    kind: release\n  other_flag: {enabled: false, rollout: 0.0, userGroups: []}\n";
 

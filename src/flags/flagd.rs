@@ -5,13 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
-use futures::future::BoxFuture;
 use serde_json::{Map, Value, json};
 
 use crate::plan::FlagKind;
 
-use super::disk::{DiskFlag, FlagFile, SharedDiskFlag};
-use super::{DesiredFlag, FlagBackend, FlagError, FlagState};
+use super::disk::{DiskBackend, FlagFile, not_as_intended, parse_kind};
+use super::{FlagError, FlagState};
 
 const SCHEMA: &str = "https://flagd.dev/schema/v0/flags.json";
 
@@ -108,19 +107,8 @@ fn read_targeting(rule: &Value) -> Option<(f64, Vec<String>)> {
     Some((fallback_share(last)?, groups))
 }
 
-fn parse_kind(name: &str) -> Option<FlagKind> {
-    [
-        FlagKind::Release,
-        FlagKind::Experiment,
-        FlagKind::Ops,
-        FlagKind::Permission,
-    ]
-    .into_iter()
-    .find(|kind| kind.name() == name)
-}
-
 /// The flagd flag definition format.
-struct FlagdFlags;
+pub struct FlagdFlags;
 
 impl FlagdFlags {
     fn shape(path: &Path, at: String, message: &str) -> FlagError {
@@ -242,6 +230,8 @@ impl FlagdFlags {
 }
 
 impl FlagFile for FlagdFlags {
+    const LABEL: &'static str = "flagd";
+
     fn create_hint(&self, path: &Path) -> String {
         format!(
             "create it beside the plan (`echo '{{\"flags\": {{}}}}' > {}`) or fix \
@@ -307,10 +297,12 @@ impl FlagFile for FlagdFlags {
             .same_as(target)
         });
         if !only_state_changes {
-            let percent = (target.rollout.clamp(0.0, 1.0) * 100.0).round() as u8;
             entry.insert("variants".into(), json!({"on": true, "off": false}));
             entry.insert("defaultVariant".into(), json!("off"));
-            entry.insert("targeting".into(), targeting(percent, &target.groups));
+            entry.insert(
+                "targeting".into(),
+                targeting(target.percent(), &target.groups),
+            );
             if current.is_none() {
                 entry.insert("metadata".into(), json!({"kind": target.kind.name()}));
             }
@@ -320,11 +312,7 @@ impl FlagFile for FlagdFlags {
         })?;
         edited.push('\n');
 
-        let verify = |detail: String| FlagError::Verify {
-            path: path.to_path_buf(),
-            flag: flag.to_string(),
-            detail,
-        };
+        let verify = |detail: String| not_as_intended(path, flag, detail);
         let reread = Self::parse(path, &edited).map_err(|e| verify(e.to_string()))?;
         let state = reread
             .get("flags")
@@ -355,12 +343,9 @@ impl FlagFile for FlagdFlags {
     }
 }
 
-/// A flagd flag-definition file (the one a running flagd watches) as a [`FlagBackend`].
-pub struct FlagdBackend {
-    path: PathBuf,
-    flag: String,
-    disk: SharedDiskFlag<FlagdFlags>,
-}
+/// A flagd flag-definition file (the one a running flagd watches) as a
+/// [`FlagBackend`](super::FlagBackend).
+pub type FlagdBackend = DiskBackend<FlagdFlags>;
 
 impl FlagdBackend {
     /// The flag `flag` in the flagd definition at `path`. The kind comes from the flag's
@@ -372,51 +357,7 @@ impl FlagdBackend {
 
     /// As [`FlagdBackend::new`], recording `kind` on a flag it creates.
     pub fn with_kind(path: PathBuf, flag: String, kind: FlagKind) -> FlagdBackend {
-        let disk = DiskFlag::new(FlagdFlags, path.clone(), flag.clone(), kind);
-        FlagdBackend {
-            path,
-            flag,
-            disk: SharedDiskFlag::new(disk),
-        }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    pub fn flag(&self) -> &str {
-        &self.flag
-    }
-
-    /// The flag as this backend last read it or read it back.
-    pub fn last_seen(&self) -> Option<FlagState> {
-        self.disk.with(|disk| disk.last_seen().cloned())
-    }
-
-    /// Whether the file now differs from what this backend last read or wrote.
-    pub fn changed_outside(&self) -> Result<bool, FlagError> {
-        self.disk.with(|disk| disk.changed_outside())
-    }
-}
-
-impl FlagBackend for FlagdBackend {
-    fn describe(&self) -> String {
-        format!("flagd {}", self.path.display())
-    }
-
-    fn read(&mut self) -> BoxFuture<'_, Result<Option<FlagState>, FlagError>> {
-        Box::pin(self.disk.run(|disk| disk.read()))
-    }
-
-    fn write<'a>(
-        &'a mut self,
-        desired: &'a DesiredFlag,
-    ) -> BoxFuture<'a, Result<FlagState, FlagError>> {
-        let desired = desired.clone();
-        Box::pin(self.disk.run(move |disk| disk.write(&desired)))
-    }
-    fn watched_file(&self) -> Option<&Path> {
-        Some(&self.path)
+        DiskBackend::open(FlagdFlags, path, flag, kind)
     }
 }
 

@@ -15,6 +15,7 @@ pub mod unleash;
 mod yaml_edit;
 
 pub use bucket::{Evaluation, evaluate, evaluate_flagd, fractional, unleash_bucket};
+pub use disk::DiskBackend;
 pub use file::{FileBackend, list_flags, read_file_flag};
 pub use flagd::FlagdBackend;
 pub use unleash::UnleashBackend;

@@ -20,7 +20,7 @@
 use chrono::Utc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -246,7 +246,7 @@ impl ReleaseStore for FileStore {
             .open(&path)
             .map_err(|e| io_error(&path, e))?;
         for round in 0..LOCK_ROUNDS {
-            match fs2::FileExt::try_lock_exclusive(&file) {
+            match file.try_lock() {
                 Ok(()) => {
                     let bytes = to_json(&self.path(HOLDER), "the lock holder", holder)?;
                     // On failure `file` is dropped here, which releases the lock.
@@ -258,7 +258,7 @@ impl ReleaseStore for FileStore {
                     };
                     return Ok(Acquired::Controller(Lease::new(holder.clone(), guard)));
                 }
-                Err(e) if is_contended(&e) => {
+                Err(TryLockError::WouldBlock) => {
                     // The first rounds only wait out a momentary `holder()` probe, which
                     // must not be mistaken for the controller named in a stale holder.json.
                     if round >= 2
@@ -268,7 +268,7 @@ impl ReleaseStore for FileStore {
                     }
                     std::thread::sleep(LOCK_PAUSE);
                 }
-                Err(e) => return Err(io_error(&path, e)),
+                Err(TryLockError::Error(e)) => return Err(io_error(&path, e)),
             }
         }
         Ok(Acquired::HeldBy(Holder::unknown()))
@@ -282,19 +282,19 @@ impl ReleaseStore for FileStore {
             Err(e) => return Err(io_error(&path, e)),
         };
         for _ in 0..LOCK_ROUNDS {
-            match fs2::FileExt::try_lock_exclusive(&file) {
+            match file.try_lock() {
                 Ok(()) => {
                     // Nobody holds it: give it straight back. holder.json is stale then.
-                    fs2::FileExt::unlock(&file).map_err(|e| io_error(&path, e))?;
+                    file.unlock().map_err(|e| io_error(&path, e))?;
                     return Ok(None);
                 }
-                Err(e) if is_contended(&e) => {
+                Err(TryLockError::WouldBlock) => {
                     if let Some(current) = self.read_holder()? {
                         return Ok(Some(current));
                     }
                     std::thread::sleep(LOCK_PAUSE);
                 }
-                Err(e) => return Err(io_error(&path, e)),
+                Err(TryLockError::Error(e)) => return Err(io_error(&path, e)),
             }
         }
         Ok(Some(Holder::unknown()))
@@ -461,12 +461,8 @@ impl Drop for LockGuard {
         // removed from under the next controller. Failures here cannot be reported;
         // closing the file releases the lock regardless.
         let _ = fs::remove_file(&self.holder_path);
-        let _ = fs2::FileExt::unlock(&self.file);
+        let _ = self.file.unlock();
     }
-}
-
-fn is_contended(e: &io::Error) -> bool {
-    e.raw_os_error().is_some() && e.raw_os_error() == fs2::lock_contended_error().raw_os_error()
 }
 
 fn io_error(path: &Path, source: io::Error) -> StoreError {

@@ -1,7 +1,8 @@
 //! plan::read::checklists: the checklists (with their automatic checks) and the
 //! notifiers. Cross-checks that checks name real series and stages; never runs a check.
 
-use super::{Fields, Reader, backticked, suggest};
+use super::Reader;
+use super::values::{Fields, backticked, suggest};
 use crate::plan::defaults::*;
 use crate::plan::model::*;
 use crate::plan::yaml::{Node, Value};

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use super::{Fields, Reader, backticked, fold, suggest};
+use super::Reader;
+use super::values::{Fields, backticked, fold, suggest};
 use crate::plan::defaults::*;
 use crate::plan::model::*;
 use crate::plan::summary::{rule_text, unit_name};

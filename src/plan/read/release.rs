@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 
-use super::{Reader, backticked};
+use super::Reader;
+use super::values::backticked;
 use crate::plan::defaults::*;
 use crate::plan::model::*;
 use crate::plan::yaml::{Node, Value};
