@@ -147,7 +147,7 @@ pub struct Controller {
     pipeline: crate::pipeline::Runner,
     /// Outside flag changes the engine has been told of (see [`Wish`]).
     outside_seen: u64,
-    recorder: Option<crate::recorder::Recorder>,
+    recorder: Option<crate::recording::Recorder>,
 }
 
 /// Opens a release: takes the lock (or follows the holder), restores the state, and
@@ -203,7 +203,7 @@ pub async fn open(
 
     let recorder = match (&opts.record, &lease) {
         (Some(path), Some(_)) => {
-            let header = crate::recorder::Header::new(
+            let header = crate::recording::Header::new(
                 &plan,
                 &opts.operator,
                 opts.mode,
@@ -213,7 +213,7 @@ pub async fn open(
             .map_err(|e| ControllerError::Adapter(e.to_string()))?;
             let tell = tx.clone();
             Some(
-                crate::recorder::Recorder::start(path, header, move |e| {
+                crate::recording::Recorder::start(path, header, move |e| {
                     let _ = tell.blocking_send(Message::AdapterStopped(format!("recorder: {e}")));
                 })
                 .map_err(|e| ControllerError::Adapter(e.to_string()))?,
