@@ -63,6 +63,16 @@ pub enum Record {
     Journal { entry: Entry },
 }
 
+impl Record {
+    /// The engine time of an input line; other lines have none.
+    pub(super) fn input_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Record::Input { at, .. } => Some(*at),
+            _ => None,
+        }
+    }
+}
+
 /// Recording or reading a recording went wrong; each variant says where and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordingError {
@@ -297,10 +307,7 @@ impl Recording {
 
     /// Engine time of the first and the last input.
     pub fn span(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-        let mut times = self.records.iter().filter_map(|(_, r)| match r {
-            Record::Input { at, .. } => Some(*at),
-            _ => None,
-        });
+        let mut times = self.records.iter().filter_map(|(_, r)| r.input_at());
         let first = times.next()?;
         let last = times.next_back().unwrap_or(first);
         Some((first, last))

@@ -69,10 +69,9 @@ impl<'a> Player<'a> {
 
     /// Engine time of the next input, if any is left.
     pub fn next_at(&self) -> Option<DateTime<Utc>> {
-        self.records[self.next..].iter().find_map(|(_, r)| match r {
-            Record::Input { at, .. } => Some(*at),
-            _ => None,
-        })
+        self.records[self.next..]
+            .iter()
+            .find_map(|(_, r)| r.input_at())
     }
 }
 
@@ -130,6 +129,26 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    fn new() -> Verdict {
+        Verdict {
+            inputs: 0,
+            entries: 0,
+            divergence: None,
+        }
+    }
+
+    /// Counts a step that agrees, or keeps the first that does not; false once playing
+    /// must stop (`verify` and `play` stop at the same step).
+    fn count(&mut self, step: Step) -> bool {
+        if !step.agrees() {
+            self.divergence = Some(step);
+            return false;
+        }
+        self.inputs += 1;
+        self.entries += step.replayed.len();
+        true
+    }
+
     pub fn summary(&self, path: &Path) -> String {
         match &self.divergence {
             None => format!(
@@ -166,18 +185,11 @@ impl Verdict {
 
 /// Plays a whole recording as fast as it goes and compares every answer.
 pub fn verify(recording: &Recording) -> Result<Verdict, RecordingError> {
-    let mut verdict = Verdict {
-        inputs: 0,
-        entries: 0,
-        divergence: None,
-    };
+    let mut verdict = Verdict::new();
     for step in Player::new(recording)? {
-        if !step.agrees() {
-            verdict.divergence = Some(step);
+        if !verdict.count(step) {
             break;
         }
-        verdict.inputs += 1;
-        verdict.entries += step.replayed.len();
     }
     Ok(verdict)
 }
@@ -194,11 +206,7 @@ pub async fn play(
         (Some(s), Some((first, _))) => Some(Clock::starting(first, s)),
         _ => None,
     };
-    let mut verdict = Verdict {
-        inputs: 0,
-        entries: 0,
-        divergence: None,
-    };
+    let mut verdict = Verdict::new();
     loop {
         if let (Some(c), Some(at)) = (&clock, player.next_at()) {
             let wait = c.real_until(at);
@@ -208,12 +216,9 @@ pub async fn play(
         }
         let Some(step) = player.next() else { break };
         each(&step);
-        if !step.agrees() {
-            verdict.divergence = Some(step);
+        if !verdict.count(step) {
             break;
         }
-        verdict.inputs += 1;
-        verdict.entries += step.replayed.len();
     }
     Ok(verdict)
 }
