@@ -563,7 +563,7 @@ async fn backtest(args: &BacktestArgs) -> Result<u8> {
 }
 
 async fn replay(cli: &Cli, args: &ReplayArgs) -> Result<u8> {
-    let recording = match crate::recorder::Recording::read(&args.recording) {
+    let recording = match crate::recording::Recording::read(&args.recording) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{e}");
@@ -581,14 +581,14 @@ async fn replay(cli: &Cli, args: &ReplayArgs) -> Result<u8> {
         );
     }
     if args.headless {
-        return Ok(crate::recorder::play_headless(&recording, args.speed, args.json).await);
+        return Ok(crate::recording::play_headless(&recording, args.speed, args.json).await);
     }
     let tui = match screen_options(args.theme.as_deref()) {
         Ok(t) => t,
         Err(code) => return Ok(code),
     };
     let (sandbox, session) =
-        crate::recorder::sandbox(&recording, args.speed, operator(cli)).await?;
+        crate::recording::sandbox(&recording, args.speed, operator(cli)).await?;
     crate::tui::run(session, tui).await?;
     drop(sandbox);
     Ok(0)

@@ -36,7 +36,7 @@ pub mod notes;
 pub mod notify;
 pub mod pipeline;
 pub mod plan;
-pub mod recorder;
+pub mod recording;
 pub mod store;
 pub mod support;
 pub mod tui;

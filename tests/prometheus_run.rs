@@ -335,7 +335,7 @@ async fn a_server_that_never_answers_times_out_goes_stale_and_never_promotes() {
     }
 
     // Why it went stale is in the recording: every poll timed out.
-    let recording = shipdeck::recorder::Recording::read(&record).unwrap();
+    let recording = shipdeck::recording::Recording::read(&record).unwrap();
     let batches = recording.batches();
     assert!(batches.len() >= 4, "{}", batches.len());
     let timeouts = batches

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use shipdeck::engine::Input;
 use shipdeck::journal::Entry;
-use shipdeck::recorder::{Player, Record, Recording, verify};
+use shipdeck::recording::{Player, Record, Recording, verify};
 
 #[path = "support/cli.rs"]
 mod cli;
@@ -272,9 +272,10 @@ async fn the_screen_replay_plays_in_a_sandbox_and_touches_nothing_of_the_release
         .unwrap()
         .at;
 
-    let (sandbox, session) = shipdeck::recorder::sandbox(&recording, Some(2000.0), "viewer".into())
-        .await
-        .unwrap();
+    let (sandbox, session) =
+        shipdeck::recording::sandbox(&recording, Some(2000.0), "viewer".into())
+            .await
+            .unwrap();
     assert!(session.controller.holds(), "the sandbox is its own release");
     assert!(
         session

@@ -89,7 +89,7 @@ pub struct Controller {
     pipeline: crate::pipeline::Runner,
     /// Outside flag changes the engine has been told of (see [`Wish`]).
     outside_seen: u64,
-    recorder: Option<crate::recorder::Recorder>,
+    recorder: Option<crate::recording::Recorder>,
     samples_seen: u64,
     history_in: bool,
 }

@@ -147,7 +147,7 @@ pub async fn open(
 
     let recorder = match &opts.record {
         Some(path) => {
-            let header = crate::recorder::Header::new(
+            let header = crate::recording::Header::new(
                 &plan,
                 &opts.operator,
                 opts.mode,
@@ -157,7 +157,7 @@ pub async fn open(
             .map_err(|e| ControllerError::Adapter(e.to_string()))?;
             let tell = tx.clone();
             Some(
-                crate::recorder::Recorder::start(path, header, move |e| {
+                crate::recording::Recorder::start(path, header, move |e| {
                     let _ = tell
                         .blocking_send(Message::AdapterStopped(Adapter::Recorder, e.to_string()));
                 })

@@ -100,7 +100,7 @@ pub enum MetricsError {
     #[error("could not set up the HTTP client for the metrics source: {0}")]
     Client(String),
     #[error(transparent)]
-    Recording(#[from] crate::recorder::RecordingError),
+    Recording(#[from] crate::recording::RecordingError),
 }
 
 /// A credential read from an environment variable. It never prints itself: Debug is

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::{Batch, Exposure, MetricsError, MetricsSource, Outcome, Reading};
 use crate::plan::Series;
-use crate::recorder::{Recording, RecordingError};
+use crate::recording::{Recording, RecordingError};
 
 /// Recorded sample batches, looked up by engine time.
 #[derive(Debug, Clone)]
@@ -184,7 +184,7 @@ mod tests {
     use super::*;
     use crate::engine::{Engine, Input};
     use crate::plan::{Better, Unit};
-    use crate::recorder::{FORMAT, Header, Record, RecordedClock, RecordedPlan};
+    use crate::recording::{FORMAT, Header, Record, RecordedClock, RecordedPlan};
     use chrono::TimeZone;
     use std::sync::Arc;
 
