@@ -5,14 +5,14 @@
 use anyhow::{Context, Result};
 use std::sync::Arc;
 
-use crate::cli::{Cli, DemoArgs};
+use crate::app::cli::{Cli, DemoArgs};
 use crate::clock::Clock;
 use crate::controller;
 use crate::plan::{Scenario, SourceSpec};
 use crate::store::{FileStore, ReleaseStore};
 
-pub const PLAN: &str = include_str!("../fixtures/demo/plan.yaml");
-pub const FLAGS: &str = include_str!("../fixtures/demo/flags.yaml");
+pub const PLAN: &str = include_str!("../../fixtures/demo/plan.yaml");
+pub const FLAGS: &str = include_str!("../../fixtures/demo/flags.yaml");
 
 /// Engine seconds per real second: Internal (1 day) and Beta (2 days) pass in about two
 /// minutes, and the incident at 25% follows.
@@ -48,7 +48,7 @@ pub fn scenario(name: &str) -> Scenario {
 }
 
 pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<u8> {
-    let tui = match crate::cli::screen_options(args.theme.as_deref()) {
+    let tui = match crate::app::cli::screen_options(args.theme.as_deref()) {
         Ok(t) => t,
         Err(code) => return Ok(code),
     };

@@ -228,7 +228,7 @@ pub struct TickArgs {
 #[derive(Debug, Args)]
 pub struct InitArgs {
     #[arg(long, value_enum, default_value = "canary")]
-    pub template: crate::init::Template,
+    pub template: crate::app::init::Template,
     /// The release name; default: the folder's name.
     #[arg(long)]
     pub name: Option<String>,
@@ -317,7 +317,7 @@ pub fn screen_options(theme: Option<&str>) -> Result<crate::tui::TuiOptions, u8>
 pub async fn main(cli: Cli) -> Result<u8> {
     match &cli.command {
         None => {
-            crate::demo::run(
+            crate::app::demo::run(
                 &cli,
                 &DemoArgs {
                     scenario: "incident".into(),
@@ -327,7 +327,7 @@ pub async fn main(cli: Cli) -> Result<u8> {
             )
             .await
         }
-        Some(Cmd::Demo(args)) => crate::demo::run(&cli, args).await,
+        Some(Cmd::Demo(args)) => crate::app::demo::run(&cli, args).await,
         Some(Cmd::Open(args)) => {
             let plan = match load_plan(&args.plan) {
                 Ok(p) => p,
@@ -374,8 +374,11 @@ pub async fn main(cli: Cli) -> Result<u8> {
                 Err(code) => return Ok(code),
             };
             let today = chrono::Local::now().date_naive();
-            out_part!("{}", crate::notes::markdown(&plan.release, today, !plain));
-            if crate::notes::is_empty(&plan.release) {
+            out_part!(
+                "{}",
+                crate::app::notes::markdown(&plan.release, today, !plain)
+            );
+            if crate::app::notes::is_empty(&plan.release) {
                 eprintln!(
                     "hint: {} has no release notes yet; add `release.notes` with `features`, `improvements`, `fixes` and `breaking` lists",
                     path.display()
@@ -387,8 +390,8 @@ pub async fn main(cli: Cli) -> Result<u8> {
             let name = args
                 .name
                 .clone()
-                .unwrap_or_else(|| crate::init::name_from_folder(&args.dir));
-            match crate::init::write(&args.dir, args.template, &name) {
+                .unwrap_or_else(|| crate::app::init::name_from_folder(&args.dir));
+            match crate::app::init::write(&args.dir, args.template, &name) {
                 Ok(files) => {
                     for f in &files {
                         out!("wrote {}", f.display());
@@ -469,9 +472,9 @@ async fn run(cli: &Cli, args: &RunArgs) -> Result<u8> {
         );
         return Ok(1);
     }
-    let outcome = crate::headless::run(
+    let outcome = crate::app::headless::run(
         session,
-        crate::headless::Options {
+        crate::app::headless::Options {
             json: args.json,
             once: args.once,
             wait_for_approval: args.wait_for_approval,
@@ -959,19 +962,4 @@ async fn flags_list(path: &Path, users: usize, json: bool) -> Result<u8> {
         }
     }
     Ok(0)
-}
-
-/// Writes command output to stdout (through [`out!`]). A closed pipe ends the process with
-/// success: whoever read the output has all they wanted. Any other failure to write (a
-/// full disk behind a redirect) ends it with an error, instead of losing output quietly.
-pub fn write_out(args: std::fmt::Arguments) {
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
-        eprintln!("error: cannot write the output: {e}");
-        std::process::exit(1);
-    }
 }
