@@ -8,6 +8,7 @@ pub mod demo;
 pub mod headless;
 pub mod init;
 pub mod notes;
+pub mod options;
 
 /// Writes command output to stdout (through [`out!`]). A closed pipe ends the process with
 /// success: whoever read the output has all they wanted. Any other failure to write (a
