@@ -8,31 +8,27 @@
 /// ends the command quietly, as other command-line tools do; `println!` would panic.
 macro_rules! out {
     ($($arg:tt)*) => {
-        $crate::cli::write_out(format_args!("{}\n", format_args!($($arg)*)))
+        $crate::app::write_out(format_args!("{}\n", format_args!($($arg)*)))
     };
 }
 
 /// `print!` for command output, with [`out!`]'s handling of a closed pipe.
 macro_rules! out_part {
     ($($arg:tt)*) => {
-        $crate::cli::write_out(format_args!($($arg)*))
+        $crate::app::write_out(format_args!($($arg)*))
     };
 }
 
+pub mod app;
 pub mod backtest;
 pub mod checklist;
-pub mod cli;
 pub mod clock;
 pub mod control;
-pub mod demo;
 pub mod engine;
 pub mod flags;
 pub mod guardrail;
-pub mod headless;
-pub mod init;
 pub mod journal;
 pub mod metrics;
-pub mod notes;
 pub mod notify;
 pub mod pipeline;
 pub mod plan;

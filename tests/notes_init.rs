@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use shipdeck::init::Template;
+use shipdeck::app::init::Template;
 
 #[path = "support/cli.rs"]
 mod cli;
@@ -106,7 +106,7 @@ fn every_template_writes_a_plan_that_check_and_load_accept() {
 #[test]
 fn the_hotfix_template_follows_the_reference_hotfix_process() {
     let dir = tempfile::tempdir().unwrap();
-    shipdeck::init::write(dir.path(), Template::Hotfix, "checkout").unwrap();
+    shipdeck::app::init::write(dir.path(), Template::Hotfix, "checkout").unwrap();
     let plan = shipdeck::plan::load(&dir.path().join("plan.yaml")).unwrap();
     assert_eq!(
         plan.rollout.watch.as_secs(),

@@ -286,9 +286,9 @@ async fn the_screen_replay_plays_in_a_sandbox_and_touches_nothing_of_the_release
         session.controller.flag_description()
     );
     // The screen's stand-in: the same controller loop with no terminal.
-    let outcome = shipdeck::headless::run(
+    let outcome = shipdeck::app::headless::run(
         session,
-        shipdeck::headless::Options {
+        shipdeck::app::headless::Options {
             json: true,
             once: false,
             wait_for_approval: true,

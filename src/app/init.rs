@@ -37,10 +37,10 @@ impl Template {
 
     fn plan_text(self) -> &'static str {
         match self {
-            Template::Canary => include_str!("../templates/canary.yaml"),
-            Template::BlueGreen => include_str!("../templates/blue-green.yaml"),
-            Template::Flag => include_str!("../templates/flag.yaml"),
-            Template::Hotfix => include_str!("../templates/hotfix.yaml"),
+            Template::Canary => include_str!("../../templates/canary.yaml"),
+            Template::BlueGreen => include_str!("../../templates/blue-green.yaml"),
+            Template::Flag => include_str!("../../templates/flag.yaml"),
+            Template::Hotfix => include_str!("../../templates/hotfix.yaml"),
         }
     }
 
@@ -52,7 +52,7 @@ impl Template {
     }
 }
 
-const FLAGS_TEXT: &str = include_str!("../templates/flags.yaml");
+const FLAGS_TEXT: &str = include_str!("../../templates/flags.yaml");
 const MAX_NAME: usize = 64;
 
 #[derive(Debug, thiserror::Error)]

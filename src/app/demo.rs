@@ -1,22 +1,36 @@
 //! demo: the built-in release, compiled into the binary so `shipdeck` with no arguments
 //! tells the whole story (a healthy rollout, an incident, the automatic rollback) from
-//! any directory with no setup. Owns nothing but the demo's files and speed.
+//! any directory with no setup. Owns nothing but the demo's files, speed and options.
 
 use anyhow::{Context, Result};
+use clap::Args;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::cli::{Cli, DemoArgs};
+use crate::app::options::screen_options;
 use crate::clock::Clock;
 use crate::control as controller;
 use crate::plan::{Scenario, SourceSpec};
 use crate::store::{FileStore, ReleaseStore};
 
-pub const PLAN: &str = include_str!("../fixtures/demo/plan.yaml");
-pub const FLAGS: &str = include_str!("../fixtures/demo/flags.yaml");
+pub const PLAN: &str = include_str!("../../fixtures/demo/plan.yaml");
+pub const FLAGS: &str = include_str!("../../fixtures/demo/flags.yaml");
 
 /// Engine seconds per real second: Internal (1 day) and Beta (2 days) pass in about two
 /// minutes, and the incident at 25% follows.
 pub const SPEED: f64 = 2400.0;
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[arg(long, default_value = "incident", value_parser = ["healthy", "incident", "slow-burn", "flaky"])]
+    pub scenario: String,
+    /// Engine seconds per real second.
+    #[arg(long)]
+    pub speed: Option<f64>,
+    /// dark, light, high-contrast, or a theme file.
+    #[arg(long)]
+    pub theme: Option<String>,
+}
 
 /// Writes the demo release into a fresh temporary directory and loads it.
 pub fn prepare(scenario: Scenario) -> Result<(tempfile::TempDir, crate::plan::Plan)> {
@@ -47,23 +61,22 @@ pub fn scenario(name: &str) -> Scenario {
     }
 }
 
-pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<u8> {
-    let tui = match crate::cli::screen_options(args.theme.as_deref()) {
+/// Runs the demo on the screen. `operator` and `state_dir` are the global options.
+pub async fn run(
+    operator: Option<String>,
+    state_dir: Option<PathBuf>,
+    args: &DemoArgs,
+) -> Result<u8> {
+    let tui = match screen_options(args.theme.as_deref()) {
         Ok(t) => t,
         Err(code) => return Ok(code),
     };
     let (dir, plan) = prepare(scenario(&args.scenario))?;
-    let state_dir = cli
-        .state_dir
-        .clone()
-        .unwrap_or_else(|| dir.path().join(".shipdeck"));
+    let state_dir = state_dir.unwrap_or_else(|| dir.path().join(".shipdeck"));
     let store: Arc<dyn ReleaseStore> = Arc::new(FileStore::open(&state_dir)?);
     let clock = Clock::starting(chrono::Utc::now(), args.speed.unwrap_or(SPEED));
-    let mut opts = controller::Options::new(
-        cli.operator.clone().unwrap_or_else(|| "demo".into()),
-        clock,
-        "screen",
-    );
+    let mut opts =
+        controller::Options::new(operator.unwrap_or_else(|| "demo".into()), clock, "screen");
     opts.autopilot = true;
     let session = controller::open(Arc::new(plan), opts, store).await?;
     crate::tui::run(session, tui).await?;

@@ -1,0 +1,233 @@
+//! args: every command's arguments and the help text clap prints for them. Owns the
+//! shape of the command line; acts on none of it.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::app::demo::DemoArgs;
+use crate::app::options::{ClockArgs, parse_time};
+use crate::plan;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "shipdeck",
+    version,
+    about = "A terminal release control room: progressive rollouts driven by real metrics and guardrails"
+)]
+pub struct Cli {
+    /// Who is acting (journaled with every action); default $SHIPDECK_OPERATOR, then $USER.
+    #[arg(long, global = true, env = "SHIPDECK_OPERATOR")]
+    pub operator: Option<String>,
+    /// Where state.json, journal.jsonl and the lock live; default .shipdeck/ beside the plan.
+    #[arg(long, global = true)]
+    pub state_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// The built-in demo: a release, an incident and an automatic rollback, with no setup.
+    Demo(DemoArgs),
+    /// The control room on a real plan.
+    Open(OpenArgs),
+    /// Drive a release with no screen (CI/CD, cron).
+    Run(RunArgs),
+    /// Validate a plan and run each metrics query once; exit 2 with file:line:column errors
+    /// or with the series whose query failed.
+    Check(CheckArgs),
+    /// When would these guardrails have paused or rolled back? The plan over past metrics.
+    Backtest(BacktestArgs),
+    /// Play a flight recording (`--record`): on the screen, or headless to check that the
+    /// engine still decides the same.
+    Replay(ReplayArgs),
+    /// Where a release stands, and why.
+    Status {
+        plan: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Promote to the next step (or start the rollout).
+    Promote(ActArgs),
+    /// Pause the rollout: timers freeze, the percent holds.
+    Pause(ActArgs),
+    /// Resume a paused rollout.
+    Resume(ActArgs),
+    /// Roll back: the flag is disabled at once.
+    Rollback(ActArgs),
+    /// Feature flags: evaluate who gets a flag.
+    #[command(subcommand)]
+    Flags(FlagsCmd),
+    /// Tick a checklist item by hand (through the controller holding the release, if any).
+    Tick(TickArgs),
+    /// The plan's release notes as Markdown.
+    Notes {
+        plan: PathBuf,
+        /// Leave out the section marks (✨ 🔧 🐛 ⚠️).
+        #[arg(long)]
+        plain: bool,
+    },
+    /// Write a commented plan.yaml and flags.yaml to start a release from.
+    Init(InitArgs),
+    /// The journal: every action and decision.
+    Journal {
+        plan: PathBuf,
+        /// A Markdown timeline, ready for the postmortem.
+        #[arg(long)]
+        markdown: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    pub plan: PathBuf,
+    #[arg(long)]
+    pub theme: Option<String>,
+    #[command(flatten)]
+    pub clock: ClockArgs,
+    /// Record every sample batch, command and decision to this new file, for `shipdeck replay`.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    pub plan: PathBuf,
+    /// Ask the metrics queries at this time (RFC 3339) instead of now.
+    #[arg(long, value_parser = parse_time)]
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Validate the file only; do not contact the metrics source.
+    #[arg(long)]
+    pub no_probe: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    pub plan: PathBuf,
+    /// Start of the range (RFC 3339); the first `baseline_window` of it is the baseline.
+    #[arg(long, value_parser = parse_time)]
+    pub from: chrono::DateTime<chrono::Utc>,
+    /// End of the range (RFC 3339).
+    #[arg(long, value_parser = parse_time)]
+    pub to: chrono::DateTime<chrono::Utc>,
+    /// The report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    pub recording: PathBuf,
+    /// Engine seconds per real second; default: the recorded speed on screen, as fast as
+    /// possible headless.
+    #[arg(long)]
+    pub speed: Option<f64>,
+    /// No screen: feed the recorded inputs to the engine and compare its decisions with the
+    /// recorded ones (exit 0 the same, 1 diverged).
+    #[arg(long)]
+    pub headless: bool,
+    /// Headless output as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+    /// dark, light, high-contrast, or a theme file.
+    #[arg(long)]
+    pub theme: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    pub plan: PathBuf,
+    /// No screen (the only way `run` works; kept explicit for scripts).
+    #[arg(long)]
+    pub headless: bool,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+    /// Evaluate once at the current clock and exit (for cron).
+    #[arg(long)]
+    pub once: bool,
+    /// Wait for `shipdeck promote` at manual approvals instead of exiting 4.
+    #[arg(long)]
+    pub wait_for_approval: bool,
+    /// How long (engine time) a guardrail pause may last before exiting 4.
+    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    pub max_pause: Duration,
+    #[command(flatten)]
+    pub clock: ClockArgs,
+    /// Record every sample batch, command and decision to this new file, for `shipdeck replay`.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ActArgs {
+    pub plan: PathBuf,
+    /// Why (journaled).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Act past open checklist items, unclear guardrails or a starved step (journaled as forced).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TickArgs {
+    pub plan: PathBuf,
+    /// The item's text, in any case; a unique prefix is enough.
+    pub item: String,
+    /// Look only in this list: pre-release, release-day, post-release or rollback.
+    #[arg(long, value_parser = crate::checklist::parse_list)]
+    pub list: Option<crate::plan::ListKind>,
+    /// Untick the item instead.
+    #[arg(long)]
+    pub undo: bool,
+    /// Why (journaled).
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[arg(long, value_enum, default_value = "canary")]
+    pub template: crate::app::init::Template,
+    /// The release name; default: the folder's name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Where to write plan.yaml and flags.yaml (made if missing).
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FlagsCmd {
+    /// Would this user get the flag? Same bucketing as Unleash's gradual rollout.
+    Eval {
+        flag: String,
+        #[arg(long)]
+        user: String,
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
+        #[arg(long, default_value = "flags.yaml")]
+        file: PathBuf,
+        /// Read the flag from this plan's backend (file, flagd or Unleash) and bucket the
+        /// way that backend's SDKs do, instead of reading --file.
+        #[arg(long)]
+        plan: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The plan's flag as its backend holds it, with a bucket preview for every step.
+    List {
+        plan: PathBuf,
+        /// How many sample users (user-0, user-1, …) the preview buckets.
+        #[arg(long, default_value_t = 1000)]
+        users: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    plan::units::parse_duration(s)
+}

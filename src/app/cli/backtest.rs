@@ -1,0 +1,44 @@
+//! backtest: `shipdeck backtest`, the plan's guardrails over past metrics. Prints the
+//! report; the replay of the range is `crate::backtest`'s.
+
+use anyhow::Result;
+use std::sync::Arc;
+
+use super::args::BacktestArgs;
+use super::load::load_plan;
+use crate::app::options::INVALID;
+use crate::control as controller;
+
+pub(super) async fn backtest(args: &BacktestArgs) -> Result<u8> {
+    let plan = match load_plan(&args.plan) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let report = match controller::open_metrics(&plan) {
+        Ok(mut source) => {
+            crate::backtest::run(Arc::clone(&plan), source.as_mut(), args.from, args.to).await
+        }
+        Err(e) => {
+            eprintln!("{}: the metrics source: {e}", args.plan.display());
+            return Ok(INVALID);
+        }
+    };
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(INVALID);
+        }
+    };
+    if args.json {
+        out!("{}", serde_json::to_string(&report)?);
+    } else {
+        out_part!("{}", report.text());
+    }
+    // A series that never answered says nothing about its rules: the user must fix it.
+    Ok(if report.failed().is_empty() {
+        0
+    } else {
+        INVALID
+    })
+}

@@ -1,0 +1,31 @@
+//! open: `shipdeck open`, the control room on a real plan. Gets the session and the
+//! screen's options ready; the screen does the rest.
+
+use anyhow::Result;
+
+use super::Cli;
+use super::args::OpenArgs;
+use super::load::{load_plan, open_store, operator};
+use crate::app::options::screen_options;
+use crate::control as controller;
+
+pub(super) async fn open(cli: &Cli, args: &OpenArgs) -> Result<u8> {
+    let plan = match load_plan(&args.plan) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let tui = match screen_options(args.theme.as_deref()) {
+        Ok(t) => t,
+        Err(code) => return Ok(code),
+    };
+    let store = open_store(cli, &plan)?;
+    let mut opts = controller::Options::new(operator(cli), args.clock.clock(), "screen");
+    opts.record = args.record.clone();
+    opts.plan_path = Some(args.plan.clone());
+    let session = controller::open(plan, opts, store).await?;
+    if args.record.is_some() && !session.controller.holds() {
+        eprintln!("warning: following another controller; only the holder records");
+    }
+    crate::tui::run(session, tui).await?;
+    Ok(0)
+}

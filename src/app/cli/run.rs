@@ -1,0 +1,51 @@
+//! run: `shipdeck run --headless`, a release driven with no screen. Opens the release
+//! and prints how the headless run ended; the driving is `app::headless`'s.
+
+use anyhow::{Result, bail};
+
+use super::Cli;
+use super::args::RunArgs;
+use super::load::{load_plan, open_store, operator};
+use crate::control as controller;
+
+pub(super) async fn run(cli: &Cli, args: &RunArgs) -> Result<u8> {
+    if !args.headless {
+        bail!(
+            "`shipdeck run` drives a release without a screen: add --headless (or use `shipdeck open PLAN` for the screen)"
+        );
+    }
+    let plan = match load_plan(&args.plan) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let store = open_store(cli, &plan)?;
+    let mut opts = controller::Options::new(operator(cli), args.clock.clock(), "headless");
+    opts.record = args.record.clone();
+    opts.plan_path = Some(args.plan.clone());
+    let session = controller::open(plan, opts, store).await?;
+    if let Some(h) = session.controller.follower_of() {
+        eprintln!(
+            "another controller holds this release: {h}\n  hint: send it commands with `shipdeck promote|pause|resume|rollback PLAN`, or watch it with `shipdeck status PLAN`"
+        );
+        return Ok(1);
+    }
+    let outcome = crate::app::headless::run(
+        session,
+        crate::app::headless::Options {
+            json: args.json,
+            once: args.once,
+            wait_for_approval: args.wait_for_approval,
+            max_pause: args.max_pause,
+        },
+    )
+    .await;
+    if args.json {
+        out!(
+            "{}",
+            serde_json::json!({"exit": outcome.code, "why": outcome.why})
+        );
+    } else {
+        eprintln!("{}", outcome.why);
+    }
+    Ok(outcome.code)
+}

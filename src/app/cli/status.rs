@@ -1,0 +1,144 @@
+//! status: `shipdeck status`, where a release stands and why, read from its store
+//! without taking the lock. Words and countdowns come from the engine.
+
+use anyhow::Result;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::Cli;
+use super::load::{load_plan, open_store};
+use crate::control as controller;
+use crate::engine::Phase;
+
+pub(super) fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
+    let plan = match load_plan(path) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let store = open_store(cli, &plan)?;
+    let progress = store.load()?;
+    let holder = store.holder()?;
+    let journal = store.journal()?;
+    if json {
+        let value = serde_json::json!({
+            "release": plan.release.name,
+            "version": plan.release.version,
+            "progress": progress,
+            "holder": holder,
+            "journal_entries": journal.entries.len(),
+        });
+        out!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(0);
+    }
+    let Some(p) = progress else {
+        out!(
+            "{} {}: not started (no state in {})",
+            plan.release.name,
+            plan.release.version,
+            store.describe()
+        );
+        return Ok(0);
+    };
+    let engine = crate::engine::Engine::follow(Arc::clone(&plan), p);
+    let step = engine
+        .step_index()
+        .and_then(|i| {
+            plan.rollout
+                .steps
+                .get(i)
+                .map(|s| format!("step {}/{} {}", i + 1, plan.rollout.steps.len(), s.title()))
+        })
+        .unwrap_or_default();
+    out!(
+        "{} {} ─ {} ─ {} {step}",
+        plan.release.name,
+        plan.release.version,
+        plan.release.strategy.name(),
+        engine.phase().badge()
+    );
+    match engine.phase() {
+        Phase::Paused { reason, .. }
+        | Phase::RollingBack { reason }
+        | Phase::RolledBack { reason } => out!("  why: {reason}"),
+        _ => {}
+    }
+    if let Some(left) = engine.time_left() {
+        out!(
+            "  bake left: {}",
+            crate::guardrail::format_secs(left.as_secs() as i64)
+        );
+    }
+    let p = engine.progress();
+    if let Some(live) = &p.live {
+        let over = p
+            .overridden
+            .map(|o| format!(" (slider override {o}%)"))
+            .unwrap_or_default();
+        out!(
+            "  flag {}: {}{over}",
+            plan.flag.name,
+            crate::engine::describe_flag(live)
+        );
+    }
+    if let Some(x) = p.trips.last() {
+        out!(
+            "  last trip at {}: {}",
+            x.at.format("%Y-%m-%d %H:%M:%SZ"),
+            x.summary()
+        );
+        out!("    rule: {}", x.rule_text);
+        if let Some(q) = &x.query {
+            out!("    query: {q}");
+        }
+        let samples: Vec<String> = x
+            .samples
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {}",
+                    s.at.format("%H:%M:%S"),
+                    s.value
+                        .map(|v| crate::guardrail::format_value(v, x.unit))
+                        .unwrap_or_else(|| "missing".into())
+                )
+            })
+            .collect();
+        out!("    samples: {}", samples.join(", "));
+    }
+    match holder {
+        Some(h) => {
+            out!("  held by {}", controller::describe_holder(&h));
+            out!("  {}", heartbeat_line(store.as_ref()));
+        }
+        None => out!("  no controller running"),
+    }
+    if let Some(e) = journal.entries.last() {
+        out!("  last: {}", e.line());
+    }
+    Ok(0)
+}
+
+/// When the holder last said it was alive, and what that means.
+fn heartbeat_line(store: &dyn crate::store::ReleaseStore) -> String {
+    let published = store
+        .published()
+        .ok()
+        .flatten()
+        .and_then(|b| serde_json::from_slice::<controller::follow::Published>(&b).ok());
+    let Some(p) = published else {
+        return "no heartbeat published yet".into();
+    };
+    let age = (chrono::Utc::now() - p.heartbeat).num_seconds().max(0);
+    let limit = controller::HEARTBEAT_LIMIT.as_secs() as i64;
+    if age > limit {
+        format!(
+            "last heartbeat {} ({age}s ago): it may be frozen or cut off, and nobody may be guarding",
+            p.heartbeat.format("%Y-%m-%d %H:%M:%SZ")
+        )
+    } else {
+        format!(
+            "last heartbeat {} ({age}s ago)",
+            p.heartbeat.format("%H:%M:%SZ")
+        )
+    }
+}
