@@ -660,7 +660,7 @@ impl Checker {
 }
 
 /// Equal JSON, numbers equal to a relative 1e-12 (the exact round trip of floats is
-/// checked in engine_bugs).
+/// checked in engine::regressions).
 pub fn json_close(a: &serde_json::Value, b: &serde_json::Value) -> bool {
     use serde_json::Value;
     match (a, b) {
