@@ -5,8 +5,9 @@
 //! fails on a panic, a stack overflow (the process aborts) or a hang. Bounded so the
 //! whole file runs in well under a minute in a debug build.
 //!
-//! Not here, because their readers are not on main yet: status files
-//! (`{"status","detail","url"}`) and theme files (`src/tui/theme.rs`).
+//! Not fuzzed here yet, though they read outside data too: pipeline status files
+//! (`{"status","detail","url"}`, `src/pipeline/status_file.rs`) and theme files
+//! (`src/tui/theme.rs`).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -1,7 +1,7 @@
-//! engine::props: the rules of DESIGN §3 that must always hold, checked over random plans
-//! and random sequences of inputs (samples good, bad, missing and failed at increasing
-//! times, ticks, every operator command, flag confirmations, failures and outside changes).
-//! The generators and the checker live in `support::engine_checker`.
+//! engine::props: the rules the engine must always hold, checked over random plans and
+//! random sequences of inputs (samples good, bad, missing and failed at increasing times,
+//! ticks, every operator command, flag confirmations, failures and outside changes).
+//! The generators, the checker and the list of rules live in `support::engine_checker`.
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;

@@ -1,5 +1,5 @@
-//! engine::regressions: corners of the engine's contract (DESIGN §3) that it once got
-//! wrong, each pinned by an example. Never weakened to pass.
+//! engine::regressions: corners of the engine's contract that it once got wrong, each
+//! pinned by an example. Never weakened to pass.
 
 use crate::support::engine_driver::{self, Driver};
 use crate::support::plans::{MIN, secs, small_plan};

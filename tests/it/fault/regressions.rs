@@ -18,8 +18,8 @@ fn signal(pid: u32, name: &str) {
     assert!(ok, "kill -{name} {pid}");
 }
 
-/// DESIGN §5: a command for the holder is carried out "or times out with a clear
-/// message". A command the CLI reported as failed must not run later.
+/// A command handed to the holder is carried out, or times out with a clear message.
+/// A command the CLI reported as failed must not run later.
 ///
 /// Today: the CLI gives up after about 12 s but leaves its request in the inbox
 /// (`ReleaseStore::withdraw` exists and is never called), so a holder that was only
@@ -70,8 +70,9 @@ fn a_command_that_timed_out_never_runs_later() {
     assert_eq!(holder.exited(), None, "{}", holder.stderr());
 }
 
-/// DESIGN §3/§5: the engine stops advancing rather than act without a record. The run's
-/// own output (the CI log) must not announce a decision the journal does not hold.
+/// With the journal unwritable, the engine stops advancing rather than act without a
+/// record. The run's own output (the CI log) must not announce a decision the journal
+/// does not hold.
 ///
 /// Today: the controller adds every entry to the screen's recent journal (which headless
 /// prints) before the store writer has written it, so when the disk fills up in the

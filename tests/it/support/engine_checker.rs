@@ -1,7 +1,11 @@
 //! engine_checker: random release plans and input sequences for the engine, and a checker
-//! that feeds them one by one and checks the rules of DESIGN §3 after every call. The
-//! checker keeps its own small model of what the engine was told; it never trusts the
-//! engine's own bookkeeping for the facts it checks. Owns no engine logic.
+//! that feeds them one by one and checks after every call the rules the engine must always
+//! hold: a rollback wins and stays; nothing is rolled back before the backend read back
+//! "off"; missing, stale or too few fresh samples never promote; the flag never goes above
+//! the step unless an operator put it there; every decision is journaled with its values;
+//! progress survives state.json. The checker keeps its own small model of what the engine
+//! was told; it never trusts the engine's own bookkeeping for the facts it checks. Owns
+//! no engine logic.
 
 use chrono::{DateTime, Utc};
 use proptest::prelude::*;

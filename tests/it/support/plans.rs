@@ -139,7 +139,7 @@ pub fn small_plan() -> Plan {
     }
 }
 
-/// The plan of DESIGN §2: the reference process's five steps (Internal with manual
+/// The reference release plan: the reference process's five steps (Internal with manual
 /// approval, Beta 5% + beta-testers, 25%, 50%, Full with manual approval), its guardrails,
 /// its checklists and the full pipeline; bakes shortened to minutes so tests stay small.
 pub fn reference_plan() -> Plan {
