@@ -6,16 +6,18 @@
 //!
 //! `cargo bench --bench prometheus_poll`
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+// The integration tests' Prometheus harness; a bench needs only the server and its queries.
+#[allow(dead_code)]
+#[path = "../tests/it/support/prometheus.rs"]
+mod prometheus;
 
 use chrono::DateTime;
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures::future::join_all;
+use prometheus::{CPU_QUERY, ERROR_RATIO_QUERY, P95_QUERY, PrometheusServer, T0};
 use shipdeck::metrics::{Exposure, MetricsSource, Prometheus};
 use shipdeck::plan::{Better, Series, Unit};
 use std::time::Duration;
-use support::prometheus::{CPU_QUERY, ERROR_RATIO_QUERY, P95_QUERY, PrometheusServer, T0};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const QUERIES: [(&str, &str); 3] = [

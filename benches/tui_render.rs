@@ -7,7 +7,9 @@
 //!
 //! `cargo bench --bench tui_render`
 
-#[path = "../tests/tui_common/mod.rs"]
+// The screen tests' fixture; a bench needs only a world or two of it.
+#[allow(dead_code)]
+#[path = "../tests/it/tui/common/mod.rs"]
 mod tui_common;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -46,7 +48,8 @@ fn frames(c: &mut Criterion) {
 
 /// An engine that has taken a whole day of samples, one a second.
 fn a_day_at_one_hz() -> Engine {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tui_common/plan.yaml");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/tui/common/plan.yaml");
     let mut plan = shipdeck::plan::load(&path).unwrap();
     plan.metrics.interval = Duration::from_secs(1);
     let mut engine = Engine::new(Arc::new(plan));

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the npm `@openfeature/flagd-core` package (flagd's own evaluator), pinned, into
-# target/flagd-core/ for tests/flags_flagd_eval.rs, which checks that the flagd files
+# target/flagd-core/ for tests/it/flags/flagd_eval.rs, which checks that the flagd files
 # shipdeck writes evaluate as intended. Idempotent: does nothing when already there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

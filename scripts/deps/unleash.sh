@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the npm `unleash-server` package, pinned, into target/unleash-server/ for the
-# Unleash integration tests (tests/support/unleash.rs starts it from there). Idempotent:
+# Unleash integration tests (tests/it/support/unleash.rs starts it from there). Idempotent:
 # does nothing when the pinned version is already there. 7.5.1 is the newest release
 # whose engines field still accepts Node 20 (7.6 and 8.x want Node 22).
 set -euo pipefail

@@ -21,7 +21,8 @@ pub const ENGINE: &str = "shipdeck";
 /// How many trip records the state keeps (the journal keeps them all).
 const TRIPS_KEPT: usize = 20;
 
-/// Where the release stands (DESIGN §3).
+/// Where the release stands: ready, a step baking, awaiting approval or paused, rolling
+/// back, rolled back, watching after the last step, or completed.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Phase {

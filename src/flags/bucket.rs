@@ -61,7 +61,7 @@ pub struct Evaluation {
     pub reason: String,
 }
 
-/// The reference semantics (DESIGN §1) with Unleash's bucketing: a disabled or missing
+/// The reference flag semantics with Unleash's bucketing: a disabled or missing
 /// flag is off; a user in one of the flag's groups is in; otherwise the bucket decides.
 pub fn evaluate(
     flag_name: &str,

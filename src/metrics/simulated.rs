@@ -94,7 +94,7 @@ fn slow_burn_hours(exposed_ms: f64) -> f64 {
     exposed_ms.max(0.0) / HOUR_MS
 }
 
-/// The simulated metrics source (DESIGN §4): healthy, incident, slow-burn or flaky.
+/// The simulated metrics source: a seeded healthy, incident, slow-burn or flaky service.
 #[derive(Debug, Clone)]
 pub struct Simulated {
     scenario: Scenario,

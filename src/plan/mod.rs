@@ -1,7 +1,7 @@
 //! plan: the release plan file — parsing, validation and the validated model.
 //! Owns every user-facing error about a plan; never performs I/O beyond reading the file.
 //!
-//! `load`/`parse` turn a plan file (DESIGN §2) into a [`Plan`] or a [`PlanError`] that lists
+//! `load`/`parse` turn a plan file into a [`Plan`] or a [`PlanError`] that lists
 //! every problem found, each at its `file:line:column` with a hint.
 
 mod defaults;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// One release, as the plan file describes it (DESIGN §2).
+/// One release, as the plan file describes it (the format: README, "The plan file").
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     /// The plan file itself; relative paths inside the plan were resolved against its folder.

@@ -22,7 +22,7 @@ pub use file::FileStore;
 /// The name of the state directory kept beside a plan file.
 pub const STATE_DIR: &str = ".shipdeck";
 
-/// `.shipdeck/` beside the plan file (DESIGN §5); `--state-dir` overrides it.
+/// `.shipdeck/` beside the plan file; `--state-dir` overrides it.
 pub fn state_dir_for(plan_path: &Path) -> PathBuf {
     match plan_path.parent() {
         Some(parent) => parent.join(STATE_DIR),

@@ -1,6 +1,6 @@
 // Evaluates a flagd flag-definition file with flagd's own evaluator (the npm
 // @openfeature/flagd-core package, as scripts/deps/flagd-core.sh installs it), for
-// tests/flags_flagd_eval.rs. Usage:
+// tests/it/flags/flagd_eval.rs. Usage:
 //   FLAGD_CORE_DIR=target/flagd-core node flagd-eval.mjs FILE FLAG USERS [GROUP]
 // evaluates FLAG for targeting keys user-0 .. user-(USERS-1), each in GROUP when given,
 // and prints one JSON object: {"values": [true, false, ...], "reasons": {...}}.

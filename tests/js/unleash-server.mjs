@@ -1,4 +1,4 @@
-// Starts a real Unleash for the integration tests (tests/support/unleash.rs). Everything
+// Starts a real Unleash for the integration tests (tests/it/support/unleash.rs). Everything
 // comes from the environment so the harness picks the ports and the throwaway database:
 //   UNLEASH_SERVER_DIR  where scripts/deps/unleash.sh installed the unleash-server package
 //   UNLEASH_PORT        the loopback port to listen on

@@ -1,0 +1,275 @@
+//! The real binary driving a real flag file with no screen: completion, automatic
+//! rollback, bad input, crashes and a second controller.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::support::cli::{Running, bin, cmd, release, run, status_json, wait_for};
+
+fn flag_block(flags: &str) -> String {
+    // The lines of the `new_checkout` flag, for assertions.
+    let mut out = String::new();
+    let mut inside = false;
+    for line in flags.lines() {
+        if line.trim_start().starts_with("new_checkout:") {
+            inside = true;
+        } else if inside && line.starts_with("  ") && !line.starts_with("    ") {
+            break;
+        }
+        if inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Every line of `before` that does not belong to the rolled-out flag is still there.
+fn assert_rest_untouched(before: &str, after: &str) {
+    let ours = flag_block(before);
+    for line in before.lines() {
+        if ours.lines().any(|l| l == line) {
+            continue;
+        }
+        assert!(
+            after.lines().any(|l| l == line),
+            "line lost from the flag file: {line:?}\n--- after ---\n{after}"
+        );
+    }
+}
+
+#[test]
+fn a_healthy_release_runs_to_completion_with_the_flag_at_100() {
+    let (dir, plan) = release("healthy");
+    let before = std::fs::read_to_string(dir.path().join("flags.yaml")).unwrap();
+    let (code, stdout, stderr) = run(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--headless",
+        "--speed",
+        "50000",
+    ]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("completed"), "{stderr}");
+    let after = std::fs::read_to_string(dir.path().join("flags.yaml")).unwrap();
+    let block = flag_block(&after);
+    assert!(block.contains("enabled: true"), "{block}");
+    assert!(block.contains("rollout: 1"), "{block}");
+    assert_rest_untouched(&before, &after);
+    assert!(stdout.contains("promote"), "{stdout}");
+}
+
+#[test]
+fn an_incident_rolls_back_by_itself_and_the_journal_says_why() {
+    let (dir, plan) = release("incident");
+    let before = std::fs::read_to_string(dir.path().join("flags.yaml")).unwrap();
+    let (code, stdout, stderr) = run(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--headless",
+        "--speed",
+        "50000",
+        "--json",
+    ]);
+    assert_eq!(code, 3, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    for line in stdout.lines() {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("not JSON: {line}: {e}"));
+    }
+    let after = std::fs::read_to_string(dir.path().join("flags.yaml")).unwrap();
+    assert!(flag_block(&after).contains("enabled: false"), "{after}");
+    assert_rest_untouched(&before, &after);
+
+    let (code, journal, _) = run(&["journal", plan.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let trip = journal
+        .lines()
+        .find(|l| l.contains("guardrail") && l.contains("rollback"))
+        .unwrap_or_else(|| panic!("no rollback trip in:\n{journal}"));
+    assert!(trip.contains("error_rate"), "{trip}");
+    assert!(journal.contains("why: error_rate"), "{journal}");
+    assert!(journal.contains("rolled back"), "{journal}");
+
+    let (_, md, _) = run(&["journal", plan.to_str().unwrap(), "--markdown"]);
+    assert!(md.contains("## Guardrail trips"), "{md}");
+    assert!(md.contains("| time (UTC) |"), "{md}");
+}
+
+#[test]
+fn a_bad_plan_exits_2_with_its_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.yaml");
+    std::fs::write(&plan, "release:\n  name: x\n  version: 1\n  strategy: canary\nflag:\n  name: f\n  backend: {kind: file, path: flags.yaml}\nrollout:\n  steps:\n    - {name: A, percent: 120, bake: 1h}\n").unwrap();
+    let (code, _, stderr) = run(&["run", plan.to_str().unwrap(), "--headless"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("plan.yaml:10:"), "{stderr}");
+    let (code, _, stderr) = run(&["check", plan.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+}
+
+#[test]
+fn a_flag_file_that_is_not_yaml_is_a_clear_error_and_is_left_alone() {
+    let (dir, plan) = release("healthy");
+    let broken = "flags:\n  new_checkout: {enabled: true\n  # unclosed\n";
+    std::fs::write(dir.path().join("flags.yaml"), broken).unwrap();
+    let (code, _, stderr) = run(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--headless",
+        "--speed",
+        "50000",
+    ]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("flags.yaml"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("flags.yaml")).unwrap(),
+        broken
+    );
+}
+
+#[test]
+fn a_state_directory_that_cannot_be_written_is_a_clear_error() {
+    let (dir, plan) = release("healthy");
+    let blocked = dir.path().join("blocked");
+    std::fs::write(&blocked, "a file, not a directory").unwrap();
+    let state = blocked.join("state");
+    let (code, _, stderr) = run(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--headless",
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("state"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&blocked).unwrap(),
+        "a file, not a directory"
+    );
+}
+
+#[test]
+fn a_killed_run_resumes_the_same_step_with_its_bake_time_kept() {
+    let (_dir, plan) = release("healthy");
+    let mut child = Running::spawn(cmd(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--headless",
+        "--speed",
+        "600",
+    ]));
+    wait_for("some bake time served", Duration::from_secs(30), || {
+        let s = status_json(&plan);
+        s["progress"]["served_ms"].as_u64().unwrap_or(0) > 120_000
+    });
+    child.kill();
+    let before = status_json(&plan);
+    let phase = before["progress"]["phase"].clone();
+    let served = before["progress"]["served_ms"].as_u64().unwrap();
+
+    let mut again = Running::spawn(cmd(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--headless",
+        "--speed",
+        "600",
+    ]));
+    wait_for("the restarted run to save", Duration::from_secs(30), || {
+        let s = status_json(&plan);
+        s["progress"]["served_ms"].as_u64().unwrap_or(0) > served && s["holder"].is_object()
+    });
+    let after = status_json(&plan);
+    again.kill();
+    assert_eq!(
+        after["progress"]["phase"]["step"], phase["step"],
+        "same step after restart"
+    );
+    assert!(after["progress"]["served_ms"].as_u64().unwrap() >= served);
+}
+
+#[test]
+fn a_second_controller_refuses_and_commands_reach_the_holder() {
+    let (dir, plan) = release("healthy");
+    let mut holder = Running::spawn(cmd(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--headless",
+        "--operator",
+        "alice",
+    ]));
+    wait_for(
+        "the holder to start the rollout",
+        Duration::from_secs(20),
+        || status_json(&plan)["holder"].is_object(),
+    );
+
+    let (code, _, stderr) = run(&["run", plan.to_str().unwrap(), "--headless"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("alice"),
+        "the refusal names the holder: {stderr}"
+    );
+
+    let (code, stdout, stderr) = run(&[
+        "rollback",
+        plan.to_str().unwrap(),
+        "--reason",
+        "bad data",
+        "--operator",
+        "bob",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("alice"), "{stdout}");
+    let code = holder.wait(Duration::from_secs(60));
+    assert_eq!(code, 3, "the holder rolled back");
+    let flags = std::fs::read_to_string(dir.path().join("flags.yaml")).unwrap();
+    assert!(flag_block(&flags).contains("enabled: false"), "{flags}");
+    let (_, journal, _) = run(&["journal", plan.to_str().unwrap()]);
+    assert!(
+        journal
+            .lines()
+            .any(|l| l.contains("rollback") && l.contains("bad data") && l.contains("(bob)")),
+        "{journal}"
+    );
+}
+
+/// Runs the binary with its output read by nobody (`| head` after it quit).
+fn run_into_closed_pipe(args: &[&str]) -> (i32, String) {
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_a_command_quietly() {
+    let (_dir, plan) = release("healthy");
+    let (code, stderr) = run_into_closed_pipe(&["check", plan.to_str().unwrap(), "--no-probe"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_closed_pipe_does_not_stop_a_release_half_way() {
+    let (dir, plan) = release("healthy");
+    let (code, stderr) = run_into_closed_pipe(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--headless",
+        "--speed",
+        "50000",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("completed"), "{stderr}");
+    let after = std::fs::read_to_string(dir.path().join("flags.yaml")).unwrap();
+    assert!(flag_block(&after).contains("rollout: 1"), "{after}");
+}

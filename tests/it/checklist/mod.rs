@@ -1,0 +1,4 @@
+//! Checklists: items that tick themselves through a real controller, and `shipdeck tick`.
+
+mod auto;
+mod tick;

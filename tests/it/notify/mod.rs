@@ -1,0 +1,3 @@
+//! Notifications as they leave the real binary.
+
+mod webhook;

@@ -1,0 +1,11 @@
+//! Harnesses more than one subject uses: the real binary driven from a test (`cli`),
+//! release plans built field by field and a shell around a pure engine (`plans`,
+//! `engine_driver`, `engine_checker`), and real servers on loopback (`prometheus`,
+//! `unleash`). Holds no tests of its own and decides nothing the library decides.
+
+pub mod cli;
+pub mod engine_checker;
+pub mod engine_driver;
+pub mod plans;
+pub mod prometheus;
+pub mod unleash;
