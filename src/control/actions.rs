@@ -94,19 +94,14 @@ pub(super) fn opening(
             &opts.operator,
             Kind::Action,
             TAKEOVER,
-            format!(
-                "{} took over from {}: {}",
-                here.describe(),
-                t.from.describe(),
-                t.why
-            ),
+            format!("{} took over from {}: {}", who(here), who(&t.from), t.why),
         ),
         None => entry(
             at,
             &opts.operator,
             Kind::Note,
             START,
-            format!("{} guards the release", here.describe()),
+            format!("{} guards the release", who(here)),
         ),
     };
     out.push(e);
@@ -152,6 +147,11 @@ fn entry(at: DateTime<Utc>, operator: &str, kind: Kind, action: &str, reason: St
         values: Default::default(),
         explain: None,
     }
+}
+
+/// `alice (screen, pid 4242 on build-01)`: who, where, and which process.
+fn who(h: &Holder) -> String {
+    format!("{} ({}, pid {} on {})", h.operator, h.mode, h.pid, h.host)
 }
 
 fn stamp(t: DateTime<Utc>) -> String {

@@ -14,19 +14,18 @@ mod tasks;
 mod writer;
 
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use crate::clock::Clock;
-use crate::engine::history::Point;
 use crate::engine::{Command, Effect, Engine, FlagEvent, Input, Phase};
 use crate::journal::{Entry, Kind};
-use crate::metrics::{Batch, Exposure, Outcome, Reading};
+use crate::metrics::Exposure;
 use crate::plan::ListKind;
 use crate::store::{Holder, InboxAnswer, InboxRequest, Lease, ReleaseStore};
-use follow::{Followed, PUBLISHED_SAMPLES, Published};
+use follow::Published;
 use tasks::inbox::await_answer;
 use writer::{Job, Wish};
 
@@ -306,82 +305,6 @@ impl Controller {
         }
         self.pipeline.told(&input);
         self.apply(input);
-    }
-
-    /// A follower shows what the holder published: its state, its samples and the
-    /// journal's new entries. It decides nothing.
-    fn on_followed(&mut self, f: Followed) {
-        let plan = Arc::clone(self.engine.plan());
-        let mut engine = match f.progress {
-            Some(p) => Engine::follow(plan, p),
-            None => Engine::new(plan),
-        };
-        if let Some(p) = &f.published {
-            let batches = history_batches(&p.samples, &p.errors);
-            if let Some(last) = batches.last() {
-                let at = last.at;
-                engine.handle(at, Input::History { batches });
-            }
-            self.flag_description = p.flag.clone();
-        }
-        self.engine = engine;
-        if f.reset {
-            self.recent.clear();
-        }
-        for e in f.entries {
-            self.push_recent(e);
-        }
-        self.journal_recorded = self.journal_total;
-        if let Some(view) = &mut self.follower {
-            view.holder = f.holder;
-            if f.published.is_some() {
-                view.published = f.published;
-            }
-        }
-    }
-
-    /// Publishes the heartbeat and recent samples for followers (holder only).
-    fn publish(&mut self) {
-        let Some(lease) = &self.lease else {
-            return;
-        };
-        let samples: BTreeMap<String, Vec<Point>> = self
-            .engine
-            .plan()
-            .metrics
-            .series
-            .iter()
-            .filter_map(|s| {
-                let h = self.engine.history(&s.name)?;
-                let skip = h.len().saturating_sub(PUBLISHED_SAMPLES);
-                Some((s.name.clone(), h.iter().skip(skip).copied().collect()))
-            })
-            .collect();
-        let errors = self
-            .engine
-            .plan()
-            .metrics
-            .series
-            .iter()
-            .filter_map(|s| {
-                let e = self.engine.series_error(&s.name)?;
-                Some((s.name.clone(), e.to_string()))
-            })
-            .collect();
-        let published = Published {
-            holder: lease.holder().clone(),
-            heartbeat: Utc::now(),
-            now: self.now(),
-            samples,
-            errors,
-            notices: self.notice().into_iter().collect(),
-            flag: self.flag_description.clone(),
-            pipeline_settled: self.pipeline.settled(),
-        };
-        self.last_publish = Instant::now();
-        if let Ok(bytes) = serde_json::to_vec(&published) {
-            self.send(Job::Publish(bytes));
-        }
     }
 
     /// The controller stops: journals how (with what that leaves unguarded), saves what
@@ -841,28 +764,4 @@ impl Controller {
             let _ = tokio::task::spawn_blocking(move || r.finish()).await;
         }
     }
-}
-
-/// The published samples as the engine's history input, one batch per instant.
-fn history_batches(
-    samples: &BTreeMap<String, Vec<Point>>,
-    errors: &BTreeMap<String, String>,
-) -> Vec<Batch> {
-    let mut at: BTreeMap<DateTime<Utc>, Vec<Reading>> = BTreeMap::new();
-    for (series, points) in samples {
-        for (i, p) in points.iter().enumerate() {
-            let outcome = match (p.value, errors.get(series)) {
-                (Some(v), _) => Outcome::Value(v),
-                (None, Some(e)) if i + 1 == points.len() => Outcome::Error(e.clone()),
-                (None, _) => Outcome::NoData,
-            };
-            at.entry(p.at).or_default().push(Reading {
-                series: series.clone(),
-                outcome,
-            });
-        }
-    }
-    at.into_iter()
-        .map(|(at, readings)| Batch { at, readings })
-        .collect()
 }

@@ -9,6 +9,7 @@
 //! mirrors this one (where proptest looks for a crate with a `main.rs`).
 
 mod app;
+mod architecture;
 mod checklist;
 mod engine;
 mod fault;
