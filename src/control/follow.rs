@@ -29,8 +29,10 @@ pub struct Published {
     pub holder: Holder,
     /// Wall-clock time of publishing: the heartbeat.
     pub heartbeat: DateTime<Utc>,
-    /// The holder's engine clock then.
+    /// The holder's engine clock then, and how fast it runs against the wall clock.
     pub now: DateTime<Utc>,
+    #[serde(default = "real_time")]
+    pub speed: f64,
     /// Each series' newest samples, oldest first.
     pub samples: BTreeMap<String, Vec<Point>>,
     /// Each series' last error.
@@ -39,6 +41,20 @@ pub struct Published {
     /// Where the flag lives.
     pub flag: String,
     pub pipeline_settled: bool,
+}
+
+fn real_time() -> f64 {
+    1.0
+}
+
+impl Published {
+    /// The holder's engine clock now, as far as a follower can tell: it runs on from the
+    /// last heartbeat, so a silent holder's data grows visibly old.
+    pub fn engine_now(&self) -> DateTime<Utc> {
+        let since = (Utc::now() - self.heartbeat).max(chrono::Duration::zero());
+        let ms = since.num_milliseconds() as f64 * self.speed.clamp(0.0, 1e9);
+        self.now + chrono::Duration::milliseconds(ms.min(1e15) as i64)
+    }
 }
 
 /// What a follower found new in the store.
@@ -165,6 +181,7 @@ impl Controller {
             holder: lease.holder().clone(),
             heartbeat: Utc::now(),
             now: self.now(),
+            speed: self.opts.clock.speed(),
             samples,
             errors,
             notices: self.notice().into_iter().collect(),

@@ -425,7 +425,7 @@ impl Controller {
     /// it stale; a source that stops delivering lets the clock run on and the data go stale.
     pub fn now(&self) -> DateTime<Utc> {
         if let Some(p) = self.follower.as_ref().and_then(|f| f.published.as_ref()) {
-            return p.now;
+            return p.engine_now();
         }
         let now = self.opts.clock.now();
         match self.newest_batch {
