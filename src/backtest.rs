@@ -11,12 +11,12 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::engine::guardrail::{self, Explain, RuleState, Transition, format_secs, format_value};
 use crate::engine::history::Point;
+use crate::engine::journal::Entry;
+use crate::engine::values::{Batch, DesiredFlag, FlagState, Outcome, Reading};
 use crate::engine::{Command, Effect, Engine, FlagEvent, Input, Phase};
-use crate::flags::{DesiredFlag, FlagState};
-use crate::guardrail::{self, Explain, RuleState, Transition, format_secs, format_value};
-use crate::journal::Entry;
-use crate::metrics::{Batch, MetricsError, MetricsSource, Outcome, Reading};
+use crate::metrics::{MetricsError, MetricsSource};
 use crate::plan::{Better, Condition, Plan, SourceSpec, Unit};
 
 /// Who the backtest's own acts (the start, assumed approvals) are journaled as.
@@ -781,7 +781,7 @@ pub async fn probe(plan: &Plan, at: DateTime<Utc>) -> Result<Option<Probe>, Metr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::Reading;
+    use crate::engine::values::Reading;
     use chrono::TimeZone;
     use std::path::Path;
 

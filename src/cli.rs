@@ -419,7 +419,7 @@ pub async fn main(cli: Cli) -> Result<u8> {
             if *markdown {
                 out_part!(
                     "{}",
-                    crate::journal::markdown(
+                    crate::engine::journal::markdown(
                         &format!("{} {}", plan.release.name, plan.release.version),
                         &read.entries
                     )
@@ -646,7 +646,7 @@ fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
     if let Some(left) = engine.time_left() {
         out!(
             "  bake left: {}",
-            crate::guardrail::format_secs(left.as_secs() as i64)
+            crate::engine::guardrail::format_secs(left.as_secs() as i64)
         );
     }
     let p = engine.progress();
@@ -679,7 +679,7 @@ fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
                     "{} {}",
                     s.at.format("%H:%M:%S"),
                     s.value
-                        .map(|v| crate::guardrail::format_value(v, x.unit))
+                        .map(|v| crate::engine::guardrail::format_value(v, x.unit))
                         .unwrap_or_else(|| "missing".into())
                 )
             })

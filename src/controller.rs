@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use crate::clock::Clock;
+use crate::engine::journal::{Entry, Kind};
+use crate::engine::values::{Batch, DesiredFlag, Exposure, FlagState, Outcome, Reading};
 use crate::engine::{Command, Effect, Engine, FlagEvent, Input, Phase, Progress};
-use crate::flags::{DesiredFlag, FlagBackend, FlagState};
-use crate::journal::{Entry, Kind};
-use crate::metrics::{Batch, Exposure, MetricsSource, Outcome, Reading};
+use crate::flags::FlagBackend;
+use crate::metrics::MetricsSource;
 use crate::plan::{ListKind, Plan};
 use crate::store::{Acquired, Holder, InboxAnswer, InboxRequest, Lease, ReleaseStore};
 

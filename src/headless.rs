@@ -6,8 +6,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use crate::controller::Session;
+use crate::engine::journal::Entry;
 use crate::engine::{Command, Input, PauseCause, Phase};
-use crate::journal::Entry;
 
 pub const COMPLETED: u8 = 0;
 pub const ROLLED_BACK: u8 = 3;
@@ -132,7 +132,7 @@ pub async fn run(mut session: Session, opts: Options) -> Outcome {
                         code: NEEDS_HUMAN,
                         why: format!(
                             "paused by a guardrail for {} and not clear: {reason}",
-                            crate::guardrail::format_secs(held.as_secs() as i64)
+                            crate::engine::guardrail::format_secs(held.as_secs() as i64)
                         ),
                     };
                 }

@@ -1,6 +1,6 @@
 //! shipdeck: a terminal release control room.
 //!
-//! The functional core (`plan`, `engine`, `guardrail`, `tui` layout) is pure; the
+//! The functional core (`plan`, `engine` with its guardrails, `tui` layout) is pure; the
 //! adapters (`metrics`, `flags`, `store`, `pipeline`) do I/O behind traits and run as
 //! tokio tasks that talk to the `controller` over channels.
 
@@ -27,10 +27,8 @@ pub mod controller;
 pub mod demo;
 pub mod engine;
 pub mod flags;
-pub mod guardrail;
 pub mod headless;
 pub mod init;
-pub mod journal;
 pub mod metrics;
 pub mod notes;
 pub mod notify;

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::Clock;
+use crate::engine::journal::Entry;
+use crate::engine::values::{Batch, Outcome};
 use crate::engine::{Effect, Engine, Input, Progress};
-use crate::journal::Entry;
-use crate::metrics::{Batch, Outcome};
 use crate::plan::Plan;
 
 /// The format this shipdeck writes and reads.
@@ -282,7 +282,7 @@ fn normalized(input: &Input) -> Input {
         readings: b
             .readings
             .iter()
-            .map(|r| crate::metrics::Reading {
+            .map(|r| crate::engine::values::Reading {
                 series: r.series.clone(),
                 outcome: match r.outcome {
                     Outcome::Value(v) if !v.is_finite() => Outcome::NoData,
@@ -830,7 +830,7 @@ fn cues(recording: &Recording) -> Vec<(DateTime<Utc>, crate::controller::Message
 mod tests {
     use super::*;
     use crate::engine::Command;
-    use crate::metrics::Reading;
+    use crate::engine::values::Reading;
     use chrono::TimeZone;
 
     const PLAN: &str = "release: {name: r, version: '1', strategy: canary}\nflag: {name: f, backend: {kind: file, path: flags.yaml}}\nrollout:\n  steps:\n    - {name: A, percent: 10, bake: 1m}\nmetrics:\n  source: {kind: simulated, scenario: healthy}\n  interval: 15s\nguardrails:\n  rules:\n    - {metric: error_rate, above: 1%, action: pause}\n";

@@ -8,9 +8,9 @@ mod plans;
 
 use engine_driver::Driver;
 use plans::{MIN, secs, small_plan};
+use shipdeck::engine::values::FlagState;
+use shipdeck::engine::values::{Batch, Outcome, Reading};
 use shipdeck::engine::{Command, Engine, FlagEvent, Input, PauseCause, Phase, Progress};
-use shipdeck::flags::FlagState;
-use shipdeck::metrics::{Batch, Outcome, Reading};
 use shipdeck::plan::{FlagKind, Plan, StaleAction};
 
 fn started(plan: Plan) -> Driver {

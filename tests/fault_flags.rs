@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use fault_common::*;
-use shipdeck::journal::Entry;
+use shipdeck::engine::journal::Entry;
 
 /// The write failures journaled so far: `(attempt, entry)`.
 fn failed_attempts(plan: &Path) -> Vec<(u32, Entry)> {

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use shipdeck::flags::{DesiredFlag, FlagBackend, FlagError, UnleashBackend};
+use shipdeck::engine::values::DesiredFlag;
+use shipdeck::flags::{FlagBackend, FlagError, UnleashBackend};
 use shipdeck::metrics::Secret;
 use shipdeck::plan::FlagKind;
 use support::unleash::{Relay, Unleash, shared};

@@ -4,7 +4,8 @@
 mod support;
 
 use chrono::{DateTime, Utc};
-use shipdeck::metrics::{Batch, Exposure, MetricsSource, Outcome, Prometheus, Secret};
+use shipdeck::engine::values::{Batch, Exposure, Outcome};
+use shipdeck::metrics::{MetricsSource, Prometheus, Secret};
 use shipdeck::plan::{Better, Series, Unit};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -6,7 +6,8 @@
 mod support;
 
 use chrono::{DateTime, Utc};
-use shipdeck::metrics::{Batch, Exposure, MetricsSource, Outcome, Prometheus};
+use shipdeck::engine::values::{Batch, Exposure, Outcome};
+use shipdeck::metrics::{MetricsSource, Prometheus};
 use shipdeck::plan::{Better, Series, Unit};
 use std::io::Read;
 use std::process::{Child, Command, Stdio};

@@ -2,19 +2,21 @@
 //! never performs I/O and never reads a clock, so the same engine runs live, fast over
 //! history, in a backtest and under property tests.
 
+pub mod guardrail;
 pub mod history;
+pub mod journal;
+pub mod values;
 
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::flags::{DesiredFlag, FlagState};
-use crate::guardrail::{self, Explain, RuleState, Transition};
-use crate::journal::{Entry, Kind};
-use crate::metrics::{Batch, Exposure, Outcome};
 use crate::plan::{Action, Check, ListKind, Plan, StageSource, StageStatus, StaleAction};
+use guardrail::{Explain, RuleState, Transition};
 use history::{History, Point};
+use journal::{Entry, Kind};
+use values::{Batch, DesiredFlag, Exposure, FlagState, Outcome};
 
 /// Who the engine's own decisions are journaled as.
 pub const ENGINE: &str = "shipdeck";

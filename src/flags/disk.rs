@@ -9,11 +9,10 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::engine::values::{DesiredFlag, FlagState};
 use crate::plan::FlagKind;
 
-use super::{
-    DesiredFlag, FlagError, FlagState, WriteStep, check_percent, step_target, write_steps,
-};
+use super::{FlagError, WriteStep, check_percent, step_target, write_steps};
 
 /// How many times a write is prepared again when the file changes underneath it.
 const WRITE_ATTEMPTS: usize = 5;

@@ -10,11 +10,12 @@ use futures::future::BoxFuture;
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
+use crate::engine::values::{DesiredFlag, FlagState};
 use crate::plan::FlagKind;
 
 use super::disk::{DiskFlag, FlagFile, SharedDiskFlag, read_text};
 use super::yaml_edit::{self, EditError, flow_list, scalar_text};
-use super::{DesiredFlag, FlagBackend, FlagError, FlagState};
+use super::{FlagBackend, FlagError};
 
 const SHAPE_HINT: &str = "a flag file looks like `flags: {new_checkout: {enabled: true, \
                           rollout: 0.25, userGroups: [beta-testers], kind: release}}`";

@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use futures::future::BoxFuture;
 use serde_json::{Map, Value, json};
 
+use crate::engine::values::{DesiredFlag, FlagState};
 use crate::plan::FlagKind;
 
 use super::disk::{DiskFlag, FlagFile, SharedDiskFlag};
-use super::{DesiredFlag, FlagBackend, FlagError, FlagState};
+use super::{FlagBackend, FlagError};
 
 const SCHEMA: &str = "https://flagd.dev/schema/v0/flags.json";
 

@@ -13,11 +13,12 @@ use reqwest::{Method, StatusCode, Url};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::engine::values::{DesiredFlag, FlagState};
 use crate::metrics::Secret;
 use crate::plan::FlagKind;
 
 use super::bucket::{Evaluation, evaluate};
-use super::{DesiredFlag, FlagBackend, FlagError, FlagState, check_percent};
+use super::{FlagBackend, FlagError, check_percent};
 
 /// Each call to Unleash gives up after this long; the flag task retries with backoff.
 const TIMEOUT: Duration = Duration::from_secs(5);

@@ -12,7 +12,8 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use super::{Batch, Exposure, MetricsError, MetricsSource, Outcome, Reading, Secret, human};
+use super::{MetricsError, MetricsSource, Secret, human};
+use crate::engine::values::{Batch, Exposure, Outcome, Reading};
 use crate::plan::Series;
 
 /// Prometheus refuses range queries above 11,000 points per series; stay under it.

@@ -30,7 +30,7 @@ use super::{
     TornLine, check_id, jsonl,
 };
 use crate::engine::Progress;
-use crate::journal::{Entry, Kind};
+use crate::engine::journal::{Entry, Kind};
 
 const STATE: &str = "state.json";
 const JOURNAL: &str = "journal.jsonl";

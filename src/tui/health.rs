@@ -16,7 +16,7 @@ use ratatui::text::{Line, Span};
 use super::layout::Pane;
 use super::{App, View, fit, pane_block, put_lines};
 use crate::engine::Engine;
-use crate::guardrail::{format_secs, format_value, threshold};
+use crate::engine::guardrail::{format_secs, format_value, threshold};
 use crate::plan::{Action, Better, Condition, Series, StaleAction, Unit};
 
 const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];

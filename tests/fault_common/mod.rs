@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use shipdeck::journal::Entry;
+use shipdeck::engine::journal::Entry;
 
 #[path = "../support/cli.rs"]
 mod cli;
