@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::plan::Action;
 
 use super::effect::{Effect, EventKind};
+use super::explain;
 use super::guardrail::{self, Explain, Transition};
 use super::history::Point;
 use super::journal::Kind;
@@ -83,7 +84,18 @@ impl Engine {
             match transition {
                 Transition::None => {}
                 Transition::Tripped => {
-                    let explain = self.explain(i, at, baseline, threshold.unwrap_or(f64::NAN));
+                    let explain = explain::trip(
+                        &plan,
+                        i,
+                        &self.progress.rules[i],
+                        at,
+                        baseline,
+                        threshold.unwrap_or(f64::NAN),
+                        self.history
+                            .get(&rule.metric)
+                            .into_iter()
+                            .flat_map(|h| h.iter()),
+                    );
                     self.on_trip(now, i, explain, fx);
                 }
                 Transition::Cleared => {
@@ -100,44 +112,6 @@ impl Engine {
                     self.try_auto_resume(now, fx);
                 }
             }
-        }
-    }
-
-    fn explain(
-        &self,
-        rule_index: usize,
-        at: DateTime<Utc>,
-        baseline: Option<f64>,
-        threshold: f64,
-    ) -> Explain {
-        let rule = &self.plan.guardrails.rules[rule_index];
-        let series = self.plan.metrics.series(&rule.metric);
-        let since = self.progress.rules[rule_index].holding_since.unwrap_or(at);
-        let interval = chrono::Duration::from_std(self.plan.metrics.interval).unwrap_or_default();
-        let from = since
-            .checked_sub_signed(interval * 4)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        let mut samples: Vec<Point> = self
-            .history
-            .get(&rule.metric)
-            .map(|h| h.window(from, at).copied().collect())
-            .unwrap_or_default();
-        if samples.len() > 60 {
-            samples.drain(..samples.len() - 60);
-        }
-        Explain {
-            rule: rule_index,
-            rule_text: rule.text.clone(),
-            metric: rule.metric.clone(),
-            query: series.and_then(|s| s.query.clone()),
-            action: rule.action,
-            unit: series.map(|s| s.unit).unwrap_or(crate::plan::Unit::Count),
-            baseline,
-            threshold,
-            since,
-            at,
-            held_secs: (at - since).num_seconds(),
-            samples,
         }
     }
 

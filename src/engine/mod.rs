@@ -5,6 +5,7 @@
 mod bake;
 mod commands;
 mod effect;
+pub mod explain;
 mod flag;
 pub mod guardrail;
 pub mod history;
