@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::engine::explain;
 use crate::engine::guardrail::{self, RuleState, Transition};
+use crate::engine::health::breaks_above;
 use crate::engine::history::Point;
 use crate::engine::values::{Batch, Outcome, Reading};
 use crate::plan::{Better, Condition, Plan};
@@ -123,11 +124,8 @@ fn finite(outcome: &Outcome) -> Option<f64> {
 
 /// The value furthest past the rule's threshold.
 fn worst_of(values: Vec<f64>, condition: Condition, better: Better) -> Option<f64> {
-    let higher_is_worse = match condition {
-        Condition::Above(_) | Condition::AboveBaseline(_) => true,
-        Condition::Below(_) => false,
-        Condition::Degradation(_) => better == Better::Lower,
-    };
+    // Past an upper limit the highest value is the worst; past a lower one, the lowest.
+    let higher_is_worse = breaks_above(condition, better);
     values
         .into_iter()
         .reduce(|a, b| if (b > a) == higher_is_worse { b } else { a })

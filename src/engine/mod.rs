@@ -8,6 +8,7 @@ mod effect;
 pub mod explain;
 mod flag;
 pub mod guardrail;
+pub mod health;
 pub mod history;
 mod input;
 pub mod journal;
