@@ -4,7 +4,8 @@
 //! `cargo bench --bench bucket`
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use shipdeck::flags::{FlagState, evaluate, unleash_bucket};
+use shipdeck::engine::values::FlagState;
+use shipdeck::flags::{evaluate, unleash_bucket};
 use shipdeck::plan::FlagKind;
 use std::hint::black_box;
 

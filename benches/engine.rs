@@ -6,9 +6,9 @@
 
 use chrono::{DateTime, Utc};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use shipdeck::engine::values::FlagState;
+use shipdeck::engine::values::{Batch, Outcome, Reading};
 use shipdeck::engine::{Command, Engine, FlagEvent, Input};
-use shipdeck::flags::FlagState;
-use shipdeck::metrics::{Batch, Outcome, Reading};
 use shipdeck::plan::{FlagKind, Plan};
 use std::hint::black_box;
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! shipdeck: a terminal release control room.
 //!
-//! The functional core (`plan`, `engine`, `guardrail`, `tui` layout) is pure; the
+//! The functional core (`plan`, `engine` with its guardrails, `tui` layout) is pure; the
 //! adapters (`metrics`, `flags`, `store`, `pipeline`) do I/O behind traits and run as
 //! tokio tasks that talk to the `controller` over channels.
 
@@ -26,8 +26,6 @@ pub mod clock;
 pub mod control;
 pub mod engine;
 pub mod flags;
-pub mod guardrail;
-pub mod journal;
 pub mod metrics;
 pub mod notify;
 pub mod pipeline;

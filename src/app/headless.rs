@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use crate::control::driver;
 use crate::control::{Notice, Session, Snapshot, Stop};
+use crate::engine::journal::Entry;
 use crate::engine::{Command, PauseCause, Phase};
-use crate::journal::Entry;
 
 pub const COMPLETED: u8 = 0;
 pub const ROLLED_BACK: u8 = 3;
@@ -182,7 +182,7 @@ fn verdict(
                     code: NEEDS_HUMAN,
                     why: format!(
                         "paused by a guardrail for {} and not clear: {reason}",
-                        crate::guardrail::format_secs(held.as_secs() as i64)
+                        crate::engine::guardrail::format_secs(held.as_secs() as i64)
                     ),
                 });
             }

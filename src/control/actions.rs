@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::follow::Published;
 use super::open::Options;
 use crate::engine::Phase;
-use crate::journal::{Entry, Kind};
+use crate::engine::journal::{Entry, Kind};
 use crate::store::Holder;
 
 /// A controller began guarding the release.

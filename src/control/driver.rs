@@ -10,8 +10,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::{Controller, Message, Session, Snapshot, Stop, Takeover, open};
+use crate::engine::journal::Entry;
 use crate::engine::{Command, Input};
-use crate::journal::Entry;
 
 /// How often the controller's clock ticks, in real time.
 pub const TICK: Duration = Duration::from_secs(1);

@@ -13,9 +13,9 @@ use super::message::{Message, Notice};
 use super::writer::Job;
 use crate::engine::Progress;
 use crate::engine::history::Point;
+use crate::engine::journal::Entry;
+use crate::engine::values::{Batch, Outcome, Reading};
 use crate::engine::{Engine, Input};
-use crate::journal::Entry;
-use crate::metrics::{Batch, Outcome, Reading};
 use crate::store::{Holder, ReleaseStore};
 
 /// How often a follower looks at the store.

@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use crate::clock::Clock;
+use crate::engine::journal::{Entry, Kind};
+use crate::engine::values::Exposure;
 use crate::engine::{Command, Effect, Engine, FlagEvent, Input, Phase};
-use crate::journal::{Entry, Kind};
-use crate::metrics::Exposure;
 use crate::plan::ListKind;
 use crate::store::{Holder, InboxAnswer, InboxRequest, Lease, ReleaseStore};
 use follow::Published;

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use super::Controller;
 use super::message::Notice;
 use crate::engine::Engine;
-use crate::journal::Entry;
+use crate::engine::journal::Entry;
 
 /// Whose release this is, seen from here.
 #[derive(Debug, Clone, PartialEq)]

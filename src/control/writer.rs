@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use super::message::{Adapter, Message};
+use crate::engine::journal::Entry;
+use crate::engine::values::DesiredFlag;
 use crate::engine::{Event, Progress};
-use crate::flags::DesiredFlag;
-use crate::journal::Entry;
 use crate::store::{InboxAnswer, ReleaseStore};
 use crate::support::backoff::Backoff;
 

@@ -6,7 +6,7 @@ use std::io::Cursor;
 
 use serde::Serialize;
 
-use super::FlagState;
+use crate::engine::values::FlagState;
 
 /// murmur3 x86_32, seed 0, the hash both Unleash and flagd bucket with.
 fn murmur3_x86_32(key: &str) -> u32 {

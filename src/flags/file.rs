@@ -485,7 +485,8 @@ pub fn list_flags(path: &Path) -> Result<Vec<(String, FlagState)>, FlagError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flags::{DesiredFlag, WriteStep, step_target};
+    use crate::engine::values::DesiredFlag;
+    use crate::flags::{WriteStep, step_target};
 
     const SAMPLE: &str = "# comments the user wrote\nflags:\n  new_checkout:          # trailing comments too\n    enabled: true\n    rollout: 0.25\n    userGroups: [beta-testers]\n    kind: release\n  other_flag: {enabled: false, rollout: 0.0, userGroups: []}\n";
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use futures::future::BoxFuture;
 
+use crate::engine::values::{DesiredFlag, FlagState};
 use crate::plan::FlagKind;
 
 pub mod bucket;
@@ -170,68 +171,6 @@ pub async fn inspect(spec: &crate::plan::FlagSpec) -> Result<Inspection, FlagErr
             })
         }
     }
-}
-
-/// A flag as a backend holds it, in the reference shape `{enabled, rollout, userGroups, kind}`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct FlagState {
-    pub enabled: bool,
-    /// 0.0..=1.0 of users outside the groups.
-    pub rollout: f64,
-    /// Users in any of these groups always get the flag (while enabled).
-    pub groups: Vec<String>,
-    pub kind: FlagKind,
-}
-
-impl DesiredFlag {
-    /// Whether `state` is what this asked for, as the engine judges it: an off flag is off
-    /// whatever its rollout; an on flag has this percent and these groups in any order.
-    pub fn is_met_by(&self, state: &FlagState) -> bool {
-        if self.enabled != state.enabled {
-            return false;
-        }
-        if !self.enabled {
-            return true;
-        }
-        let mut wanted = self.groups.clone();
-        let mut found = state.groups.clone();
-        wanted.sort();
-        found.sort();
-        self.percent == state.percent() && wanted == found
-    }
-}
-
-impl FlagState {
-    /// `on 25% +[internal]` or `off (rollout 25%)`, for messages.
-    pub fn summary(&self) -> String {
-        match (self.enabled, self.groups.is_empty()) {
-            (false, _) => format!("off (rollout {}%)", self.percent()),
-            (true, true) => format!("on {}%", self.percent()),
-            (true, false) => format!("on {}% +[{}]", self.percent(), self.groups.join(", ")),
-        }
-    }
-
-    /// The rollout as a whole percent, the unit steps are written in.
-    pub fn percent(&self) -> u8 {
-        (self.rollout.clamp(0.0, 1.0) * 100.0).round() as u8
-    }
-
-    /// Whether two states say the same thing; rollouts are compared as written
-    /// decimals, not bit for bit.
-    pub fn same_as(&self, other: &FlagState) -> bool {
-        self.enabled == other.enabled
-            && (self.rollout - other.rollout).abs() < 1e-9
-            && self.groups == other.groups
-            && self.kind == other.kind
-    }
-}
-
-/// What the engine wants the flag to be. The backend writes it and reads it back.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct DesiredFlag {
-    pub enabled: bool,
-    pub percent: u8,
-    pub groups: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -461,19 +400,5 @@ mod tests {
         assert!(check_percent("f", &desired(true, 100)).is_ok());
         let err = check_percent("f", &desired(true, 101)).unwrap_err();
         assert!(err.to_string().contains("101%"), "{err}");
-    }
-
-    #[test]
-    fn same_as_tolerates_decimal_rounding() {
-        let a = live();
-        let b = FlagState {
-            rollout: 0.1 + 0.15,
-            ..live()
-        };
-        assert!(a.same_as(&b));
-        assert!(!a.same_as(&FlagState {
-            rollout: 0.26,
-            ..live()
-        }));
     }
 }

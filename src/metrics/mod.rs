@@ -14,46 +14,7 @@ use futures::future::BoxFuture;
 use std::fmt;
 use std::time::Duration;
 
-/// What users are exposed to right now; the simulated world reacts to it, real sources ignore it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub struct Exposure {
-    pub enabled: bool,
-    pub percent: u8,
-}
-
-/// One series' answer at one instant.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
-pub enum Outcome {
-    Value(f64),
-    /// The source answered, with nothing: missing, never zero.
-    NoData,
-    /// The source failed for this series (timeout, HTTP error, bad query); the text says why.
-    Error(String),
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Reading {
-    pub series: String,
-    pub outcome: Outcome,
-}
-
-/// Every series' reading at one instant of the engine clock.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Batch {
-    pub at: DateTime<Utc>,
-    pub readings: Vec<Reading>,
-}
-
-impl Batch {
-    /// The reading of `series` in this batch, if the batch has one.
-    pub fn outcome(&self, series: &str) -> Option<&Outcome> {
-        self.readings
-            .iter()
-            .find(|r| r.series == series)
-            .map(|r| &r.outcome)
-    }
-}
+use crate::engine::values::{Batch, Exposure};
 
 /// A source of metric samples, asked at the engine's clock, never at "now".
 pub trait MetricsSource: Send {
@@ -232,18 +193,5 @@ mod tests {
         assert_eq!(human(Duration::from_secs(2)), "2s");
         assert_eq!(human(Duration::from_millis(1500)), "1s 500ms");
         assert_eq!(human(Duration::from_secs(90)), "1m 30s");
-    }
-
-    #[test]
-    fn batch_finds_a_series() {
-        let b = Batch {
-            at: DateTime::<Utc>::UNIX_EPOCH,
-            readings: vec![Reading {
-                series: "p95".into(),
-                outcome: Outcome::NoData,
-            }],
-        };
-        assert_eq!(b.outcome("p95"), Some(&Outcome::NoData));
-        assert_eq!(b.outcome("cpu"), None);
     }
 }

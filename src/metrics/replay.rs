@@ -9,7 +9,8 @@ use futures::future::BoxFuture;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{Batch, Exposure, MetricsError, MetricsSource, Outcome, Reading};
+use super::{MetricsError, MetricsSource};
+use crate::engine::values::{Batch, Exposure, Outcome, Reading};
 use crate::plan::Series;
 use crate::recording::{Recording, RecordingError};
 

@@ -8,7 +8,8 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use std::time::Duration;
 
-use super::{Batch, Exposure, MetricsSource, Outcome, Reading};
+use super::MetricsSource;
+use crate::engine::values::{Batch, Exposure, Outcome, Reading};
 use crate::plan::{Scenario, Series};
 
 /// The series the simulated world knows; any other name reads as an error.

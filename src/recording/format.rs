@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 
 use crate::clock::Clock;
+use crate::engine::journal::Entry;
+use crate::engine::values::Batch;
 use crate::engine::{Input, Progress};
-use crate::journal::Entry;
-use crate::metrics::Batch;
 use crate::plan::Plan;
 
 /// The format this shipdeck writes and reads.

@@ -25,8 +25,8 @@ mod fixtures {
 
     use super::format::{FORMAT, Header, Record, RecordedClock, RecordedPlan};
     use super::writer::{normalized, write_line};
+    use crate::engine::values::{Batch, Outcome, Reading};
     use crate::engine::{Command, Effect, Engine, Input};
-    use crate::metrics::{Batch, Outcome, Reading};
 
     const PLAN: &str = "release: {name: r, version: '1', strategy: canary}\nflag: {name: f, backend: {kind: file, path: flags.yaml}}\nrollout:\n  steps:\n    - {name: A, percent: 10, bake: 1m}\nmetrics:\n  source: {kind: simulated, scenario: healthy}\n  interval: 15s\nguardrails:\n  rules:\n    - {metric: error_rate, above: 1%, action: pause}\n";
 

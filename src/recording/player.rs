@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use super::format::{Record, Recording, RecordingError};
 use crate::clock::Clock;
+use crate::engine::journal::Entry;
 use crate::engine::{Effect, Engine, Input};
-use crate::journal::Entry;
 
 /// The short name of an input, for messages.
 fn input_name(input: &Input) -> &'static str {
@@ -260,7 +260,7 @@ pub async fn play_headless(recording: &Recording, speed: Option<f64>, json: bool
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::Batch;
+    use crate::engine::values::Batch;
     use crate::recording::fixtures::{at, batch, header, record, session};
 
     #[test]

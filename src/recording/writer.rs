@@ -9,8 +9,8 @@ use std::path::Path;
 
 use super::format::{Header, Record, RecordingError};
 use crate::engine::Input;
-use crate::journal::Entry;
-use crate::metrics::{Batch, Outcome};
+use crate::engine::journal::Entry;
+use crate::engine::values::{Batch, Outcome};
 
 /// Writes a recording from a thread of its own; dropping it without `finish` loses
 /// nothing already handed over except what the process exit cuts short.
@@ -137,7 +137,7 @@ pub(super) fn normalized(input: &Input) -> Input {
         readings: b
             .readings
             .iter()
-            .map(|r| crate::metrics::Reading {
+            .map(|r| crate::engine::values::Reading {
                 series: r.series.clone(),
                 outcome: match r.outcome {
                     Outcome::Value(v) if !v.is_finite() => Outcome::NoData,
@@ -160,7 +160,7 @@ pub(super) fn normalized(input: &Input) -> Input {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::Outcome;
+    use crate::engine::values::Outcome;
     use crate::recording::Recording;
     use crate::recording::fixtures::{at, batch, header, session};
 

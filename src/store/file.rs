@@ -31,7 +31,7 @@ use super::{
     StoreError, TornLine, check_id, jsonl,
 };
 use crate::engine::Progress;
-use crate::journal::{Entry, Kind};
+use crate::engine::journal::{Entry, Kind};
 
 const STATE: &str = "state.json";
 const JOURNAL: &str = "journal.jsonl";

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use std::path::Path;
 
 use super::{JournalRead, StoreError, TornLine};
-use crate::journal::{Entry, Kind};
+use crate::engine::journal::{Entry, Kind};
 
 const CORRUPT_HINT: &str = "the journal is append-only and shipdeck never rewrites it: repair or delete that line by hand (keep a copy), then start again";
 

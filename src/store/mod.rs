@@ -14,8 +14,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::engine::journal::Entry;
 use crate::engine::{Command, Progress};
-use crate::journal::Entry;
 
 pub use file::FileStore;
 

@@ -11,8 +11,8 @@ use super::View;
 use super::health::{self, Spark};
 use super::layout::{self, Pane};
 use super::theme::{self, Theme};
+use crate::engine::guardrail::format_secs;
 use crate::engine::{Command, Engine, PauseCause, Phase};
-use crate::guardrail::format_secs;
 use crate::plan::ListKind;
 
 /// How far one `←`/`→` (or `h`/`l`) moves the slider, in percent.
@@ -799,10 +799,9 @@ fn first_open(engine: &Engine, list: ListKind) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::journal::Entry;
+    use crate::engine::values::{Batch, FlagState, Outcome, Reading};
     use crate::engine::{Effect, FlagEvent, Input};
-    use crate::flags::FlagState;
-    use crate::journal::Entry;
-    use crate::metrics::{Batch, Outcome, Reading};
     use crate::plan::FlagKind;
     use chrono::{DateTime, TimeZone, Utc};
     use crossterm::event::KeyEvent;

@@ -9,8 +9,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::{App, View, fit, put_line, put_lines, spans_width};
+use crate::engine::guardrail::format_secs;
 use crate::engine::{Engine, PauseCause, Phase};
-use crate::guardrail::format_secs;
 
 /// The state badge's glyph: the state reads without colour.
 pub fn glyph(phase: &Phase) -> char {

@@ -1,7 +1,8 @@
 //! tui::health: one row per metric series — name, value in its unit, a sparkline against
 //! the tightest guardrail, that guardrail, and a state word. Owns the sparkline's
 //! downsampling (done when data arrives, from `App::sync`) and its glyphs; never judges a
-//! value itself: tripped, holding, stale and starved come from the engine.
+//! value itself: the tightest guardrail, the state words and each rule's standing come
+//! from the engine (`engine::health`).
 //!
 //! A missing sample is drawn as `·`, never as a zero bar; a guardrail trip is marked `◆`
 //! in the cell where it fired. A bar at full height `█` means the value is past the
@@ -16,8 +17,9 @@ use ratatui::text::{Line, Span};
 use super::layout::Pane;
 use super::{App, View, fit, pane_block, put_lines};
 use crate::engine::Engine;
-use crate::guardrail::{format_secs, format_value, threshold};
-use crate::plan::{Action, Better, Condition, Series, StaleAction, Unit};
+use crate::engine::guardrail::{format_secs, format_value};
+use crate::engine::health::{Guard, RuleStanding, SeriesState};
+use crate::plan::{Better, Condition, Series, StaleAction, Unit};
 
 const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 const MISSING: char = '·';
@@ -85,7 +87,7 @@ fn columns(view: &View, inner: usize) -> Columns {
         .min(24);
     let state = series
         .iter()
-        .map(|s| state(engine, s).word().chars().count())
+        .map(|s| engine.series_state(s).word().chars().count())
         .max()
         .unwrap_or(0)
         .max(STATE_MIN);
@@ -216,103 +218,9 @@ pub fn downsample(view: &View, series: &str, key: SparkKey) -> Spark {
     Spark { key, cells, trips }
 }
 
-/// The rule a series is nearest to breaking (or breaking), and its absolute threshold.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Guard {
-    pub rule: usize,
-    pub threshold: Option<f64>,
-    /// The rule breaks when the value goes above the threshold (else below).
-    pub above: bool,
-}
-
-fn breaks_above(condition: Condition, better: Better) -> bool {
-    match condition {
-        Condition::Above(_) | Condition::AboveBaseline(_) => true,
-        Condition::Below(_) => false,
-        Condition::Degradation(_) => better == Better::Lower,
-    }
-}
-
-/// The tightest guardrail on a series: a tripped or holding rule first (the most severe),
-/// else the one with the least room left at the current value.
-pub fn tightest(engine: &Engine, series: &Series) -> Option<Guard> {
-    let plan = engine.plan();
-    let progress = engine.progress();
-    let value = latest(engine, &series.name);
-    // Ranked by (urgency, then action before room when breaking, room before action when not).
-    let mut best: Option<(Guard, (u8, f64, f64))> = None;
-    for (i, rule) in plan.guardrails.rules.iter().enumerate() {
-        if rule.metric != series.name {
-            continue;
-        }
-        let t = threshold(
-            rule.condition,
-            progress.baseline.get(&series.name).copied(),
-            series.better,
-        )
-        .filter(|t| t.is_finite());
-        let above = breaks_above(rule.condition, series.better);
-        let state = progress.rules.get(i);
-        let urgency = match state {
-            Some(s) if s.tripped => 3,
-            Some(s) if s.holding_since.is_some() => 2,
-            _ if t.is_some() => 1,
-            _ => 0,
-        };
-        // How little room is left, as a fraction of the threshold: larger is tighter.
-        let tight = match (t, value) {
-            (Some(t), Some(v)) if t != 0.0 => {
-                if above {
-                    (v - t) / t.abs()
-                } else {
-                    (t - v) / t.abs()
-                }
-            }
-            _ => 0.0,
-        };
-        let severity = f64::from(action_rank(rule.action));
-        let rank = if urgency >= 2 {
-            (urgency, severity, tight)
-        } else {
-            (urgency, tight, severity)
-        };
-        let wins = best.as_ref().is_none_or(|(_, b)| {
-            rank.0
-                .cmp(&b.0)
-                .then(rank.1.total_cmp(&b.1))
-                .then(rank.2.total_cmp(&b.2))
-                .is_gt()
-        });
-        if wins {
-            best = Some((
-                Guard {
-                    rule: i,
-                    threshold: t,
-                    above,
-                },
-                rank,
-            ));
-        }
-    }
-    best.map(|(g, _)| g)
-}
-
-fn action_rank(action: Action) -> u8 {
-    match action {
-        Action::Alert => 0,
-        Action::Pause => 1,
-        Action::Rollback => 2,
-    }
-}
-
-/// The newest sample's value; `None` when the newest sample is missing.
-fn latest(engine: &Engine, series: &str) -> Option<f64> {
-    engine.history(series)?.last()?.value
-}
-
 /// `≤1.00% pause`, `≤360ms (5m) rollback`, `≥90.0/s rollback`, `≤3x base rollback`.
 fn guard_text(engine: &Engine, series: &Series) -> String {
-    let Some(g) = tightest(engine, series) else {
+    let Some(g) = engine.tightest(series) else {
         return String::new();
     };
     let rule = &engine.plan().guardrails.rules[g.rule];
@@ -332,115 +240,16 @@ fn guard_text(engine: &Engine, series: &Series) -> String {
     format!("{sign}{limit}{hold} {}", rule.action.name())
 }
 
-/// The state word of a series and the role that styles it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum State {
-    Tripped,
-    Stale,
-    Error,
-    Starved(u32, u32),
-    Warn,
-    NoData,
-    Ok,
-    /// No guardrail reads this series.
-    Unwatched,
-}
-
-impl State {
-    pub fn word(&self) -> String {
-        match self {
-            State::Tripped => "TRIPPED".into(),
-            State::Stale => "stale".into(),
-            State::Error => "error".into(),
-            State::Starved(have, need) => format!("starved {have}/{need}"),
-            State::Warn => "warn".into(),
-            State::NoData => "no data".into(),
-            State::Ok => "ok".into(),
-            State::Unwatched => "–".into(),
-        }
+/// The role that styles a series' state word.
+fn state_style(state: &SeriesState, app: &App) -> Style {
+    let t = app.theme();
+    match state {
+        SeriesState::Tripped | SeriesState::Error => t.bad,
+        SeriesState::Stale | SeriesState::NoData => t.stale,
+        SeriesState::Starved(..) | SeriesState::Warn => t.warn,
+        SeriesState::Ok => t.ok,
+        SeriesState::Unwatched => t.muted,
     }
-
-    fn style(&self, app: &App) -> Style {
-        let t = app.theme();
-        match self {
-            State::Tripped | State::Error => t.bad,
-            State::Stale | State::NoData => t.stale,
-            State::Starved(..) | State::Warn => t.warn,
-            State::Ok => t.ok,
-            State::Unwatched => t.muted,
-        }
-    }
-}
-
-/// Past the halfway mark from the baseline to the threshold (or, with no baseline, within
-/// 20% of an upper threshold or 5% of a lower one). A threshold set 20% above the
-/// baseline must not make a healthy series look like a warning.
-fn near_limit(value: f64, threshold: f64, above: bool, baseline: Option<f64>) -> bool {
-    match baseline {
-        Some(b) if (above && b < threshold) || (!above && b > threshold) => {
-            let mid = b + (threshold - b) / 2.0;
-            if above { value > mid } else { value < mid }
-        }
-        _ if above => value > threshold * 0.8,
-        _ => value < threshold * 1.05,
-    }
-}
-
-pub fn state(engine: &Engine, series: &Series) -> State {
-    let plan = engine.plan();
-    let progress = engine.progress();
-    let rules: Vec<usize> = plan
-        .guardrails
-        .rules
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.metric == series.name)
-        .map(|(i, _)| i)
-        .collect();
-    let watched = engine.watched().contains(&series.name.as_str());
-    if rules
-        .iter()
-        .any(|i| progress.rules.get(*i).is_some_and(|s| s.tripped))
-    {
-        return State::Tripped;
-    }
-    if progress.stale.contains(&series.name) {
-        return State::Stale;
-    }
-    if engine.series_error(&series.name).is_some() {
-        return State::Error;
-    }
-    if watched && let Some((_, need)) = engine.starved() {
-        let have = progress.fresh.get(&series.name).copied().unwrap_or(0);
-        if have < need {
-            return State::Starved(have, need);
-        }
-    }
-    let holding = rules.iter().any(|i| {
-        progress
-            .rules
-            .get(*i)
-            .is_some_and(|s| s.holding_since.is_some())
-    });
-    let value = latest(engine, &series.name);
-    let near = match (tightest(engine, series), value) {
-        (
-            Some(Guard {
-                threshold: Some(t),
-                above,
-                ..
-            }),
-            Some(v),
-        ) => near_limit(v, t, above, progress.baseline.get(&series.name).copied()),
-        _ => false,
-    };
-    if holding || near {
-        return State::Warn;
-    }
-    if value.is_none() {
-        return State::NoData;
-    }
-    if watched { State::Ok } else { State::Unwatched }
 }
 
 /// The sparkline's glyphs, scaled from zero to the guardrail's threshold (or, with no
@@ -550,29 +359,19 @@ fn rule_line<'a>(app: &App, engine: &Engine, i: usize, width: usize) -> Line<'a>
     let theme = app.theme();
     let plan = engine.plan();
     let rule = &plan.guardrails.rules[i];
-    let state = engine.progress().rules.get(i).cloned().unwrap_or_default();
-    let series = plan.metrics.series(&rule.metric);
-    let limit = series.and_then(|s| {
-        threshold(
-            rule.condition,
-            engine.progress().baseline.get(&s.name).copied(),
-            s.better,
-        )
-        .filter(|t| t.is_finite())
-        .map(|t| format_value(t, s.unit))
+    let limit = engine.rule_limit(i).and_then(|t| {
+        let unit = plan.metrics.series(&rule.metric)?.unit;
+        Some(format_value(t, unit))
     });
-    let (glyph, word, style) = if state.tripped {
-        ('✗', "TRIPPED".to_string(), theme.bad)
-    } else if let Some(since) = state.holding_since {
-        let held = engine
-            .history(&rule.metric)
-            .and_then(|h| h.last())
-            .map_or(0, |p| (p.at - since).num_seconds());
-        ('◐', format!("holding {}", format_secs(held)), theme.warn)
-    } else if limit.is_none() {
-        ('○', "no baseline yet".to_string(), theme.stale)
-    } else {
-        ('✓', "ok".to_string(), theme.ok)
+    let (glyph, word, style) = match engine.rule_standing(i) {
+        RuleStanding::Tripped => ('✗', "TRIPPED".to_string(), theme.bad),
+        RuleStanding::Holding { held_secs } => (
+            '◐',
+            format!("holding {}", format_secs(held_secs)),
+            theme.warn,
+        ),
+        RuleStanding::NoBaseline => ('○', "no baseline yet".to_string(), theme.stale),
+        RuleStanding::Ok => ('✓', "ok".to_string(), theme.ok),
     };
     let limit = limit.map(|l| format!(" · limit {l}")).unwrap_or_default();
     let right = format!(" {word} ");
@@ -645,8 +444,8 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
         lines.push(Line::styled(fit(&head, inner_w), theme.muted));
     }
     for s in series {
-        let guard = tightest(engine, s);
-        let state = state(engine, s);
+        let guard = engine.tightest(s);
+        let state = engine.series_state(s);
         let value = match engine.history(&s.name).and_then(|h| h.last()) {
             Some(p) => p
                 .value
@@ -655,8 +454,8 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
             None => "—".into(),
         };
         let value_style = match state {
-            State::Tripped => theme.bad,
-            State::Stale | State::NoData | State::Error => theme.stale,
+            SeriesState::Tripped => theme.bad,
+            SeriesState::Stale | SeriesState::NoData | SeriesState::Error => theme.stale,
             _ => theme.text,
         };
         let mut spans = vec![
@@ -685,7 +484,7 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
         }
         spans.push(Span::styled(
             format!("{:<w$}", state.word(), w = cols.state),
-            state.style(app),
+            state_style(&state, app),
         ));
         lines.push(Line::from(spans));
     }
@@ -733,14 +532,7 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
         let room = height - lines.len();
         // Breaking rules first, so a short pane still shows what matters.
         let mut order: Vec<usize> = (0..rules).collect();
-        order.sort_by_key(|i| {
-            let st = engine.progress().rules.get(*i);
-            match st {
-                Some(r) if r.tripped => 0,
-                Some(r) if r.holding_since.is_some() => 1,
-                _ => 2,
-            }
-        });
+        order.sort_by_key(|i| engine.rule_standing(*i).urgency());
         let shown: Vec<usize> = if room >= rules {
             (0..rules).collect()
         } else {

@@ -28,7 +28,7 @@ use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Wrap};
 use std::collections::VecDeque;
 
 use crate::engine::Engine;
-use crate::journal::Entry;
+use crate::engine::journal::Entry;
 
 pub use app::{App, Intent};
 pub use layout::{MIN_HEIGHT, MIN_WIDTH, Pane};
@@ -233,8 +233,8 @@ pub(crate) fn spans_width(spans: &[Span]) -> usize {
 }
 
 /// `Style` for a journal entry's kind.
-pub(crate) fn kind_style(theme: &Theme, kind: crate::journal::Kind) -> Style {
-    use crate::journal::Kind;
+pub(crate) fn kind_style(theme: &Theme, kind: crate::engine::journal::Kind) -> Style {
+    use crate::engine::journal::Kind;
     match kind {
         Kind::Action => theme.journal_action,
         Kind::Decision => theme.journal_decision,

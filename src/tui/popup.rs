@@ -10,8 +10,8 @@ use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
 
 use super::app::{Ask, Confirm, Popup};
 use super::{App, View, fit};
+use crate::engine::guardrail::{Explain, breaks, format_secs, format_value};
 use crate::engine::{Engine, Phase};
-use crate::guardrail::{Explain, breaks, format_secs, format_value};
 use crate::plan::{Better, ListKind};
 
 /// Every key, as `?` shows it. The bottom line and the README list the same keys.

@@ -15,8 +15,8 @@ use ratatui::text::{Line, Span};
 
 use super::layout::Pane;
 use super::{App, View, fit, pane_block, put_lines};
+use crate::engine::guardrail::format_secs;
 use crate::engine::{Engine, Phase};
-use crate::guardrail::format_secs;
 use crate::plan::Approval;
 
 /// The column of `percent` on a track `width` cells wide.

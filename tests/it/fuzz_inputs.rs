@@ -18,10 +18,12 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use proptest::prelude::*;
+use shipdeck::engine::journal::{Entry, Kind};
+use shipdeck::engine::values::{Batch, Exposure, Outcome, Reading};
+use shipdeck::engine::values::{DesiredFlag, FlagState};
 use shipdeck::engine::{Command, Engine, FlagEvent, Input, Progress};
-use shipdeck::flags::{DesiredFlag, FileBackend, FlagBackend, FlagState};
-use shipdeck::journal::{Entry, Kind};
-use shipdeck::metrics::{Batch, Exposure, MetricsSource, Outcome, Prometheus, Reading};
+use shipdeck::flags::{FileBackend, FlagBackend};
+use shipdeck::metrics::{MetricsSource, Prometheus};
 use shipdeck::plan::{self, Condition, FlagKind, ListKind, Plan, Series, units};
 use shipdeck::store::{FileStore, ReleaseStore, StoreError};
 

@@ -17,7 +17,7 @@ pub(super) fn journal(cli: &Cli, path: &Path, markdown: bool) -> Result<u8> {
     if markdown {
         out_part!(
             "{}",
-            crate::journal::markdown(
+            crate::engine::journal::markdown(
                 &format!("{} {}", plan.release.name, plan.release.version),
                 &read.entries
             )

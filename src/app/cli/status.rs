@@ -65,7 +65,7 @@ pub(super) fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
     if let Some(left) = engine.time_left() {
         out!(
             "  bake left: {}",
-            crate::guardrail::format_secs(left.as_secs() as i64)
+            crate::engine::guardrail::format_secs(left.as_secs() as i64)
         );
     }
     let p = engine.progress();
@@ -98,7 +98,7 @@ pub(super) fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
                     "{} {}",
                     s.at.format("%H:%M:%S"),
                     s.value
-                        .map(|v| crate::guardrail::format_value(v, x.unit))
+                        .map(|v| crate::engine::guardrail::format_value(v, x.unit))
                         .unwrap_or_else(|| "missing".into())
                 )
             })

@@ -7,8 +7,9 @@ use tokio::sync::{mpsc, watch};
 use super::file_changed;
 use crate::control::message::{Adapter, Message};
 use crate::control::writer::Wish;
+use crate::engine::values::{DesiredFlag, FlagState};
 use crate::engine::{FlagEvent, Input};
-use crate::flags::{DesiredFlag, FlagBackend, FlagState};
+use crate::flags::FlagBackend;
 use crate::support::backoff::Backoff;
 
 /// Writes the flag when the engine asks, retrying loudly with backoff until the backend

@@ -8,7 +8,8 @@ use tokio::sync::{mpsc, watch};
 use crate::clock::Clock;
 use crate::control::message::Message;
 use crate::engine::Input;
-use crate::metrics::{Batch, Exposure, MetricsSource, Outcome, Reading};
+use crate::engine::values::{Batch, Exposure, Outcome, Reading};
+use crate::metrics::MetricsSource;
 
 /// Polls the metrics source at the engine clock, one batch per interval.
 pub(in crate::control) async fn run_metrics(

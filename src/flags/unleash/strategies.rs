@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::flags::FlagState;
+use crate::engine::values::FlagState;
 use crate::plan::FlagKind;
 
 /// Unleash's gradual rollout strategy.

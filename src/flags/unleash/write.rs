@@ -6,7 +6,8 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::flags::{DesiredFlag, FlagError, FlagState, check_percent};
+use crate::engine::values::{DesiredFlag, FlagState};
+use crate::flags::{FlagError, check_percent};
 
 use super::UnleashBackend;
 use super::strategies::{Strategy, unleash_type};

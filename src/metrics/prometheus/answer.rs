@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-use crate::metrics::Outcome;
+use crate::engine::values::Outcome;
 
 /// How much of an unexpected body an error message quotes.
 const SNIPPET_BYTES: usize = 120;

@@ -14,7 +14,8 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::{Batch, Exposure, MetricsError, MetricsSource, Outcome, Reading, Secret, human};
+use super::{MetricsError, MetricsSource, Secret, human};
+use crate::engine::values::{Batch, Exposure, Outcome, Reading};
 use crate::plan::Series;
 use answer::{Origin, instant_answer, range_answer};
 

@@ -327,7 +327,7 @@ impl Reader {
 
     pub(super) fn url(&mut self, node: &Node, what: &str) -> Option<String> {
         let t = self.text(node, what)?;
-        match reqwest::Url::parse(&t) {
+        match url::Url::parse(&t) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Some(t),
             _ => {
                 self.error(

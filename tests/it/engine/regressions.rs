@@ -3,9 +3,9 @@
 
 use crate::support::engine_driver::{self, Driver};
 use crate::support::plans::{MIN, secs, small_plan};
+use shipdeck::engine::values::FlagState;
+use shipdeck::engine::values::{Batch, Outcome, Reading};
 use shipdeck::engine::{Command, Engine, FlagEvent, Input, PauseCause, Phase, Progress};
-use shipdeck::flags::FlagState;
-use shipdeck::metrics::{Batch, Outcome, Reading};
 use shipdeck::plan::{FlagKind, Plan, StaleAction};
 
 fn started(plan: Plan) -> Driver {

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use crate::support::engine_driver::{Driver, OPERATOR, state_of};
 use crate::support::plans::{MIN, item, reference_plan, secs, small_plan};
+use shipdeck::engine::journal::Kind;
+use shipdeck::engine::values::{DesiredFlag, FlagState};
+use shipdeck::engine::values::{Exposure, Outcome};
 use shipdeck::engine::{
     Command, Effect, Engine, EventKind, FlagEvent, Input, PauseCause, Phase, Progress, Resume,
 };
-use shipdeck::flags::{DesiredFlag, FlagState};
-use shipdeck::journal::Kind;
-use shipdeck::metrics::{Exposure, Outcome};
 use shipdeck::plan::{
     Action, Approval, FlagKind, ListKind, Plan, StageSource, StageStatus, StaleAction,
 };

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use shipdeck::journal::Entry;
+use shipdeck::engine::journal::Entry;
 
 pub use crate::support::cli::{Running, cmd, output, phase, release, run, status_json, wait_for};
 

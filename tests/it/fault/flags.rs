@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::common::*;
-use shipdeck::journal::Entry;
+use shipdeck::engine::journal::Entry;
 
 /// The write failures journaled so far: `(attempt, entry)`.
 fn failed_attempts(plan: &Path) -> Vec<(u32, Entry)> {

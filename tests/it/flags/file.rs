@@ -4,9 +4,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
-use shipdeck::flags::{
-    DesiredFlag, FileBackend, FlagBackend, FlagError, FlagState, list_flags, read_file_flag,
-};
+use shipdeck::engine::values::{DesiredFlag, FlagState};
+use shipdeck::flags::{FileBackend, FlagBackend, FlagError, list_flags, read_file_flag};
 use shipdeck::plan::FlagKind;
 
 /// A flag file as a person keeps it: comments everywhere, blank lines, block and flow

@@ -5,10 +5,9 @@ use std::path::PathBuf;
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
+use shipdeck::engine::values::{DesiredFlag, FlagState};
 use shipdeck::flags::bucket::flagd_bucket_key;
-use shipdeck::flags::{
-    DesiredFlag, FlagBackend, FlagError, FlagState, FlagdBackend, evaluate_flagd, fractional,
-};
+use shipdeck::flags::{FlagBackend, FlagError, FlagdBackend, evaluate_flagd, fractional};
 use shipdeck::plan::FlagKind;
 
 /// A definition a team already runs flagd with: a schema, an evaluator, a flag with

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use shipdeck::flags::{DesiredFlag, FlagBackend, FlagState, FlagdBackend, evaluate_flagd};
+use shipdeck::engine::values::{DesiredFlag, FlagState};
+use shipdeck::flags::{FlagBackend, FlagdBackend, evaluate_flagd};
 
 const USERS: usize = 1000;
 const FLAG: &str = "new-profile";

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use shipdeck::clock::Clock;
 use shipdeck::control::{self as controller, Session};
+use shipdeck::engine::values::DesiredFlag;
 use shipdeck::engine::{Command as Op, PauseCause, Phase};
-use shipdeck::flags::{DesiredFlag, FileBackend, FlagBackend};
+use shipdeck::flags::{FileBackend, FlagBackend};
 use shipdeck::plan::FlagKind;
 use shipdeck::store::FileStore;
 use shipdeck::watch::FileWatch;

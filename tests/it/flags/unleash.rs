@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use crate::support::unleash::{Relay, Unleash, shared};
 use reqwest::Method;
 use serde_json::{Value, json};
-use shipdeck::flags::{DesiredFlag, FlagBackend, FlagError, UnleashBackend};
+use shipdeck::engine::values::DesiredFlag;
+use shipdeck::flags::{FlagBackend, FlagError, UnleashBackend};
 use shipdeck::metrics::Secret;
 use shipdeck::plan::FlagKind;
 

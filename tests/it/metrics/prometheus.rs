@@ -6,7 +6,8 @@ use crate::support::prometheus::{
     P95, P95_QUERY, PrometheusServer, SPAN, T0,
 };
 use chrono::{DateTime, Utc};
-use shipdeck::metrics::{Batch, Exposure, MetricsSource, Outcome, Prometheus, Secret};
+use shipdeck::engine::values::{Batch, Exposure, Outcome};
+use shipdeck::metrics::{MetricsSource, Prometheus, Secret};
 use shipdeck::plan::{Better, Series, Unit};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

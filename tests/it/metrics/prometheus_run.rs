@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::prometheus::{INCIDENT_AT, P95_QUERY, PrometheusServer, T0};
 use chrono::{DateTime, Utc};
-use shipdeck::journal::Entry;
+use shipdeck::engine::journal::Entry;
 
 /// Over the last scrape: the rate reacts within two intervals of the incident.
 const ERROR_RATIO_30S: &str =
@@ -340,7 +340,7 @@ async fn a_server_that_never_answers_times_out_goes_stale_and_never_promotes() {
         .iter()
         .flat_map(|b| &b.readings)
         .filter(|r| {
-            matches!(&r.outcome, shipdeck::metrics::Outcome::Error(t)
+            matches!(&r.outcome, shipdeck::engine::values::Outcome::Error(t)
                 if t.contains(&url) && t.contains("within 1s"))
         })
         .count();

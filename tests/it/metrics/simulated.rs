@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use proptest::prelude::*;
-use shipdeck::metrics::{Batch, Exposure, MetricsSource, Outcome, Simulated};
+use shipdeck::engine::values::{Batch, Exposure, Outcome};
+use shipdeck::metrics::{MetricsSource, Simulated};
 use shipdeck::plan::{Better, Scenario, Series, Unit};
 use std::time::Duration;
 
@@ -230,7 +231,8 @@ async fn flaky_has_gaps_long_enough_to_go_stale() {
     let mut current = 0;
     let (mut no_data, mut errors) = (0, 0);
     for b in &batches {
-        let missing = |r: &shipdeck::metrics::Reading| !matches!(r.outcome, Outcome::Value(_));
+        let missing =
+            |r: &shipdeck::engine::values::Reading| !matches!(r.outcome, Outcome::Value(_));
         let all_missing = b.readings.iter().all(missing);
         assert_eq!(
             all_missing,

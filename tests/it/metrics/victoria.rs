@@ -8,7 +8,8 @@ use crate::support::prometheus::{
     P95, P95_QUERY, T0, free_port, prometheus_text_ms,
 };
 use chrono::{DateTime, Utc};
-use shipdeck::metrics::{Batch, Exposure, MetricsSource, Outcome, Prometheus};
+use shipdeck::engine::values::{Batch, Exposure, Outcome};
+use shipdeck::metrics::{MetricsSource, Prometheus};
 use shipdeck::plan::{Better, Series, Unit};
 use std::io::Read;
 use std::process::{Child, Command, Stdio};

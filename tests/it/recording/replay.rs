@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use shipdeck::engine::Input;
-use shipdeck::journal::Entry;
+use shipdeck::engine::journal::Entry;
 use shipdeck::recording::{Player, Record, Recording, verify};
 
 use crate::support::cli::{release, run};

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use shipdeck::engine::Command;
-use shipdeck::journal::Kind;
+use shipdeck::engine::journal::Kind;
 use shipdeck::store::{
     FileStore, InboxAnswer, InboxRequest, ReleaseStore, StoreError, new_request_id,
 };

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use shipdeck::journal::{Entry, Kind};
+use shipdeck::engine::journal::{Entry, Kind};
 use shipdeck::store::{FileStore, ReleaseStore, StoreError, TornLine};
 
 fn at(s: i64) -> DateTime<Utc> {

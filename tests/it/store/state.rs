@@ -9,10 +9,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use shipdeck::engine::guardrail::{Explain, RuleState};
 use shipdeck::engine::history::Point;
+use shipdeck::engine::values::{DesiredFlag, FlagState};
 use shipdeck::engine::{CheckReport, Engine, PauseCause, Phase, Progress, Resume, StageReport};
-use shipdeck::flags::{DesiredFlag, FlagState};
-use shipdeck::guardrail::{Explain, RuleState};
 use shipdeck::plan::*;
 use shipdeck::store::{FileStore, ReleaseStore, StoreError};
 

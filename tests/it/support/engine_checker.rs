@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::plans::{item, rule, secs, series, small_plan, step};
+use shipdeck::engine::values::{Batch, Outcome, Reading};
+use shipdeck::engine::values::{DesiredFlag, FlagState};
 use shipdeck::engine::{Command, Effect, Engine, FlagEvent, Input, Phase, Progress, Resume};
-use shipdeck::flags::{DesiredFlag, FlagState};
-use shipdeck::metrics::{Batch, Outcome, Reading};
 use shipdeck::plan::{
     Action, Approval, Better, Condition, FlagKind, ListKind, Plan, StageStatus, StaleAction, Unit,
 };
@@ -617,7 +617,7 @@ impl Checker {
             let Effect::Journal(entry) = e else { continue };
             prop_assert_eq!(entry.at, self.now);
             prop_assert!(!entry.reason.is_empty(), "empty reason\n{}", ctx());
-            if entry.kind == shipdeck::journal::Kind::Decision && self.any_value {
+            if entry.kind == shipdeck::engine::journal::Kind::Decision && self.any_value {
                 prop_assert!(
                     !entry.values.is_empty(),
                     "decision without values\n{}",

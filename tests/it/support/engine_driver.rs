@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use shipdeck::engine::journal::Entry;
+use shipdeck::engine::values::{Batch, Outcome, Reading};
+use shipdeck::engine::values::{DesiredFlag, FlagState};
 use shipdeck::engine::{Command, Effect, Engine, Event, FlagEvent, Input, Phase, Progress};
-use shipdeck::flags::{DesiredFlag, FlagState};
-use shipdeck::journal::Entry;
-use shipdeck::metrics::{Batch, Outcome, Reading};
 use shipdeck::plan::{FlagKind, Plan};
 
 pub const OPERATOR: &str = "alice";

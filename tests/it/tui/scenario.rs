@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use shipdeck::clock::Clock;
 use shipdeck::control::{self as controller, Controller, Message, Session};
 use shipdeck::engine::Input;
-use shipdeck::metrics::{Batch, Outcome, Reading};
+use shipdeck::engine::values::{Batch, Outcome, Reading};
 use shipdeck::store::FileStore;
 use shipdeck::store::ReleaseStore;
 use shipdeck::tui::{Flow, Intent, Screen, Theme, TuiOptions};

@@ -372,7 +372,7 @@ fn sparkline_cells_follow_the_engine_clock() {
 #[test]
 fn the_worst_sample_of_an_interval_is_the_one_drawn() {
     use shipdeck::engine::Input;
-    use shipdeck::metrics::{Batch, Outcome, Reading};
+    use shipdeck::engine::values::{Batch, Outcome, Reading};
     use shipdeck::tui::health::{self, Cell};
     let mut world = baking();
     // Two more samples inside the last 15 s interval: the spike is kept, not averaged away

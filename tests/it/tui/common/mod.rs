@@ -11,10 +11,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use shipdeck::engine::journal::Entry;
+use shipdeck::engine::values::{Batch, Outcome, Reading};
+use shipdeck::engine::values::{DesiredFlag, FlagState};
 use shipdeck::engine::{Command, Effect, Engine, FlagEvent, Input};
-use shipdeck::flags::{DesiredFlag, FlagState};
-use shipdeck::journal::Entry;
-use shipdeck::metrics::{Batch, Outcome, Reading};
 use shipdeck::plan::{FlagKind, ListKind, StageStatus};
 use shipdeck::tui::{self, App, Intent, View};
 

@@ -1,11 +1,11 @@
-//! journal: the record of every action and decision — what, who, when, why, and the
+//! engine::journal: the record of every action and decision — what, who, when, why, and the
 //! values behind it. Owns the entry shape and its renderings; never writes files (the
 //! store does).
 
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
-use crate::guardrail::Explain;
+use super::guardrail::{Explain, format_value};
 
 /// Who or what an entry comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -114,7 +114,7 @@ pub fn markdown(title: &str, entries: &[Entry]) -> String {
             for p in &x.samples {
                 let v = p
                     .value
-                    .map(|v| crate::guardrail::format_value(v, x.unit))
+                    .map(|v| format_value(v, x.unit))
                     .unwrap_or_else(|| "missing".into());
                 out.push_str(&format!("  - {} {}\n", p.at.format("%H:%M:%S"), v));
             }

@@ -1,10 +1,10 @@
-//! guardrail: judges one metric value against one rule. Pure; owns the meaning of
+//! engine::guardrail: judges one metric value against one rule. Pure; owns the meaning of
 //! `above`, `below`, `above_baseline`, `degradation` and `for:` (sample time, never wall time).
 
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
-use crate::engine::history::Point;
+use super::history::Point;
 use crate::plan::{Action, Better, Condition, Rule, Unit};
 
 /// Where one rule stands, kept across samples (and across restarts, in `state.json`).

@@ -1,0 +1,119 @@
+//! engine::bake: the engine clock serves bake (and watch) time on confirmed, fresh data,
+//! and a served step moves on: to the next step, to an approval, or to completion.
+
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+use crate::plan::Approval;
+
+use super::effect::{Effect, EventKind};
+use super::guardrail;
+use super::journal::Kind;
+use super::progress::{Phase, Resume};
+use super::{ENGINE, Engine};
+
+impl Engine {
+    /// Bake (or watch) time still to serve.
+    pub fn time_left(&self) -> Option<Duration> {
+        let total = match &self.progress.phase {
+            Phase::Baking { step } => self.plan.rollout.steps.get(*step)?.bake,
+            Phase::Paused {
+                step,
+                resume: Resume::Baking,
+                ..
+            } => self.plan.rollout.steps.get(*step)?.bake,
+            Phase::Watching
+            | Phase::Paused {
+                resume: Resume::Watching,
+                ..
+            } => self.plan.rollout.watch,
+            _ => return None,
+        };
+        Some(total.saturating_sub(Duration::from_millis(self.progress.served_ms)))
+    }
+
+    pub(super) fn advance_clock(&mut self, now: DateTime<Utc>) {
+        if let Some(prev) = self.progress.now {
+            let running = matches!(self.progress.phase, Phase::Baking { .. } | Phase::Watching);
+            if running && self.progress.confirmed {
+                // Time after the data went quiet is not healthy time: it never bakes.
+                let end = self.fresh_until().map_or(now, |f| f.min(now));
+                let dt = (end - prev).num_milliseconds().max(0) as u64;
+                self.progress.served_ms = self.progress.served_ms.saturating_add(dt);
+            }
+        }
+        self.progress.now = Some(now);
+    }
+
+    pub(super) fn check_progress(&mut self, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        match self.progress.phase.clone() {
+            Phase::Baking { step } => {
+                let Some(s) = self.plan.rollout.steps.get(step) else {
+                    return;
+                };
+                if self.progress.served_ms < s.bake.as_millis() as u64 {
+                    return;
+                }
+                if !self.blockers().is_empty() || self.starved().is_some() {
+                    return;
+                }
+                let name = s.name.clone();
+                let bake = guardrail::format_secs(s.bake.as_secs() as i64);
+                if let Some(held) = self.progress.overridden {
+                    // The slider is an operator's explicit choice: the engine never moves past it.
+                    self.progress.phase = Phase::AwaitingApproval { step };
+                    fx.push(Effect::Journal(self.entry(
+                        now,
+                        ENGINE,
+                        Kind::Decision,
+                        "bake complete",
+                        format!("{name} baked {bake} on healthy data; the slider holds {held}%, so the next step waits for a promote"),
+                    )));
+                } else if s.approval == Approval::Manual {
+                    self.progress.phase = Phase::AwaitingApproval { step };
+                    fx.push(Effect::Journal(self.entry(
+                        now,
+                        ENGINE,
+                        Kind::Decision,
+                        "bake complete",
+                        format!("{name} baked {bake} on healthy data; waiting for approval"),
+                    )));
+                } else {
+                    self.promote_from(
+                        now,
+                        step,
+                        ENGINE,
+                        Kind::Decision,
+                        format!(" after {name} baked {bake} on healthy data"),
+                        fx,
+                    );
+                }
+            }
+            Phase::Watching
+                if self.progress.served_ms >= self.plan.rollout.watch.as_millis() as u64
+                    && self.blockers().is_empty()
+                    && self.starved().is_none() =>
+            {
+                self.progress.phase = Phase::Completed;
+                let watch = guardrail::format_secs(self.plan.rollout.watch.as_secs() as i64);
+                fx.push(Effect::Journal(self.entry(
+                    now,
+                    ENGINE,
+                    Kind::Decision,
+                    "completed",
+                    format!("watched {watch} clean; remove the flag and announce"),
+                )));
+                fx.push(self.event(
+                    now,
+                    EventKind::Completed,
+                    format!(
+                        "{} released to 100%: watch ended clean",
+                        self.release_label()
+                    ),
+                    None,
+                ));
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! engine::flag: what the flag backend reports — a write confirmed or failed, the flag
+//! read, created, or changed outside shipdeck — and what the release does about it.
+
+use chrono::{DateTime, Utc};
+
+use crate::plan::ListKind;
+
+use super::effect::{Effect, EventKind};
+use super::input::FlagEvent;
+use super::journal::Kind;
+use super::progress::{PauseCause, Phase};
+use super::values::FlagState;
+use super::{ENGINE, Engine};
+
+impl Engine {
+    pub(super) fn on_flag(&mut self, now: DateTime<Utc>, event: FlagEvent, fx: &mut Vec<Effect>) {
+        match event {
+            FlagEvent::Confirmed { state } => {
+                let matches = self
+                    .progress
+                    .desired
+                    .as_ref()
+                    .is_some_and(|d| d.is_met_by(&state));
+                let text = state.summary();
+                self.progress.live = Some(state.clone());
+                if let Phase::RollingBack { reason } = self.progress.phase.clone()
+                    && !state.enabled
+                {
+                    self.progress.phase = Phase::RolledBack {
+                        reason: reason.clone(),
+                    };
+                    self.progress.confirmed = true;
+                    self.progress.confirmed_at = Some(now);
+                    if let Some(i) = self.plan.checklists.rollback.iter().position(|it| {
+                        it.check.is_none() && it.text.to_lowercase().contains("flag")
+                    }) {
+                        self.progress
+                            .ticked
+                            .entry(ListKind::Rollback)
+                            .or_default()
+                            .insert(i);
+                    }
+                    fx.push(Effect::Journal(self.entry(
+                        now,
+                        ENGINE,
+                        Kind::Decision,
+                        "rolled back",
+                        "the backend confirmed the flag is off".to_string(),
+                    )));
+                    fx.push(self.event(
+                        now,
+                        EventKind::RollbackConfirmed,
+                        format!(
+                            "{} rolled back: flag off, confirmed by the backend",
+                            self.release_label()
+                        ),
+                        None,
+                    ));
+                    return;
+                }
+                if matches {
+                    self.progress.confirmed = true;
+                    self.progress.confirmed_at = Some(now);
+                    self.progress.flag_failures = 0;
+                    fx.push(Effect::Journal(self.entry(
+                        now,
+                        ENGINE,
+                        Kind::Note,
+                        "flag",
+                        format!("confirmed: {text}"),
+                    )));
+                } else {
+                    fx.push(Effect::Journal(self.entry(
+                        now,
+                        ENGINE,
+                        Kind::Error,
+                        "flag",
+                        format!("read back differs from what was written: {text}"),
+                    )));
+                }
+            }
+            FlagEvent::Failed { error, attempt } => {
+                self.progress.flag_failures = attempt;
+                fx.push(Effect::Journal(self.entry(
+                    now,
+                    ENGINE,
+                    Kind::Error,
+                    "flag",
+                    format!("write failed (attempt {attempt}), retrying: {error}"),
+                )));
+            }
+            FlagEvent::Loaded { state } => {
+                if let Some(d) = &self.progress.desired
+                    && !d.is_met_by(&state)
+                    && self.progress.confirmed
+                {
+                    return self.on_flag(now, FlagEvent::Outside { state }, fx);
+                }
+                self.progress.live = Some(state);
+            }
+            FlagEvent::Created { state } => {
+                fx.push(Effect::Journal(self.entry(
+                    now,
+                    ENGINE,
+                    Kind::Note,
+                    "flag",
+                    format!(
+                        "{} did not exist; created {}",
+                        self.plan.flag.name,
+                        state.summary()
+                    ),
+                )));
+                self.progress.live = Some(state);
+            }
+            FlagEvent::Outside { state } => {
+                let text = state.summary();
+                self.progress.live = Some(state.clone());
+                if self
+                    .progress
+                    .desired
+                    .as_ref()
+                    .is_some_and(|d| d.is_met_by(&state))
+                {
+                    if !self.progress.confirmed {
+                        self.progress.confirmed = true;
+                        self.progress.confirmed_at = Some(now);
+                    }
+                    return;
+                }
+                fx.push(Effect::Journal(self.entry(
+                    now,
+                    "outside shipdeck",
+                    Kind::Outside,
+                    "flag changed",
+                    text.clone(),
+                )));
+                if matches!(
+                    self.progress.phase,
+                    Phase::Baking { .. } | Phase::AwaitingApproval { .. } | Phase::Watching
+                ) {
+                    self.pause(
+                        now,
+                        PauseCause::Outside,
+                        format!("the flag was changed outside shipdeck: {text}"),
+                        None,
+                        fx,
+                    );
+                } else if let Phase::Paused { by, reason, .. } = &mut self.progress.phase {
+                    // Already paused: a person must now decide, even once a guardrail clears.
+                    *by = PauseCause::Outside;
+                    *reason = format!("the flag was changed outside shipdeck: {text}");
+                }
+            }
+            FlagEvent::Unreadable { error } => {
+                fx.push(Effect::Journal(self.entry(
+                    now,
+                    ENGINE,
+                    Kind::Error,
+                    "flag",
+                    format!("cannot read the flag; nothing is written over it: {error}"),
+                )));
+            }
+        }
+    }
+}
+
+/// `on 25% +[internal, beta-testers]` or `off (rollout 25%)`: a flag as the journal words it.
+pub fn describe_flag(s: &FlagState) -> String {
+    s.summary()
+}

@@ -1,0 +1,99 @@
+//! engine::input: everything the engine is told — samples, ticks, operator commands and
+//! what the flag backend, the pipeline and the checks report. Plain data; deciding what
+//! an input means is the rest of the engine's job.
+
+use crate::plan::{ListKind, StageStatus};
+
+use super::values::{Batch, FlagState};
+
+/// Operator commands, from keys, the CLI or the inbox: the same act either way.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    Start {
+        force: bool,
+    },
+    Promote {
+        force: bool,
+    },
+    Pause,
+    Resume {
+        force: bool,
+    },
+    Rollback,
+    SetPercent {
+        percent: u8,
+    },
+    Tick {
+        list: ListKind,
+        item: usize,
+        done: bool,
+    },
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Start { .. } => "start",
+            Command::Promote { .. } => "promote",
+            Command::Pause => "pause",
+            Command::Resume { .. } => "resume",
+            Command::Rollback => "rollback",
+            Command::SetPercent { .. } => "set-percent",
+            Command::Tick { .. } => "tick",
+        }
+    }
+}
+
+/// What a flag backend reported.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum FlagEvent {
+    /// Read back after shipdeck's own write.
+    Confirmed { state: FlagState },
+    /// A write failed; the adapter retries with backoff.
+    Failed { error: String, attempt: u32 },
+    /// Read at start-up.
+    Loaded { state: FlagState },
+    /// Did not exist; created disabled at 0.
+    Created { state: FlagState },
+    /// Changed by someone else.
+    Outside { state: FlagState },
+    /// The backend holds something shipdeck cannot read (a broken file); nothing is written over it.
+    Unreadable { error: String },
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "input", rename_all = "snake_case")]
+pub enum Input {
+    Samples {
+        batch: Batch,
+    },
+    /// Samples from before the engine clock (a range query at start): they fill the
+    /// history and the baseline, and never move the clock or trip a rule.
+    History {
+        batches: Vec<Batch>,
+    },
+    Tick,
+    Command {
+        command: Command,
+        operator: String,
+        reason: Option<String>,
+    },
+    Flag {
+        event: FlagEvent,
+    },
+    /// A pipeline stage's status (command finished, status file changed).
+    Stage {
+        name: String,
+        status: StageStatus,
+        detail: String,
+    },
+    /// An automatic checklist item's command finished.
+    Check {
+        list: ListKind,
+        item: usize,
+        ok: bool,
+        detail: String,
+    },
+}

@@ -1,0 +1,174 @@
+//! engine::progress: where a release stands — its phase and everything about it that
+//! survives a restart (`state.json`). Plain data and the questions it answers alone; the
+//! engine's modules change it, the store saves it.
+
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::plan::{ListKind, Plan, StageSource, StageStatus};
+
+use super::guardrail::{Explain, RuleState};
+use super::values::{DesiredFlag, FlagState};
+
+/// Where the release stands (DESIGN §3).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Phase {
+    Ready,
+    Baking {
+        step: usize,
+    },
+    AwaitingApproval {
+        step: usize,
+    },
+    Paused {
+        step: usize,
+        resume: Resume,
+        reason: String,
+        by: PauseCause,
+    },
+    RollingBack {
+        reason: String,
+    },
+    RolledBack {
+        reason: String,
+    },
+    Watching,
+    Completed,
+}
+
+/// What a paused rollout goes back to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resume {
+    Baking,
+    AwaitingApproval,
+    Watching,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "by", content = "who", rename_all = "snake_case")]
+pub enum PauseCause {
+    Operator(String),
+    /// The index of the rule in `guardrails.rules`.
+    Guardrail(usize),
+    /// A guardrail metric went stale (`on_stale: pause`).
+    Stale(String),
+    /// The flag was changed outside shipdeck.
+    Outside,
+}
+
+impl Phase {
+    pub fn badge(&self) -> &'static str {
+        match self {
+            Phase::Ready => "READY",
+            Phase::Baking { .. } => "BAKING",
+            Phase::AwaitingApproval { .. } => "AWAITING APPROVAL",
+            Phase::Paused { .. } => "PAUSED",
+            Phase::RollingBack { .. } => "ROLLING BACK",
+            Phase::RolledBack { .. } => "ROLLED BACK",
+            Phase::Watching => "WATCHING",
+            Phase::Completed => "COMPLETED",
+        }
+    }
+
+    /// The rollout is under way: guardrails act.
+    pub fn is_live(&self) -> bool {
+        matches!(
+            self,
+            Phase::Baking { .. }
+                | Phase::AwaitingApproval { .. }
+                | Phase::Paused { .. }
+                | Phase::Watching
+        )
+    }
+}
+
+/// A status shown beside a pipeline stage.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StageReport {
+    pub status: StageStatus,
+    pub detail: String,
+}
+
+/// A command check's last result.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CheckReport {
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// What the pipeline's stages and the command checks last reported.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Reports {
+    pub stages: BTreeMap<String, StageReport>,
+    pub checks: BTreeMap<ListKind, BTreeMap<usize, CheckReport>>,
+}
+
+impl Reports {
+    /// Before any adapter has answered: static stages as the plan gives them, the others
+    /// pending, no check run.
+    pub(super) fn of(plan: &Plan) -> Reports {
+        let stages = plan
+            .pipeline
+            .iter()
+            .filter_map(|s| {
+                let status = match &s.source {
+                    StageSource::Static(status) => *status,
+                    StageSource::Rollout => return None,
+                    _ => StageStatus::Pending,
+                };
+                let detail = String::new();
+                Some((s.name.clone(), StageReport { status, detail }))
+            })
+            .collect();
+        Reports {
+            stages,
+            checks: BTreeMap::new(),
+        }
+    }
+}
+
+/// Everything about a release that survives a restart (`state.json`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Progress {
+    pub release: String,
+    pub phase: Phase,
+    /// The last engine time seen; `None` right after a restart so downtime is not baked.
+    pub now: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub step_started_at: Option<DateTime<Utc>>,
+    /// Bake (or watch) time served in the current step, in milliseconds.
+    pub served_ms: u64,
+    /// Fresh samples per watched metric since the step's flag change was confirmed.
+    pub fresh: BTreeMap<String, u32>,
+    /// What shipdeck last asked the backend for.
+    pub desired: Option<DesiredFlag>,
+    /// The backend read back `desired`.
+    pub confirmed: bool,
+    /// When it did: only samples from then on count for the step.
+    #[serde(default)]
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// The flag as last read from the backend.
+    pub live: Option<FlagState>,
+    /// The slider's explicit override of the step's percent.
+    pub overridden: Option<u8>,
+    pub baseline: BTreeMap<String, f64>,
+    pub rules: Vec<RuleState>,
+    pub stale: BTreeSet<String>,
+    /// Newest last.
+    pub trips: Vec<Explain>,
+    pub ticked: BTreeMap<ListKind, BTreeSet<usize>>,
+    pub flag_failures: u32,
+    /// Saved so that followers, which run nothing, show what the holder's stages and
+    /// checks said; a restarted holder asks its adapters again instead.
+    #[serde(default)]
+    pub reports: Reports,
+}
+
+impl Progress {
+    /// No flag write is waiting for the backend.
+    pub fn confirmed_or_idle(&self) -> bool {
+        self.desired.is_none() || self.confirmed
+    }
+}

@@ -1,0 +1,151 @@
+//! engine::values: the words the engine decides with — a flag as it is and as it should
+//! be, what users are exposed to, and metric readings. Adapters convert their own formats
+//! to and from these; nothing here knows a backend, a source or a file.
+
+use chrono::{DateTime, Utc};
+
+use crate::plan::FlagKind;
+
+/// A flag as a backend holds it, in the reference shape `{enabled, rollout, userGroups, kind}`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FlagState {
+    pub enabled: bool,
+    /// 0.0..=1.0 of users outside the groups.
+    pub rollout: f64,
+    /// Users in any of these groups always get the flag (while enabled).
+    pub groups: Vec<String>,
+    pub kind: FlagKind,
+}
+
+impl FlagState {
+    /// `on 25% +[internal]` or `off (rollout 25%)`, for messages.
+    pub fn summary(&self) -> String {
+        match (self.enabled, self.groups.is_empty()) {
+            (false, _) => format!("off (rollout {}%)", self.percent()),
+            (true, true) => format!("on {}%", self.percent()),
+            (true, false) => format!("on {}% +[{}]", self.percent(), self.groups.join(", ")),
+        }
+    }
+
+    /// The rollout as a whole percent, the unit steps are written in.
+    pub fn percent(&self) -> u8 {
+        (self.rollout.clamp(0.0, 1.0) * 100.0).round() as u8
+    }
+
+    /// Whether two states say the same thing; rollouts are compared as written
+    /// decimals, not bit for bit.
+    pub fn same_as(&self, other: &FlagState) -> bool {
+        self.enabled == other.enabled
+            && (self.rollout - other.rollout).abs() < 1e-9
+            && self.groups == other.groups
+            && self.kind == other.kind
+    }
+}
+
+/// What the engine wants the flag to be. The backend writes it and reads it back.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DesiredFlag {
+    pub enabled: bool,
+    pub percent: u8,
+    pub groups: Vec<String>,
+}
+
+impl DesiredFlag {
+    /// Whether `state` is what this asked for, as the engine judges it: an off flag is off
+    /// whatever its rollout; an on flag has this percent and these groups in any order.
+    pub fn is_met_by(&self, state: &FlagState) -> bool {
+        if self.enabled != state.enabled {
+            return false;
+        }
+        if !self.enabled {
+            return true;
+        }
+        let mut wanted = self.groups.clone();
+        let mut found = state.groups.clone();
+        wanted.sort();
+        found.sort();
+        self.percent == state.percent() && wanted == found
+    }
+}
+
+/// What users are exposed to right now; the simulated world reacts to it, real sources ignore it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Exposure {
+    pub enabled: bool,
+    pub percent: u8,
+}
+
+/// One series' answer at one instant.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum Outcome {
+    Value(f64),
+    /// The source answered, with nothing: missing, never zero.
+    NoData,
+    /// The source failed for this series (timeout, HTTP error, bad query); the text says why.
+    Error(String),
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Reading {
+    pub series: String,
+    pub outcome: Outcome,
+}
+
+/// Every series' reading at one instant of the engine clock.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Batch {
+    pub at: DateTime<Utc>,
+    pub readings: Vec<Reading>,
+}
+
+impl Batch {
+    /// The reading of `series` in this batch, if the batch has one.
+    pub fn outcome(&self, series: &str) -> Option<&Outcome> {
+        self.readings
+            .iter()
+            .find(|r| r.series == series)
+            .map(|r| &r.outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live() -> FlagState {
+        FlagState {
+            enabled: true,
+            rollout: 0.25,
+            groups: vec!["internal".into()],
+            kind: FlagKind::Ops,
+        }
+    }
+
+    #[test]
+    fn same_as_tolerates_decimal_rounding() {
+        let a = live();
+        let b = FlagState {
+            rollout: 0.1 + 0.15,
+            ..live()
+        };
+        assert!(a.same_as(&b));
+        assert!(!a.same_as(&FlagState {
+            rollout: 0.26,
+            ..live()
+        }));
+    }
+
+    #[test]
+    fn batch_finds_a_series() {
+        let b = Batch {
+            at: DateTime::<Utc>::UNIX_EPOCH,
+            readings: vec![Reading {
+                series: "p95".into(),
+                outcome: Outcome::NoData,
+            }],
+        };
+        assert_eq!(b.outcome("p95"), Some(&Outcome::NoData));
+        assert_eq!(b.outcome("cpu"), None);
+    }
+}
