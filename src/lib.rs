@@ -21,7 +21,6 @@ macro_rules! out_part {
 
 pub mod app;
 pub mod backtest;
-pub mod checklist;
 pub mod clock;
 pub mod control;
 pub mod engine;

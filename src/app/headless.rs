@@ -216,7 +216,7 @@ fn print(e: &Entry, json: bool) {
     let _ = stdout.flush();
 }
 
-fn render(e: &Entry, json: bool) -> String {
+pub(crate) fn render(e: &Entry, json: bool) -> String {
     if json {
         serde_json::to_string(e).unwrap_or_else(|err| format!("{{\"error\":\"{err}\"}}"))
     } else {

@@ -9,6 +9,7 @@ pub mod headless;
 pub mod init;
 pub mod notes;
 pub mod options;
+pub mod replay;
 
 /// Writes command output to stdout (through [`out!`]). A closed pipe ends the process with
 /// success: whoever read the output has all they wanted. Any other failure to write (a

@@ -651,7 +651,7 @@ impl Controller {
         &self,
         list: ListKind,
         item: usize,
-    ) -> Option<crate::checklist::CheckDetail> {
+    ) -> Option<crate::pipeline::checks::CheckDetail> {
         self.pipeline.checks().detail(list, item)
     }
 

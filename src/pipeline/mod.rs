@@ -4,6 +4,7 @@
 //! as `Input::Stage` / `Input::Check` messages; never decides whether the rollout may
 //! start (the engine does) and never touches the flag.
 
+pub mod checks;
 pub mod command;
 pub mod status_file;
 
@@ -14,7 +15,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::checklist::Checks;
+use checks::Checks;
 use crate::engine::{Engine, Input, Phase};
 use crate::plan::{Plan, StageSource, StageStatus};
 use command::Tail;

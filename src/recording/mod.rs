@@ -7,12 +7,10 @@
 
 mod format;
 mod player;
-mod sandbox;
 mod writer;
 
 pub use format::{FORMAT, Header, Record, RecordedClock, RecordedPlan, Recording, RecordingError};
-pub use player::{Player, Step, Verdict, play, play_headless, verify};
-pub use sandbox::sandbox;
+pub use player::{Player, Step, Verdict, play, verify};
 pub use writer::Recorder;
 
 /// A recorded session for the unit tests beside each part: the header, sample batches,

@@ -223,40 +223,6 @@ pub async fn play(
     Ok(verdict)
 }
 
-/// Plays a recording with no screen, printing what the engine journals (JSON lines with
-/// `json`) and, last, whether it decided as recorded: 0 the same, 1 it diverged.
-pub async fn play_headless(recording: &Recording, speed: Option<f64>, json: bool) -> u8 {
-    let printed = play(recording, speed, |step| {
-        for e in &step.replayed {
-            if json {
-                match serde_json::to_string(e) {
-                    Ok(line) => out!("{line}"),
-                    Err(err) => out!("{{\"error\":\"{err}\"}}"),
-                }
-            } else {
-                out!(
-                    "{} {:<10} {} ({})",
-                    e.at.format("%Y-%m-%dT%H:%M:%SZ"),
-                    e.action,
-                    e.reason,
-                    e.operator
-                );
-            }
-        }
-    })
-    .await;
-    let (code, why) = match printed {
-        Ok(v) => (u8::from(v.divergence.is_some()), v.summary(&recording.path)),
-        Err(e) => (1, e.to_string()),
-    };
-    if json {
-        out!("{}", serde_json::json!({"exit": code, "why": why}));
-    } else {
-        eprintln!("{why}");
-    }
-    code
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -50,7 +50,7 @@ pub(super) async fn tick(cli: &Cli, args: &TickArgs) -> Result<u8> {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let (list, item) = match crate::checklist::find_item(&plan.checklists, &args.item, args.list) {
+    let (list, item) = match crate::pipeline::checks::find_item(&plan.checklists, &args.item, args.list) {
         Ok(found) => found,
         Err(e) => {
             eprintln!("{e}");
@@ -63,7 +63,7 @@ pub(super) async fn tick(cli: &Cli, args: &TickArgs) -> Result<u8> {
         eprintln!(
             "\"{}\" ticks itself ({}); it cannot be ticked by hand",
             it.text,
-            crate::checklist::describe_check(check)
+            crate::pipeline::checks::describe_check(check)
         );
         return Ok(1);
     }

@@ -177,7 +177,7 @@ pub struct TickArgs {
     /// The item's text, in any case; a unique prefix is enough.
     pub item: String,
     /// Look only in this list: pre-release, release-day, post-release or rollback.
-    #[arg(long, value_parser = crate::checklist::parse_list)]
+    #[arg(long, value_parser = crate::pipeline::checks::parse_list)]
     pub list: Option<crate::plan::ListKind>,
     /// Untick the item instead.
     #[arg(long)]

@@ -28,14 +28,14 @@ pub(super) async fn replay(cli: &Cli, args: &ReplayArgs) -> Result<u8> {
         );
     }
     if args.headless {
-        return Ok(crate::recording::play_headless(&recording, args.speed, args.json).await);
+        return Ok(crate::app::replay::play_headless(&recording, args.speed, args.json).await);
     }
     let tui = match screen_options(args.theme.as_deref()) {
         Ok(t) => t,
         Err(code) => return Ok(code),
     };
     let (sandbox, session) =
-        crate::recording::sandbox(&recording, args.speed, operator(cli)).await?;
+        crate::app::replay::sandbox(&recording, args.speed, operator(cli)).await?;
     crate::tui::run(session, tui).await?;
     drop(sandbox);
     Ok(0)

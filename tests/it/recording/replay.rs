@@ -271,7 +271,7 @@ async fn the_screen_replay_plays_in_a_sandbox_and_touches_nothing_of_the_release
         .at;
 
     let (sandbox, session) =
-        shipdeck::recording::sandbox(&recording, Some(2000.0), "viewer".into())
+        shipdeck::app::replay::sandbox(&recording, Some(2000.0), "viewer".into())
             .await
             .unwrap();
     assert!(session.controller.holds(), "the sandbox is its own release");

@@ -1,4 +1,4 @@
-//! checklist: the automatic items' commands (`check: {command}`, run at start and every
+//! pipeline::checks: the automatic checklist items' commands (`check: {command}`, run at start and every
 //! minute of real time) and finding an item from what a person typed (`shipdeck tick`).
 //! Never ticks anything itself: a hand tick is an engine command, a command's result an
 //! `Input::Check`; metric and stage items are judged inside the engine.
@@ -10,8 +10,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::engine::Input;
-use crate::pipeline::command::{self, Tail};
-use crate::pipeline::{RunRecord, lock, run_and_explain};
+use super::command::{self, Tail};
+use super::{RunRecord, lock, run_and_explain};
 use crate::plan::{Check, Checklists, ListKind, Plan};
 
 /// A command check runs again this long (real time) after its last run ended.

@@ -1,12 +1,13 @@
-//! recording::sandbox: a recording replayed through a real controller, for the screen.
-//! Owns the scratch release it builds — a temporary directory, a scratch flag file, the
-//! recording as the metrics source — and the recorded cues fed to the controller. It never
-//! touches the recorded release's own files, flag backend, notifications or pipeline.
+//! app::replay: `shipdeck replay`, a flight recording played back. On the screen it
+//! runs through a real controller in a scratch release of its own — a temporary
+//! directory, a scratch flag file, the recording as the metrics source — fed the recorded
+//! cues; it never touches the recorded release's own files, flag backend, notifications or
+//! pipeline. Headless, it replays the engine alone and prints what it journals.
 
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
-use super::format::{Record, Recording, RecordingError};
+use crate::recording::{Record, Recording, RecordingError, play};
 use crate::clock::Clock;
 use crate::engine::Input;
 
@@ -129,4 +130,25 @@ fn cues(recording: &Recording) -> Vec<(DateTime<Utc>, crate::control::Message)> 
             _ => None,
         })
         .collect()
+}
+
+/// Plays a recording with no screen, printing what the engine journals (JSON lines with
+/// `json`) and, last, whether it decided as recorded: 0 the same, 1 it diverged.
+pub async fn play_headless(recording: &Recording, speed: Option<f64>, json: bool) -> u8 {
+    let printed = play(recording, speed, |step| {
+        for e in &step.replayed {
+            out!("{}", crate::app::headless::render(e, json));
+        }
+    })
+    .await;
+    let (code, why) = match printed {
+        Ok(v) => (u8::from(v.divergence.is_some()), v.summary(&recording.path)),
+        Err(e) => (1, e.to_string()),
+    };
+    if json {
+        out!("{}", serde_json::json!({"exit": code, "why": why}));
+    } else {
+        eprintln!("{why}");
+    }
+    code
 }
