@@ -7,9 +7,9 @@
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
-use crate::recording::{Record, Recording, RecordingError, play};
 use crate::clock::Clock;
 use crate::engine::Input;
+use crate::recording::{Record, Recording, RecordingError, play};
 
 /// A recording played on the screen: the recorded plan in a temporary directory of its
 /// own — the flag in a scratch flag file, the metrics from the recording (the `replay`

@@ -112,13 +112,14 @@ pub(super) fn opening(
 /// a live rollout unguarded.
 pub(super) fn closing(
     at: DateTime<Utc>,
+    mode: &str,
     operator: &str,
     how: Stop,
     phase: &Phase,
     live_percent: Option<u8>,
     plan_path: &str,
 ) -> (Entry, Option<String>) {
-    let warning = phase.is_live().then(|| {
+    let warning = (phase.is_live() && mode != "once").then(|| {
         format!(
             "guardrails stopped at {}%; `shipdeck run {plan_path} --headless` keeps them",
             live_percent.unwrap_or(0)

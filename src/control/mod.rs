@@ -327,6 +327,7 @@ impl Controller {
         });
         let (entry, warning) = actions::closing(
             self.now(),
+            self.opts.mode,
             &self.opts.operator,
             how,
             self.engine.phase(),

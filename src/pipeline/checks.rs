@@ -9,9 +9,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::engine::Input;
 use super::command::{self, Tail};
 use super::{RunRecord, lock, run_and_explain};
+use crate::engine::Input;
 use crate::plan::{Check, Checklists, ListKind, Plan};
 
 /// A command check runs again this long (real time) after its last run ended.

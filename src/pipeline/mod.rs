@@ -15,9 +15,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use checks::Checks;
 use crate::engine::{Engine, Input, Phase};
 use crate::plan::{Plan, StageSource, StageStatus};
+use checks::Checks;
 use command::Tail;
 
 /// A status file is re-read this often even without a change event (a lost event, a

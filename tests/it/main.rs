@@ -11,6 +11,7 @@
 mod app;
 mod architecture;
 mod checklist;
+mod control;
 mod engine;
 mod fault;
 mod flags;

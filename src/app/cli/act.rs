@@ -50,13 +50,14 @@ pub(super) async fn tick(cli: &Cli, args: &TickArgs) -> Result<u8> {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let (list, item) = match crate::pipeline::checks::find_item(&plan.checklists, &args.item, args.list) {
-        Ok(found) => found,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(INVALID);
-        }
-    };
+    let (list, item) =
+        match crate::pipeline::checks::find_item(&plan.checklists, &args.item, args.list) {
+            Ok(found) => found,
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(INVALID);
+            }
+        };
     if let Some(it) = plan.checklists.list(list).get(item)
         && let Some(check) = &it.check
     {

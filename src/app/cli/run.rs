@@ -19,7 +19,9 @@ pub(super) async fn run(cli: &Cli, args: &RunArgs) -> Result<u8> {
         Err(code) => return Ok(code),
     };
     let store = open_store(cli, &plan)?;
-    let mut opts = controller::Options::new(operator(cli), args.clock.clock(), "headless");
+    // A cron run guards only while it runs, by design: its stop is no warning.
+    let mode = if args.once { "once" } else { "headless" };
+    let mut opts = controller::Options::new(operator(cli), args.clock.clock(), mode);
     opts.record = args.record.clone();
     opts.plan_path = Some(args.plan.clone());
     let session = controller::open(plan, opts, store).await?;

@@ -25,6 +25,7 @@ pub(super) fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
             "version": plan.release.version,
             "progress": progress,
             "holder": holder,
+            "heartbeat": published(store.as_ref()).map(|p| p.heartbeat),
             "journal_entries": journal.entries.len(),
         });
         out!("{}", serde_json::to_string_pretty(&value)?);
@@ -37,6 +38,10 @@ pub(super) fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
             plan.release.version,
             store.describe()
         );
+        if let Some(h) = &holder {
+            out!("  held by {}", controller::describe_holder(h));
+            out!("  {}", heartbeat_line(store.as_ref()));
+        }
         return Ok(0);
     };
     let engine = crate::engine::Engine::follow(Arc::clone(&plan), p);
@@ -120,12 +125,7 @@ pub(super) fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
 
 /// When the holder last said it was alive, and what that means.
 fn heartbeat_line(store: &dyn crate::store::ReleaseStore) -> String {
-    let published = store
-        .published()
-        .ok()
-        .flatten()
-        .and_then(|b| serde_json::from_slice::<controller::follow::Published>(&b).ok());
-    let Some(p) = published else {
+    let Some(p) = published(store) else {
         return "no heartbeat published yet".into();
     };
     let age = (chrono::Utc::now() - p.heartbeat).num_seconds().max(0);
@@ -141,4 +141,10 @@ fn heartbeat_line(store: &dyn crate::store::ReleaseStore) -> String {
             p.heartbeat.format("%H:%M:%SZ")
         )
     }
+}
+
+/// What the holder last published, if it can be read.
+fn published(store: &dyn crate::store::ReleaseStore) -> Option<controller::follow::Published> {
+    let bytes = store.published().ok().flatten()?;
+    serde_json::from_slice(&bytes).ok()
 }

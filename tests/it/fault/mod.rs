@@ -1,7 +1,7 @@
 //! shipdeck broken on purpose: killed processes, unwritable disks and flag files, dead
 //! metrics sources, a second terminal. The real binary on copies of fixture releases.
 
-mod common;
+pub(crate) mod common;
 mod control;
 mod crash;
 mod flags;

@@ -3,18 +3,16 @@
 //! `status` shows the heartbeat; a follower reads only the journal's new lines; and a
 //! store writer that dies ends a headless run instead of hanging it.
 
-mod fault_common;
-
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fault_common::*;
+use crate::fault::common::*;
 use shipdeck::clock::Clock;
 use shipdeck::control::{self, HolderState, Role, Stop, driver};
+use shipdeck::engine::journal::{Entry, Kind};
 use shipdeck::engine::{Command, Phase, Progress};
-use shipdeck::journal::{Entry, Kind};
 use shipdeck::store::{
     Acquired, FileStore, Holder, InboxAnswer, InboxRequest, JournalRead, JournalTail, ReleaseStore,
     StoreError,
