@@ -268,3 +268,37 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rule_breaks_in_the_direction_its_condition_says() {
+        assert!(breaks_above(Condition::Above(0.01), Better::Higher));
+        assert!(breaks_above(Condition::AboveBaseline(3.0), Better::Lower));
+        assert!(!breaks_above(Condition::Below(1.0), Better::Lower));
+        assert!(breaks_above(Condition::Degradation(0.2), Better::Lower));
+        assert!(!breaks_above(Condition::Degradation(0.1), Better::Higher));
+    }
+
+    #[test]
+    fn near_the_limit_is_past_halfway_from_the_baseline() {
+        // Baseline 100ms, limit 120ms: warn past 110ms, not at 105ms.
+        assert!(!near_limit(0.105, 0.12, true, Some(0.1)));
+        assert!(near_limit(0.111, 0.12, true, Some(0.1)));
+        // A lower limit: baseline 100/s, limit 90/s, warn below 95/s.
+        assert!(near_limit(94.0, 90.0, false, Some(100.0)));
+        assert!(!near_limit(96.0, 90.0, false, Some(100.0)));
+    }
+
+    #[test]
+    fn without_a_baseline_near_is_a_margin_of_the_limit() {
+        assert!(near_limit(0.0081, 0.01, true, None));
+        assert!(!near_limit(0.0079, 0.01, true, None));
+        assert!(near_limit(1.04, 1.0, false, None));
+        assert!(!near_limit(1.06, 1.0, false, None));
+        // A baseline already past the limit cannot set a halfway mark: the margin applies.
+        assert!(!near_limit(0.0079, 0.01, true, Some(0.02)));
+    }
+}

@@ -1,6 +1,7 @@
 //! engine: decides. A pure state machine fed `(now, input)` that returns effects; it
-//! never performs I/O and never reads a clock, so the same engine runs live, fast over
-//! history, in a backtest and under property tests.
+//! never performs I/O, never reads a clock and imports no adapter, so the same engine
+//! runs live, fast over history, in a backtest and under property tests. Adapters speak
+//! to it in its own vocabulary (`values`, `input`) and carry out its `effect`s.
 
 mod bake;
 mod commands;
