@@ -80,7 +80,7 @@ pub async fn run(session: Session, opts: Options) -> Outcome {
             {
                 break Outcome {
                     code: NEEDS_HUMAN,
-                    why,
+                    why: why.to_string(),
                 };
             }
             continue;

@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::{Controller, Message, Session, Snapshot, Stop, Takeover, open};
+use super::{Answer, Controller, Message, Refused, Session, Snapshot, Stop, Takeover, open};
 use crate::engine::journal::Entry;
 use crate::engine::{Command, Input};
 
@@ -18,9 +18,6 @@ pub const TICK: Duration = Duration::from_secs(1);
 /// The shortest time between two snapshots (about 30 a second): a burst of messages is
 /// handled whole before anyone looks.
 const PUBLISH_EVERY: Duration = Duration::from_millis(33);
-
-/// The answer to a command: what happened, or why it cannot act now.
-pub type Answer = Result<String, String>;
 
 /// What a client asks of the loop.
 #[derive(Debug)]
@@ -100,7 +97,7 @@ impl Handle {
     pub async fn command(&self, command: Command, reason: Option<String>) -> Answer {
         self.send(command, reason)
             .await
-            .unwrap_or_else(|_| Err("the controller has stopped".into()))
+            .unwrap_or_else(|_| Err(Refused::NotTaken("the controller has stopped".into())))
     }
 
     /// Asks to take the release over from a holder that is gone, without waiting.
@@ -268,19 +265,23 @@ impl Loop {
     /// Opens the release again as its holder, when the one holding it is gone.
     async fn take_over(&mut self, why: String) -> Answer {
         if self.controller.holds() {
-            return Err("this process already guards the release".into());
+            return Err(Refused::TakeOver(
+                "this process already guards the release".into(),
+            ));
         }
         let state = self.controller.holder_state();
         if !state.is_some_and(|s| s.unguarded()) {
-            return Err(format!(
+            return Err(Refused::TakeOver(format!(
                 "{} is alive and guards the release; send it commands instead",
                 self.controller
                     .follower_of()
                     .unwrap_or_else(|| "the holder".into())
-            ));
+            )));
         }
         let Some(from) = self.controller.departed_holder() else {
-            return Err("nobody is known to have held this release".into());
+            return Err(Refused::TakeOver(
+                "nobody is known to have held this release".into(),
+            ));
         };
         let mut opts = self.controller.options().clone();
         opts.takeover = Some(Takeover { from, why });
@@ -293,30 +294,55 @@ impl Loop {
                 self.messages = session.messages;
                 Ok("took over: this process now guards the release".into())
             }
-            Ok(_) => Err(format!(
+            Ok(_) => Err(Refused::TakeOver(format!(
                 "the holder's process still holds the lock ({}); it may be frozen: stop it, then take over",
                 self.controller
                     .follower_of()
                     .unwrap_or_else(|| "unknown".into())
-            )),
-            Err(e) => Err(format!("cannot take over: {e}")),
+            ))),
+            Err(e) => Err(Refused::TakeOver(format!("cannot take over: {e}"))),
         }
     }
 
     /// Journals the stop, records everything still queued, and publishes the last state.
     async fn finish(&mut self, how: Stop) -> Option<String> {
         let warning = self.controller.stop(how);
-        self.controller.settle().await;
-        // The writer has finished: what it recorded last is still in the channel.
-        while let Ok(message) = self.messages.try_recv() {
-            if matches!(
-                message,
-                Message::Recorded(_) | Message::StoreFailing(_) | Message::StoreRecovered
-            ) {
-                self.controller.handle(message);
+        if let Some(thread) = self.controller.close_writer() {
+            // The writer reports what it recorded on the message channel: drain it while
+            // waiting, or a full channel would hold the writer and this wait forever.
+            let join = tokio::task::spawn_blocking(move || thread.join());
+            tokio::pin!(join);
+            loop {
+                tokio::select! {
+                    _ = &mut join => break,
+                    message = self.messages.recv() => match message {
+                        Some(m) => self.take_closing(m),
+                        None => {
+                            let _ = (&mut join).await;
+                            break;
+                        }
+                    },
+                }
             }
+        }
+        self.controller.settle_rest().await;
+        while let Ok(message) = self.messages.try_recv() {
+            self.take_closing(message);
         }
         self.publish();
         warning
+    }
+
+    /// While closing, only what the writer says still counts: nothing new is decided.
+    fn take_closing(&mut self, message: Message) {
+        if matches!(
+            message,
+            Message::Recorded(_)
+                | Message::StoreFailing(_)
+                | Message::StoreRecovered
+                | Message::AdapterStopped(super::Adapter::Writer, _)
+        ) {
+            self.controller.handle(message);
+        }
     }
 }

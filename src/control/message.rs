@@ -1,7 +1,7 @@
 //! control::message: what the controller's tasks tell it, and the conditions it shows
 //! people. Every kind is a variant, so no check ever matches the wording of a message.
 
-use crate::engine::Input;
+use crate::engine::{Input, Refusal};
 use crate::store::{InboxAnswer, InboxRequest};
 
 use super::follow::Followed;
@@ -108,6 +108,42 @@ impl std::fmt::Display for Notice {
             Notice::AdapterStopped { adapter, why } => write!(f, "{}: {why}", adapter.name()),
             Notice::Answered { ok: true, message } => write!(f, "done: {message}"),
             Notice::Answered { ok: false, message } => write!(f, "refused: {message}"),
+        }
+    }
+}
+
+/// What a command came to: what happened, or why it did not act.
+pub type Answer = Result<String, Refused>;
+
+/// Why a command did not act.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// The engine will not, now; it says why (and what forcing would pass).
+    Engine(Refusal),
+    /// The store writer is gone: only a rollback still acts.
+    WriterStopped,
+    /// This screen follows a holder that is gone: take over first.
+    HolderGone,
+    /// The holder refused, or did not answer (its words, through the inbox).
+    Holder(String),
+    /// Taking the release over did not work.
+    TakeOver(String),
+    /// The controller did not take the request (it stopped, or its queue is full).
+    NotTaken(String),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::Engine(r) => write!(f, "{r}"),
+            Refused::WriterStopped => {
+                write!(f, "{}; only rollback still acts", Notice::WriterStopped)
+            }
+            Refused::HolderGone => write!(
+                f,
+                "the controller that held this release is gone: take over first (T on the screen)"
+            ),
+            Refused::Holder(m) | Refused::TakeOver(m) | Refused::NotTaken(m) => write!(f, "{m}"),
         }
     }
 }

@@ -31,7 +31,7 @@ use writer::{Job, Wish};
 
 pub use actions::Stop;
 pub use driver::{Handle, Request};
-pub use message::{Adapter, Message, Notice};
+pub use message::{Adapter, Answer, Message, Notice, Refused};
 pub use open::{ControllerError, Options, Session, Takeover, open, open_flags, open_metrics};
 pub use snapshot::{HolderState, Role, Snapshot};
 
@@ -220,7 +220,7 @@ impl Controller {
                     },
                     Err(m) => InboxAnswer {
                         ok: false,
-                        message: m,
+                        message: m.to_string(),
                     },
                 };
                 self.send(Job::Answer(req.id, answer));
@@ -454,25 +454,17 @@ impl Controller {
     }
 
     /// An operator command: `Ok(what happened)` or `Err(why it cannot act now)`.
-    pub fn command(&mut self, command: Command, reason: Option<String>) -> Result<String, String> {
+    pub fn command(&mut self, command: Command, reason: Option<String>) -> Answer {
         let operator = self.opts.operator.clone();
         self.command_as(command, &operator, reason)
     }
 
-    fn command_as(
-        &mut self,
-        command: Command,
-        operator: &str,
-        reason: Option<String>,
-    ) -> Result<String, String> {
+    fn command_as(&mut self, command: Command, operator: &str, reason: Option<String>) -> Answer {
         if self.lease.is_none() {
             return self.forward(command, reason);
         }
         if self.writer_stopped && command != Command::Rollback {
-            return Err(format!(
-                "{}; only rollback still acts",
-                Notice::WriterStopped
-            ));
+            return Err(Refused::WriterStopped);
         }
         let before = self.recent.len();
         let input = Input::Command {
@@ -482,7 +474,7 @@ impl Controller {
         };
         let refused = self.apply(input);
         if let Some(r) = refused {
-            return Err(r);
+            return Err(Refused::Engine(r));
         }
         Ok(self
             .recent
@@ -494,12 +486,9 @@ impl Controller {
     }
 
     /// A follower hands the command to the holder through the inbox.
-    fn forward(&mut self, command: Command, reason: Option<String>) -> Result<String, String> {
+    fn forward(&mut self, command: Command, reason: Option<String>) -> Answer {
         if let Some(HolderState::Gone) = self.holder_state() {
-            return Err(
-                "the controller that held this release is gone: take over first (T on the screen)"
-                    .into(),
-            );
+            return Err(Refused::HolderGone);
         }
         let request = InboxRequest {
             id: crate::store::new_request_id(),
@@ -585,7 +574,7 @@ impl Controller {
     }
 
     /// Runs one input through the engine and carries out its effects. Returns a refusal.
-    fn apply(&mut self, input: Input) -> Option<String> {
+    fn apply(&mut self, input: Input) -> Option<crate::engine::Refusal> {
         let now = match &input {
             Input::Samples { batch } => batch.at,
             _ => self.now(),
@@ -749,15 +738,26 @@ impl Controller {
     }
 
     /// Waits until everything sent to the writer is on disk (for exits), after giving
-    /// queued notifications a moment to go out.
+    /// queued notifications a moment to go out. The caller must not leave the message
+    /// channel full meanwhile: the writer reports what it recorded there (the loop's
+    /// `finish` drains it while it waits).
     pub async fn settle(&mut self) {
-        self.flush();
-        // The writer thread drains its queue (announcing what it recorded) and exits once
-        // its sender is gone; then the notifiers get their grace to deliver.
-        self.writer = None;
-        if let Some(t) = self.writer_thread.take() {
+        if let Some(t) = self.close_writer() {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
+        self.settle_rest().await;
+    }
+
+    /// Saves what is unsaved and lets the writer finish its queue: it ends once its
+    /// sender is gone. Returns its thread, to wait for.
+    pub(crate) fn close_writer(&mut self) -> Option<std::thread::JoinHandle<()>> {
+        self.flush();
+        self.writer = None;
+        self.writer_thread.take()
+    }
+
+    /// After the writer: the notifiers get their grace to deliver, the recorder closes.
+    pub(crate) async fn settle_rest(&mut self) {
         if let Some(n) = self.notifiers.take() {
             n.close(NOTIFY_GRACE).await;
         }

@@ -13,6 +13,7 @@ use super::input::Command;
 use super::journal::Kind;
 use super::progress::{PauseCause, Phase};
 use super::readiness::gate;
+use super::refusal::Refusal;
 use super::values::DesiredFlag;
 
 impl Engine {
@@ -28,17 +29,12 @@ impl Engine {
             .as_deref()
             .map(|r| format!(" — {r}"))
             .unwrap_or_default();
-        let refuse = |fx: &mut Vec<Effect>, why: String| fx.push(Effect::Refused(why));
+        let refuse = |fx: &mut Vec<Effect>, why: Refusal| fx.push(Effect::Refused(why));
         match command {
             Command::Start { force } => {
                 if !matches!(self.progress.phase, Phase::Ready) {
-                    return refuse(
-                        fx,
-                        format!(
-                            "the rollout has already started ({})",
-                            self.progress.phase.badge()
-                        ),
-                    );
+                    let phase = self.progress.phase.badge();
+                    return refuse(fx, Refusal::AlreadyStarted { phase });
                 }
                 let mut missing: Vec<String> = self
                     .plan
@@ -81,13 +77,7 @@ impl Engine {
                 missing.extend(no_baseline);
                 missing.dedup();
                 if !missing.is_empty() && !force {
-                    return refuse(
-                        fx,
-                        format!(
-                            "cannot start: {} (start with force to override)",
-                            missing.join("; ")
-                        ),
-                    );
+                    return refuse(fx, Refusal::StartBlocked { blockers: missing });
                 }
                 self.progress.baseline = plan
                     .metrics
@@ -145,16 +135,14 @@ impl Engine {
                         fx,
                     );
                 }
-                Phase::Paused { .. } => {
-                    refuse(fx, "paused: resume first (space), then promote".into())
-                }
-                Phase::Watching => refuse(
-                    fx,
-                    "the last step is live; guardrails are watching until the watch ends".into(),
-                ),
+                Phase::Paused { .. } => refuse(fx, Refusal::PausedFirst),
+                Phase::Watching => refuse(fx, Refusal::Watching),
                 other => refuse(
                     fx,
-                    format!("nothing to promote while {}", other.badge().to_lowercase()),
+                    Refusal::NothingTo {
+                        verb: "promote",
+                        phase: other.badge(),
+                    },
                 ),
             },
             Command::Pause => match self.progress.phase {
@@ -168,25 +156,22 @@ impl Engine {
                         fx,
                     );
                 }
-                Phase::Paused { .. } => refuse(fx, "already paused".into()),
+                Phase::Paused { .. } => refuse(fx, Refusal::AlreadyPaused),
                 ref other => refuse(
                     fx,
-                    format!("nothing to pause while {}", other.badge().to_lowercase()),
+                    Refusal::NothingTo {
+                        verb: "pause",
+                        phase: other.badge(),
+                    },
                 ),
             },
             Command::Resume { force } => {
                 let Phase::Paused { by, .. } = self.progress.phase.clone() else {
-                    return refuse(fx, "not paused".into());
+                    return refuse(fx, Refusal::NotPaused);
                 };
                 let blockers: Vec<String> = self.pause_blockers();
                 if !blockers.is_empty() && !force {
-                    return refuse(
-                        fx,
-                        format!(
-                            "cannot resume: {} (force to override; it is journaled)",
-                            blockers.join("; ")
-                        ),
-                    );
+                    return refuse(fx, Refusal::ResumeBlocked { blockers });
                 }
                 let forced = if force && !blockers.is_empty() {
                     format!("forced past: {}", blockers.join("; "))
@@ -209,11 +194,8 @@ impl Engine {
                 }
             }
             Command::Rollback => match self.progress.phase {
-                Phase::RollingBack { .. } => refuse(
-                    fx,
-                    "already rolling back; waiting for the backend to confirm".into(),
-                ),
-                Phase::RolledBack { .. } => refuse(fx, "already rolled back".into()),
+                Phase::RollingBack { .. } => refuse(fx, Refusal::AlreadyRollingBack),
+                Phase::RolledBack { .. } => refuse(fx, Refusal::AlreadyRolledBack),
                 _ => {
                     let reason = reason.unwrap_or_else(|| "manual rollback".into());
                     self.rollback_as(now, operator, Kind::Action, reason, None, fx);
@@ -221,16 +203,11 @@ impl Engine {
             },
             Command::SetPercent { percent } => {
                 if percent > 100 {
-                    return refuse(fx, format!("{percent}% is outside 0..=100"));
+                    return refuse(fx, Refusal::PercentOutOfRange { percent });
                 }
                 let Some(step) = self.step_index().filter(|_| self.progress.phase.is_live()) else {
-                    return refuse(
-                        fx,
-                        format!(
-                            "the slider acts on a live rollout, not while {}",
-                            self.progress.phase.badge().to_lowercase()
-                        ),
-                    );
+                    let phase = self.progress.phase.badge();
+                    return refuse(fx, Refusal::SliderNotLive { phase });
                 };
                 let desired = DesiredFlag {
                     enabled: true,
@@ -252,11 +229,13 @@ impl Engine {
             }
             Command::Tick { list, item, done } => {
                 let Some(it) = self.plan.checklists.list(list).get(item) else {
-                    return refuse(fx, format!("{} has no item {}", list.title(), item + 1));
+                    let (list, item) = (list.title(), item + 1);
+                    return refuse(fx, Refusal::NoSuchItem { list, item });
                 };
                 if it.check.is_some() {
                     let why = self.item_done(list, item).1.unwrap_or_default();
-                    return refuse(fx, format!("\"{}\" ticks itself ({why})", it.text));
+                    let item = it.text.clone();
+                    return refuse(fx, Refusal::TicksItself { item, why });
                 }
                 let text = it.text.clone();
                 let set = self.progress.ticked.entry(list).or_default();

@@ -38,5 +38,5 @@ pub enum Effect {
     Notify(Event),
     Journal(Entry),
     /// A command that cannot act now, and why.
-    Refused(String),
+    Refused(super::refusal::Refusal),
 }

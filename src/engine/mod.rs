@@ -16,6 +16,7 @@ pub mod journal;
 mod judge;
 mod progress;
 mod readiness;
+mod refusal;
 mod staleness;
 mod transitions;
 pub mod values;
@@ -24,6 +25,7 @@ pub use effect::{Effect, Event, EventKind};
 pub use flag::describe_flag;
 pub use input::{Command, FlagEvent, Input};
 pub use progress::{CheckReport, PauseCause, Phase, Progress, Reports, Resume, StageReport};
+pub use refusal::Refusal;
 
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};

@@ -168,13 +168,13 @@ impl Engine {
 /// Whether a command may act past `blockers`: `Ok(Some("forced past: …"))` when forced
 /// through them, `Ok(None)` when nothing blocks, `Err(why)` when it must be refused.
 pub(super) fn gate(
-    verb: &str,
+    verb: &'static str,
     blockers: Vec<String>,
     force: bool,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, super::refusal::Refusal> {
     match (blockers.is_empty(), force) {
         (true, _) => Ok(None),
         (false, true) => Ok(Some(format!("forced past: {}", blockers.join("; ")))),
-        (false, false) => Err(format!("cannot {verb}: {}", blockers.join("; "))),
+        (false, false) => Err(super::refusal::Refusal::Blocked { verb, blockers }),
     }
 }

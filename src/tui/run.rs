@@ -15,7 +15,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::{App, Intent, Theme, View, draw};
-use crate::control::driver::{self, Answer, Handle};
+use crate::control::driver::{self, Handle};
+use crate::control::{Answer, Refused};
 use crate::control::{Session, Snapshot, Stop};
 
 /// The shortest time between two frames (about 30 frames a second).
@@ -81,7 +82,7 @@ impl Screen {
 
     /// Shows the controller's answer to a command.
     pub fn answer(&mut self, answer: Answer) {
-        self.app.answer(answer);
+        self.app.answer(answer.map_err(|r| r.to_string()));
     }
 
     /// Draws a snapshot; the completed frame holds what was drawn.
@@ -183,7 +184,9 @@ where
                 None => return Ok(Ending::Quit),
             },
             Some(answer) = answers.next(), if !answers.is_empty() => {
-                screen.answer(answer.unwrap_or_else(|_| Err("the controller did not take the command".into())));
+                screen.answer(answer.unwrap_or_else(|_| {
+                    Err(Refused::NotTaken("the controller did not take the command".into()))
+                }));
                 dirty = true;
             }
             changed = snapshots.changed() => {

@@ -263,7 +263,9 @@ async fn taking_over_a_live_holder_is_refused() {
         .take_over("just because".into())
         .await
         .expect("the loop answers");
-    let why = answer.expect_err("took the release from a live holder");
+    let why = answer
+        .expect_err("took the release from a live holder")
+        .to_string();
     assert!(why.contains("alive") && why.contains("alice"), "{why}");
     assert_eq!(
         handle.snapshot().holder_state(),

@@ -10,7 +10,7 @@ use super::args::{ActArgs, TickArgs};
 use super::load::{load_plan, open_store, operator};
 use crate::app::options::INVALID;
 use crate::clock::Clock;
-use crate::control::driver::{self, Answer, Handle};
+use crate::control::driver::{self, Handle};
 use crate::control::{self as controller, Notice, Snapshot, Stop};
 use crate::engine::Command;
 
@@ -77,12 +77,18 @@ pub(super) async fn tick(cli: &Cli, args: &TickArgs) -> Result<u8> {
     act(cli, &act_args, Command::Tick { list, item, done }).await
 }
 
-async fn act_directly(handle: &Handle, command: Command, reason: Option<String>) -> Answer {
+/// What the command came to, in words for the terminal.
+type Said = Result<String, String>;
+
+async fn act_directly(handle: &Handle, command: Command, reason: Option<String>) -> Said {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut snapshots = handle.watch();
     // The baseline and the guardrails need the recent history first.
     wait_until(&mut snapshots, deadline, |s| s.history_in).await;
-    let answer = handle.command(command, reason).await?;
+    let answer = handle
+        .command(command, reason)
+        .await
+        .map_err(|r| r.to_string())?;
     let confirmed = wait_until(&mut snapshots, deadline, |s| {
         s.engine.progress().confirmed_or_idle()
     })
@@ -101,15 +107,13 @@ async fn act_directly(handle: &Handle, command: Command, reason: Option<String>)
 }
 
 /// Hands the command to the holder and waits for its answer.
-async fn forward(
-    handle: &Handle,
-    command: Command,
-    reason: Option<String>,
-    holder: &str,
-) -> Answer {
+async fn forward(handle: &Handle, command: Command, reason: Option<String>, holder: &str) -> Said {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(12);
     let mut snapshots = handle.watch();
-    handle.command(command, reason).await?;
+    handle
+        .command(command, reason)
+        .await
+        .map_err(|r| r.to_string())?;
     let answered = |s: &Snapshot| matches!(s.notice, Some(Notice::Answered { .. }));
     if !wait_until(&mut snapshots, deadline, answered).await {
         return Err("no answer from the controller holding the release".into());

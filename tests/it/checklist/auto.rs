@@ -120,7 +120,8 @@ async fn a_command_item_ticks_and_unticks_itself_and_says_why() {
             },
             None,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(refused.contains("ticks itself"), "{refused}");
 
     std::fs::write(dir.path().join("migrated"), "").unwrap();

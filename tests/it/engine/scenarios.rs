@@ -439,7 +439,7 @@ fn resume_is_refused_while_a_guardrail_trips_and_a_forced_resume_is_journaled_as
 
     let fx = d.cmd(RESUME);
     assert!(
-        matches!(fx.as_slice(), [Effect::Refused(why)] if why.contains("cannot resume") && why.contains("error_rate above 1%")),
+        matches!(fx.as_slice(), [Effect::Refused(why)] if why.to_string().contains("cannot resume") && why.to_string().contains("error_rate above 1%")),
         "{fx:?}"
     );
     assert_eq!(paused_by(&d), Some(PauseCause::Guardrail(0)));
@@ -764,6 +764,7 @@ fn start_is_refused_while_pre_release_items_are_open() {
     let [Effect::Refused(why)] = fx.as_slice() else {
         panic!("expected a refusal, got {fx:?}");
     };
+    let why = why.to_string();
     assert!(
         why.contains("pre-release: Feature flag configured"),
         "{why}"

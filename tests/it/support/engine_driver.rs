@@ -116,7 +116,7 @@ impl Driver {
             match effect {
                 Effect::Journal(e) => self.journal.push(e.clone()),
                 Effect::Notify(e) => self.notices.push(e.clone()),
-                Effect::Refused(why) => self.refusals.push(why.clone()),
+                Effect::Refused(why) => self.refusals.push(why.to_string()),
                 Effect::SetFlag(d) => {
                     self.writes.push(d.clone());
                     self.pending = Some(d.clone());

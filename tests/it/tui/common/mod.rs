@@ -140,7 +140,7 @@ impl World {
             reason: None,
         });
         if let Some(why) = fx.iter().find_map(|e| match e {
-            Effect::Refused(why) => Some(why.clone()),
+            Effect::Refused(why) => Some(why.to_string()),
             _ => None,
         }) {
             return Err(why);
