@@ -39,7 +39,7 @@ pub use app::App;
 pub use keys::Intent;
 pub use layout::{MIN_HEIGHT, MIN_WIDTH, Pane};
 pub use run::{Ending, Flow, Screen, TuiOptions, run, run_loop, signals};
-pub use theme::{Theme, ThemeError, load_theme, no_color_from_env};
+pub use theme::{Theme, ThemeError};
 
 /// Everything the screen shows that is not UI state, borrowed for one frame.
 #[derive(Debug, Clone)]
