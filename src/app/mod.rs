@@ -1,5 +1,6 @@
 //! app: the front-ends that are not the screen — the command line and its commands, the
-//! headless driver, the built-in demo, `init`'s starting files and the release notes.
+//! headless driver, the built-in demo, `init`'s starting files, the release notes and the
+//! reading of the screen's theme file and `NO_COLOR` at start-up.
 //! Owns what the process prints and its exit codes; decides nothing about a release (the
 //! engine does) and must never be imported by the layers below it.
 
@@ -10,6 +11,7 @@ pub mod init;
 pub mod notes;
 pub mod options;
 pub mod replay;
+pub mod theme_file;
 
 /// Writes command output to stdout (through [`out!`]). A closed pipe ends the process with
 /// success: whoever read the output has all they wanted. Any other failure to write (a

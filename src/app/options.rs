@@ -1,10 +1,12 @@
 //! options: what more than one front-end reads from the command line (the screen's
-//! theme, the engine clock, RFC 3339 times) and the exit code for input a user can fix.
+//! options, the engine clock, RFC 3339 times) and the exit code for input a user can fix.
 //! Imports no front-end, so the command line and the demo can both import it.
 
 use clap::Args;
 
+use super::theme_file;
 use crate::clock::Clock;
+use crate::tui::{Theme, TuiOptions};
 
 /// Exit code for input a user can fix (a bad plan, a bad flag file).
 pub const INVALID: u8 = 2;
@@ -34,10 +36,18 @@ pub(crate) fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, Strin
         .map_err(|e| format!("{e}; write it as RFC 3339, e.g. 2026-03-15T14:00:00Z"))
 }
 
-/// The screen's options from `--theme` and `NO_COLOR`; a bad theme is the user's to fix.
-pub(crate) fn screen_options(theme: Option<&str>) -> Result<crate::tui::TuiOptions, u8> {
-    crate::tui::TuiOptions::from_args(theme).map_err(|e| {
-        eprintln!("{e}");
-        INVALID
+/// The screen's options from `--theme NAME|PATH` (default dark) and `NO_COLOR`, read at
+/// start-up, before the screen's loop runs; a bad theme is the user's to fix.
+pub(crate) fn screen_options(theme: Option<&str>) -> Result<TuiOptions, u8> {
+    let theme = match theme {
+        Some(t) => theme_file::load_theme(t).map_err(|e| {
+            eprintln!("{e}");
+            INVALID
+        })?,
+        None => Theme::dark(),
+    };
+    Ok(TuiOptions {
+        theme,
+        no_color: theme_file::no_color_from_env(),
     })
 }

@@ -9,12 +9,17 @@
 
 pub mod app;
 pub mod checklist;
+pub mod confirm;
+pub mod cursor;
 pub mod header;
 pub mod health;
 pub mod journal;
+pub mod keys;
 pub mod layout;
 pub mod pipeline;
 pub mod popup;
+#[cfg(test)]
+mod rig;
 pub mod rollout;
 pub mod run;
 pub mod theme;
@@ -30,10 +35,11 @@ use std::collections::VecDeque;
 use crate::engine::Engine;
 use crate::engine::journal::Entry;
 
-pub use app::{App, Intent};
+pub use app::App;
+pub use keys::Intent;
 pub use layout::{MIN_HEIGHT, MIN_WIDTH, Pane};
 pub use run::{Ending, Flow, Screen, TuiOptions, run, run_loop, signals};
-pub use theme::{Theme, ThemeError, load_theme, no_color_from_env};
+pub use theme::{Theme, ThemeError};
 
 /// Everything the screen shows that is not UI state, borrowed for one frame.
 #[derive(Debug, Clone)]

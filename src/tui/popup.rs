@@ -8,7 +8,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
 
-use super::app::{Ask, Confirm, Popup};
+use super::app::Popup;
+use super::confirm::{Ask, Confirm};
 use super::{App, View, fit};
 use crate::engine::guardrail::{Explain, breaks, format_secs, format_value};
 use crate::engine::{Engine, Phase};

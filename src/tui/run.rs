@@ -32,21 +32,6 @@ pub struct TuiOptions {
     pub no_color: bool,
 }
 
-impl TuiOptions {
-    /// `--theme NAME|PATH` (default dark) and `NO_COLOR` from the environment. Read at
-    /// start-up, before the screen's loop runs.
-    pub fn from_args(theme: Option<&str>) -> Result<TuiOptions, super::ThemeError> {
-        let theme = match theme {
-            Some(t) => super::load_theme(t)?,
-            None => Theme::dark(),
-        };
-        Ok(TuiOptions {
-            theme,
-            no_color: super::no_color_from_env(),
-        })
-    }
-}
-
 /// What the loop does after an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {

@@ -1,13 +1,14 @@
-//! tui::theme: the screen's colours and text attributes. Owns theme files (built-in
-//! `themes/*.yaml`, compiled in, and user files merged over the default) and `NO_COLOR`;
-//! never decides what a state means — panes pick a role, the theme styles it.
+//! tui::theme: the screen's colours and text attributes. Owns the theme format (built-in
+//! `themes/*.yaml`, compiled in, and user files merged over the default) and the look
+//! without colour; never decides what a state means — panes pick a role, the theme styles
+//! it — and never reads a file or the environment: the front-end's start-up does, and
+//! hands the text over.
 //!
 //! Config comes in as strings and becomes typed `Style`s here, in one place: a theme file
 //! sets any subset of roles (`ok: {fg: green, bold: true}`), and every role it leaves out
 //! keeps the value of the theme it `extends` (default `dark`).
 
 use ratatui::style::{Color, Modifier, Style};
-use std::path::{Path, PathBuf};
 
 /// The built-in themes, in the order `t` cycles through them.
 pub const BUILT_IN: [(&str, &str); 3] = [
@@ -19,21 +20,14 @@ pub const BUILT_IN: [(&str, &str); 3] = [
     ),
 ];
 
-/// A theme the user can cause to fail: a name that is not built in, a file that cannot be
-/// read or does not parse.
+/// A theme the user can cause to fail: a name that is not built in, a file's text that does
+/// not parse.
 #[derive(Debug, thiserror::Error)]
 pub enum ThemeError {
     #[error(
         "--theme: unknown theme `{name}`{hint}; built-in themes are dark, light and high-contrast, or give the path of a theme file"
     )]
     Unknown { name: String, hint: String },
-    #[error(
-        "--theme: cannot read {path}: {source}; check the path, or use a built-in theme (dark, light, high-contrast)"
-    )]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error(
         "{origin}:{line}:{column}: {message} (see themes/dark.yaml for every role and its form)"
     )]
@@ -282,37 +276,31 @@ pub fn built_in(index: usize) -> Theme {
     parse(name, text, Theme::attributes()).unwrap_or_else(|_| Theme::attributes())
 }
 
-/// `--theme NAME|PATH`: a built-in theme by name, or a theme file merged over the theme it
-/// `extends` (default `dark`).
-pub fn load_theme(name_or_path: &str) -> Result<Theme, ThemeError> {
-    if let Some(i) = BUILT_IN.iter().position(|(n, _)| *n == name_or_path) {
-        return Ok(built_in(i));
+/// A built-in theme by its name.
+pub fn named(name: &str) -> Option<Theme> {
+    BUILT_IN.iter().position(|(n, _)| *n == name).map(built_in)
+}
+
+/// The error for a `--theme` that names neither a built-in theme nor a file, with the
+/// nearest built-in name as a hint.
+pub fn unknown(name: &str) -> ThemeError {
+    let hint = BUILT_IN
+        .iter()
+        .map(|(n, _)| (*n, strsim::jaro_winkler(n, name)))
+        .filter(|(_, score)| *score > 0.7)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(n, _)| format!(" (did you mean `{n}`?)"))
+        .unwrap_or_default();
+    ThemeError::Unknown {
+        name: name.to_string(),
+        hint,
     }
-    let path = Path::new(name_or_path);
-    let looks_like_path = name_or_path.contains(std::path::MAIN_SEPARATOR)
-        || name_or_path.contains('/')
-        || path.extension().is_some()
-        || path.exists();
-    if !looks_like_path {
-        let hint = BUILT_IN
-            .iter()
-            .map(|(n, _)| (*n, strsim::jaro_winkler(n, name_or_path)))
-            .filter(|(_, score)| *score > 0.7)
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(n, _)| format!(" (did you mean `{n}`?)"))
-            .unwrap_or_default();
-        return Err(ThemeError::Unknown {
-            name: name_or_path.to_string(),
-            hint,
-        });
-    }
-    let text = std::fs::read_to_string(path).map_err(|source| ThemeError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut theme = parse(&path.display().to_string(), &text, Theme::dark())?;
-    theme.name = path.display().to_string();
-    Ok(theme)
+}
+
+/// A theme file's text, read by the caller, merged over the theme it `extends` (default
+/// `dark`). `origin` (the file's path) names the theme and locates its errors.
+pub fn parse_file(origin: &str, text: &str) -> Result<Theme, ThemeError> {
+    parse(origin, text, Theme::dark())
 }
 
 /// Parses theme text laid over `under` (or over the theme its `extends` names).
@@ -363,11 +351,6 @@ fn first_line(rendered: &str) -> String {
     line.to_string()
 }
 
-/// `NO_COLOR` set to anything non-empty turns colour off (no-color.org).
-pub fn no_color_from_env() -> bool {
-    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,32 +365,6 @@ mod tests {
             assert!(!seen.contains(&theme.ok), "{name} has its own ok colour");
             seen.push(theme.ok);
         }
-    }
-
-    #[test]
-    fn built_in_names_load() {
-        assert_eq!(load_theme("light").unwrap().name, "light");
-        assert_eq!(load_theme("high-contrast").unwrap(), built_in(2));
-    }
-
-    #[test]
-    fn unknown_name_suggests_the_nearest() {
-        let err = load_theme("ligth").unwrap_err().to_string();
-        assert!(err.contains("did you mean `light`"), "{err}");
-        assert!(err.contains("--theme"), "{err}");
-    }
-
-    #[test]
-    fn partial_file_merges_over_dark() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("mine.yaml");
-        std::fs::write(&path, "ok: {fg: \"#00ff00\"}\n").unwrap();
-        let theme = load_theme(path.to_str().unwrap()).unwrap();
-        let dark = Theme::dark();
-        assert_eq!(theme.ok.fg, Some(Color::Rgb(0, 255, 0)));
-        assert_eq!(theme.ok.add_modifier, dark.ok.add_modifier);
-        assert_eq!(theme.bad, dark.bad);
-        assert_eq!(theme.text, dark.text);
     }
 
     #[test]
@@ -455,14 +412,6 @@ mod tests {
         let theme = parse("t.yaml", "ok: {fg: 12, bg: \"#102030\"}\n", Theme::dark()).unwrap();
         assert_eq!(theme.ok.fg, Some(Color::Indexed(12)));
         assert_eq!(theme.ok.bg, Some(Color::Rgb(16, 32, 48)));
-    }
-
-    #[test]
-    fn missing_file_says_which() {
-        let err = load_theme("/nonexistent/theme.yaml")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("/nonexistent/theme.yaml"), "{err}");
     }
 
     #[test]

@@ -179,8 +179,15 @@ async fn a_follower_outlives_its_holder_and_a_rollback_takes_over() {
     );
     // Its engine has no time of its own (the clock it shows runs on from the holder's
     // last heartbeat, so the data's age shows), and it reads no metrics of its own.
-    assert_eq!(later.engine.now(), gone.engine.now(), "the follower's engine ran on");
-    assert!(later.data_age >= gone.data_age, "the data looks fresher than it is");
+    assert_eq!(
+        later.engine.now(),
+        gone.engine.now(),
+        "the follower's engine ran on"
+    );
+    assert!(
+        later.data_age >= gone.data_age,
+        "the data looks fresher than it is"
+    );
     assert_eq!(later.samples_seen, 0, "the follower read metrics itself");
     assert_eq!(
         saved(&store).as_ref(),

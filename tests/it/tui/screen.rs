@@ -266,7 +266,7 @@ fn each_pane() {
 fn theme_styles() {
     let world = paused_by_guardrail();
     for name in ["dark", "light", "high-contrast"] {
-        let mut app = App::new(tui::load_theme(name).unwrap(), false);
+        let mut app = App::new(tui::theme::named(name).unwrap(), false);
         let t = screen(&world, &mut app, 80, 24);
         insta::assert_debug_snapshot!(format!("style_{name}"), t.backend().buffer());
     }
@@ -294,7 +294,7 @@ fn themes_differ_where_state_is_shown() {
     let styles: Vec<_> = ["dark", "light", "high-contrast"]
         .iter()
         .map(|n| {
-            let mut app = App::new(tui::load_theme(n).unwrap(), false);
+            let mut app = App::new(tui::theme::named(n).unwrap(), false);
             let t = screen(&world, &mut app, 120, 40);
             let buffer = t.backend().buffer().clone();
             // The badge's cells.

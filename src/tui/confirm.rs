@@ -1,0 +1,320 @@
+//! tui::confirm: the questions put to the operator before anything with consequences
+//! (what each asks, what it will do, what stands in the way) and how `y`, `f` or any other
+//! key answers them. Pure: a confirmed question becomes an [`Intent`]; a question the
+//! release has moved on from is never answered.
+
+use crossterm::event::{KeyCode, KeyEvent};
+
+use super::View;
+use super::app::{App, PhaseKey, Popup};
+use super::keys::{Intent, command};
+use crate::engine::guardrail::format_secs;
+use crate::engine::{Command, Phase};
+use crate::plan::ListKind;
+
+/// What a confirmation popup is asking about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ask {
+    Promote,
+    Rollback,
+    SetPercent(u8),
+    ForceResume,
+    TakeOver,
+    Quit,
+}
+
+/// A question put to the operator before anything with consequences happens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirm {
+    pub ask: Ask,
+    pub title: String,
+    /// What will happen, one line each.
+    pub lines: Vec<String>,
+    /// What stands in the way; shown so that forcing (`f`) is an informed choice.
+    pub blockers: Vec<String>,
+    /// `y` confirms; with `force_only`, only `f` does (resuming past a guardrail).
+    pub force_only: bool,
+    /// Whether `f` is offered.
+    pub can_force: bool,
+    /// What `y` does, in a word or two: `start`, `approve`, `roll back now`.
+    pub yes: &'static str,
+    /// Where the release stood when asked: if it moved on, the answer no longer applies.
+    pub(crate) at: PhaseKey,
+}
+
+impl App {
+    /// A key while a question is open: `y` (or `f` where forcing is offered) answers it,
+    /// any other key cancels it.
+    pub(super) fn on_confirm_key(
+        &mut self,
+        c: &Confirm,
+        key: KeyEvent,
+        view: &View,
+    ) -> Option<Intent> {
+        if c.at != PhaseKey::of(view.engine) && !matches!(c.ask, Ask::Quit | Ask::TakeOver) {
+            return self.say("not done: the release moved on since the question");
+        }
+        let yes = matches!(key.code, KeyCode::Char('y' | 'Y'));
+        let force = c.can_force && matches!(key.code, KeyCode::Char('f' | 'F'));
+        let confirmed = yes && !c.force_only;
+        if !confirmed && !force {
+            return self.say("cancelled; nothing was done");
+        }
+        match c.ask {
+            Ask::Promote => command(Command::Promote { force }),
+            Ask::Rollback => command(Command::Rollback),
+            Ask::SetPercent(percent) => command(Command::SetPercent { percent }),
+            Ask::ForceResume => command(Command::Resume { force: true }),
+            Ask::Quit => Some(Intent::Quit),
+            Ask::TakeOver => Some(Intent::TakeOver),
+        }
+    }
+
+    /// Opens the question for `ask`, in the words of where the release stands now.
+    pub(super) fn ask(&mut self, ask: Ask, view: &View) {
+        let engine = view.engine;
+        let plan = engine.plan();
+        let release = format!("{} {}", plan.release.name, plan.release.version);
+        let steps = &plan.rollout.steps;
+        let describe = |i: usize| {
+            steps
+                .get(i)
+                .map(|s| format!("step {}/{} {}", i + 1, steps.len(), s.label()))
+                .unwrap_or_default()
+        };
+        let watch = format_secs(plan.rollout.watch.as_secs() as i64);
+        let next = |step: usize| {
+            if step + 1 < steps.len() {
+                format!("→ {}", describe(step + 1))
+            } else {
+                format!("→ the last step is done: guardrails watch for {watch}")
+            }
+        };
+        let yes = match (&ask, engine.phase()) {
+            (Ask::Promote, Phase::Ready) => "start",
+            (Ask::Promote, Phase::AwaitingApproval { .. }) => "approve",
+            (Ask::Promote, _) => "promote early",
+            (Ask::Rollback, _) => "roll back now",
+            (Ask::SetPercent(_), _) => "apply",
+            (Ask::ForceResume, _) => "",
+            (Ask::Quit, _) => "quit",
+            (Ask::TakeOver, _) => "take over",
+        };
+        let (title, lines, blockers, can_force, force_only) = match ask {
+            Ask::Promote => {
+                let (title, lines, blockers) = match engine.phase() {
+                    Phase::Ready => {
+                        let mut blockers: Vec<String> = plan
+                            .pipeline
+                            .iter()
+                            .filter(|s| !matches!(s.source, crate::plan::StageSource::Rollout))
+                            .filter(|s| {
+                                !matches!(
+                                    engine.stage(&s.name).map(|r| r.status),
+                                    Some(
+                                        crate::plan::StageStatus::Passed
+                                            | crate::plan::StageStatus::Skipped
+                                    )
+                                )
+                            })
+                            .map(|s| format!("stage {} has not passed", s.name))
+                            .collect();
+                        blockers.extend(
+                            engine
+                                .open_items(ListKind::PreRelease)
+                                .into_iter()
+                                .map(|t| format!("pre-release: {t}")),
+                        );
+                        (
+                            format!("Start the rollout of {release}?"),
+                            vec![format!("→ {}", describe(0))],
+                            blockers,
+                        )
+                    }
+                    Phase::Baking { step } => {
+                        let mut blockers = engine.blockers();
+                        if let Some((have, need)) = engine.starved() {
+                            blockers.push(format!("starved: {have}/{need} fresh samples"));
+                        }
+                        let left = engine
+                            .time_left()
+                            .map(|d| format_secs(d.as_secs() as i64))
+                            .unwrap_or_default();
+                        (
+                            format!("Promote {release} early?"),
+                            vec![
+                                format!("{} still has {left} of bake left", describe(*step)),
+                                next(*step),
+                            ],
+                            blockers,
+                        )
+                    }
+                    Phase::AwaitingApproval { step } => (
+                        format!("Approve {release}?"),
+                        vec![
+                            format!("{} baked on healthy data", describe(*step)),
+                            next(*step),
+                        ],
+                        engine.blockers(),
+                    ),
+                    _ => (String::new(), Vec::new(), Vec::new()),
+                };
+                (title, lines, blockers, true, false)
+            }
+            Ask::Rollback => (
+                format!("ROLL BACK {release}?"),
+                vec![
+                    "The flag is disabled at once: no user gets the feature.".to_string(),
+                    "The rollback runbook follows; everything lands in the journal.".to_string(),
+                ],
+                Vec::new(),
+                false,
+                false,
+            ),
+            Ask::SetPercent(percent) => {
+                let step = engine
+                    .step_index()
+                    .and_then(|i| steps.get(i))
+                    .map(|s| format!("{} says {}%", s.name, s.percent))
+                    .unwrap_or_default();
+                (
+                    format!("Set the rollout to {percent}%?"),
+                    vec![
+                        format!("Live now: {}%; {step}.", engine.exposure().percent),
+                        "This overrides the step until the next promote; it is journaled."
+                            .to_string(),
+                    ],
+                    Vec::new(),
+                    false,
+                    false,
+                )
+            }
+            Ask::ForceResume => (
+                "Resume past the guardrail?".to_string(),
+                vec![
+                    "The rollout was paused by a guardrail that still holds.".to_string(),
+                    "A forced resume is journaled as forced, with your name.".to_string(),
+                ],
+                engine.blockers(),
+                true,
+                true,
+            ),
+            Ask::TakeOver => (
+                format!("Take over {release}?"),
+                vec![
+                    "Its holder has stopped guarding: this screen becomes the controller,"
+                        .to_string(),
+                    "runs the guardrails and writes the flag. The journal records it.".to_string(),
+                ],
+                Vec::new(),
+                false,
+                false,
+            ),
+            Ask::Quit => (
+                "Quit while the rollout is live?".to_string(),
+                vec![
+                    "Guardrails stop watching until shipdeck runs again;".to_string(),
+                    "the state is saved (`shipdeck run PLAN --headless` keeps watching)."
+                        .to_string(),
+                ],
+                Vec::new(),
+                false,
+                false,
+            ),
+        };
+        self.popup = Some(Popup::Confirm(Confirm {
+            ask,
+            title,
+            lines,
+            blockers,
+            force_only,
+            can_force,
+            yes,
+            at: PhaseKey::of(engine),
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::rig::{Rig, cmd};
+
+    #[test]
+    fn rollback_needs_r_then_y() {
+        let mut r = Rig::baking();
+        assert_eq!(r.press(KeyCode::Char('R')), None);
+        assert!(matches!(r.app.popup(), Some(Popup::Confirm(c)) if c.ask == Ask::Rollback));
+        assert_eq!(r.press(KeyCode::Char('y')), cmd(Command::Rollback));
+        assert!(r.app.popup().is_none());
+    }
+
+    #[test]
+    fn any_other_key_cancels_a_question() {
+        let mut r = Rig::baking();
+        for stray in [
+            KeyCode::Char('R'),
+            KeyCode::Char(' '),
+            KeyCode::Enter,
+            KeyCode::Esc,
+        ] {
+            r.press(KeyCode::Char('R'));
+            assert_eq!(r.press(stray), None, "{stray:?} must not confirm");
+            assert!(r.app.popup().is_none());
+            assert!(r.app.status().is_some_and(|s| s.text.contains("cancelled")));
+        }
+        // Rollback offers no force: `f` cancels it too.
+        r.press(KeyCode::Char('R'));
+        assert_eq!(r.press(KeyCode::Char('f')), None);
+    }
+
+    #[test]
+    fn promote_asks_and_can_force() {
+        let mut r = Rig::baking();
+        r.press(KeyCode::Char('P'));
+        let Some(Popup::Confirm(c)) = r.app.popup() else {
+            panic!("no question");
+        };
+        assert!(c.title.contains("early"), "{c:?}");
+        assert!(c.lines.iter().any(|l| l.contains("Full")), "{c:?}");
+        assert_eq!(
+            r.press(KeyCode::Char('y')),
+            cmd(Command::Promote { force: false })
+        );
+        r.press(KeyCode::Char('P'));
+        assert_eq!(
+            r.press(KeyCode::Char('f')),
+            cmd(Command::Promote { force: true })
+        );
+    }
+
+    #[test]
+    fn a_question_lapses_when_the_release_moves_on() {
+        let mut r = Rig::baking();
+        r.press(KeyCode::Char('P'));
+        // The bake completes and the engine promotes by itself while the question is open.
+        r.samples(45, 0.002);
+        assert_eq!(r.engine.step_index(), Some(1));
+        assert_eq!(r.press(KeyCode::Char('y')), None, "no double promote");
+    }
+
+    #[test]
+    fn guardrail_pause_shows_why_and_resume_past_it_needs_f() {
+        let mut r = Rig::baking();
+        r.samples(1, 0.02);
+        assert_eq!(r.engine.phase().badge(), "PAUSED");
+        r.sync();
+        assert_eq!(r.app.popup(), Some(&Popup::Why));
+        // space closes the why and asks: the guardrail still holds.
+        assert_eq!(r.press(KeyCode::Char(' ')), None);
+        assert!(
+            matches!(r.app.popup(), Some(Popup::Confirm(c)) if c.ask == Ask::ForceResume && !c.blockers.is_empty())
+        );
+        assert_eq!(r.press(KeyCode::Char('y')), None, "y does not force");
+        r.press(KeyCode::Char(' '));
+        assert_eq!(
+            r.press(KeyCode::Char('f')),
+            cmd(Command::Resume { force: true })
+        );
+    }
+}

@@ -1,0 +1,185 @@
+//! tui::cursor: the checklist cursor, the runbook's cursor and the journal's scroll, and
+//! which checklist matters in each phase. Moves only UI state; ticking an item is the
+//! engine's, through a command.
+
+use super::View;
+use super::app::App;
+use super::layout::Pane;
+use crate::engine::{Engine, Phase};
+use crate::plan::ListKind;
+
+impl App {
+    /// The checklist item under the cursor: the operator's choice, or the first open item
+    /// of the list that matters in this phase.
+    pub fn cursor(&self, engine: &Engine) -> Option<(ListKind, usize)> {
+        let lists = &engine.plan().checklists;
+        if let Some((list, i)) = self.cursor
+            && i < lists.list(list).len()
+        {
+            return Some((list, i));
+        }
+        let list = phase_list(engine.phase());
+        let items = lists.list(list);
+        if items.is_empty() {
+            return flat_items(engine).first().copied();
+        }
+        let first_open = (0..items.len()).find(|i| !engine.item_done(list, *i).0);
+        Some((list, first_open.unwrap_or(0)))
+    }
+
+    /// `j`/`↓` (`by` 1) or page down (`by` 10): down the journal, towards older entries,
+    /// when it has focus; else the cursor walks on through every checklist.
+    pub(super) fn move_down(&mut self, view: &View, by: usize) {
+        if self.focus == Pane::Journal {
+            let last = view.journal.len().saturating_sub(1);
+            self.journal_scroll = (self.journal_scroll + by).min(last);
+            return;
+        }
+        let items = flat_items(view.engine);
+        let Some(at) = self.cursor(view.engine) else {
+            return;
+        };
+        let i = items.iter().position(|c| *c == at).unwrap_or(0);
+        self.cursor = items
+            .get((i + by).min(items.len().saturating_sub(1)))
+            .copied();
+    }
+
+    /// `k`/`↑` or page up: up the journal, towards newer entries; else the cursor walks back.
+    pub(super) fn move_up(&mut self, view: &View, by: usize) {
+        if self.focus == Pane::Journal {
+            self.journal_scroll = self.journal_scroll.saturating_sub(by);
+            return;
+        }
+        let items = flat_items(view.engine);
+        let Some(at) = self.cursor(view.engine) else {
+            return;
+        };
+        let i = items.iter().position(|c| *c == at).unwrap_or(0);
+        self.cursor = items.get(i.saturating_sub(by)).copied();
+    }
+
+    /// `j` in the runbook popup: the next rollback item, stopping at the last.
+    pub(super) fn runbook_down(&mut self, engine: &Engine) {
+        let items = engine.plan().checklists.rollback.len();
+        self.runbook_cursor = (self.runbook_cursor + 1).min(items.saturating_sub(1));
+    }
+
+    /// `k` in the runbook popup.
+    pub(super) fn runbook_up(&mut self) {
+        self.runbook_cursor = self.runbook_cursor.saturating_sub(1);
+    }
+}
+
+/// The checklist that matters in a phase.
+pub fn phase_list(phase: &Phase) -> ListKind {
+    match phase {
+        Phase::Ready => ListKind::PreRelease,
+        Phase::Baking { .. } | Phase::AwaitingApproval { .. } | Phase::Paused { .. } => {
+            ListKind::ReleaseDay
+        }
+        Phase::Watching | Phase::Completed => ListKind::PostRelease,
+        Phase::RollingBack { .. } | Phase::RolledBack { .. } => ListKind::Rollback,
+    }
+}
+
+/// Every checklist item in list order: `j`/`k` walk through them all.
+fn flat_items(engine: &Engine) -> Vec<(ListKind, usize)> {
+    let lists = &engine.plan().checklists;
+    ListKind::ALL
+        .iter()
+        .flat_map(|k| (0..lists.list(*k).len()).map(move |i| (*k, i)))
+        .collect()
+}
+
+/// The first item of `list` not yet done (the first item when all are).
+pub(super) fn first_open(engine: &Engine, list: ListKind) -> usize {
+    let n = engine.plan().checklists.list(list).len();
+    (0..n).find(|i| !engine.item_done(list, *i).0).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Command;
+    use crate::tui::app::Popup;
+    use crate::tui::rig::{Rig, cmd};
+    use crossterm::event::KeyCode;
+
+    #[test]
+    fn rollback_opens_the_runbook_and_x_ticks_in_it() {
+        let mut r = Rig::baking();
+        r.run(Command::Rollback);
+        assert_eq!(r.engine.phase().badge(), "ROLLED BACK");
+        r.sync();
+        assert_eq!(r.app.popup(), Some(&Popup::Runbook));
+        // The engine ticked "Disable feature flag"; the cursor starts at the first open item.
+        assert_eq!(r.app.runbook_cursor(), 1);
+        assert_eq!(
+            r.press(KeyCode::Char('x')),
+            cmd(Command::Tick {
+                list: ListKind::Rollback,
+                item: 1,
+                done: true
+            })
+        );
+        assert_eq!(r.app.popup(), Some(&Popup::Runbook));
+        assert_eq!(r.press(KeyCode::Esc), None);
+        assert!(r.app.popup().is_none());
+    }
+
+    #[test]
+    fn x_toggles_the_item_under_the_cursor_and_j_k_walk_all_lists() {
+        let mut r = Rig::new();
+        assert_eq!(
+            r.press(KeyCode::Char('x')),
+            cmd(Command::Tick {
+                list: ListKind::PreRelease,
+                item: 0,
+                done: true
+            })
+        );
+        r.press(KeyCode::Char('j'));
+        assert_eq!(r.app.cursor(&r.engine), Some((ListKind::ReleaseDay, 0)));
+        r.press(KeyCode::Char('j'));
+        r.press(KeyCode::Char('j'));
+        assert_eq!(r.app.cursor(&r.engine), Some((ListKind::PostRelease, 0)));
+        r.press(KeyCode::PageDown);
+        assert_eq!(r.app.cursor(&r.engine), Some((ListKind::Rollback, 1)));
+        r.press(KeyCode::Char('k'));
+        assert_eq!(r.app.cursor(&r.engine), Some((ListKind::Rollback, 0)));
+        r.run(Command::Tick {
+            list: ListKind::Rollback,
+            item: 0,
+            done: true,
+        });
+        assert_eq!(
+            r.press(KeyCode::Char('x')),
+            cmd(Command::Tick {
+                list: ListKind::Rollback,
+                item: 0,
+                done: false
+            })
+        );
+    }
+
+    #[test]
+    fn j_k_scroll_the_journal_when_it_has_focus() {
+        let mut r = Rig::baking();
+        while r.app.focus() != Pane::Journal {
+            r.press(KeyCode::Tab);
+        }
+        let n = r.journal.len();
+        assert!(n >= 3);
+        for _ in 0..n + 5 {
+            r.press(KeyCode::Char('j'));
+        }
+        assert_eq!(r.app.journal_scroll(), n - 1);
+        r.press(KeyCode::Char('k'));
+        assert_eq!(r.app.journal_scroll(), n - 2);
+        r.press(KeyCode::Home);
+        assert_eq!(r.app.journal_scroll(), 0);
+        r.press(KeyCode::BackTab);
+        assert_eq!(r.app.focus(), Pane::Rollout);
+    }
+}
