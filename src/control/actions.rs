@@ -7,17 +7,12 @@ use chrono::{DateTime, Utc};
 use super::follow::Published;
 use super::open::Options;
 use crate::engine::Phase;
-use crate::engine::journal::{Entry, Kind};
+use crate::engine::journal::{Entry, Kind, Origin};
 use crate::store::Holder;
 
-/// A controller began guarding the release.
-pub const START: &str = "control-start";
-/// A controller stopped guarding it, and how.
-pub const STOP: &str = "control-stop";
-/// A controller took the release over from one that was gone.
-pub const TAKEOVER: &str = "takeover";
-/// The controller before stopped without a word: nobody guarded from its last heartbeat.
-pub const UNGUARDED: &str = "unguarded";
+pub use crate::engine::journal::{
+    CONTROL_START as START, CONTROL_STOP as STOP, TAKEOVER, UNGUARDED,
+};
 
 /// How a controller stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,27 +78,37 @@ pub(super) fn opening(
             Kind::Error,
             UNGUARDED,
             format!(
-                "the controller before ({}: {}) stopped without a word (a crash, kill -9 or power loss); {since}, and nobody guarded the release from then until now",
-                last.operator, last.reason
+                "the controller before ({}{}) stopped without a word (a crash, kill -9 or power loss); {since}, and nobody guarded the release from then until now",
+                last.operator,
+                last.origin
+                    .as_ref()
+                    .map(|o| format!(": {o}"))
+                    .unwrap_or_default()
             ),
         ));
     }
-    let e = match &opts.takeover {
+    let mut e = match &opts.takeover {
         Some(t) => entry(
             at,
             &opts.operator,
             Kind::Action,
             TAKEOVER,
-            format!("{} took over from {}: {}", who(here), who(&t.from), t.why),
+            format!(
+                "{} took over from {}: {}",
+                here.operator,
+                who(&t.from),
+                t.why
+            ),
         ),
         None => entry(
             at,
             &opts.operator,
             Kind::Note,
             START,
-            format!("{} guards the release", who(here)),
+            format!("{} guards the release", here.operator),
         ),
     };
+    e.origin = Some(origin(here));
     out.push(e);
     out
 }
@@ -111,6 +116,7 @@ pub(super) fn opening(
 /// What a holder journals as it stops, and what it says on the way out when that leaves
 /// a live rollout unguarded.
 pub(super) fn closing(
+    here: &Holder,
     at: DateTime<Utc>,
     mode: &str,
     operator: &str,
@@ -134,7 +140,9 @@ pub(super) fn closing(
     } else {
         Kind::Note
     };
-    (entry(at, operator, kind, STOP, reason), warning)
+    let mut e = entry(at, operator, kind, STOP, reason);
+    e.origin = Some(origin(here));
+    (e, warning)
 }
 
 fn entry(at: DateTime<Utc>, operator: &str, kind: Kind, action: &str, reason: String) -> Entry {
@@ -147,6 +155,15 @@ fn entry(at: DateTime<Utc>, operator: &str, kind: Kind, action: &str, reason: St
         step: None,
         values: Default::default(),
         explain: None,
+        origin: None,
+    }
+}
+
+fn origin(h: &Holder) -> Origin {
+    Origin {
+        mode: h.mode.clone(),
+        host: h.host.clone(),
+        pid: h.pid,
     }
 }
 

@@ -325,7 +325,11 @@ impl Controller {
                 0
             }
         });
+        let Some(here) = self.lease.as_ref().map(|l| l.holder().clone()) else {
+            return None;
+        };
         let (entry, warning) = actions::closing(
+            &here,
             self.now(),
             self.opts.mode,
             &self.opts.operator,
@@ -679,6 +683,7 @@ impl Controller {
             step: None,
             values: Default::default(),
             explain: None,
+            origin: None,
         };
         self.push_recent(entry.clone());
         self.send(Job::Record {
@@ -699,6 +704,7 @@ impl Controller {
             step: None,
             values: Default::default(),
             explain: None,
+            origin: None,
         };
         self.push_recent(entry.clone());
         self.send(Job::Record {

@@ -357,6 +357,7 @@ fn engine_entry(opts: &Options, kind: Kind, action: &str, reason: String) -> Ent
         step: None,
         values: Default::default(),
         explain: None,
+        origin: None,
     }
 }
 

@@ -41,6 +41,23 @@ pub struct Entry {
     pub values: BTreeMap<String, f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explain: Option<Box<Explain>>,
+    /// For who-guards entries (a controller's start, stop or takeover): which process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+/// The process behind a controller's entry: how it ran, where, and its pid.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Origin {
+    pub mode: String,
+    pub host: String,
+    pub pid: u32,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}, pid {} on {}", self.mode, self.pid, self.host)
+    }
 }
 
 impl Entry {
@@ -61,6 +78,61 @@ impl Entry {
             format!("{}: {}", self.action, self.reason)
         }
     }
+}
+
+/// A controller began guarding the release.
+pub const CONTROL_START: &str = "control-start";
+/// A controller stopped guarding it, and how.
+pub const CONTROL_STOP: &str = "control-stop";
+/// A controller took the release over from one that was gone.
+pub const TAKEOVER: &str = "takeover";
+/// The controller before stopped without a word: nobody guarded from its last heartbeat.
+pub const UNGUARDED: &str = "unguarded";
+
+/// A stretch of the journal with no controller guarding the release.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gap {
+    pub from: DateTime<Utc>,
+    /// `None`: still unguarded at the end of the journal.
+    pub until: Option<DateTime<Utc>>,
+    pub why: String,
+}
+
+/// When nobody guarded a started release: from a controller's stop (or the last sign of
+/// one that vanished) to the next start or takeover. Stops of a release that is not
+/// live (before the start, after the end) leave nothing unguarded and are skipped.
+pub fn unguarded(entries: &[Entry]) -> Vec<Gap> {
+    let mut gaps = Vec::new();
+    let mut open: Option<Gap> = None;
+    let mut last_control: Option<DateTime<Utc>> = None;
+    for e in entries {
+        match e.action.as_str() {
+            CONTROL_START | TAKEOVER => {
+                if let Some(mut g) = open.take() {
+                    g.until = Some(e.at);
+                    gaps.push(g);
+                }
+                last_control = Some(e.at);
+            }
+            CONTROL_STOP if e.kind == Kind::Error => {
+                open = Some(Gap {
+                    from: e.at,
+                    until: None,
+                    why: e.reason.clone(),
+                });
+            }
+            UNGUARDED => {
+                open = Some(Gap {
+                    from: last_control.unwrap_or(e.at),
+                    until: None,
+                    why: e.reason.clone(),
+                });
+            }
+            _ => {}
+        }
+    }
+    gaps.extend(open);
+    gaps
 }
 
 /// The journal as a Markdown timeline, ready to paste into a postmortem.
@@ -88,12 +160,31 @@ pub fn markdown(title: &str, entries: &[Entry]) -> String {
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} |\n",
             e.at.format("%Y-%m-%d %H:%M:%S"),
-            cell(&e.operator),
+            cell(&match &e.origin {
+                Some(o) => format!("{} ({o})", e.operator),
+                None => e.operator.clone(),
+            }),
             cell(&e.action),
             cell(&e.reason),
             cell(e.step.as_deref().unwrap_or("")),
             cell(&values)
         ));
+    }
+    let gaps = unguarded(entries);
+    if !gaps.is_empty() {
+        out.push_str(
+            "\n## When nobody guarded the release\n\n| from | until | why |\n|---|---|---|\n",
+        );
+        for g in gaps {
+            out.push_str(&format!(
+                "| {} | {} | {} |\n",
+                g.from.format("%Y-%m-%d %H:%M:%S"),
+                g.until
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_else(|| "the end of the journal".into()),
+                cell(&g.why)
+            ));
+        }
     }
     let trips: Vec<&Explain> = entries
         .iter()
@@ -130,4 +221,51 @@ fn cell(s: &str) -> String {
 fn trim_float(v: f64) -> String {
     let s = format!("{v:.6}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn e(s: i64, kind: Kind, action: &str) -> Entry {
+        Entry {
+            at: Utc.timestamp_opt(s, 0).single().unwrap(),
+            operator: "alice".into(),
+            kind,
+            action: action.into(),
+            reason: format!("{action} at {s}"),
+            step: None,
+            values: BTreeMap::new(),
+            explain: None,
+            origin: None,
+        }
+    }
+
+    #[test]
+    fn gaps_run_from_a_live_stop_or_a_vanished_holder_to_the_next_start() {
+        let entries = [
+            e(0, Kind::Note, CONTROL_START),
+            e(10, Kind::Action, "promote"),
+            e(20, Kind::Error, CONTROL_STOP),
+            e(30, Kind::Note, CONTROL_START),
+            e(40, Kind::Error, UNGUARDED),
+            e(40, Kind::Note, CONTROL_START),
+            e(50, Kind::Note, CONTROL_STOP),
+            e(60, Kind::Note, CONTROL_START),
+            e(70, Kind::Error, CONTROL_STOP),
+        ];
+        let at = |s| Utc.timestamp_opt(s, 0).single().unwrap();
+        let gaps = unguarded(&entries);
+        let spans: Vec<_> = gaps.iter().map(|g| (g.from, g.until)).collect();
+        assert_eq!(
+            spans,
+            [
+                (at(20), Some(at(30))),
+                (at(30), Some(at(40))),
+                (at(70), None)
+            ]
+        );
+        assert!(markdown("r", &entries).contains("## When nobody guarded the release"));
+    }
 }

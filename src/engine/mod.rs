@@ -290,6 +290,7 @@ impl Engine {
                 .map(|s| s.name.clone()),
             values: self.current_values(),
             explain: None,
+            origin: None,
         }
     }
 

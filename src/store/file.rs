@@ -163,6 +163,7 @@ impl FileStore {
             step: None,
             values: Default::default(),
             explain: None,
+            origin: None,
         }])
     }
 }

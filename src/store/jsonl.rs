@@ -83,6 +83,7 @@ pub(super) fn set_aside(torn: &TornLine, at: DateTime<Utc>) -> Entry {
         step: None,
         values: Default::default(),
         explain: None,
+        origin: None,
     }
 }
 
@@ -111,6 +112,7 @@ mod tests {
             step: Some("Beta".into()),
             values: [("error_rate".to_string(), 0.004)].into_iter().collect(),
             explain: None,
+            origin: None,
         }
     }
 
