@@ -7,6 +7,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::{Backend, TestBackend};
+use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -273,6 +274,7 @@ async fn the_event_loop_runs_keys_and_stops() {
         Ok(Event::Key(KeyEvent::new(c, m)))
     };
     // Start the rollout, then quit: while it is live, q asks first.
+    // Typed at a person's pace: each key sees the screen the one before it left.
     let keys = futures::stream::iter(vec![
         key(KeyCode::Char('x')),
         key(KeyCode::Char('x')),
@@ -281,7 +283,12 @@ async fn the_event_loop_runs_keys_and_stops() {
         key(KeyCode::Char('y')),
         key(KeyCode::Char('q')),
         key(KeyCode::Char('y')),
-    ]);
+    ])
+    .then(|k| async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        k
+    });
+    let keys = Box::pin(keys);
     let Scenario {
         mut terminal,
         mut screen,
