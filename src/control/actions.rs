@@ -78,11 +78,11 @@ pub(super) fn opening(
             Kind::Error,
             UNGUARDED,
             format!(
-                "the controller before ({}{}) stopped without a word (a crash, kill -9 or power loss); {since}, and nobody guarded the release from then until now",
+                "the controller before, {}{}, stopped without a word (a crash, kill -9 or power loss); {since}, and nobody guarded the release from then until now",
                 last.operator,
                 last.origin
                     .as_ref()
-                    .map(|o| format!(": {o}"))
+                    .map(|o| format!(" ({o})"))
                     .unwrap_or_default()
             ),
         ));
@@ -118,14 +118,12 @@ pub(super) fn opening(
 pub(super) fn closing(
     here: &Holder,
     at: DateTime<Utc>,
-    mode: &str,
-    operator: &str,
     how: Stop,
     phase: &Phase,
     live_percent: Option<u8>,
     plan_path: &str,
 ) -> (Entry, Option<String>) {
-    let warning = (phase.is_live() && mode != "once").then(|| {
+    let warning = (phase.is_live() && here.mode != "once").then(|| {
         format!(
             "guardrails stopped at {}%; `shipdeck run {plan_path} --headless` keeps them",
             live_percent.unwrap_or(0)
@@ -140,7 +138,7 @@ pub(super) fn closing(
     } else {
         Kind::Note
     };
-    let mut e = entry(at, operator, kind, STOP, reason);
+    let mut e = entry(at, &here.operator, kind, STOP, reason);
     e.origin = Some(origin(here));
     (e, warning)
 }

@@ -325,25 +325,17 @@ impl Controller {
                 0
             }
         });
-        let Some(here) = self.lease.as_ref().map(|l| l.holder().clone()) else {
-            return None;
-        };
+        let here = self.lease.as_ref().map(|l| l.holder().clone())?;
         let (entry, warning) = actions::closing(
             &here,
             self.now(),
-            self.opts.mode,
-            &self.opts.operator,
             how,
             self.engine.phase(),
             live,
             &plan_path,
         );
         self.push_recent(entry.clone());
-        self.send(Job::Record {
-            entries: vec![entry],
-            progress: None,
-            flag: None,
-        });
+        self.send(Job::record(vec![entry], None, None));
         warning
     }
     pub fn engine(&self) -> &Engine {
@@ -616,11 +608,7 @@ impl Controller {
                 flag,
                 outside_seen: self.outside_seen,
             });
-            self.send(Job::Record {
-                entries,
-                progress,
-                flag,
-            });
+            self.send(Job::record(entries, progress, flag));
             self.last_save = Instant::now();
             self.unsaved = false;
         }
@@ -686,11 +674,7 @@ impl Controller {
             origin: None,
         };
         self.push_recent(entry.clone());
-        self.send(Job::Record {
-            entries: vec![entry],
-            progress: None,
-            flag: None,
-        });
+        self.send(Job::record(vec![entry], None, None));
     }
 
     /// Journals an adapter's failure; it changes no decision.
@@ -707,11 +691,7 @@ impl Controller {
             origin: None,
         };
         self.push_recent(entry.clone());
-        self.send(Job::Record {
-            entries: vec![entry],
-            progress: None,
-            flag: None,
-        });
+        self.send(Job::record(vec![entry], None, None));
     }
 
     fn push_recent(&mut self, e: Entry) {
@@ -726,11 +706,7 @@ impl Controller {
     pub fn flush(&mut self) {
         if self.unsaved {
             let progress = Some(Box::new(self.engine.progress().clone()));
-            self.send(Job::Record {
-                entries: vec![],
-                progress,
-                flag: None,
-            });
+            self.send(Job::record(vec![], progress, None));
             self.unsaved = false;
         }
     }

@@ -254,11 +254,7 @@ pub async fn open(
         controller.apply(input);
     }
     if !opening.is_empty() {
-        controller.send(Job::Record {
-            entries: opening,
-            progress: None,
-            flag: None,
-        });
+        controller.send(Job::record(opening, None, None));
     }
     // A write the last run asked for and never saw confirmed (killed mid-rollback) is sent again.
     if let Some(d) = controller
@@ -268,14 +264,11 @@ pub async fn open(
         .clone()
         .filter(|_| !controller.engine.progress().confirmed)
     {
-        controller.send(Job::Record {
-            entries: vec![],
-            progress: None,
-            flag: Some(Wish {
-                flag: d,
-                outside_seen: 0,
-            }),
-        });
+        let wish = Wish {
+            flag: d,
+            outside_seen: 0,
+        };
+        controller.send(Job::record(vec![], None, Some(wish)));
     }
     controller.publish();
     Ok(Session {

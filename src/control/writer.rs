@@ -40,6 +40,8 @@ pub(super) enum Job {
         entries: Vec<Entry>,
         progress: Option<Box<Progress>>,
         flag: Option<Wish>,
+        /// How many of this record's entries are in the journal already.
+        appended: u64,
     },
     Answer(String, InboxAnswer),
     /// Events to announce, only if the record before them landed: people are never
@@ -47,6 +49,21 @@ pub(super) enum Job {
     Notify(Vec<Event>),
     /// The holder's heartbeat and samples for followers; the newest replaces the rest.
     Publish(Vec<u8>),
+}
+
+impl Job {
+    pub(super) fn record(
+        entries: Vec<Entry>,
+        progress: Option<Box<Progress>>,
+        flag: Option<Wish>,
+    ) -> Job {
+        Job::Record {
+            entries,
+            progress,
+            flag,
+            appended: 0,
+        }
+    }
 }
 
 /// Starts the writer thread. It ends once every sender is gone and its queue is written
@@ -140,6 +157,7 @@ impl Writer {
                 entries: more,
                 progress: newer,
                 flag: wish,
+                appended: already,
             }) = self.queue.remove(1)
             else {
                 break;
@@ -148,8 +166,10 @@ impl Writer {
                 entries,
                 progress,
                 flag,
+                appended,
             }) = self.queue.front_mut()
             {
+                *appended += already;
                 entries.extend(more);
                 if newer.is_some() {
                     *progress = newer;
@@ -198,22 +218,28 @@ impl Writer {
 
     /// Writes the first job; `true` when it is done (written, or nothing to write).
     fn write_front(&mut self) -> bool {
-        let Some(job) = self.queue.front() else {
+        let Some(job) = self.queue.front_mut() else {
             return true;
         };
         let result = match job {
             Job::Record {
-                entries, progress, ..
+                entries,
+                progress,
+                appended,
+                ..
             } => {
                 let mut result = if entries.is_empty() {
                     Ok(())
                 } else {
                     self.store.append(entries)
                 };
-                if result.is_ok()
-                    && let Some(p) = progress
-                {
-                    result = self.store.save(p);
+                if result.is_ok() {
+                    // In the journal now: a retry of the state save must not add them again.
+                    *appended += entries.len() as u64;
+                    entries.clear();
+                    if let Some(p) = progress {
+                        result = self.store.save(p);
+                    }
                 }
                 result
             }
@@ -221,6 +247,7 @@ impl Writer {
             Job::Publish(document) => self.store.publish(document),
             Job::Notify(_) => Ok(()),
         };
+        let job = &*job;
         if let Err(e) = result {
             // A heartbeat that cannot be written is not worth holding the queue for.
             if matches!(job, Job::Publish(_)) {
@@ -241,11 +268,9 @@ impl Writer {
             let _ = self.tx.blocking_send(Message::StoreRecovered);
         }
         match job {
-            Job::Record { entries, flag, .. } => {
-                if !entries.is_empty() {
-                    let _ = self
-                        .tx
-                        .blocking_send(Message::Recorded(entries.len() as u64));
+            Job::Record { appended, flag, .. } => {
+                if appended > 0 {
+                    let _ = self.tx.blocking_send(Message::Recorded(appended));
                 }
                 if let Some(w) = flag
                     && self.sent_ahead.take().as_ref() != Some(&w)
@@ -263,5 +288,65 @@ impl Writer {
             Job::Answer(..) | Job::Publish(_) => {}
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Engine;
+    use crate::engine::journal::Kind;
+    use crate::store::FileStore;
+
+    fn entry() -> Entry {
+        Entry {
+            at: chrono::Utc::now(),
+            operator: "alice".into(),
+            kind: Kind::Action,
+            action: "pause".into(),
+            reason: "by hand".into(),
+            step: None,
+            values: Default::default(),
+            explain: None,
+            origin: None,
+        }
+    }
+
+    #[test]
+    fn a_failed_state_save_is_retried_without_adding_the_entries_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(FileStore::open(dir.path()).unwrap());
+        let plan = crate::plan::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/healthy/plan.yaml"),
+        )
+        .unwrap();
+        let progress = Engine::new(Arc::new(plan)).progress().clone();
+        // A folder where state.json goes: the save cannot replace it.
+        std::fs::create_dir_all(dir.path().join("state.json/blocked")).unwrap();
+        let (flag, _flags) = watch::channel(None);
+        let (tx, mut rx) = mpsc::channel(64);
+        let (jobs, thread) = spawn_writer(store.clone(), flag, None, tx);
+        jobs.send(Job::record(vec![entry()], Some(Box::new(progress)), None))
+            .unwrap();
+        assert!(
+            matches!(rx.blocking_recv(), Some(Message::StoreFailing(e)) if e.contains("state.json"))
+        );
+        // Retried a few times while failing, then the store heals.
+        std::thread::sleep(Duration::from_millis(700));
+        std::fs::remove_dir_all(dir.path().join("state.json")).unwrap();
+        drop(jobs);
+        thread.join().unwrap();
+        let mut recorded = 0;
+        while let Ok(m) = rx.try_recv() {
+            if let Message::Recorded(n) = m {
+                recorded += n;
+            }
+        }
+        assert_eq!(recorded, 1);
+        assert_eq!(store.journal().unwrap().entries.len(), 1, "appended twice");
+        assert!(
+            store.load().unwrap().is_some(),
+            "the state was saved once it could be"
+        );
     }
 }

@@ -36,46 +36,8 @@ impl Engine {
                     let phase = self.progress.phase.badge();
                     return refuse(fx, Refusal::AlreadyStarted { phase });
                 }
-                let mut missing: Vec<String> = self
-                    .plan
-                    .pipeline
-                    .iter()
-                    .take_while(|s| !matches!(s.source, StageSource::Rollout))
-                    .filter(|s| {
-                        !matches!(
-                            self.progress.reports.stages.get(&s.name).map(|r| r.status),
-                            Some(StageStatus::Passed | StageStatus::Skipped)
-                        )
-                    })
-                    .map(|s| format!("stage {} not passed", s.name))
-                    .collect();
-                missing.extend(
-                    self.open_items(ListKind::PreRelease)
-                        .into_iter()
-                        .map(|t| format!("pre-release: {t}")),
-                );
+                let missing = self.start_blockers(now);
                 let plan = Arc::clone(&self.plan);
-                let no_baseline: Vec<String> = plan
-                    .guardrails
-                    .rules
-                    .iter()
-                    .filter(|r| {
-                        matches!(
-                            r.condition,
-                            Condition::AboveBaseline(_) | Condition::Degradation(_)
-                        )
-                    })
-                    .filter(|r| self.baseline_at(now, &r.metric).is_none())
-                    .map(|r| {
-                        format!(
-                            "no baseline for {} (no samples in the {} before start)",
-                            r.metric,
-                            guardrail::format_secs(plan.metrics.baseline_window.as_secs() as i64)
-                        )
-                    })
-                    .collect();
-                missing.extend(no_baseline);
-                missing.dedup();
                 if !missing.is_empty() && !force {
                     return refuse(fx, Refusal::StartBlocked { blockers: missing });
                 }
@@ -256,6 +218,52 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// What stands in the way of starting now: declared stages not passed, pre-release
+    /// items open, baselines the rules need but the data does not give. The screen's
+    /// start question and the start command read this one list.
+    pub fn start_blockers(&self, now: DateTime<Utc>) -> Vec<String> {
+        let mut missing: Vec<String> = self
+            .plan
+            .pipeline
+            .iter()
+            .take_while(|s| !matches!(s.source, StageSource::Rollout))
+            .filter(|s| {
+                !matches!(
+                    self.progress.reports.stages.get(&s.name).map(|r| r.status),
+                    Some(StageStatus::Passed | StageStatus::Skipped)
+                )
+            })
+            .map(|s| format!("stage {} not passed", s.name))
+            .collect();
+        missing.extend(
+            self.open_items(ListKind::PreRelease)
+                .into_iter()
+                .map(|t| format!("pre-release: {t}")),
+        );
+        let plan = &self.plan;
+        missing.extend(
+            plan.guardrails
+                .rules
+                .iter()
+                .filter(|r| {
+                    matches!(
+                        r.condition,
+                        Condition::AboveBaseline(_) | Condition::Degradation(_)
+                    )
+                })
+                .filter(|r| self.baseline_at(now, &r.metric).is_none())
+                .map(|r| {
+                    format!(
+                        "no baseline for {} (no samples in the {} before start)",
+                        r.metric,
+                        guardrail::format_secs(plan.metrics.baseline_window.as_secs() as i64)
+                    )
+                }),
+        );
+        missing.dedup();
+        missing
     }
 
     fn baseline_at(&self, now: DateTime<Utc>, metric: &str) -> Option<f64> {

@@ -10,7 +10,6 @@ use super::app::{App, PhaseKey, Popup};
 use super::keys::{Intent, command};
 use crate::engine::guardrail::format_secs;
 use crate::engine::{Command, Phase};
-use crate::plan::ListKind;
 
 /// What a confirmation popup is asking about.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,27 +103,7 @@ impl App {
             Ask::Promote => {
                 let (title, lines, blockers) = match engine.phase() {
                     Phase::Ready => {
-                        let mut blockers: Vec<String> = plan
-                            .pipeline
-                            .iter()
-                            .filter(|s| !matches!(s.source, crate::plan::StageSource::Rollout))
-                            .filter(|s| {
-                                !matches!(
-                                    engine.stage(&s.name).map(|r| r.status),
-                                    Some(
-                                        crate::plan::StageStatus::Passed
-                                            | crate::plan::StageStatus::Skipped
-                                    )
-                                )
-                            })
-                            .map(|s| format!("stage {} has not passed", s.name))
-                            .collect();
-                        blockers.extend(
-                            engine
-                                .open_items(ListKind::PreRelease)
-                                .into_iter()
-                                .map(|t| format!("pre-release: {t}")),
-                        );
+                        let blockers = engine.start_blockers(view.now);
                         (
                             format!("Start the rollout of {release}?"),
                             vec![format!("→ {}", describe(0))],

@@ -174,28 +174,27 @@ pub fn on_path(name: &str) -> bool {
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
 }
 
-/// The byte offset of the middle of the journal line that promotes to `steps[step]`, in
-/// a clean run of the healthy release: where a full disk will cut it.
-pub fn middle_of_promote(steps: &[&str], step: usize) -> u64 {
-    let (_dir, plan) = release("healthy");
-    let (code, _, stderr) = run(&[
+/// The byte offset of the middle of the first journal line `pick` finds in a clean run of
+/// `fixture`: where a full disk will cut it.
+pub fn middle_of_first(fixture: &str, pick: impl Fn(&Entry) -> bool) -> u64 {
+    let (_dir, plan) = release(fixture);
+    let (_, _, stderr) = run(&[
         "run",
         plan.to_str().unwrap(),
         "--headless",
         "--speed",
         "50000",
     ]);
-    assert_eq!(code, 0, "{stderr}");
     let bytes = std::fs::read(state_dir(&plan).join("journal.jsonl")).unwrap();
     let mut offset = 0;
     for line in bytes.split_inclusive(|b| *b == b'\n') {
         let entry: Entry = serde_json::from_slice(line).unwrap();
-        if promoted_to(&entry, steps) == Some(step) {
+        if pick(&entry) {
             return (offset + line.len() / 2) as u64;
         }
         offset += line.len();
     }
-    panic!("no promote to {} in a clean run", steps[step])
+    panic!("no such line in a clean run of {fixture}: {stderr}")
 }
 
 /// `run PLAN --headless --speed SPEED` on a disk that is full at `limit` bytes per file;
@@ -227,4 +226,15 @@ pub fn run_with_file_size_limit(limit: u64, plan: &Path, speed: &str) -> Option<
         .output()
         .unwrap();
     Some(out)
+}
+
+/// The last entry that is not about who guards the release (a controller's start, stop
+/// or takeover): what the release itself came to.
+pub fn last_decision(journal: &RawJournal) -> Option<&Entry> {
+    use shipdeck::engine::journal::{CONTROL_START, CONTROL_STOP, TAKEOVER, UNGUARDED};
+    journal
+        .entries
+        .iter()
+        .rev()
+        .find(|e| ![CONTROL_START, CONTROL_STOP, TAKEOVER, UNGUARDED].contains(&e.action.as_str()))
 }

@@ -177,7 +177,7 @@ fn assert_recovers_and_completes(run: &mut Running, plan: &Path, pause_at: usize
     assert!(fresh <= resume && resume < full, "{after:#?}");
     assert_eq!(after[resume].operator, "shipdeck", "it resumed by itself");
     assert_eq!(
-        journal.entries.last().map(|e| e.action.as_str()),
+        last_decision(&journal).map(|e| e.action.as_str()),
         Some("completed")
     );
     let flags = plan.parent().unwrap().join("flags.yaml");

@@ -5,9 +5,9 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use futures::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::{Backend, TestBackend};
-use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
