@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures the real binary the way people run it: idle CPU against htop at the same
 # refresh, peak memory, time to first frame, keypress latency while the metrics source
-# hangs, and memory after a simulated day. Prints a Markdown table for the README.
+# hangs, memory after a simulated day, and a follower's cost with a long journal
+# (scripts/measure-follower.sh). Prints a Markdown table for the README.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps/tmux.sh
@@ -91,3 +92,4 @@ echo "| peak RSS (VmHWM) | < 30 MB | $((peak / 1024)) MB |"
 echo "| time to first frame | — | ${first} ms (includes tmux polling) |"
 echo "| keypress to screen while the metrics source hangs | < 50 ms | ${lat[*]} ms |"
 echo "| RSS after ~1 h / 24 h simulated | equal | $((hour_rss / 1024)) MB / $((day_rss / 1024)) MB |"
+bash scripts/measure-follower.sh "$BIN"
