@@ -427,6 +427,25 @@ impl ReleaseStore for FileStore {
         }
     }
 
+    fn journal_count(&self) -> Result<u64, StoreError> {
+        let path = self.path(JOURNAL);
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io_error(&path, e)),
+        };
+        // Whole lines end in a newline; a torn last line does not count.
+        let mut lines = 0u64;
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let n = file.read(&mut chunk).map_err(|e| io_error(&path, e))?;
+            if n == 0 {
+                return Ok(lines);
+            }
+            lines += chunk[..n].iter().filter(|b| **b == b'\n').count() as u64;
+        }
+    }
+
     fn publish(&self, document: &[u8]) -> Result<(), StoreError> {
         let path = self.path(PUBLISHED);
         let mut tmp = tempfile::Builder::new()
@@ -674,5 +693,14 @@ mod tests {
         assert_eq!(tail_of(&content), (6, long.clone(), false));
         content.push(b'\n');
         assert_eq!(tail_of(&content), (6, long, true));
+    }
+
+    #[test]
+    fn the_journal_is_counted_by_whole_lines_without_reading_it_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(dir.path()).unwrap();
+        assert_eq!(store.journal_count().unwrap(), 0);
+        std::fs::write(dir.path().join(JOURNAL), b"{}\n{}\n{\"torn").unwrap();
+        assert_eq!(store.journal_count().unwrap(), 2);
     }
 }

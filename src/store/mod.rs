@@ -74,6 +74,8 @@ pub trait ReleaseStore: Send + Sync {
     /// reading everything. A cursor may be set back from it to read only the newest
     /// entries; the partial line it lands in is skipped.
     fn journal_end(&self) -> Result<u64, StoreError>;
+    /// How many whole entries the journal holds, counted without keeping them.
+    fn journal_count(&self) -> Result<u64, StoreError>;
     /// Replaces what the holder publishes for its followers beside the state: its
     /// heartbeat and recent samples, as a JSON document the store does not interpret.
     /// Not made durable: it is renewed every second and stale after a few.

@@ -625,6 +625,9 @@ impl ReleaseStore for DyingStore {
     fn journal_end(&self) -> Result<u64, StoreError> {
         self.inner.journal_end()
     }
+    fn journal_count(&self) -> Result<u64, StoreError> {
+        self.inner.journal_count()
+    }
     fn publish(&self, document: &[u8]) -> Result<(), StoreError> {
         self.inner.publish(document)
     }

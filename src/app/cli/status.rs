@@ -18,7 +18,13 @@ pub(super) fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
     let store = open_store(cli, &plan)?;
     let progress = store.load()?;
     let holder = store.holder()?;
-    let journal = store.journal()?;
+    // Only the count and the newest entry: the journal may be large.
+    let journal_entries = store.journal_count()?;
+    let end = store.journal_end()?;
+    let newest = store
+        .journal_since(end.saturating_sub(64 * 1024))?
+        .entries
+        .pop();
     if json {
         let value = serde_json::json!({
             "release": plan.release.name,
@@ -26,7 +32,7 @@ pub(super) fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
             "progress": progress,
             "holder": holder,
             "heartbeat": published(store.as_ref()).map(|p| p.heartbeat),
-            "journal_entries": journal.entries.len(),
+            "journal_entries": journal_entries,
         });
         out!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(0);
@@ -117,7 +123,7 @@ pub(super) fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
         }
         None => out!("  no controller running"),
     }
-    if let Some(e) = journal.entries.last() {
+    if let Some(e) = &newest {
         out!("  last: {}", e.line());
     }
     Ok(0)
