@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::engine::guardrail::{Explain, format_secs, format_value};
-use crate::engine::journal::Entry;
+use crate::engine::journal::{Entry, Verb};
 use crate::engine::values::{Batch, Outcome};
 use crate::plan::{Plan, Unit};
 
@@ -105,10 +105,10 @@ pub struct Report {
 pub(super) fn stops(timeline: &[Entry]) -> Vec<Stop> {
     let mut out: Vec<Stop> = Vec::new();
     for e in timeline {
-        let kind = match e.action.as_str() {
-            "pause" => StopKind::Paused,
-            "rollback" => StopKind::RolledBack,
-            "resume" => {
+        let kind = match e.action {
+            Verb::Pause => StopKind::Paused,
+            Verb::Rollback => StopKind::RolledBack,
+            Verb::Resume => {
                 if let Some(open) = out
                     .iter_mut()
                     .rev()

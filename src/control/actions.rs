@@ -7,12 +7,8 @@ use chrono::{DateTime, Utc};
 use super::follow::Published;
 use super::open::Options;
 use crate::engine::Phase;
-use crate::engine::journal::{Entry, Kind, Origin};
+use crate::engine::journal::{Entry, Kind, Origin, Verb};
 use crate::store::Holder;
-
-pub use crate::engine::journal::{
-    CONTROL_START as START, CONTROL_STOP as STOP, TAKEOVER, UNGUARDED,
-};
 
 /// How a controller stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,11 +58,13 @@ pub(super) fn opening(
     }
     let at = opts.clock.now();
     let mut out = Vec::new();
-    let last = entries
-        .iter()
-        .rev()
-        .find(|e| matches!(e.action.as_str(), START | STOP | TAKEOVER));
-    if let Some(last) = last.filter(|e| e.action != STOP)
+    let last = entries.iter().rev().find(|e| {
+        matches!(
+            e.action,
+            Verb::ControlStart | Verb::ControlStop | Verb::Takeover
+        )
+    });
+    if let Some(last) = last.filter(|e| e.action != Verb::ControlStop)
         && opts.takeover.is_none()
     {
         let since = previous
@@ -76,7 +74,7 @@ pub(super) fn opening(
             at,
             crate::engine::ENGINE,
             Kind::Error,
-            UNGUARDED,
+            Verb::Unguarded,
             format!(
                 "the controller before, {}{}, stopped without a word (a crash, kill -9 or power loss); {since}, and nobody guarded the release from then until now",
                 last.operator,
@@ -92,7 +90,7 @@ pub(super) fn opening(
             at,
             &opts.operator,
             Kind::Action,
-            TAKEOVER,
+            Verb::Takeover,
             format!(
                 "{} took over from {}: {}",
                 here.operator,
@@ -104,7 +102,7 @@ pub(super) fn opening(
             at,
             &opts.operator,
             Kind::Note,
-            START,
+            Verb::ControlStart,
             format!("{} guards the release", here.operator),
         ),
     };
@@ -138,17 +136,17 @@ pub(super) fn closing(
     } else {
         Kind::Note
     };
-    let mut e = entry(at, &here.operator, kind, STOP, reason);
+    let mut e = entry(at, &here.operator, kind, Verb::ControlStop, reason);
     e.origin = Some(origin(here));
     (e, warning)
 }
 
-fn entry(at: DateTime<Utc>, operator: &str, kind: Kind, action: &str, reason: String) -> Entry {
+fn entry(at: DateTime<Utc>, operator: &str, kind: Kind, action: Verb, reason: String) -> Entry {
     Entry {
         at,
         operator: operator.to_string(),
         kind,
-        action: action.to_string(),
+        action,
         reason,
         step: None,
         values: Default::default(),

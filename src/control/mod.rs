@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use crate::clock::Clock;
-use crate::engine::journal::{Entry, Kind};
+use crate::engine::journal::{Entry, Kind, Verb};
 use crate::engine::values::Exposure;
 use crate::engine::{Command, Effect, Engine, FlagEvent, Input, Phase};
 use crate::plan::ListKind;
@@ -645,7 +645,12 @@ impl Controller {
         }
         let answer = self.pipeline.rerun(name)?;
         let operator = self.opts.operator.clone();
-        self.record(Kind::Action, &operator, "rerun", format!("stage {name}"));
+        self.record(
+            Kind::Action,
+            &operator,
+            Verb::Rerun,
+            format!("stage {name}"),
+        );
         Ok(answer)
     }
 
@@ -661,12 +666,12 @@ impl Controller {
     }
 
     /// Journals what a person or an adapter did that the engine does not decide.
-    fn record(&mut self, kind: Kind, operator: &str, action: &str, reason: String) {
+    fn record(&mut self, kind: Kind, operator: &str, action: Verb, reason: String) {
         let entry = Entry {
             at: self.now(),
             operator: operator.to_string(),
             kind,
-            action: action.to_string(),
+            action,
             reason,
             step: None,
             values: Default::default(),
@@ -683,7 +688,7 @@ impl Controller {
             at: self.now(),
             operator: crate::engine::ENGINE.into(),
             kind: Kind::Error,
-            action: "notify".into(),
+            action: Verb::Notify,
             reason: format!("{}: {}", f.notifier, f.message),
             step: None,
             values: Default::default(),

@@ -15,7 +15,7 @@ use super::writer::{Job, Wish, spawn_writer};
 use super::{Controller, FollowerView, RECENT, actions};
 use crate::clock::Clock;
 use crate::engine::Engine;
-use crate::engine::journal::{Entry, Kind};
+use crate::engine::journal::{Entry, Kind, Verb};
 use crate::flags::FlagBackend;
 use crate::metrics::MetricsSource;
 use crate::plan::Plan;
@@ -124,7 +124,7 @@ pub async fn open(
         opening.push(engine_entry(
             &opts,
             Kind::Error,
-            "journal",
+            Verb::Journal,
             format!(
                 "line {} was torn by a crash and is skipped: {}",
                 t.line, t.text
@@ -340,12 +340,12 @@ fn inputs(tx: &mpsc::Sender<Message>) -> mpsc::Sender<crate::engine::Input> {
     inputs
 }
 
-fn engine_entry(opts: &Options, kind: Kind, action: &str, reason: String) -> Entry {
+fn engine_entry(opts: &Options, kind: Kind, action: Verb, reason: String) -> Entry {
     Entry {
         at: opts.clock.now(),
         operator: crate::engine::ENGINE.into(),
         kind,
-        action: action.into(),
+        action,
         reason,
         step: None,
         values: Default::default(),

@@ -9,6 +9,7 @@ use crate::plan::Approval;
 use super::effect::{Effect, EventKind};
 use super::guardrail;
 use super::journal::Kind;
+use super::journal::Verb;
 use super::progress::{Phase, Resume};
 use super::{ENGINE, Engine};
 
@@ -66,7 +67,7 @@ impl Engine {
                         now,
                         ENGINE,
                         Kind::Decision,
-                        "bake complete",
+                        Verb::BakeComplete,
                         format!("{name} baked {bake} on healthy data; the slider holds {held}%, so the next step waits for a promote"),
                     )));
                 } else if s.approval == Approval::Manual {
@@ -75,7 +76,7 @@ impl Engine {
                         now,
                         ENGINE,
                         Kind::Decision,
-                        "bake complete",
+                        Verb::BakeComplete,
                         format!("{name} baked {bake} on healthy data; waiting for approval"),
                     )));
                 } else {
@@ -100,7 +101,7 @@ impl Engine {
                     now,
                     ENGINE,
                     Kind::Decision,
-                    "completed",
+                    Verb::Completed,
                     format!("watched {watch} clean; remove the flag and announce"),
                 )));
                 fx.push(self.event(

@@ -11,6 +11,7 @@ use super::effect::Effect;
 use super::guardrail::{self, RuleState};
 use super::input::Command;
 use super::journal::Kind;
+use super::journal::Verb;
 use super::progress::{PauseCause, Phase};
 use super::readiness::gate;
 use super::refusal::Refusal;
@@ -184,7 +185,7 @@ impl Engine {
                     now,
                     operator,
                     Kind::Action,
-                    "set-percent",
+                    Verb::SetPercent,
                     format!("{percent}% (step says {step_pct}%){because}"),
                 )));
                 fx.push(Effect::SetFlag(desired));
@@ -207,7 +208,7 @@ impl Engine {
                     set.remove(&item)
                 };
                 if changed {
-                    let verb = if done { "tick" } else { "untick" };
+                    let verb = if done { Verb::Tick } else { Verb::Untick };
                     fx.push(Effect::Journal(self.entry(
                         now,
                         operator,

@@ -8,6 +8,7 @@ use crate::plan::ListKind;
 use super::effect::{Effect, EventKind};
 use super::input::FlagEvent;
 use super::journal::Kind;
+use super::journal::Verb;
 use super::progress::{PauseCause, Phase};
 use super::values::FlagState;
 use super::{ENGINE, Engine};
@@ -44,7 +45,7 @@ impl Engine {
                         now,
                         ENGINE,
                         Kind::Decision,
-                        "rolled back",
+                        Verb::RolledBack,
                         "the backend confirmed the flag is off".to_string(),
                     )));
                     fx.push(self.event(
@@ -66,7 +67,7 @@ impl Engine {
                         now,
                         ENGINE,
                         Kind::Note,
-                        "flag",
+                        Verb::Flag,
                         format!("confirmed: {text}"),
                     )));
                 } else {
@@ -74,7 +75,7 @@ impl Engine {
                         now,
                         ENGINE,
                         Kind::Error,
-                        "flag",
+                        Verb::Flag,
                         format!("read back differs from what was written: {text}"),
                     )));
                 }
@@ -85,7 +86,7 @@ impl Engine {
                     now,
                     ENGINE,
                     Kind::Error,
-                    "flag",
+                    Verb::Flag,
                     format!("write failed (attempt {attempt}), retrying: {error}"),
                 )));
             }
@@ -103,7 +104,7 @@ impl Engine {
                     now,
                     ENGINE,
                     Kind::Note,
-                    "flag",
+                    Verb::Flag,
                     format!(
                         "{} did not exist; created {}",
                         self.plan.flag.name,
@@ -131,7 +132,7 @@ impl Engine {
                     now,
                     "outside shipdeck",
                     Kind::Outside,
-                    "flag changed",
+                    Verb::FlagChanged,
                     text.clone(),
                 )));
                 if matches!(
@@ -156,7 +157,7 @@ impl Engine {
                     now,
                     ENGINE,
                     Kind::Error,
-                    "flag",
+                    Verb::Flag,
                     format!("cannot read the flag; nothing is written over it: {error}"),
                 )));
             }

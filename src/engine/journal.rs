@@ -23,6 +23,135 @@ pub enum Kind {
     Note,
 }
 
+/// What a journal entry records. Stored as its word (`"rolled back"`, `"control-start"`);
+/// a word this version does not know (a newer shipdeck's) is kept as it is.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum Verb {
+    Promote,
+    Pause,
+    Resume,
+    Rollback,
+    RolledBack,
+    BakeComplete,
+    Completed,
+    Watch,
+    SetPercent,
+    Tick,
+    Untick,
+    Flag,
+    FlagChanged,
+    Guardrail,
+    GuardrailClear,
+    Stale,
+    Fresh,
+    Stage,
+    Check,
+    Rerun,
+    Notify,
+    Inbox,
+    Journal,
+    ControlStart,
+    ControlStop,
+    Takeover,
+    Unguarded,
+    Other(String),
+}
+
+impl Verb {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Verb::Promote => "promote",
+            Verb::Pause => "pause",
+            Verb::Resume => "resume",
+            Verb::Rollback => "rollback",
+            Verb::RolledBack => "rolled back",
+            Verb::BakeComplete => "bake complete",
+            Verb::Completed => "completed",
+            Verb::Watch => "watch",
+            Verb::SetPercent => "set-percent",
+            Verb::Tick => "tick",
+            Verb::Untick => "untick",
+            Verb::Flag => "flag",
+            Verb::FlagChanged => "flag changed",
+            Verb::Guardrail => "guardrail",
+            Verb::GuardrailClear => "guardrail clear",
+            Verb::Stale => "stale",
+            Verb::Fresh => "fresh",
+            Verb::Stage => "stage",
+            Verb::Check => "check",
+            Verb::Rerun => "rerun",
+            Verb::Notify => "notify",
+            Verb::Inbox => "inbox",
+            Verb::Journal => "journal",
+            Verb::ControlStart => "control-start",
+            Verb::ControlStop => "control-stop",
+            Verb::Takeover => "takeover",
+            Verb::Unguarded => "unguarded",
+            Verb::Other(word) => word,
+        }
+    }
+}
+
+impl From<&str> for Verb {
+    fn from(word: &str) -> Verb {
+        match word {
+            "promote" => Verb::Promote,
+            "pause" => Verb::Pause,
+            "resume" => Verb::Resume,
+            "rollback" => Verb::Rollback,
+            "rolled back" => Verb::RolledBack,
+            "bake complete" => Verb::BakeComplete,
+            "completed" => Verb::Completed,
+            "watch" => Verb::Watch,
+            "set-percent" => Verb::SetPercent,
+            "tick" => Verb::Tick,
+            "untick" => Verb::Untick,
+            "flag" => Verb::Flag,
+            "flag changed" => Verb::FlagChanged,
+            "guardrail" => Verb::Guardrail,
+            "guardrail clear" => Verb::GuardrailClear,
+            "stale" => Verb::Stale,
+            "fresh" => Verb::Fresh,
+            "stage" => Verb::Stage,
+            "check" => Verb::Check,
+            "rerun" => Verb::Rerun,
+            "notify" => Verb::Notify,
+            "inbox" => Verb::Inbox,
+            "journal" => Verb::Journal,
+            "control-start" => Verb::ControlStart,
+            "control-stop" => Verb::ControlStop,
+            "takeover" => Verb::Takeover,
+            "unguarded" => Verb::Unguarded,
+            other => Verb::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<String> for Verb {
+    fn from(word: String) -> Verb {
+        Verb::from(word.as_str())
+    }
+}
+
+impl From<Verb> for String {
+    fn from(verb: Verb) -> String {
+        verb.as_str().to_string()
+    }
+}
+
+impl PartialEq<&str> for Verb {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for Verb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One journal line.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
@@ -30,8 +159,8 @@ pub struct Entry {
     pub at: DateTime<Utc>,
     pub operator: String,
     pub kind: Kind,
-    /// A short verb: `start`, `promote`, `pause`, `guardrail`, `rollback`, `flag`, ...
-    pub action: String,
+    /// What it records, as a short verb: `promote`, `pause`, `guardrail`, `rollback`, ...
+    pub action: Verb,
     pub reason: String,
     /// The step the release was on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,21 +202,12 @@ impl Entry {
 
     pub fn headline(&self) -> String {
         if self.reason.is_empty() {
-            self.action.clone()
+            self.action.to_string()
         } else {
             format!("{}: {}", self.action, self.reason)
         }
     }
 }
-
-/// A controller began guarding the release.
-pub const CONTROL_START: &str = "control-start";
-/// A controller stopped guarding it, and how.
-pub const CONTROL_STOP: &str = "control-stop";
-/// A controller took the release over from one that was gone.
-pub const TAKEOVER: &str = "takeover";
-/// The controller before stopped without a word: nobody guarded from its last heartbeat.
-pub const UNGUARDED: &str = "unguarded";
 
 /// A stretch of the journal with no controller guarding the release.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,22 +226,22 @@ pub fn unguarded(entries: &[Entry]) -> Vec<Gap> {
     let mut open: Option<Gap> = None;
     let mut last_control: Option<DateTime<Utc>> = None;
     for e in entries {
-        match e.action.as_str() {
-            CONTROL_START | TAKEOVER => {
+        match e.action {
+            Verb::ControlStart | Verb::Takeover => {
                 if let Some(mut g) = open.take() {
                     g.until = Some(e.at);
                     gaps.push(g);
                 }
                 last_control = Some(e.at);
             }
-            CONTROL_STOP if e.kind == Kind::Error => {
+            Verb::ControlStop if e.kind == Kind::Error => {
                 open = Some(Gap {
                     from: e.at,
                     until: None,
                     why: e.reason.clone(),
                 });
             }
-            UNGUARDED => {
+            Verb::Unguarded => {
                 open = Some(Gap {
                     from: last_control.unwrap_or(e.at),
                     until: None,
@@ -164,7 +284,7 @@ pub fn markdown(title: &str, entries: &[Entry]) -> String {
                 Some(o) => format!("{} ({o})", e.operator),
                 None => e.operator.clone(),
             }),
-            cell(&e.action),
+            cell(e.action.as_str()),
             cell(&e.reason),
             cell(e.step.as_deref().unwrap_or("")),
             cell(&values)
@@ -228,13 +348,13 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn e(s: i64, kind: Kind, action: &str) -> Entry {
+    fn e(s: i64, kind: Kind, action: Verb) -> Entry {
         Entry {
             at: Utc.timestamp_opt(s, 0).single().unwrap(),
             operator: "alice".into(),
             kind,
-            action: action.into(),
             reason: format!("{action} at {s}"),
+            action,
             step: None,
             values: BTreeMap::new(),
             explain: None,
@@ -245,15 +365,15 @@ mod tests {
     #[test]
     fn gaps_run_from_a_live_stop_or_a_vanished_holder_to_the_next_start() {
         let entries = [
-            e(0, Kind::Note, CONTROL_START),
-            e(10, Kind::Action, "promote"),
-            e(20, Kind::Error, CONTROL_STOP),
-            e(30, Kind::Note, CONTROL_START),
-            e(40, Kind::Error, UNGUARDED),
-            e(40, Kind::Note, CONTROL_START),
-            e(50, Kind::Note, CONTROL_STOP),
-            e(60, Kind::Note, CONTROL_START),
-            e(70, Kind::Error, CONTROL_STOP),
+            e(0, Kind::Note, Verb::ControlStart),
+            e(10, Kind::Action, Verb::Promote),
+            e(20, Kind::Error, Verb::ControlStop),
+            e(30, Kind::Note, Verb::ControlStart),
+            e(40, Kind::Error, Verb::Unguarded),
+            e(40, Kind::Note, Verb::ControlStart),
+            e(50, Kind::Note, Verb::ControlStop),
+            e(60, Kind::Note, Verb::ControlStart),
+            e(70, Kind::Error, Verb::ControlStop),
         ];
         let at = |s| Utc.timestamp_opt(s, 0).single().unwrap();
         let gaps = unguarded(&entries);
@@ -267,5 +387,17 @@ mod tests {
             ]
         );
         assert!(markdown("r", &entries).contains("## When nobody guarded the release"));
+    }
+
+    #[test]
+    fn verbs_keep_their_words_and_words_from_a_newer_version() {
+        for word in ["rolled back", "set-percent", "control-stop", "promote"] {
+            let verb: Verb = serde_json::from_str(&format!("\"{word}\"")).unwrap();
+            assert!(!matches!(verb, Verb::Other(_)), "{word}");
+            assert_eq!(serde_json::to_string(&verb).unwrap(), format!("\"{word}\""));
+        }
+        let later: Verb = serde_json::from_str("\"judge\"").unwrap();
+        assert_eq!(later, Verb::Other("judge".into()));
+        assert_eq!(serde_json::to_string(&later).unwrap(), "\"judge\"");
     }
 }

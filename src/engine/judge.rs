@@ -11,6 +11,7 @@ use super::explain;
 use super::guardrail::{self, Explain, Transition};
 use super::history::Point;
 use super::journal::Kind;
+use super::journal::Verb;
 use super::progress::{PauseCause, Phase};
 use super::values::{Batch, Outcome};
 use super::{ENGINE, Engine, TRIPS_KEPT};
@@ -104,7 +105,7 @@ impl Engine {
                             now,
                             ENGINE,
                             Kind::Decision,
-                            "guardrail clear",
+                            Verb::GuardrailClear,
                             rule.text.clone(),
                         );
                         fx.push(Effect::Journal(e));
@@ -132,7 +133,13 @@ impl Engine {
         if !live {
             return;
         }
-        let mut e = self.entry(now, ENGINE, Kind::Decision, "guardrail", summary.clone());
+        let mut e = self.entry(
+            now,
+            ENGINE,
+            Kind::Decision,
+            Verb::Guardrail,
+            summary.clone(),
+        );
         e.explain = Some(Box::new(explain.clone()));
         fx.push(Effect::Journal(e));
         match action {

@@ -35,7 +35,7 @@ use std::time::Duration;
 use crate::plan::Plan;
 use guardrail::{Explain, RuleState};
 use history::History;
-use journal::{Entry, Kind};
+use journal::{Entry, Kind, Verb};
 use values::Exposure;
 
 /// Who the engine's own decisions are journaled as.
@@ -275,14 +275,14 @@ impl Engine {
         now: DateTime<Utc>,
         operator: &str,
         kind: Kind,
-        action: &str,
+        action: Verb,
         reason: String,
     ) -> Entry {
         Entry {
             at: now,
             operator: operator.to_string(),
             kind,
-            action: action.to_string(),
+            action,
             reason,
             step: self
                 .step_index()

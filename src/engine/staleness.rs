@@ -8,6 +8,7 @@ use crate::plan::StaleAction;
 use super::effect::{Effect, EventKind};
 use super::guardrail;
 use super::journal::Kind;
+use super::journal::Verb;
 use super::progress::{PauseCause, Phase};
 use super::{ENGINE, Engine};
 
@@ -62,7 +63,7 @@ impl Engine {
                             now,
                             ENGINE,
                             Kind::Decision,
-                            "stale",
+                            Verb::Stale,
                             reason.clone(),
                         )));
                         fx.push(self.event(
@@ -78,7 +79,7 @@ impl Engine {
                                 now,
                                 ENGINE,
                                 Kind::Decision,
-                                "stale",
+                                Verb::Stale,
                                 reason.clone(),
                             )));
                         } else {
@@ -100,7 +101,7 @@ impl Engine {
                     now,
                     ENGINE,
                     Kind::Decision,
-                    "fresh",
+                    Verb::Fresh,
                     format!("{m} has fresh data again"),
                 )));
                 self.try_auto_resume(now, fx);

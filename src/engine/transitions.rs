@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use super::effect::{Effect, EventKind};
 use super::guardrail::{self, Explain};
 use super::journal::Kind;
+use super::journal::Verb;
 use super::progress::{PauseCause, Phase, Resume};
 use super::values::DesiredFlag;
 use super::{ENGINE, Engine};
@@ -47,7 +48,7 @@ impl Engine {
             now,
             &who,
             kind,
-            "pause",
+            Verb::Pause,
             reason.clone(),
         )));
         fx.push(self.event(
@@ -67,7 +68,7 @@ impl Engine {
         explain: Option<&Explain>,
         fx: &mut Vec<Effect>,
     ) {
-        let entry = self.entry(now, operator, kind, "rollback", reason.clone());
+        let entry = self.entry(now, operator, kind, Verb::Rollback, reason.clone());
         self.progress.phase = Phase::RollingBack {
             reason: reason.clone(),
         };
@@ -128,7 +129,13 @@ impl Engine {
         self.progress.overridden = None;
         self.progress.desired = Some(desired.clone());
         self.progress.confirmed = false;
-        let mut e = self.entry(now, operator, kind, "promote", format!("→ {title}{why}"));
+        let mut e = self.entry(
+            now,
+            operator,
+            kind,
+            Verb::Promote,
+            format!("→ {title}{why}"),
+        );
         e.step = Some(name.clone());
         fx.push(Effect::Journal(e));
         fx.push(Effect::SetFlag(desired));
@@ -167,7 +174,7 @@ impl Engine {
                 now,
                 operator,
                 kind,
-                "watch",
+                Verb::Watch,
                 format!("last step done; guardrails stay live for {watch}{why}"),
             )));
         }
@@ -199,7 +206,7 @@ impl Engine {
             now,
             operator,
             kind,
-            "resume",
+            Verb::Resume,
             reason.clone(),
         )));
         fx.push(self.event(

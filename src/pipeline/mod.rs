@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::engine::journal::Verb;
 use crate::engine::{Engine, Input, Phase};
 use crate::plan::{Plan, StageSource, StageStatus};
 use checks::Checks;
@@ -542,7 +543,7 @@ async fn watch_stage(spot: Spot, path: PathBuf, mut requests: mpsc::Receiver<()>
 /// A journal line for a stage or check result that changes what the release shows
 /// (`stage CI failed: exit code 101 …`, `check Tests passing ticked itself`): the action
 /// and the reason. `None` for a result that changes nothing.
-pub fn journal_note(engine: &Engine, input: &Input) -> Option<(&'static str, String)> {
+pub fn journal_note(engine: &Engine, input: &Input) -> Option<(Verb, String)> {
     match input {
         Input::Stage {
             name,
@@ -562,7 +563,7 @@ pub fn journal_note(engine: &Engine, input: &Input) -> Option<(&'static str, Str
             } else {
                 format!("{name} {word}: {detail}")
             };
-            Some(("stage", reason))
+            Some((Verb::Stage, reason))
         }
         Input::Check {
             list,
@@ -578,7 +579,7 @@ pub fn journal_note(engine: &Engine, input: &Input) -> Option<(&'static str, Str
                 _ => return None,
             };
             Some((
-                "check",
+                Verb::Check,
                 format!("{}: {text} {word} ({detail})", list.title()),
             ))
         }

@@ -31,7 +31,7 @@ use super::{
     StoreError, TornLine, check_id, jsonl,
 };
 use crate::engine::Progress;
-use crate::engine::journal::{Entry, Kind};
+use crate::engine::journal::{Entry, Kind, Verb};
 
 const STATE: &str = "state.json";
 const JOURNAL: &str = "journal.jsonl";
@@ -154,7 +154,7 @@ impl FileStore {
             at: Utc::now(),
             operator: crate::engine::ENGINE.to_string(),
             kind: Kind::Error,
-            action: "inbox".into(),
+            action: Verb::Inbox,
             reason: format!(
                 "skipped an unreadable command {}: {why}; kept as {}",
                 path.display(),

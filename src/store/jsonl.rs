@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use std::path::Path;
 
 use super::{JournalRead, StoreError, TornLine};
-use crate::engine::journal::{Entry, Kind};
+use crate::engine::journal::{Entry, Kind, Verb};
 
 const CORRUPT_HINT: &str = "the journal is append-only and shipdeck never rewrites it: repair or delete that line by hand (keep a copy), then start again";
 
@@ -75,7 +75,7 @@ pub(super) fn set_aside(torn: &TornLine, at: DateTime<Utc>) -> Entry {
         at,
         operator: crate::engine::ENGINE.to_string(),
         kind: Kind::Error,
-        action: "journal".into(),
+        action: Verb::Journal,
         reason: format!(
             "line {} was cut short (a crash or a full disk) and is kept here as text: {}",
             torn.line, torn.text

@@ -12,6 +12,7 @@ use super::app::Popup;
 use super::confirm::{Ask, Confirm};
 use super::{App, View, fit};
 use crate::engine::guardrail::{Explain, breaks, format_secs, format_value};
+use crate::engine::journal::Verb;
 use crate::engine::{Engine, Phase};
 use crate::plan::{Better, ListKind};
 
@@ -339,7 +340,7 @@ fn runbook<'a>(app: &App, view: &View, width: usize) -> Vec<Line<'a>> {
             .journal
             .iter()
             .rev()
-            .find(|e| e.action == "rollback")
+            .find(|e| e.action == Verb::Rollback)
             .map(|e| format!(" ({} at {})", e.operator, e.at.format("%H:%M:%S")))
             .unwrap_or_default();
         for l in wrap(&format!("Why: {reason}{by}"), width) {

@@ -654,7 +654,7 @@ fn arb_entry() -> impl Strategy<Value = Entry> {
             at: at(t),
             operator,
             kind,
-            action,
+            action: action.into(),
             reason,
             step,
             values,

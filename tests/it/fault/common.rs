@@ -231,10 +231,11 @@ pub fn run_with_file_size_limit(limit: u64, plan: &Path, speed: &str) -> Option<
 /// The last entry that is not about who guards the release (a controller's start, stop
 /// or takeover): what the release itself came to.
 pub fn last_decision(journal: &RawJournal) -> Option<&Entry> {
-    use shipdeck::engine::journal::{CONTROL_START, CONTROL_STOP, TAKEOVER, UNGUARDED};
-    journal
-        .entries
-        .iter()
-        .rev()
-        .find(|e| ![CONTROL_START, CONTROL_STOP, TAKEOVER, UNGUARDED].contains(&e.action.as_str()))
+    use shipdeck::engine::journal::Verb;
+    journal.entries.iter().rev().find(|e| {
+        !matches!(
+            e.action,
+            Verb::ControlStart | Verb::ControlStop | Verb::Takeover | Verb::Unguarded
+        )
+    })
 }

@@ -51,7 +51,7 @@ fn key(e: &Entry) -> (String, String, String, String) {
     (
         e.at.to_rfc3339(),
         e.operator.clone(),
-        e.action.clone(),
+        e.action.to_string(),
         e.reason.clone(),
     )
 }
