@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use shipdeck::engine::Input;
-use shipdeck::engine::journal::Entry;
+use shipdeck::engine::journal::{Entry, Verb};
 use shipdeck::recording::{Player, Record, Recording, verify};
 
 use crate::support::cli::{release, run};
@@ -44,6 +44,13 @@ fn journal_decisions(plan: &Path) -> Vec<Entry> {
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str::<Entry>(l).unwrap())
+        // Who guarded the release is the controller's record, not the engine's.
+        .filter(|e| {
+            !matches!(
+                e.action,
+                Verb::ControlStart | Verb::ControlStop | Verb::Takeover | Verb::Unguarded
+            )
+        })
         .collect()
 }
 
