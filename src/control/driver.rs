@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use super::{Answer, Controller, Message, Refused, Session, Snapshot, Stop, Takeover, open};
 use crate::engine::journal::Entry;
 use crate::engine::{Command, Input};
+use crate::plan::ListKind;
 
 /// How often the controller's clock ticks, in real time.
 pub const TICK: Duration = Duration::from_secs(1);
@@ -25,6 +26,12 @@ pub enum Request {
     Command {
         command: Command,
         reason: Option<String>,
+        reply: oneshot::Sender<Answer>,
+    },
+    /// Run an automatic checklist item's command now.
+    Recheck {
+        list: ListKind,
+        item: usize,
         reply: oneshot::Sender<Answer>,
     },
     /// Take the release over from a holder that is gone.
@@ -98,6 +105,13 @@ impl Handle {
         self.send(command, reason)
             .await
             .unwrap_or_else(|_| Err(Refused::NotTaken("the controller has stopped".into())))
+    }
+
+    /// Runs an automatic checklist item's command now, without waiting.
+    pub fn recheck(&self, list: ListKind, item: usize) -> oneshot::Receiver<Answer> {
+        let (reply, answer) = oneshot::channel();
+        self.try_request(Request::Recheck { list, item, reply });
+        answer
     }
 
     /// Asks to take the release over from a holder that is gone, without waiting.
@@ -178,6 +192,11 @@ async fn drive(
                         let _ = reply.send(answer);
                         dirty = false;
                         last_publish = Instant::now();
+                        continue;
+                    }
+                    Request::Recheck { list, item, reply } => {
+                        let answer = l.controller.recheck(list, item).map_err(Refused::CannotRun);
+                        let _ = reply.send(answer);
                         continue;
                     }
                     Request::TakeOver { why, reply } => {

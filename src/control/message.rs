@@ -130,6 +130,9 @@ pub enum Refused {
     TakeOver(String),
     /// The controller did not take the request (it stopped, or its queue is full).
     NotTaken(String),
+    /// A stage or check cannot run now (it has no command, it is running, this screen
+    /// follows); the words say which.
+    CannotRun(String),
 }
 
 impl std::fmt::Display for Refused {
@@ -143,7 +146,10 @@ impl std::fmt::Display for Refused {
                 f,
                 "the controller that held this release is gone: take over first (T on the screen)"
             ),
-            Refused::Holder(m) | Refused::TakeOver(m) | Refused::NotTaken(m) => write!(f, "{m}"),
+            Refused::Holder(m)
+            | Refused::TakeOver(m)
+            | Refused::NotTaken(m)
+            | Refused::CannotRun(m) => write!(f, "{m}"),
         }
     }
 }

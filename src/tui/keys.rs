@@ -24,6 +24,11 @@ pub enum Intent {
     },
     /// Take the release over from a holder that is gone.
     TakeOver,
+    /// Run an automatic checklist item's command now instead of at its next minute.
+    Recheck {
+        list: ListKind,
+        item: usize,
+    },
     Quit,
 }
 
@@ -95,6 +100,21 @@ impl App {
                 }
             }
             KeyCode::Char('p') => self.say("promote is P (shift-p): it asks before acting"),
+            KeyCode::Char('r') if self.focus == Pane::Checklist => {
+                let (list, item) = self.cursor(engine)?;
+                let checked = engine
+                    .plan()
+                    .checklists
+                    .list(list)
+                    .get(item)?
+                    .check
+                    .is_some();
+                if checked {
+                    Some(Intent::Recheck { list, item })
+                } else {
+                    self.say("r runs an automatic item's check now; roll back is R (shift-r)")
+                }
+            }
             KeyCode::Char('r') => self.say("roll back is R (shift-r), then y"),
             KeyCode::Left | KeyCode::Char('h') => self.move_slider(view, false),
             KeyCode::Right | KeyCode::Char('l') => self.move_slider(view, true),

@@ -157,6 +157,9 @@ where
                         Some(Intent::Command { command, reason }) => {
                             answers.push(handle.send(command, reason));
                         }
+                        Some(Intent::Recheck { list, item }) => {
+                            answers.push(handle.recheck(list, item));
+                        }
                         Some(Intent::TakeOver) => {
                             let why = format!("taken over on the screen by {}", snapshot.operator);
                             answers.push(handle.take_over(why));
