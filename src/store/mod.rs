@@ -124,7 +124,7 @@ impl Holder {
         Holder {
             operator: operator.to_string(),
             pid: std::process::id(),
-            host: host_name(),
+            host: crate::support::host::name(),
             mode: mode.to_string(),
             since: Utc::now(),
         }
@@ -153,16 +153,6 @@ impl Holder {
             self.since.format("%Y-%m-%d %H:%M:%SZ")
         )
     }
-}
-
-fn host_name() -> String {
-    ["/proc/sys/kernel/hostname", "/etc/hostname"]
-        .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "unknown".into())
 }
 
 /// The outcome of `acquire`.

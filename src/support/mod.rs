@@ -1,3 +1,5 @@
-//! support: small pieces every layer uses, one copy each. Knows nothing of releases.
+//! support: small pieces every layer uses, one copy each. Knows nothing of releases and
+//! imports nothing else of this crate.
 
 pub mod backoff;
+pub mod host;
