@@ -182,7 +182,7 @@ fn verdict(
                     code: NEEDS_HUMAN,
                     why: format!(
                         "paused by a guardrail for {} and not clear: {reason}",
-                        crate::engine::guardrail::format_secs(held.as_secs() as i64)
+                        crate::support::fmt::duration(held)
                     ),
                 });
             }

@@ -66,7 +66,7 @@ impl Checks {
                     source: format!(
                         "{} (timeout {})",
                         command::display(argv),
-                        crate::plan::units::format_duration(*timeout)
+                        crate::support::fmt::duration(*timeout)
                     ),
                     ok: None,
                     running: false,

@@ -215,7 +215,7 @@ impl Runner {
                     format!(
                         "{} (timeout {})",
                         command::display(argv),
-                        crate::plan::units::format_duration(*timeout)
+                        crate::support::fmt::duration(*timeout)
                     ),
                     StageStatus::Pending,
                     elsewhere.to_string(),

@@ -2,4 +2,5 @@
 //! imports nothing else of this crate.
 
 pub mod backoff;
+pub mod fmt;
 pub mod host;
