@@ -95,17 +95,6 @@ pub fn rollout_status(phase: &Phase) -> StageStatus {
     }
 }
 
-/// A stage status as one word.
-pub fn status_word(s: StageStatus) -> &'static str {
-    match s {
-        StageStatus::Pending => "pending",
-        StageStatus::Running => "running",
-        StageStatus::Passed => "passed",
-        StageStatus::Failed => "failed",
-        StageStatus::Skipped => "skipped",
-    }
-}
-
 /// The folder commands run in: the plan's own (its relative paths start there too).
 pub fn plan_folder(plan: &Plan) -> PathBuf {
     match plan.path.parent() {
@@ -553,7 +542,7 @@ pub fn journal_note(engine: &Engine, input: &Input) -> Option<(&'static str, Str
             if before == Some(*status) || *status == StageStatus::Running {
                 return None;
             }
-            let word = status_word(*status);
+            let word = status.word();
             let reason = if detail.is_empty() {
                 format!("{name} {word}")
             } else if detail.starts_with(word) {

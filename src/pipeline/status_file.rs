@@ -40,21 +40,14 @@ impl<'de> serde::Deserialize<'de> for Word {
             }
 
             fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Word, E> {
-                let status = match s.to_ascii_lowercase().as_str() {
-                    "pending" => StageStatus::Pending,
-                    "running" => StageStatus::Running,
-                    "passed" => StageStatus::Passed,
-                    "failed" => StageStatus::Failed,
-                    "skipped" => StageStatus::Skipped,
-                    _ => {
-                        let hint = closest(s)
-                            .map(|n| format!("did you mean `{n}`? "))
-                            .unwrap_or_default();
-                        return Err(E::custom(format!(
-                            "unknown status `{s}`; {hint}use one of {}",
-                            StageStatus::NAMES.join(", ")
-                        )));
-                    }
+                let Some(status) = StageStatus::from_word(s) else {
+                    let hint = closest(s)
+                        .map(|n| format!("did you mean `{n}`? "))
+                        .unwrap_or_default();
+                    return Err(E::custom(format!(
+                        "unknown status `{s}`; {hint}use one of {}",
+                        StageStatus::NAMES.join(", ")
+                    )));
                 };
                 Ok(Word(status))
             }

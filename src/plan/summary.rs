@@ -168,7 +168,7 @@ fn backend_text(b: &BackendSpec) -> String {
 
 fn stage_source_text(s: &StageSource) -> String {
     match s {
-        StageSource::Static(status) => status_name(*status).to_string(),
+        StageSource::Static(status) => status.word().to_string(),
         StageSource::Command { argv, timeout } => {
             format!(
                 "runs `{}`, timeout {}",
@@ -193,16 +193,6 @@ fn argv_text(argv: &[String]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn status_name(s: StageStatus) -> &'static str {
-    match s {
-        StageStatus::Pending => "pending",
-        StageStatus::Running => "running",
-        StageStatus::Passed => "passed",
-        StageStatus::Failed => "failed",
-        StageStatus::Skipped => "skipped",
-    }
 }
 
 fn source_text(s: &SourceSpec) -> String {
