@@ -8,6 +8,7 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
 use crate::plan::StageStatus;
+use crate::support::suggest;
 
 /// A status file larger than this is refused rather than read.
 pub const MAX_BYTES: u64 = 64 * 1024;
@@ -41,7 +42,7 @@ impl<'de> serde::Deserialize<'de> for Word {
 
             fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Word, E> {
                 let Some(status) = StageStatus::from_word(s) else {
-                    let hint = closest(s)
+                    let hint = suggest::closest(s, StageStatus::NAMES)
                         .map(|n| format!("did you mean `{n}`? "))
                         .unwrap_or_default();
                     return Err(E::custom(format!(
@@ -54,17 +55,6 @@ impl<'de> serde::Deserialize<'de> for Word {
         }
         d.deserialize_str(Visitor)
     }
-}
-
-/// The status name a typo most likely meant.
-fn closest(word: &str) -> Option<&'static str> {
-    let w = word.to_lowercase();
-    StageStatus::NAMES
-        .into_iter()
-        .map(|n| (strsim::damerau_levenshtein(&w, n), n))
-        .filter(|(d, _)| *d <= 2)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, n)| n)
 }
 
 #[derive(serde::Deserialize)]

@@ -4,3 +4,4 @@
 pub mod backoff;
 pub mod fmt;
 pub mod host;
+pub mod suggest;

@@ -294,12 +294,8 @@ pub fn load_theme(name_or_path: &str) -> Result<Theme, ThemeError> {
         || path.extension().is_some()
         || path.exists();
     if !looks_like_path {
-        let hint = BUILT_IN
-            .iter()
-            .map(|(n, _)| (*n, strsim::jaro_winkler(n, name_or_path)))
-            .filter(|(_, score)| *score > 0.7)
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(n, _)| format!(" (did you mean `{n}`?)"))
+        let hint = crate::support::suggest::closest(name_or_path, BUILT_IN.map(|(n, _)| n))
+            .map(|n| format!(" (did you mean `{n}`?)"))
             .unwrap_or_default();
         return Err(ThemeError::Unknown {
             name: name_or_path.to_string(),
