@@ -97,10 +97,7 @@ pub fn rollout_status(phase: &Phase) -> StageStatus {
 
 /// The folder commands run in: the plan's own (its relative paths start there too).
 pub fn plan_folder(plan: &Plan) -> PathBuf {
-    match plan.path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
+    crate::support::path::folder_of(&plan.path)
 }
 
 fn cut(line: &str, max: usize) -> String {

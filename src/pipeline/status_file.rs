@@ -3,11 +3,12 @@
 //! `pending`) reading that says what is wrong and where; never panics and never trusts
 //! the file's size.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
 use crate::plan::StageStatus;
+use crate::support::path::folder_of;
 use crate::support::suggest;
 
 /// A status file larger than this is refused rather than read.
@@ -150,14 +151,6 @@ pub async fn read(path: &Path) -> Reading {
     parse(path, &bytes)
 }
 
-/// The folder to watch for `path` (a rewrite by rename replaces the file itself).
-fn folder(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
 /// Watches the folder of `path` and signals `changed` whenever something happens to the
 /// file (written, replaced, removed). Signals coalesce: one pending signal is enough.
 pub fn watch(
@@ -179,7 +172,8 @@ pub fn watch(
             let _ = changed.try_send(());
         }
     })?;
-    watcher.watch(&folder(path), notify::RecursiveMode::NonRecursive)?;
+    // The folder, not the file: a rewrite by rename replaces the file itself.
+    watcher.watch(&folder_of(path), notify::RecursiveMode::NonRecursive)?;
     Ok(watcher)
 }
 

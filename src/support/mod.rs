@@ -4,4 +4,6 @@
 pub mod backoff;
 pub mod fmt;
 pub mod host;
+pub mod path;
 pub mod suggest;
+pub mod write_atomic;
