@@ -101,12 +101,8 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Reading {
             url: f.url.as_deref().map(tidy).filter(|u| !u.is_empty()),
         },
         Err(e) => {
-            // serde_json's message ends in " at line L column C"; say it the way editors do.
-            let text = e.to_string();
-            let message = text
-                .rsplit_once(" at line ")
-                .map(|(m, _)| m.to_string())
-                .unwrap_or(text);
+            // Without serde_json's " at line L column C": said below the way editors do.
+            let message = crate::support::jsonl::error_text(&e);
             let what = match e.classify() {
                 serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
                     format!("not JSON ({message}); {SHAPE}")

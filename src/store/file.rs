@@ -32,6 +32,7 @@ use super::{
 };
 use crate::engine::Progress;
 use crate::engine::journal::{Entry, Kind};
+use crate::support;
 use crate::support::write_atomic::{Options, sync_folder, write_atomic};
 
 const STATE: &str = "state.json";
@@ -207,7 +208,7 @@ impl ReleaseStore for FileStore {
         let mut prefix = Vec::new();
         if len > 0 {
             let tail = last_line(&mut file, len).map_err(|e| io_error(&path, e))?;
-            match jsonl::decode(&tail.bytes) {
+            match support::jsonl::decode::<Entry>(&tail.bytes) {
                 // A whole entry that lost only its newline: finish the line.
                 Ok(_) if !tail.terminated => prefix.push(b'\n'),
                 Ok(_) => {}
@@ -409,7 +410,7 @@ impl ReleaseStore for FileStore {
         let entries = bytes[..whole]
             .split(|b| *b == b'\n')
             .filter(|line| !line.is_empty())
-            .filter_map(|line| jsonl::decode(line).ok())
+            .filter_map(|line| support::jsonl::decode::<Entry>(line).ok())
             .collect();
         Ok(JournalTail {
             entries,
@@ -501,13 +502,7 @@ fn read_json<T: DeserializeOwned>(
             path: path.to_path_buf(),
             line: e.line(),
             column: e.column(),
-            message: {
-                let text = e.to_string();
-                match text.rfind(" at line ") {
-                    Some(i) => text[..i].to_string(),
-                    None => text,
-                }
-            },
+            message: support::jsonl::error_text(&e),
             hint,
         })
 }

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::engine::journal::Entry;
 use crate::engine::{Command, Progress};
 
+pub use crate::support::jsonl::TornLine;
 pub use file::FileStore;
 
 /// The name of the state directory kept beside a plan file.
@@ -97,14 +98,6 @@ pub struct JournalRead {
     pub entries: Vec<Entry>,
     /// The last line, cut short by a crash or not JSON; the next `append` sets it aside.
     pub torn: Option<TornLine>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TornLine {
-    /// 1-based line number in the journal.
-    pub line: usize,
-    /// The line as found (invalid UTF-8 replaced).
-    pub text: String,
 }
 
 /// Who holds (or wants) control of a release.

@@ -4,6 +4,7 @@
 pub mod backoff;
 pub mod fmt;
 pub mod host;
+pub mod jsonl;
 pub mod path;
 pub mod suggest;
 pub mod write_atomic;
