@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 
 use crate::engine::{Event, EventKind};
 use crate::plan::NotifierSpec;
+use crate::support::backoff::Backoff;
 
 /// Attempts per webhook event before it is given up (and journaled as lost).
 pub const ATTEMPTS: u32 = 5;
@@ -191,7 +192,7 @@ async fn run_webhook(
     };
     while let Some(event) = rx.recv().await {
         let body = slack_payload(&event);
-        let mut backoff = Duration::from_millis(500);
+        let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(8));
         for attempt in 1..=ATTEMPTS {
             let result = client.post(&url).json(&body).send().await;
             let error = match result {
@@ -218,8 +219,7 @@ async fn run_webhook(
                 return;
             }
             if !last {
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(8));
+                tokio::time::sleep(backoff.next_delay()).await;
             }
         }
     }

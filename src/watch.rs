@@ -11,6 +11,8 @@ use notify::event::{AccessKind, AccessMode};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
+use crate::support::path::folder_of;
+
 /// How long a burst of events (an editor's save: truncate, write, rename, chmod) may
 /// take before the file is read; short enough to stay well inside a second.
 const SETTLE: Duration = Duration::from_millis(60);
@@ -40,14 +42,6 @@ impl std::fmt::Debug for FileWatch {
         f.debug_struct("FileWatch")
             .field("path", &self.path)
             .finish_non_exhaustive()
-    }
-}
-
-/// The folder a file lives in (`.` for a bare file name).
-fn folder_of(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
     }
 }
 

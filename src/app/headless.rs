@@ -182,7 +182,7 @@ fn verdict(
                     code: NEEDS_HUMAN,
                     why: format!(
                         "paused by a guardrail for {} and not clear: {reason}",
-                        crate::engine::guardrail::format_secs(held.as_secs() as i64)
+                        crate::support::fmt::duration(held)
                     ),
                 });
             }
@@ -212,20 +212,6 @@ fn verdict(
 fn print(e: &Entry, json: bool) {
     // A reader that went away does not stop the release: the journal still has it all.
     let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "{}", render(e, json));
+    let _ = writeln!(stdout, "{}", e.printed(json));
     let _ = stdout.flush();
-}
-
-pub(crate) fn render(e: &Entry, json: bool) -> String {
-    if json {
-        serde_json::to_string(e).unwrap_or_else(|err| format!("{{\"error\":\"{err}\"}}"))
-    } else {
-        format!(
-            "{} {:<10} {} ({})",
-            e.at.format("%Y-%m-%dT%H:%M:%SZ"),
-            e.action,
-            e.reason,
-            e.operator
-        )
-    }
 }

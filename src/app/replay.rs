@@ -137,7 +137,7 @@ fn cues(recording: &Recording) -> Vec<(DateTime<Utc>, crate::control::Message)> 
 pub async fn play_headless(recording: &Recording, speed: Option<f64>, json: bool) -> u8 {
     let printed = play(recording, speed, |step| {
         for e in &step.replayed {
-            out!("{}", crate::app::headless::render(e, json));
+            out!("{}", e.printed(json));
         }
     })
     .await;

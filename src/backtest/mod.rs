@@ -16,12 +16,12 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::guardrail::format_secs;
 use crate::engine::journal::Entry;
 use crate::engine::values::{Batch, DesiredFlag, FlagState};
 use crate::engine::{Command, Effect, Engine, FlagEvent, Input, Phase};
 use crate::metrics::MetricsSource;
 use crate::plan::{Condition, Plan};
+use crate::support::fmt;
 use report::{gaps, stops};
 use trips::Trips;
 
@@ -48,9 +48,9 @@ pub enum BacktestError {
          hint: start --from at least {} before --to",
         stamp(*from),
         stamp(*to),
-        format_secs(baseline.as_secs() as i64),
-        format_secs(interval.as_secs() as i64),
-        format_secs((*baseline + *interval).as_secs() as i64)
+        fmt::duration(*baseline),
+        fmt::duration(*interval),
+        fmt::duration(*baseline + *interval)
     )]
     TooShort {
         from: DateTime<Utc>,
@@ -63,7 +63,7 @@ pub enum BacktestError {
          a backtest evaluates at most {MAX_POINTS}\n  hint: shorten the range, or backtest it in parts",
         stamp(*from),
         stamp(*to),
-        format_secs(interval.as_secs() as i64)
+        fmt::duration(*interval)
     )]
     TooLong {
         from: DateTime<Utc>,
@@ -201,7 +201,7 @@ pub fn evaluate(
             format!(
                 "no baseline for {} (no values in the first {}): `{}` was never evaluated",
                 r.metric,
-                format_secs(plan.metrics.baseline_window.as_secs() as i64),
+                fmt::duration(plan.metrics.baseline_window),
                 r.text
             )
         })

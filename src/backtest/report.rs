@@ -6,10 +6,11 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::engine::guardrail::{Explain, format_secs, format_value};
+use crate::engine::guardrail::{Explain, format_value};
 use crate::engine::journal::{Entry, Verb};
 use crate::engine::values::{Batch, Outcome};
 use crate::plan::{Plan, Unit};
+use crate::support::fmt;
 
 use super::stamp;
 
@@ -184,7 +185,7 @@ impl Report {
             "  range {} → {}, one point every {}; baseline until {}, rollout from there ({} samples)",
             stamp(self.from),
             stamp(self.to),
-            format_secs(self.interval_secs.round() as i64),
+            fmt::secs(self.interval_secs.round() as i64),
             clock(self.start),
             self.samples
         );
@@ -245,7 +246,7 @@ impl Report {
                 out,
                 "      held from {} for {}; {} vs threshold {}{baseline}; worst {}; {cleared}",
                 clock(x.since),
-                format_secs(x.held_secs),
+                fmt::secs(x.held_secs),
                 v(x.value()),
                 format_value(x.threshold, x.unit),
                 v(t.worst),

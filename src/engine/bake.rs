@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use std::time::Duration;
 
 use crate::plan::Approval;
+use crate::support::fmt;
 
 use super::effect::{Effect, EventKind};
-use super::guardrail;
 use super::journal::Kind;
 use super::journal::Verb;
 use super::progress::{Phase, Resume};
@@ -59,7 +59,7 @@ impl Engine {
                     return;
                 }
                 let name = s.name.clone();
-                let bake = guardrail::format_secs(s.bake.as_secs() as i64);
+                let bake = fmt::duration(s.bake);
                 if let Some(held) = self.progress.overridden {
                     // The slider is an operator's explicit choice: the engine never moves past it.
                     self.progress.phase = Phase::AwaitingApproval { step };
@@ -96,7 +96,7 @@ impl Engine {
                     && self.starved().is_none() =>
             {
                 self.progress.phase = Phase::Completed;
-                let watch = guardrail::format_secs(self.plan.rollout.watch.as_secs() as i64);
+                let watch = fmt::duration(self.plan.rollout.watch);
                 fx.push(Effect::Journal(self.entry(
                     now,
                     ENGINE,

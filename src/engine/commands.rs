@@ -5,10 +5,11 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 use crate::plan::{Condition, ListKind, StageSource, StageStatus};
+use crate::support::fmt;
 
 use super::Engine;
 use super::effect::Effect;
-use super::guardrail::{self, RuleState};
+use super::guardrail::RuleState;
 use super::input::Command;
 use super::journal::Kind;
 use super::journal::Verb;
@@ -85,10 +86,7 @@ impl Engine {
                         Ok(forced) => forced.map(|f| format!("; {f}")).unwrap_or_default(),
                         Err(why) => return refuse(fx, why),
                     };
-                    let left = self
-                        .time_left()
-                        .map(|d| guardrail::format_secs(d.as_secs() as i64))
-                        .unwrap_or_default();
+                    let left = self.time_left().map(fmt::duration).unwrap_or_default();
                     self.promote_from(
                         now,
                         step,
@@ -259,7 +257,7 @@ impl Engine {
                     format!(
                         "no baseline for {} (no samples in the {} before start)",
                         r.metric,
-                        guardrail::format_secs(plan.metrics.baseline_window.as_secs() as i64)
+                        fmt::secs(plan.metrics.baseline_window.as_secs() as i64)
                     )
                 }),
         );

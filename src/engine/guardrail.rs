@@ -7,6 +7,10 @@ use std::time::Duration;
 use super::history::Point;
 use crate::plan::{Action, Better, Condition, Rule, Unit};
 
+/// Whole seconds as `2m 15s`: the one rendering in `support::fmt`, also named here because
+/// the screen imports it from here.
+pub use crate::support::fmt::secs as format_secs;
+
 /// Where one rule stands, kept across samples (and across restarts, in `state.json`).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RuleState {
@@ -61,7 +65,7 @@ impl Explain {
             .map(|b| format!(" (baseline {})", format_value(b, self.unit)))
             .unwrap_or_default();
         let held = if self.held_secs > 0 {
-            format!(" for {}", format_secs(self.held_secs))
+            format!(" for {}", crate::support::fmt::secs(self.held_secs))
         } else {
             String::new()
         };
@@ -161,23 +165,6 @@ pub fn format_value(value: f64, unit: Unit) -> String {
                 format!("{value:.2}")
             }
         }
-    }
-}
-
-/// Whole seconds as `2m 15s`, `13h`, `1d 2h`.
-pub fn format_secs(secs: i64) -> String {
-    let secs = secs.max(0);
-    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    let parts: Vec<String> = [(d, "d"), (h, "h"), (m, "m"), (s, "s")]
-        .iter()
-        .filter(|(n, _)| *n > 0)
-        .take(2)
-        .map(|(n, u)| format!("{n}{u}"))
-        .collect();
-    if parts.is_empty() {
-        "0s".into()
-    } else {
-        parts.join(" ")
     }
 }
 

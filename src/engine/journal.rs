@@ -190,14 +190,26 @@ impl std::fmt::Display for Origin {
 }
 
 impl Entry {
-    /// `14:01:58 promote → Gradual 25% (alice)`.
+    /// `2024-05-01T14:01:58Z promote    → Gradual 25% (alice)`: the entry as every text
+    /// output prints it (`shipdeck journal`, `status`, a headless run, a replay), so they
+    /// can be read side by side. The action is padded so reasons line up.
     pub fn line(&self) -> String {
         format!(
-            "{} {} ({})",
-            self.at.format("%H:%M:%S"),
-            self.headline(),
+            "{} {:<10} {} ({})",
+            self.at.format("%Y-%m-%dT%H:%M:%SZ"),
+            self.action,
+            self.reason,
             self.operator
         )
+    }
+
+    /// The entry as printed by a command: one line of JSON with `--json`, else [`Entry::line`].
+    pub fn printed(&self, json: bool) -> String {
+        if json {
+            serde_json::to_string(self).unwrap_or_else(|err| format!("{{\"error\":\"{err}\"}}"))
+        } else {
+            self.line()
+        }
     }
 
     pub fn headline(&self) -> String {

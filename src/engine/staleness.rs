@@ -4,9 +4,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::plan::StaleAction;
+use crate::support::fmt;
 
 use super::effect::{Effect, EventKind};
-use super::guardrail;
 use super::journal::Kind;
 use super::journal::Verb;
 use super::progress::{PauseCause, Phase};
@@ -54,7 +54,7 @@ impl Engine {
             if is_stale && !was_stale {
                 self.progress.stale.insert(m.clone());
                 let age = last
-                    .map(|t| guardrail::format_secs((now - t).num_seconds()))
+                    .map(|t| fmt::secs((now - t).num_seconds()))
                     .unwrap_or_else(|| "ever".into());
                 let reason = format!("{m} is stale: no fresh sample for {age}");
                 match self.plan.guardrails.on_stale {

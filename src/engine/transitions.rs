@@ -3,8 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::support::fmt;
+
 use super::effect::{Effect, EventKind};
-use super::guardrail::{self, Explain};
+use super::guardrail::Explain;
 use super::journal::Kind;
 use super::journal::Verb;
 use super::progress::{PauseCause, Phase, Resume};
@@ -169,7 +171,7 @@ impl Engine {
             self.progress.phase = Phase::Watching;
             self.progress.served_ms = 0;
             self.progress.fresh.clear();
-            let watch = guardrail::format_secs(self.plan.rollout.watch.as_secs() as i64);
+            let watch = fmt::duration(self.plan.rollout.watch);
             fx.push(Effect::Journal(self.entry(
                 now,
                 operator,

@@ -3,15 +3,17 @@
 //! of a rollback's two writes, and [`DiskBackend`], the [`FlagBackend`] of any file
 //! format; never interprets a file's format (a [`FlagFile`] does that).
 
-use std::fs::{self, File};
+use std::fs;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::future::BoxFuture;
 
 use crate::plan::FlagKind;
+use crate::support::path::folder_of;
+use crate::support::write_atomic::{Options, write_atomic};
 
 use super::{
     DesiredFlag, FlagBackend, FlagError, FlagState, WriteStep, check_percent, step_target,
@@ -154,7 +156,8 @@ impl<F: FlagFile> DiskFlag<F> {
             if ContentHash::of(now.as_bytes()) != hash {
                 continue;
             }
-            write_atomic(&self.path, edited.as_bytes())?;
+            write_atomic(&self.path, edited.as_bytes(), Options::KEEP_FILE)
+                .map_err(|e| io_error(&e.path, e.action, e.source))?;
             return self.read()?.ok_or_else(|| {
                 not_as_intended(
                     &self.path,
@@ -347,14 +350,6 @@ pub(crate) fn read_text(path: &Path, create_hint: &str) -> Result<String, FlagEr
     })
 }
 
-/// The folder a file lives in (`.` for a bare file name).
-fn folder_of(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
 /// Refuses a file or folder that carries no write permission at all. The check is on
 /// the mode bits, not on access: replacing a file by rename would otherwise sail past a
 /// read-only mark (and root ignores it altogether).
@@ -382,52 +377,6 @@ fn check_writable(path: &Path) -> Result<(), FlagError> {
             ),
         });
     }
-    Ok(())
-}
-
-/// Replaces `path` with `contents` so that readers see either the old or the new file,
-/// never a part: temporary file in the same folder, write, fsync, rename, fsync the folder.
-/// The file keeps its permissions; a symlink keeps pointing at the file it named.
-fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), FlagError> {
-    // Write through a symlink to its target rather than replacing the link itself.
-    let target = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let folder = folder_of(&target);
-    let permissions = fs::metadata(&target)
-        .map(|meta| meta.permissions())
-        .map_err(|error| io_error(&target, "inspect", error))?;
-    let file_name = target
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut temp = tempfile::Builder::new()
-        .prefix(&format!(".{file_name}."))
-        .suffix(".tmp")
-        .tempfile_in(&folder)
-        .map_err(|error| io_error(&folder, "create a temporary file in", error))?;
-    temp.write_all(contents)
-        .map_err(|error| io_error(temp.path(), "write", error))?;
-    temp.as_file()
-        .set_permissions(permissions)
-        .map_err(|error| io_error(temp.path(), "set the permissions of", error))?;
-    temp.as_file()
-        .sync_all()
-        .map_err(|error| io_error(temp.path(), "flush", error))?;
-    temp.persist(&target)
-        .map_err(|error| io_error(&target, "replace", error.error))?;
-    sync_folder(&folder)
-}
-
-/// Makes the rename itself durable.
-#[cfg(unix)]
-fn sync_folder(folder: &Path) -> Result<(), FlagError> {
-    File::open(folder)
-        .and_then(|dir| dir.sync_all())
-        .map_err(|error| io_error(folder, "flush", error))
-}
-
-/// Folders cannot be opened for syncing here; the rename is as durable as the OS makes it.
-#[cfg(not(unix))]
-fn sync_folder(_folder: &Path) -> Result<(), FlagError> {
     Ok(())
 }
 
@@ -566,46 +515,6 @@ mod tests {
         let text = fs::read_to_string(&path).unwrap();
         fs::write(&path, format!("{text}# a note\n")).unwrap();
         assert!(flag.write(&desired(true, 5)).unwrap().enabled);
-    }
-
-    #[test]
-    fn write_atomic_replaces_and_keeps_permissions() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("flags.yaml");
-        fs::write(&path, "old\n").unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
-        }
-        write_atomic(&path, b"new\n").unwrap();
-        assert_eq!(fs::read_to_string(&path).unwrap(), "new\n");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-            assert_eq!(mode, 0o640);
-        }
-        // No temporary file is left behind.
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn write_atomic_through_a_symlink_keeps_the_link() {
-        let dir = tempfile::tempdir().unwrap();
-        let real = dir.path().join("real.yaml");
-        let link = dir.path().join("flags.yaml");
-        fs::write(&real, "old\n").unwrap();
-        std::os::unix::fs::symlink(&real, &link).unwrap();
-        write_atomic(&link, b"new\n").unwrap();
-        assert!(
-            fs::symlink_metadata(&link)
-                .unwrap()
-                .file_type()
-                .is_symlink()
-        );
-        assert_eq!(fs::read_to_string(&real).unwrap(), "new\n");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
 use crate::plan::FlagKind;
+use crate::support::suggest;
 
 use super::disk::{DiskBackend, FlagFile, not_as_intended, parse_kind, read_text};
 use super::yaml_edit::{self, EditError, flow_list, scalar_text};
@@ -153,20 +154,6 @@ fn invalid<T>(path: &Path, at: &Spanned<T>, message: String, hint: impl Into<Str
     }
 }
 
-/// The closest of `known` to `word`, when it is close enough to be a typo. Short words
-/// need a closer match, so a user's own `id:` is not taken for `kind:`.
-fn did_you_mean<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
-    let folded = |s: &str| s.to_ascii_lowercase().replace(['_', '-'], "");
-    known
-        .iter()
-        .map(|k| (strsim::damerau_levenshtein(word, k), *k))
-        .filter(|(distance, k)| {
-            (*distance <= 2 && distance * 3 <= word.chars().count()) || folded(word) == folded(k)
-        })
-        .min()
-        .map(|(_, k)| k)
-}
-
 /// A serde-saphyr error as a located `FlagError`, in words a user can act on.
 /// How many values a flag file may hold, counting each use of an alias again: thousands of
 /// flags fit, and an alias bomb ("a billion laughs") is refused in milliseconds instead of
@@ -243,7 +230,7 @@ fn parse_flags(path: &Path, text: &str) -> Result<Vec<(String, FileFlag)>, FlagE
         return Ok(Vec::new());
     };
     for key in &file.others {
-        if let Some(meant) = did_you_mean(&key.value, &["flags"]) {
+        if let Some(meant) = suggest::closest(&key.value, ["flags"]) {
             return Err(invalid(
                 path,
                 key,
@@ -270,7 +257,7 @@ fn parse_flags(path: &Path, text: &str) -> Result<Vec<(String, FileFlag)>, FlagE
         if let Some((key, meant)) = raw
             .others
             .iter()
-            .find_map(|k| did_you_mean(&k.value, &FLAG_KEYS).map(|meant| (k, meant)))
+            .find_map(|k| suggest::closest(&k.value, FLAG_KEYS).map(|meant| (k, meant)))
         {
             return Err(invalid(
                 path,
@@ -297,7 +284,7 @@ fn parse_flags(path: &Path, text: &str) -> Result<Vec<(String, FileFlag)>, FlagE
         let kind = match &raw.kind {
             None => None,
             Some(k) => Some(parse_kind(&k.value).ok_or_else(|| {
-                let hint = match did_you_mean(&k.value, &FlagKind::NAMES) {
+                let hint = match suggest::closest(&k.value, FlagKind::NAMES) {
                     Some(meant) => format!("did you mean `{meant}`?"),
                     None => format!("use one of {}", FlagKind::NAMES.join(", ")),
                 };
@@ -553,8 +540,8 @@ mod tests {
         // Keys nowhere near a known one are the user's own and are kept.
         let own = "owner: me\nflags: {a: {description: x, id: 7, tags: [t]}}\n";
         assert!(parse_flags(Path::new("f.yaml"), own).is_ok());
-        assert_eq!(did_you_mean("kidn", &FLAG_KEYS), Some("kind"));
-        assert_eq!(did_you_mean("Enabled", &FLAG_KEYS), Some("enabled"));
+        assert_eq!(suggest::closest("kidn", FLAG_KEYS), Some("kind"));
+        assert_eq!(suggest::closest("Enabled", FLAG_KEYS), Some("enabled"));
     }
 
     #[test]

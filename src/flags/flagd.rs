@@ -125,21 +125,13 @@ impl FlagdFlags {
         if text.trim().is_empty() {
             return Ok(Map::new());
         }
-        let value: Value = serde_json::from_str(text).map_err(|error| {
-            let (line, column) = (error.line() as u64, error.column() as u64);
-            let message = error.to_string();
-            let message = message
-                .strip_suffix(&format!(" at line {line} column {column}"))
-                .unwrap_or(&message)
-                .to_string();
-            FlagError::Invalid {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message,
-                hint: "fix the JSON; a flagd file looks like {\"flags\": {\"name\": {...}}}"
-                    .to_string(),
-            }
+        let value: Value = serde_json::from_str(text).map_err(|error| FlagError::Invalid {
+            path: path.to_path_buf(),
+            line: error.line() as u64,
+            column: error.column() as u64,
+            message: crate::support::jsonl::error_text(&error),
+            hint: "fix the JSON; a flagd file looks like {\"flags\": {\"name\": {...}}}"
+                .to_string(),
         })?;
         match value {
             Value::Object(root) => {

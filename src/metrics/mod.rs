@@ -117,17 +117,6 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// A duration as people write it in a plan: `15s`, `2m`, `1h 30m`.
-pub(crate) fn human(d: Duration) -> String {
-    // Sub-second precision only when the duration has it, so `2s` never reads `2s 0ms`.
-    let d = if d.subsec_millis() == 0 {
-        Duration::from_secs(d.as_secs())
-    } else {
-        Duration::from_millis(d.as_millis().min(u128::from(u64::MAX)) as u64)
-    };
-    humantime::format_duration(d).to_string()
-}
-
 /// The source a plan names.
 pub fn open(spec: &crate::plan::MetricsSpec) -> Result<Box<dyn MetricsSource>, MetricsError> {
     use crate::plan::SourceSpec;
@@ -186,12 +175,5 @@ mod tests {
         assert_eq!(s.var(), "PATH");
         assert!(!s.expose().is_empty());
         assert!(!format!("{s:?}").contains(s.expose()));
-    }
-
-    #[test]
-    fn human_durations_read_like_a_plan() {
-        assert_eq!(human(Duration::from_secs(2)), "2s");
-        assert_eq!(human(Duration::from_millis(1500)), "1s 500ms");
-        assert_eq!(human(Duration::from_secs(90)), "1m 30s");
     }
 }

@@ -66,7 +66,7 @@ impl Checks {
                     source: format!(
                         "{} (timeout {})",
                         command::display(argv),
-                        crate::plan::units::format_duration(*timeout)
+                        crate::support::fmt::duration(*timeout)
                     ),
                     ok: None,
                     running: false,
@@ -313,22 +313,9 @@ pub fn find_item(
     let where_ = only
         .map(|l| format!(" in {}", l.title().to_lowercase()))
         .unwrap_or_default();
-    let near = items
-        .iter()
-        .map(|(l, _, t)| {
-            let n = normal(t);
-            let score = if n.contains(&q) {
-                1.0
-            } else {
-                strsim::normalized_damerau_levenshtein(&q, &n[..n.len().min(q.len().max(1))])
-                    .max(strsim::normalized_damerau_levenshtein(&q, &n))
-            };
-            (score, *l, *t)
-        })
-        .filter(|(s, ..)| *s >= 0.7)
-        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let near = crate::support::suggest::closest_phrase(query, &items, |(_, _, t)| t);
     let hint = match near {
-        Some((_, l, t)) => format!("did you mean \"{t}\" ({})?", l.title().to_lowercase()),
+        Some((l, _, t)) => format!("did you mean \"{t}\" ({})?", l.title().to_lowercase()),
         None if items.is_empty() => format!("the plan has no checklist items{where_}"),
         None => {
             let mut names: Vec<String> = items

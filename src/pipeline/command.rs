@@ -156,7 +156,7 @@ impl Outcome {
             End::Signaled(sig) => format!("ended by signal {sig} after {took}"),
             End::TimedOut(limit) => format!(
                 "still running at its {} timeout; killed",
-                crate::plan::units::format_duration(*limit)
+                crate::support::fmt::duration(*limit)
             ),
             End::NotStarted(why) => why.clone(),
         }

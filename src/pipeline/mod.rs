@@ -96,23 +96,9 @@ pub fn rollout_status(phase: &Phase) -> StageStatus {
     }
 }
 
-/// A stage status as one word.
-pub fn status_word(s: StageStatus) -> &'static str {
-    match s {
-        StageStatus::Pending => "pending",
-        StageStatus::Running => "running",
-        StageStatus::Passed => "passed",
-        StageStatus::Failed => "failed",
-        StageStatus::Skipped => "skipped",
-    }
-}
-
 /// The folder commands run in: the plan's own (its relative paths start there too).
 pub fn plan_folder(plan: &Plan) -> PathBuf {
-    match plan.path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
+    crate::support::path::folder_of(&plan.path)
 }
 
 fn cut(line: &str, max: usize) -> String {
@@ -216,7 +202,7 @@ impl Runner {
                     format!(
                         "{} (timeout {})",
                         command::display(argv),
-                        crate::plan::units::format_duration(*timeout)
+                        crate::support::fmt::duration(*timeout)
                     ),
                     StageStatus::Pending,
                     elsewhere.to_string(),
@@ -554,7 +540,7 @@ pub fn journal_note(engine: &Engine, input: &Input) -> Option<(Verb, String)> {
             if before == Some(*status) || *status == StageStatus::Running {
                 return None;
             }
-            let word = status_word(*status);
+            let word = status.word();
             let reason = if detail.is_empty() {
                 format!("{name} {word}")
             } else if detail.starts_with(word) {

@@ -3,11 +3,13 @@
 //! `pending`) reading that says what is wrong and where; never panics and never trusts
 //! the file's size.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
 use crate::plan::StageStatus;
+use crate::support::path::folder_of;
+use crate::support::suggest;
 
 /// A status file larger than this is refused rather than read.
 pub const MAX_BYTES: u64 = 64 * 1024;
@@ -40,38 +42,20 @@ impl<'de> serde::Deserialize<'de> for Word {
             }
 
             fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Word, E> {
-                let status = match s.to_ascii_lowercase().as_str() {
-                    "pending" => StageStatus::Pending,
-                    "running" => StageStatus::Running,
-                    "passed" => StageStatus::Passed,
-                    "failed" => StageStatus::Failed,
-                    "skipped" => StageStatus::Skipped,
-                    _ => {
-                        let hint = closest(s)
-                            .map(|n| format!("did you mean `{n}`? "))
-                            .unwrap_or_default();
-                        return Err(E::custom(format!(
-                            "unknown status `{s}`; {hint}use one of {}",
-                            StageStatus::NAMES.join(", ")
-                        )));
-                    }
+                let Some(status) = StageStatus::from_word(s) else {
+                    let hint = suggest::closest(s, StageStatus::NAMES)
+                        .map(|n| format!("did you mean `{n}`? "))
+                        .unwrap_or_default();
+                    return Err(E::custom(format!(
+                        "unknown status `{s}`; {hint}use one of {}",
+                        StageStatus::NAMES.join(", ")
+                    )));
                 };
                 Ok(Word(status))
             }
         }
         d.deserialize_str(Visitor)
     }
-}
-
-/// The status name a typo most likely meant.
-fn closest(word: &str) -> Option<&'static str> {
-    let w = word.to_lowercase();
-    StageStatus::NAMES
-        .into_iter()
-        .map(|n| (strsim::damerau_levenshtein(&w, n), n))
-        .filter(|(d, _)| *d <= 2)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, n)| n)
 }
 
 #[derive(serde::Deserialize)]
@@ -117,12 +101,8 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Reading {
             url: f.url.as_deref().map(tidy).filter(|u| !u.is_empty()),
         },
         Err(e) => {
-            // serde_json's message ends in " at line L column C"; say it the way editors do.
-            let text = e.to_string();
-            let message = text
-                .rsplit_once(" at line ")
-                .map(|(m, _)| m.to_string())
-                .unwrap_or(text);
+            // Without serde_json's " at line L column C": said below the way editors do.
+            let message = crate::support::jsonl::error_text(&e);
             let what = match e.classify() {
                 serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
                     format!("not JSON ({message}); {SHAPE}")
@@ -167,14 +147,6 @@ pub async fn read(path: &Path) -> Reading {
     parse(path, &bytes)
 }
 
-/// The folder to watch for `path` (a rewrite by rename replaces the file itself).
-fn folder(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
 /// Watches the folder of `path` and signals `changed` whenever something happens to the
 /// file (written, replaced, removed). Signals coalesce: one pending signal is enough.
 pub fn watch(
@@ -196,7 +168,8 @@ pub fn watch(
             let _ = changed.try_send(());
         }
     })?;
-    watcher.watch(&folder(path), notify::RecursiveMode::NonRecursive)?;
+    // The folder, not the file: a rewrite by rename replaces the file itself.
+    watcher.watch(&folder_of(path), notify::RecursiveMode::NonRecursive)?;
     Ok(watcher)
 }
 

@@ -93,7 +93,38 @@ pub enum StageStatus {
 }
 
 impl StageStatus {
-    pub const NAMES: [&'static str; 5] = ["pending", "running", "passed", "failed", "skipped"];
+    pub const ALL: [StageStatus; 5] = [
+        StageStatus::Pending,
+        StageStatus::Running,
+        StageStatus::Passed,
+        StageStatus::Failed,
+        StageStatus::Skipped,
+    ];
+    pub const NAMES: [&'static str; 5] = [
+        StageStatus::Pending.word(),
+        StageStatus::Running.word(),
+        StageStatus::Passed.word(),
+        StageStatus::Failed.word(),
+        StageStatus::Skipped.word(),
+    ];
+
+    /// The status as one word, the same in plans, status files, the screen and the journal.
+    pub const fn word(self) -> &'static str {
+        match self {
+            StageStatus::Pending => "pending",
+            StageStatus::Running => "running",
+            StageStatus::Passed => "passed",
+            StageStatus::Failed => "failed",
+            StageStatus::Skipped => "skipped",
+        }
+    }
+
+    /// The status `word` names, in any case.
+    pub fn from_word(word: &str) -> Option<StageStatus> {
+        StageStatus::ALL
+            .into_iter()
+            .find(|s| s.word().eq_ignore_ascii_case(word))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::model::*;
-use super::units::{format_duration, format_latency, format_number, format_percent};
+use super::units::{format_latency, format_number, format_percent};
+use crate::support::fmt;
 
 /// What `shipdeck check` prints for a valid plan: release, strategy, steps, guardrails,
 /// adapters (metrics source, flag backend, pipeline stages) and checklist sizes.
@@ -54,7 +55,7 @@ pub fn summary(plan: &Plan) -> String {
         out,
         "steps       {}, then watch {}",
         steps.len(),
-        format_duration(plan.rollout.watch)
+        fmt::duration(plan.rollout.watch)
     );
     let name_width = steps
         .iter()
@@ -88,7 +89,7 @@ pub fn summary(plan: &Plan) -> String {
             step.name,
             step.percent,
             groups,
-            format_duration(step.bake),
+            fmt::duration(step.bake),
             approval
         );
     }
@@ -98,8 +99,8 @@ pub fn summary(plan: &Plan) -> String {
         out,
         "metrics     {} · every {} · baseline {} · stale after {} · min {} samples",
         source_text(&m.source),
-        format_duration(m.interval),
-        format_duration(m.baseline_window),
+        fmt::duration(m.interval),
+        fmt::duration(m.baseline_window),
         m.stale_after,
         m.min_samples
     );
@@ -167,12 +168,12 @@ fn backend_text(b: &BackendSpec) -> String {
 
 fn stage_source_text(s: &StageSource) -> String {
     match s {
-        StageSource::Static(status) => status_name(*status).to_string(),
+        StageSource::Static(status) => status.word().to_string(),
         StageSource::Command { argv, timeout } => {
             format!(
                 "runs `{}`, timeout {}",
                 argv_text(argv),
-                format_duration(*timeout)
+                fmt::duration(*timeout)
             )
         }
         StageSource::StatusFile(path) => format!("watches {}", path.display()),
@@ -194,16 +195,6 @@ fn argv_text(argv: &[String]) -> String {
         .join(" ")
 }
 
-fn status_name(s: StageStatus) -> &'static str {
-    match s {
-        StageStatus::Pending => "pending",
-        StageStatus::Running => "running",
-        StageStatus::Passed => "passed",
-        StageStatus::Failed => "failed",
-        StageStatus::Skipped => "skipped",
-    }
-}
-
 fn source_text(s: &SourceSpec) -> String {
     match s {
         SourceSpec::Simulated { scenario, seed } => {
@@ -215,7 +206,7 @@ fn source_text(s: &SourceSpec) -> String {
             timeout,
             headers,
         } => {
-            let mut t = format!("prometheus {url} (timeout {}", format_duration(*timeout));
+            let mut t = format!("prometheus {url} (timeout {}", fmt::duration(*timeout));
             if let Some(env) = token_env {
                 let _ = write!(t, ", token ${env}");
             }
@@ -272,7 +263,7 @@ pub(super) fn rule_text(
 ) -> String {
     let mut t = format!("{metric} {}", condition_text(unit, condition));
     if !hold.is_zero() {
-        let _ = write!(t, " for {}", format_duration(hold));
+        let _ = write!(t, " for {}", fmt::duration(hold));
     }
     let _ = write!(t, " → {}", action.name());
     t

@@ -1,6 +1,7 @@
 //! plan::units: the value syntaxes a plan is written in — durations (`30s`, `1d`, `1h30m`),
-//! ratios (`1%`, `0.01`), latencies (`2s`, `300ms`) and multiples (`3x`) — and their
-//! compact rendering. Pure string functions; they never see YAML or locations.
+//! ratios (`1%`, `0.01`), latencies (`2s`, `300ms`) and multiples (`3x`) — and the compact
+//! rendering of numbers (durations render in `support::fmt`). Pure string functions; they
+//! never see YAML or locations.
 //!
 //! Errors are plain sentences without a location: the caller knows where the value was.
 
@@ -126,36 +127,6 @@ fn parse_number(s: &str) -> Option<f64> {
     s.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
-/// Compact, two units at most: `13h`, `1d 2h`, `45s`, `2m 5s`, `500ms`, `0s`.
-/// Drops what is below the second unit: a screen header, not an audit record.
-pub fn format_duration(d: Duration) -> String {
-    const UNITS: [(u64, &str); 4] = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
-    let mut secs = d.as_secs();
-    if secs == 0 {
-        let ms = d.subsec_millis();
-        return if ms == 0 {
-            "0s".to_string()
-        } else {
-            format!("{ms}ms")
-        };
-    }
-    let mut parts = Vec::with_capacity(2);
-    for (size, name) in UNITS {
-        let n = secs / size;
-        secs %= size;
-        if n > 0 {
-            parts.push(format!("{n}{name}"));
-        } else if !parts.is_empty() {
-            // Only adjacent units: `1d 5m` would read as a typo for `1d 5h`.
-            break;
-        }
-        if parts.len() == 2 {
-            break;
-        }
-    }
-    parts.join(" ")
-}
-
 /// A ratio as a percentage without noise: 0.01 → `1%`, 0.005 → `0.5%`, 0.9 → `90%`.
 pub fn format_percent(ratio: f64) -> String {
     format!("{}%", format_number(ratio * 100.0))
@@ -188,6 +159,7 @@ pub fn format_number(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::support::fmt::duration;
     use proptest::prelude::*;
 
     #[test]
@@ -261,18 +233,6 @@ mod tests {
     }
 
     #[test]
-    fn compact_durations() {
-        assert_eq!(format_duration(Duration::from_secs(13 * 3600)), "13h");
-        assert_eq!(format_duration(Duration::from_secs(26 * 3600)), "1d 2h");
-        assert_eq!(format_duration(Duration::from_secs(45)), "45s");
-        assert_eq!(format_duration(Duration::from_secs(125)), "2m 5s");
-        assert_eq!(format_duration(Duration::from_millis(500)), "500ms");
-        assert_eq!(format_duration(Duration::ZERO), "0s");
-        assert_eq!(format_duration(Duration::from_secs(86_400 + 300)), "1d");
-        assert_eq!(format_duration(Duration::from_secs(90_061)), "1d 1h");
-    }
-
-    #[test]
     fn compact_numbers() {
         assert_eq!(format_percent(0.01), "1%");
         assert_eq!(format_percent(0.005), "0.5%");
@@ -310,19 +270,19 @@ mod tests {
         fn format_then_parse_round_trips_two_units(
             hi in 0u64..400, lo in 0u64..60, unit in 0usize..3
         ) {
-            // Two adjacent units are exactly what format_duration keeps.
+            // Two adjacent units are exactly what the compact rendering keeps.
             let (big, small, limit) = [(86_400, 3_600, 400), (3_600, 60, 24), (60, 1, 60)][unit];
             // Neither part may carry into the next unit up.
             let (hi, lo) = (hi % limit, lo % (big / small));
             let d = Duration::from_secs(hi * big + lo * small);
-            let text = format_duration(d);
+            let text = duration(d);
             prop_assert_eq!(parse_duration(&text), Ok(d), "{}", text);
         }
 
         #[test]
         fn format_never_overstates(secs in 0u64..10_000_000, ms in 0u32..1000) {
             let d = Duration::from_secs(secs) + Duration::from_millis(u64::from(ms));
-            let text = format_duration(d);
+            let text = duration(d);
             let back = parse_duration(&text).unwrap();
             prop_assert!(back <= d, "{} -> {:?} > {:?}", text, back, d);
             prop_assert!(!text.is_empty());

@@ -12,6 +12,7 @@ use crate::engine::journal::Entry;
 use crate::engine::values::Batch;
 use crate::engine::{Input, Progress};
 use crate::plan::Plan;
+use crate::support::jsonl::{self, Line};
 
 /// The format this shipdeck writes and reads.
 pub const FORMAT: u32 = 1;
@@ -192,8 +193,11 @@ impl Recording {
                 path: path.to_path_buf(),
             });
         }
-        let lines: Vec<&[u8]> = body.split(|b| *b == b'\n').collect();
-        let header = match serde_json::from_slice::<Record>(lines[0]) {
+        let (first, rest) = match bytes.iter().position(|b| *b == b'\n') {
+            Some(end) => (&bytes[..end], &bytes[end + 1..]),
+            None => (bytes, &[][..]),
+        };
+        let header = match serde_json::from_slice::<Record>(first) {
             Ok(Record::Header(h)) => *h,
             Ok(_) => {
                 return Err(RecordingError::NotARecording {
@@ -203,7 +207,7 @@ impl Recording {
             }
             Err(e) => {
                 // A newer format may not parse as this one's header: say so before anything else.
-                if let Ok(v) = serde_json::from_slice::<serde_json::Value>(lines[0])
+                if let Ok(v) = serde_json::from_slice::<serde_json::Value>(first)
                     && v["record"] == "header"
                     && let Some(found) = v["format"].as_u64()
                     && found != u64::from(FORMAT)
@@ -215,7 +219,7 @@ impl Recording {
                 }
                 return Err(RecordingError::NotARecording {
                     path: path.to_path_buf(),
-                    message: without_position(&e),
+                    message: jsonl::error_text(&e),
                 });
             }
         };
@@ -225,13 +229,11 @@ impl Recording {
                 found: header.format,
             });
         }
-        let mut records = Vec::with_capacity(lines.len());
+        let mut records = Vec::new();
         let mut torn = None;
-        let last = lines.len();
-        for (i, line) in lines.iter().enumerate().skip(1) {
-            let number = i + 1;
-            match serde_json::from_slice::<Record>(line) {
-                Ok(Record::Header(_)) => {
+        for line in jsonl::lines::<Record>(rest, 2) {
+            match line {
+                Ok(Line::Whole(number, Record::Header(_))) => {
                     return Err(RecordingError::Corrupt {
                         path: path.to_path_buf(),
                         line: number,
@@ -240,14 +242,14 @@ impl Recording {
                         hint: "split the file where the second header starts",
                     });
                 }
-                Ok(record) => records.push((number, record)),
-                Err(_) if number == last => torn = Some(number),
-                Err(e) => {
+                Ok(Line::Whole(number, record)) => records.push((number, record)),
+                Ok(Line::Torn(t)) => torn = Some(t.line),
+                Err(bad) => {
                     return Err(RecordingError::Corrupt {
                         path: path.to_path_buf(),
-                        line: number,
-                        column: e.column(),
-                        message: without_position(&e),
+                        line: bad.line,
+                        column: bad.column,
+                        message: bad.message,
                         hint: CORRUPT_HINT,
                     });
                 }
@@ -311,15 +313,6 @@ impl Recording {
         let first = times.next()?;
         let last = times.next_back().unwrap_or(first);
         Some((first, last))
-    }
-}
-
-/// serde_json appends " at line L column C"; the caller names the position itself.
-fn without_position(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    match text.rfind(" at line ") {
-        Some(i) => text[..i].to_string(),
-        None => text,
     }
 }
 

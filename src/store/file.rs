@@ -32,6 +32,8 @@ use super::{
 };
 use crate::engine::Progress;
 use crate::engine::journal::{Entry, Kind, Verb};
+use crate::support;
+use crate::support::write_atomic::{Options, sync_folder, write_atomic};
 
 const STATE: &str = "state.json";
 const JOURNAL: &str = "journal.jsonl";
@@ -188,7 +190,7 @@ impl ReleaseStore for FileStore {
                 message: format!("it would not load back: {e}"),
             });
         }
-        write_atomic(&self.dir, STATE, &bytes)
+        replace(&self.dir, STATE, &bytes, Options::PRIVATE)
     }
 
     fn append(&self, entries: &[Entry]) -> Result<(), StoreError> {
@@ -207,7 +209,7 @@ impl ReleaseStore for FileStore {
         let mut prefix = Vec::new();
         if len > 0 {
             let tail = last_line(&mut file, len).map_err(|e| io_error(&path, e))?;
-            match jsonl::decode(&tail.bytes) {
+            match support::jsonl::decode::<Entry>(&tail.bytes) {
                 // A whole entry that lost only its newline: finish the line.
                 Ok(_) if !tail.terminated => prefix.push(b'\n'),
                 Ok(_) => {}
@@ -227,7 +229,7 @@ impl ReleaseStore for FileStore {
         file.write_all(&prefix).map_err(|e| io_error(&path, e))?;
         file.sync_data().map_err(|e| io_error(&path, e))?;
         if len == 0 {
-            sync_dir(&self.dir)?;
+            sync_folder(&self.dir).map_err(|e| io_error(&self.dir, e))?;
         }
         Ok(())
     }
@@ -251,7 +253,7 @@ impl ReleaseStore for FileStore {
                 Ok(()) => {
                     let bytes = to_json(&self.path(HOLDER), "the lock holder", holder)?;
                     // On failure `file` is dropped here, which releases the lock.
-                    write_atomic(&self.dir, HOLDER, &bytes)?;
+                    replace(&self.dir, HOLDER, &bytes, Options::PRIVATE)?;
                     self.remove_orphan_temps();
                     let guard = LockGuard {
                         file,
@@ -312,7 +314,7 @@ impl ReleaseStore for FileStore {
         check_id(&request.id)?;
         let name = format!("{}{REQUEST_SUFFIX}", request.id);
         let bytes = to_json(&self.inbox.join(&name), "the command", request)?;
-        write_atomic(&self.inbox, &name, &bytes)
+        replace(&self.inbox, &name, &bytes, Options::PRIVATE)
     }
 
     fn take_requests(&self) -> Result<Vec<InboxRequest>, StoreError> {
@@ -371,7 +373,7 @@ impl ReleaseStore for FileStore {
         check_id(id)?;
         let name = format!("{id}{ANSWER_SUFFIX}");
         let bytes = to_json(&self.answer_path(id), "the answer", answer)?;
-        write_atomic(&self.inbox, &name, &bytes)
+        replace(&self.inbox, &name, &bytes, Options::PRIVATE)
     }
 
     fn take_answer(&self, id: &str) -> Result<Option<InboxAnswer>, StoreError> {
@@ -409,7 +411,7 @@ impl ReleaseStore for FileStore {
         let entries = bytes[..whole]
             .split(|b| *b == b'\n')
             .filter(|line| !line.is_empty())
-            .filter_map(|line| jsonl::decode(line).ok())
+            .filter_map(|line| support::jsonl::decode::<Entry>(line).ok())
             .collect();
         Ok(JournalTail {
             entries,
@@ -447,16 +449,12 @@ impl ReleaseStore for FileStore {
     }
 
     fn publish(&self, document: &[u8]) -> Result<(), StoreError> {
-        let path = self.path(PUBLISHED);
-        let mut tmp = tempfile::Builder::new()
-            .prefix(&format!(".{PUBLISHED}."))
-            .suffix(".tmp")
-            .tempfile_in(&self.dir)
-            .map_err(|e| io_error(&self.dir, e))?;
-        tmp.write_all(document)
-            .map_err(|e| io_error(tmp.path(), e))?;
-        tmp.persist(&path).map_err(|e| io_error(&path, e.error))?;
-        Ok(())
+        // Rewritten every few seconds and worthless after a crash: not worth a flush.
+        let options = Options {
+            durable: false,
+            ..Options::PRIVATE
+        };
+        replace(&self.dir, PUBLISHED, document, options)
     }
 
     fn published(&self) -> Result<Option<Vec<u8>>, StoreError> {
@@ -524,33 +522,15 @@ fn read_json<T: DeserializeOwned>(
             path: path.to_path_buf(),
             line: e.line(),
             column: e.column(),
-            message: {
-                let text = e.to_string();
-                match text.rfind(" at line ") {
-                    Some(i) => text[..i].to_string(),
-                    None => text,
-                }
-            },
+            message: support::jsonl::error_text(&e),
             hint,
         })
 }
 
-/// Replaces `dir/name` with `bytes`: a temp file (tempfile makes it 0600) in the same directory, written,
-/// fsynced, renamed over the old file, then the directory fsynced. A crash leaves the
-/// old file or the new one, never a mix; a failure leaves no temp file behind.
-fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
-    let path = dir.join(name);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| io_error(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| io_error(tmp.path(), e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| io_error(tmp.path(), e))?;
-    tmp.persist(&path).map_err(|e| io_error(&path, e.error))?;
-    sync_dir(dir)
+/// Replaces `dir/name` with `bytes` (see `support::write_atomic`): a crash leaves the old
+/// file or the new one, never a mix; a failure leaves no temp file behind.
+fn replace(dir: &Path, name: &str, bytes: &[u8], options: Options) -> Result<(), StoreError> {
+    write_atomic(&dir.join(name), bytes, options).map_err(|e| io_error(&e.path, e.source))
 }
 
 /// The last line of a non-empty file.
@@ -648,19 +628,6 @@ fn private_file(options: &mut OpenOptions) -> &mut OpenOptions {
 #[cfg(not(unix))]
 fn private_file(options: &mut OpenOptions) -> &mut OpenOptions {
     options
-}
-
-/// Makes a rename or a new file in `dir` durable.
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| io_error(dir, e))
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> Result<(), StoreError> {
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,18 +1,15 @@
-//! store::jsonl: the journal's line format — one JSON `Entry` per line. Owns what counts
-//! as a whole line, a torn last line and a corrupt one; never touches files.
+//! store::jsonl: the journal's line format — one JSON `Entry` per line, read with
+//! `support::jsonl`. Owns refusing an entry that would not read back and setting a torn
+//! line aside; never touches files.
 
 use chrono::{DateTime, Utc};
 use std::path::Path;
 
 use super::{JournalRead, StoreError, TornLine};
 use crate::engine::journal::{Entry, Kind, Verb};
+use crate::support::jsonl::{self, Line};
 
 const CORRUPT_HINT: &str = "the journal is append-only and shipdeck never rewrites it: repair or delete that line by hand (keep a copy), then start again";
-
-/// One line, decoded.
-pub(super) fn decode(line: &[u8]) -> Result<Entry, (usize, String)> {
-    serde_json::from_slice(line).map_err(|e| (e.column(), without_position(&e)))
-}
 
 /// A line ready to append: the entry's JSON and a newline. Refuses an entry that would
 /// not read back (a NaN value serialises as `null`), so the journal never holds a line
@@ -24,7 +21,7 @@ pub(super) fn encode(path: &Path, entry: &Entry) -> Result<Vec<u8>, StoreError> 
         message,
     };
     let mut line = serde_json::to_vec(entry).map_err(|e| encode_error(e.to_string()))?;
-    if let Err((_, message)) = decode(&line) {
+    if let Err((_, message)) = jsonl::decode::<Entry>(&line) {
         return Err(encode_error(format!(
             "the entry `{}` would not read back: {message}",
             entry.headline()
@@ -38,31 +35,17 @@ pub(super) fn encode(path: &Path, entry: &Entry) -> Result<Vec<u8>, StoreError> 
 /// returned as `torn`; a bad line before it is an error naming the line.
 pub(super) fn parse(path: &Path, bytes: &[u8]) -> Result<JournalRead, StoreError> {
     let mut read = JournalRead::default();
-    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    if bytes.is_empty() {
-        return Ok(read);
-    }
-    let lines: Vec<&[u8]> = body.split(|b| *b == b'\n').collect();
-    let last = lines.len();
-    for (i, line) in lines.into_iter().enumerate() {
-        let number = i + 1;
-        match decode(line) {
-            Ok(entry) => read.entries.push(entry),
-            Err(_) if number == last => {
-                read.torn = Some(TornLine {
-                    line: number,
-                    text: String::from_utf8_lossy(line).into_owned(),
-                });
-            }
-            Err((column, message)) => {
-                return Err(StoreError::Corrupt {
-                    path: path.to_path_buf(),
-                    line: number,
-                    column,
-                    message,
-                    hint: CORRUPT_HINT,
-                });
-            }
+    for line in jsonl::lines(bytes, 1) {
+        let line = line.map_err(|bad| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            line: bad.line,
+            column: bad.column,
+            message: bad.message,
+            hint: CORRUPT_HINT,
+        })?;
+        match line {
+            Line::Whole(_, entry) => read.entries.push(entry),
+            Line::Torn(torn) => read.torn = Some(torn),
         }
     }
     Ok(read)
@@ -84,15 +67,6 @@ pub(super) fn set_aside(torn: &TornLine, at: DateTime<Utc>) -> Entry {
         values: Default::default(),
         explain: None,
         origin: None,
-    }
-}
-
-/// serde_json appends " at line L column C"; the caller names the position itself.
-fn without_position(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    match text.rfind(" at line ") {
-        Some(i) => text[..i].to_string(),
-        None => text,
     }
 }
 

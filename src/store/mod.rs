@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::engine::journal::Entry;
 use crate::engine::{Command, Progress};
 
+pub use crate::support::jsonl::TornLine;
 pub use file::FileStore;
 
 /// The name of the state directory kept beside a plan file.
@@ -101,14 +102,6 @@ pub struct JournalRead {
     pub torn: Option<TornLine>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TornLine {
-    /// 1-based line number in the journal.
-    pub line: usize,
-    /// The line as found (invalid UTF-8 replaced).
-    pub text: String,
-}
-
 /// Who holds (or wants) control of a release.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Holder {
@@ -126,7 +119,7 @@ impl Holder {
         Holder {
             operator: operator.to_string(),
             pid: std::process::id(),
-            host: host_name(),
+            host: crate::support::host::name(),
             mode: mode.to_string(),
             since: Utc::now(),
         }
@@ -155,16 +148,6 @@ impl Holder {
             self.since.format("%Y-%m-%d %H:%M:%SZ")
         )
     }
-}
-
-fn host_name() -> String {
-    ["/proc/sys/kernel/hostname", "/etc/hostname"]
-        .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "unknown".into())
 }
 
 /// The outcome of `acquire`.

@@ -1,3 +1,10 @@
-//! support: small pieces every layer uses, one copy each. Knows nothing of releases.
+//! support: small pieces every layer uses, one copy each. Knows nothing of releases and
+//! imports nothing else of this crate.
 
 pub mod backoff;
+pub mod fmt;
+pub mod host;
+pub mod jsonl;
+pub mod path;
+pub mod suggest;
+pub mod write_atomic;

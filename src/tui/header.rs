@@ -9,8 +9,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::{App, View, fit, put_line, put_lines, spans_width};
-use crate::engine::guardrail::format_secs;
 use crate::engine::{Engine, PauseCause, Phase};
+use crate::support::fmt;
 
 /// The state badge's glyph: the state reads without colour.
 pub fn glyph(phase: &Phase) -> char {
@@ -45,7 +45,7 @@ fn badge_detail(engine: &Engine) -> String {
     let left = || {
         engine
             .time_left()
-            .map(|d| format!("{} left", format_secs(d.as_secs() as i64)))
+            .map(|d| format!("{} left", fmt::duration(d)))
             .unwrap_or_default()
     };
     match engine.phase() {
@@ -138,11 +138,11 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     let (age, age_style) = match view.data_age {
         None => ("no data yet".to_string(), theme.stale),
         Some(a) if a > stale_after => (
-            format!("data {} old", format_secs(a.num_seconds())),
+            format!("data {} old", fmt::secs(a.num_seconds())),
             theme.stale,
         ),
         Some(a) => (
-            format!("data {} old", format_secs(a.num_seconds())),
+            format!("data {} old", fmt::secs(a.num_seconds())),
             theme.header,
         ),
     };
@@ -237,11 +237,8 @@ pub fn situation(engine: &Engine) -> (String, String) {
     let plan = engine.plan();
     let steps = &plan.rollout.steps;
     let step_text = |i: usize| steps.get(i).map(|s| s.label()).unwrap_or_default();
-    let left = engine
-        .time_left()
-        .map(|d| format_secs(d.as_secs() as i64))
-        .unwrap_or_default();
-    let watch = format_secs(plan.rollout.watch.as_secs() as i64);
+    let left = engine.time_left().map(fmt::duration).unwrap_or_default();
+    let watch = fmt::duration(plan.rollout.watch);
     match engine.phase() {
         Phase::Ready => {
             let open = engine.open_items(crate::plan::ListKind::PreRelease).len();

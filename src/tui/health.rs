@@ -17,9 +17,10 @@ use ratatui::text::{Line, Span};
 use super::layout::Pane;
 use super::{App, View, fit, pane_block, put_lines};
 use crate::engine::Engine;
-use crate::engine::guardrail::{format_secs, format_value};
+use crate::engine::guardrail::format_value;
 use crate::engine::health::{Guard, RuleStanding, SeriesState};
 use crate::plan::{Better, Condition, Series, StaleAction, Unit};
+use crate::support::fmt;
 
 const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 const MISSING: char = '·';
@@ -235,7 +236,7 @@ fn guard_text(engine: &Engine, series: &Series) -> String {
     let hold = if rule.hold.is_zero() {
         String::new()
     } else {
-        format!(" ({})", format_secs(rule.hold.as_secs() as i64))
+        format!(" ({})", fmt::duration(rule.hold))
     };
     format!("{sign}{limit}{hold} {}", rule.action.name())
 }
@@ -365,11 +366,9 @@ fn rule_line<'a>(app: &App, engine: &Engine, i: usize, width: usize) -> Line<'a>
     });
     let (glyph, word, style) = match engine.rule_standing(i) {
         RuleStanding::Tripped => ('✗', "TRIPPED".to_string(), theme.bad),
-        RuleStanding::Holding { held_secs } => (
-            '◐',
-            format!("holding {}", format_secs(held_secs)),
-            theme.warn,
-        ),
+        RuleStanding::Holding { held_secs } => {
+            ('◐', format!("holding {}", fmt::secs(held_secs)), theme.warn)
+        }
         RuleStanding::NoBaseline => ('○', "no baseline yet".to_string(), theme.stale),
         RuleStanding::Ok => ('✓', "ok".to_string(), theme.ok),
     };
@@ -400,8 +399,8 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     let detail = (cols.spark > 0).then(|| {
         let mut d = format!(
             "last {} · {}/cell",
-            format_secs(span as i64),
-            format_secs(plan.metrics.interval.as_secs() as i64)
+            fmt::secs(span as i64),
+            fmt::duration(plan.metrics.interval)
         );
         // The legend only where it fits whole.
         if inner_w >= 80 {

@@ -11,10 +11,11 @@ use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
 use super::app::Popup;
 use super::confirm::{Ask, Confirm};
 use super::{App, View, fit};
-use crate::engine::guardrail::{Explain, breaks, format_secs, format_value};
+use crate::engine::guardrail::{Explain, breaks, format_value};
 use crate::engine::journal::Verb;
 use crate::engine::{Engine, Phase};
 use crate::plan::{Better, ListKind};
+use crate::support::fmt;
 
 /// Every key, as `?` shows it. The bottom line and the README list the same keys.
 pub const HELP: [(&str, &str); 17] = [
@@ -250,7 +251,7 @@ fn why<'a>(app: &App, engine: &Engine, width: usize) -> Vec<Line<'a>> {
             "held",
             format!(
                 "{} (from {} to {})",
-                format_secs(x.held_secs),
+                fmt::secs(x.held_secs),
                 x.since.format("%H:%M:%S"),
                 x.at.format("%H:%M:%S")
             ),

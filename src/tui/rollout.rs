@@ -15,9 +15,9 @@ use ratatui::text::{Line, Span};
 
 use super::layout::Pane;
 use super::{App, View, fit, pane_block, put_lines};
-use crate::engine::guardrail::format_secs;
 use crate::engine::{Engine, Phase};
 use crate::plan::Approval;
+use crate::support::fmt;
 
 /// The column of `percent` on a track `width` cells wide.
 pub fn column(percent: u8, width: usize) -> usize {
@@ -255,7 +255,7 @@ fn step_lines<'a>(app: &App, engine: &Engine, width: usize, room: usize) -> Vec<
                 steps.len(),
                 s.name,
                 s.percent,
-                format_secs(s.bake.as_secs() as i64),
+                fmt::duration(s.bake),
                 w = name_w
             );
             let style = if here { theme.title } else { theme.text };

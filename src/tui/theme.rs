@@ -284,12 +284,8 @@ pub fn named(name: &str) -> Option<Theme> {
 /// The error for a `--theme` that names neither a built-in theme nor a file, with the
 /// nearest built-in name as a hint.
 pub fn unknown(name: &str) -> ThemeError {
-    let hint = BUILT_IN
-        .iter()
-        .map(|(n, _)| (*n, strsim::jaro_winkler(n, name)))
-        .filter(|(_, score)| *score > 0.7)
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(n, _)| format!(" (did you mean `{n}`?)"))
+    let hint = crate::support::suggest::closest(name, BUILT_IN.map(|(n, _)| n))
+        .map(|n| format!(" (did you mean `{n}`?)"))
         .unwrap_or_default();
     ThemeError::Unknown {
         name: name.to_string(),

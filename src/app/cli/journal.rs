@@ -24,13 +24,7 @@ pub(super) fn journal(cli: &Cli, path: &Path, markdown: bool) -> Result<u8> {
         );
     } else {
         for e in &read.entries {
-            out!(
-                "{} {:<12} {} ({})",
-                e.at.format("%Y-%m-%dT%H:%M:%SZ"),
-                e.action,
-                e.reason,
-                e.operator
-            );
+            out!("{}", e.line());
             if let Some(x) = &e.explain {
                 out!("    why: {}", x.summary());
             }

@@ -74,10 +74,7 @@ pub(super) fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
         _ => {}
     }
     if let Some(left) = engine.time_left() {
-        out!(
-            "  bake left: {}",
-            crate::engine::guardrail::format_secs(left.as_secs() as i64)
-        );
+        out!("  bake left: {}", crate::support::fmt::duration(left));
     }
     let p = engine.progress();
     if let Some(live) = &p.live {

@@ -14,9 +14,10 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::{MetricsError, MetricsSource, Secret, human};
+use super::{MetricsError, MetricsSource, Secret};
 use crate::engine::values::{Batch, Exposure, Outcome, Reading};
 use crate::plan::Series;
+use crate::support::fmt;
 use answer::{Origin, instant_answer, range_answer};
 
 /// Prometheus refuses range queries above 11,000 points per series; stay under it.
@@ -242,7 +243,7 @@ impl Prometheus {
                 "no answer from {} within {} (the source's timeout); check that the server is \
                  up and not overloaded, or raise `timeout`",
                 self.base,
-                human(self.timeout)
+                fmt::exact_duration(self.timeout)
             )
         } else if err.is_connect() && refused(err) {
             format!(

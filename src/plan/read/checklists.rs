@@ -2,10 +2,11 @@
 //! notifiers. Cross-checks that checks name real series and stages; never runs a check.
 
 use super::Reader;
-use super::values::{Fields, backticked, suggest};
+use super::values::{Fields, backticked};
 use crate::plan::defaults::*;
 use crate::plan::model::*;
 use crate::plan::yaml::{Node, Value};
+use crate::support::suggest;
 
 impl Reader {
     pub(super) fn checklists(
@@ -108,7 +109,7 @@ impl Reader {
             return Some(name);
         }
         let names: Vec<&str> = stages.iter().map(|s| s.name.as_str()).collect();
-        let hint = match suggest(&name, names.iter().copied()) {
+        let hint = match suggest::closest(&name, names.iter().copied()) {
             Some(s) => format!(
                 "did you mean `{s}`? the pipeline has {}",
                 backticked(&names)

@@ -5,12 +5,13 @@
 use std::time::Duration;
 
 use super::Reader;
-use super::values::{Fields, backticked, fold, suggest};
+use super::values::{Fields, backticked, fold};
 use crate::plan::defaults::*;
 use crate::plan::model::*;
 use crate::plan::summary::{rule_text, unit_name};
 use crate::plan::units;
 use crate::plan::yaml::{Node, Value};
+use crate::support::suggest;
 
 impl Reader {
     /// The metrics section, and its series on their own: a bad `interval` must not stop
@@ -235,7 +236,7 @@ impl Reader {
                 continue;
             };
             if simulated && !known.contains(&name.as_str()) {
-                let hint = match suggest(&name, known.iter().copied()) {
+                let hint = match suggest::closest(&name, known.iter().copied()) {
                     Some(s) => format!(
                         "did you mean `{s}`? the simulated source knows {}",
                         backticked(&known)
@@ -335,7 +336,7 @@ impl Reader {
             return Some((s, name));
         }
         let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
-        let hint = match suggest(&name, names.iter().copied()) {
+        let hint = match suggest::closest(&name, names.iter().copied()) {
             Some(s) => format!(
                 "did you mean `{s}`? metrics.series has {}",
                 backticked(&names)

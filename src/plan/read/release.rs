@@ -181,7 +181,8 @@ impl Reader {
             return None;
         }
         let source = if let Some(n) = f.get("status") {
-            StageSource::Static(self.choice(n, "stage status", &STATUSES)?)
+            let statuses = StageStatus::ALL.map(|s| (s.word(), s));
+            StageSource::Static(self.choice(n, "stage status", &statuses)?)
         } else if let Some(n) = f.get("command") {
             let argv = self.argv(n, &format!("stage `{name}` command"))?;
             let timeout = match f.get("timeout") {
@@ -448,14 +449,6 @@ const STRATEGIES: [(&str, Strategy); 5] = [
     ("rolling", Strategy::Rolling),
     ("big-bang", Strategy::BigBang),
     ("flag", Strategy::Flag),
-];
-
-const STATUSES: [(&str, StageStatus); 5] = [
-    ("pending", StageStatus::Pending),
-    ("running", StageStatus::Running),
-    ("passed", StageStatus::Passed),
-    ("failed", StageStatus::Failed),
-    ("skipped", StageStatus::Skipped),
 ];
 
 const FLAG_KINDS: [(&str, FlagKind); 4] = [

@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::Reader;
 use crate::plan::units;
 use crate::plan::yaml::{Node, Value};
+use crate::support::suggest;
 
 /// The entries of one YAML mapping whose keys were all checked against the allowed set.
 pub(super) struct Fields<'n> {
@@ -33,20 +34,6 @@ impl<'n> Fields<'n> {
     }
 }
 
-/// Did-you-mean: the closest candidate, when it is close enough to be a typo.
-pub(super) fn suggest<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    let w = word.to_lowercase();
-    candidates
-        .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(&w, &c.to_lowercase()), c))
-        .filter(|(d, c)| *d <= 2.max(c.chars().count() / 3))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
 pub(super) fn backticked(names: &[&str]) -> String {
     names
         .iter()
@@ -57,7 +44,7 @@ pub(super) fn backticked(names: &[&str]) -> String {
 
 /// A hint for a name that is not one of `valid`: the likely typo, else the whole list.
 fn choice_hint(word: &str, valid: &[&str]) -> String {
-    match suggest(word, valid.iter().copied()) {
+    match suggest::closest(word, valid.iter().copied()) {
         Some(s) => format!("did you mean `{s}`? valid: {}", backticked(valid)),
         None => format!("valid: {}", backticked(valid)),
     }
@@ -117,7 +104,7 @@ impl Reader {
             if allowed.contains(&key.as_str()) {
                 fields.entries.push((key, v));
             } else {
-                let hint = match suggest(&key, allowed.iter().copied()) {
+                let hint = match suggest::closest(&key, allowed.iter().copied()) {
                     Some(s) => {
                         fields.typos.push(s);
                         format!("did you mean `{s}`?")
@@ -372,7 +359,7 @@ impl Reader {
         let typo = entries
             .iter()
             .filter_map(|(k, _)| k.scalar_text().map(|t| (k, t)))
-            .find(|(_, t)| suggest(t, ["kind"]).is_some());
+            .find(|(_, t)| suggest::closest(t, ["kind"]).is_some());
         match typo {
             Some((at, t)) => self.error(
                 at,
