@@ -127,6 +127,8 @@ impl Writer {
                 Ok(job) => self.queue.push_back(job),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
+                    // No sender is left to wake the wait: pause between tries all the same.
+                    std::thread::sleep(backoff.next_delay());
                     let since = *closing.get_or_insert_with(Instant::now);
                     if since.elapsed() >= CLOSING_GRACE {
                         let _ = self.tx.blocking_send(Message::AdapterStopped(
