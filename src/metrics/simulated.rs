@@ -13,7 +13,7 @@ use crate::engine::values::{Batch, Exposure, Outcome, Reading};
 use crate::plan::{Scenario, Series};
 
 /// The series the simulated world knows; any other name reads as an error.
-pub const KNOWN_SERIES: [&str; 4] = ["error_rate", "p95", "cpu", "memory"];
+pub(crate) const KNOWN_SERIES: [&str; 4] = ["error_rate", "p95", "cpu", "memory"];
 
 const UNKNOWN_SERIES: &str = "the simulated source knows error_rate, p95, cpu, memory";
 

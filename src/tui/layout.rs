@@ -23,8 +23,8 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 
 /// Below this the screen says so instead of drawing garbage.
-pub const MIN_WIDTH: u16 = 80;
-pub const MIN_HEIGHT: u16 = 24;
+pub(crate) const MIN_WIDTH: u16 = 80;
+pub(crate) const MIN_HEIGHT: u16 = 24;
 
 /// The panes that take focus (`tab`) and zoom (`z`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,11 +60,11 @@ impl Pane {
 
 /// Where everything goes. A pane that is not shown (another one is zoomed) has no area.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Areas {
+pub(crate) struct Areas {
     pub header: Rect,
     pub pipeline: Rect,
-    pub situation: Rect,
-    pub banner: Option<Rect>,
+    pub(crate) situation: Rect,
+    pub(crate) banner: Option<Rect>,
     pub health: Option<Rect>,
     pub checklist: Option<Rect>,
     pub rollout: Option<Rect>,
@@ -83,14 +83,19 @@ impl Areas {
     }
 }
 
-pub fn too_small(area: Rect) -> bool {
+pub(crate) fn too_small(area: Rect) -> bool {
     area.width < MIN_WIDTH || area.height < MIN_HEIGHT
 }
 
 /// The layout for `area`, or `None` when the terminal is below 80×24.
 /// `health_rows` is how many lines the health pane would like; the top row grows to show
 /// them all when the terminal is tall enough.
-pub fn areas(area: Rect, banner: bool, zoom: Option<Pane>, health_rows: usize) -> Option<Areas> {
+pub(crate) fn areas(
+    area: Rect,
+    banner: bool,
+    zoom: Option<Pane>,
+    health_rows: usize,
+) -> Option<Areas> {
     if too_small(area) {
         return None;
     }
