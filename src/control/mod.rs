@@ -199,11 +199,6 @@ impl Controller {
             .or_else(|| f.published.as_ref().map(|p| p.holder.clone()))
     }
 
-    /// Samples came and the history backfill is in: the engine has data to judge.
-    pub(crate) fn history_in(&self) -> bool {
-        self.history_in
-    }
-
     pub fn samples_seen(&self) -> u64 {
         self.samples_seen
     }
@@ -619,12 +614,6 @@ impl Controller {
         refused
     }
 
-    /// Pipeline stages in plan order, with what the screen shows about each (status, why,
-    /// output tail); Prod follows the engine's phase.
-    pub(crate) fn stage_details(&self) -> Vec<crate::pipeline::StageDetail> {
-        self.pipeline.details(self.engine.phase())
-    }
-
     pub fn stage_detail(&self, name: &str) -> Option<crate::pipeline::StageDetail> {
         self.pipeline.detail(name, self.engine.phase())
     }
@@ -658,12 +647,6 @@ impl Controller {
     /// Runs an automatic checklist item's command now (instead of at its next minute).
     pub fn recheck(&mut self, list: ListKind, item: usize) -> Result<String, String> {
         self.pipeline.checks().rerun(list, item)
-    }
-
-    /// Every stage and check command has a first result and no stage is running: asking
-    /// to start now gets a fair answer.
-    pub(crate) fn pipeline_settled(&self) -> bool {
-        self.pipeline.settled()
     }
 
     /// Journals what a person or an adapter did that the engine does not decide.

@@ -49,8 +49,6 @@ pub struct Snapshot {
     pub engine: Engine,
     /// Newest last, bounded.
     pub journal: VecDeque<Entry>,
-    /// Entries ever added to `journal`.
-    pub(crate) journal_total: u64,
     /// The engine clock.
     pub now: DateTime<Utc>,
     pub operator: String,
@@ -111,7 +109,6 @@ impl Controller {
         Snapshot {
             engine: self.engine.clone(),
             journal: self.recent.clone(),
-            journal_total: self.journal_total,
             now: self.now(),
             operator: self.opts.operator.clone(),
             role,

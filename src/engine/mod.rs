@@ -131,12 +131,6 @@ impl Engine {
         }
     }
 
-    /// Takes over another engine's metric history (a follower re-reading the holder's state).
-    pub(crate) fn adopt_history(&mut self, other: &Engine) {
-        self.history = other.history.clone();
-        self.errors = other.errors.clone();
-    }
-
     pub fn plan(&self) -> &Arc<Plan> {
         &self.plan
     }

@@ -278,8 +278,6 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub(crate) const NAMES: [&'static str; 4] = ["healthy", "incident", "slow-burn", "flaky"];
-
     pub fn name(self) -> &'static str {
         match self {
             Scenario::Healthy => "healthy",
