@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 /// The fastest engine clock: a year in about half a minute. Faster clocks would carry the
 /// engine past the last date chrono can hold within days of real time.
-pub const MAX_SPEED: f64 = 1e6;
+pub(crate) const MAX_SPEED: f64 = 1e6;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {

@@ -12,11 +12,11 @@ use crate::plan::NotifierSpec;
 use crate::support::backoff::Backoff;
 
 /// Attempts per webhook event before it is given up (and journaled as lost).
-pub const ATTEMPTS: u32 = 5;
+pub(crate) const ATTEMPTS: u32 = 5;
 const QUEUE: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
-pub enum NotifyError {
+pub(crate) enum NotifyError {
     #[error(
         "the webhook URL is read from the environment variable {0}, which is not set\n  hint: export {0}=https://hooks.slack.com/services/… before starting shipdeck"
     )]
@@ -32,7 +32,7 @@ fn label(spec: &NotifierSpec) -> String {
 }
 
 /// The running notifiers of one release. Dropping it stops them.
-pub struct Notifiers {
+pub(crate) struct Notifiers {
     queues: Vec<(String, mpsc::Sender<Event>)>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -40,7 +40,7 @@ pub struct Notifiers {
 /// A delivery problem, for the journal.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
-    pub notifier: String,
+    pub(crate) notifier: String,
     pub message: String,
 }
 
@@ -90,7 +90,7 @@ impl Notifiers {
     }
 
     /// A handle that queues events, for whoever learns first that an event is recorded.
-    pub fn dispatch(&self) -> Dispatch {
+    pub(crate) fn dispatch(&self) -> Dispatch {
         Dispatch {
             queues: self.queues.clone(),
         }
@@ -99,7 +99,7 @@ impl Notifiers {
 
 /// Queues events for the notifiers; the notifiers stop once every handle is gone.
 #[derive(Clone)]
-pub struct Dispatch {
+pub(crate) struct Dispatch {
     queues: Vec<(String, mpsc::Sender<Event>)>,
 }
 
@@ -135,7 +135,7 @@ fn emoji(kind: EventKind) -> &'static str {
 }
 
 /// Slack-compatible JSON: `text` for clients that show only that, `blocks` for the rest.
-pub fn slack_payload(event: &Event) -> serde_json::Value {
+pub(crate) fn slack_payload(event: &Event) -> serde_json::Value {
     let headline = format!("{} {}", emoji(event.kind), event.text);
     let mut blocks = vec![serde_json::json!({
         "type": "section",
@@ -156,7 +156,7 @@ pub fn slack_payload(event: &Event) -> serde_json::Value {
     serde_json::json!({"text": headline, "blocks": blocks})
 }
 
-pub fn kind_name(kind: EventKind) -> &'static str {
+pub(crate) fn kind_name(kind: EventKind) -> &'static str {
     match kind {
         EventKind::Started => "rollout started",
         EventKind::Promoted => "step promoted",

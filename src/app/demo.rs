@@ -33,7 +33,7 @@ pub struct DemoArgs {
 }
 
 /// Writes the demo release into a fresh temporary directory and loads it.
-pub fn prepare(scenario: Scenario) -> Result<(tempfile::TempDir, crate::plan::Plan)> {
+pub(crate) fn prepare(scenario: Scenario) -> Result<(tempfile::TempDir, crate::plan::Plan)> {
     let dir = tempfile::Builder::new()
         .prefix("shipdeck-demo-")
         .tempdir()

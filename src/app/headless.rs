@@ -11,8 +11,8 @@ use crate::engine::journal::Entry;
 use crate::engine::{Command, PauseCause, Phase};
 
 pub const COMPLETED: u8 = 0;
-pub const ROLLED_BACK: u8 = 3;
-pub const NEEDS_HUMAN: u8 = 4;
+pub(crate) const ROLLED_BACK: u8 = 3;
+pub(crate) const NEEDS_HUMAN: u8 = 4;
 
 #[derive(Debug, Clone)]
 pub struct Options {

@@ -82,7 +82,7 @@ fn valid_name(name: &str) -> bool {
 
 /// A release name from a folder's name (`~/src/Checkout V2` → `checkout-v2`), or
 /// `my-release` when nothing usable is left.
-pub fn name_from_folder(dir: &Path) -> String {
+pub(crate) fn name_from_folder(dir: &Path) -> String {
     let folder = std::path::absolute(dir)
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
@@ -108,7 +108,7 @@ pub fn name_from_folder(dir: &Path) -> String {
 }
 
 /// The flag a release is rolled out behind: `checkout-v2` → `checkout_v2`.
-pub fn flag_name(release: &str) -> String {
+pub(crate) fn flag_name(release: &str) -> String {
     release.replace(['-', '.'], "_")
 }
 

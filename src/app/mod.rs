@@ -9,9 +9,9 @@ pub mod demo;
 pub mod headless;
 pub mod init;
 pub mod notes;
-pub mod options;
+pub(crate) mod options;
 pub mod replay;
-pub mod theme_file;
+pub(crate) mod theme_file;
 
 /// Writes command output to stdout (through [`out!`]). A closed pipe ends the process with
 /// success: whoever read the output has all they wanted. Any other failure to write (a

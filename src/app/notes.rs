@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use crate::plan::Release;
 
 /// `2025-03-15` → `March 15, 2025`; any other text is kept as written.
-pub fn format_date(date: &str) -> String {
+pub(crate) fn format_date(date: &str) -> String {
     match NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d") {
         Ok(d) => d.format("%B %-d, %Y").to_string(),
         Err(_) => date.trim().to_string(),

@@ -9,7 +9,7 @@ use crate::clock::Clock;
 use crate::tui::{Theme, TuiOptions};
 
 /// Exit code for input a user can fix (a bad plan, a bad flag file).
-pub const INVALID: u8 = 2;
+pub(crate) const INVALID: u8 = 2;
 
 #[derive(Debug, Args, Clone)]
 pub struct ClockArgs {

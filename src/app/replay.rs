@@ -134,7 +134,7 @@ fn cues(recording: &Recording) -> Vec<(DateTime<Utc>, crate::control::Message)> 
 
 /// Plays a recording with no screen, printing what the engine journals (JSON lines with
 /// `json`) and, last, whether it decided as recorded: 0 the same, 1 it diverged.
-pub async fn play_headless(recording: &Recording, speed: Option<f64>, json: bool) -> u8 {
+pub(crate) async fn play_headless(recording: &Recording, speed: Option<f64>, json: bool) -> u8 {
     let printed = play(recording, speed, |step| {
         for e in &step.replayed {
             out!("{}", e.printed(json));

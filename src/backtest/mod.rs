@@ -28,7 +28,7 @@ use trips::Trips;
 /// Who the backtest's own acts (the start, assumed approvals) are journaled as.
 pub const OPERATOR: &str = "backtest";
 /// Points per series a backtest evaluates at most (a week at 15s is 40,320).
-pub const MAX_POINTS: i64 = 100_000;
+pub(crate) const MAX_POINTS: i64 = 100_000;
 
 /// A backtest range the plan cannot be evaluated over; each says what to change.
 #[derive(Debug, thiserror::Error)]
@@ -78,7 +78,7 @@ fn stamp(t: DateTime<Utc>) -> String {
 }
 
 /// When the rollout starts: after the baseline window, if the range leaves room for it.
-pub fn rollout_start(
+pub(crate) fn rollout_start(
     plan: &Plan,
     from: DateTime<Utc>,
     to: DateTime<Utc>,

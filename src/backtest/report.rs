@@ -65,7 +65,7 @@ pub struct SeriesHealth {
     pub no_data: usize,
     pub errors: usize,
     /// The source's first error for it (Prometheus' own message for bad PromQL).
-    pub first_error: Option<String>,
+    pub(crate) first_error: Option<String>,
 }
 
 impl SeriesHealth {
@@ -85,7 +85,7 @@ pub struct Report {
     pub to: DateTime<Utc>,
     /// The rollout starts here, after the baseline window.
     pub start: DateTime<Utc>,
-    pub interval_secs: f64,
+    pub(crate) interval_secs: f64,
     /// Sample times evaluated after the start.
     pub samples: usize,
     pub baseline: BTreeMap<String, f64>,

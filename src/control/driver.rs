@@ -15,14 +15,14 @@ use crate::engine::{Command, Input};
 use crate::plan::ListKind;
 
 /// How often the controller's clock ticks, in real time.
-pub const TICK: Duration = Duration::from_secs(1);
+pub(crate) const TICK: Duration = Duration::from_secs(1);
 /// The shortest time between two snapshots (about 30 a second): a burst of messages is
 /// handled whole before anyone looks.
 const PUBLISH_EVERY: Duration = Duration::from_millis(33);
 
 /// What a client asks of the loop.
 #[derive(Debug)]
-pub enum Request {
+pub(crate) enum Request {
     Command {
         command: Command,
         reason: Option<String>,

@@ -21,7 +21,7 @@ use crate::store::{Holder, ReleaseStore};
 /// How often a follower looks at the store.
 const EVERY: Duration = Duration::from_millis(500);
 /// How many of each series' newest samples the holder publishes.
-pub const PUBLISHED_SAMPLES: usize = 300;
+pub(crate) const PUBLISHED_SAMPLES: usize = 300;
 
 /// The holder's heartbeat and what its screen shows that the state does not hold.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -40,7 +40,7 @@ pub struct Published {
     pub notices: Vec<Notice>,
     /// Where the flag lives.
     pub flag: String,
-    pub pipeline_settled: bool,
+    pub(crate) pipeline_settled: bool,
 }
 
 fn real_time() -> f64 {
@@ -50,7 +50,7 @@ fn real_time() -> f64 {
 impl Published {
     /// The holder's engine clock now, as far as a follower can tell: it runs on from the
     /// last heartbeat, so a silent holder's data grows visibly old.
-    pub fn engine_now(&self) -> DateTime<Utc> {
+    pub(crate) fn engine_now(&self) -> DateTime<Utc> {
         let since = (Utc::now() - self.heartbeat).max(chrono::Duration::zero());
         let ms = since.num_milliseconds() as f64 * self.speed.clamp(0.0, 1e9);
         self.now + chrono::Duration::milliseconds(ms.min(1e15) as i64)

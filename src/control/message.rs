@@ -77,7 +77,7 @@ pub enum Notice {
 
 impl Notice {
     /// Worth a red banner: guarding is impaired or a record is at risk.
-    pub fn is_alarm(&self) -> bool {
+    pub(crate) fn is_alarm(&self) -> bool {
         matches!(
             self,
             Notice::StoreFailing { .. } | Notice::WriterStopped | Notice::FlagWriteFailing { .. }

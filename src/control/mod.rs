@@ -4,7 +4,7 @@
 //! followers. It never draws, and nothing it does on its loop waits on I/O: adapters run
 //! as tokio tasks (the store writer on its own thread) and talk to it over channels.
 
-pub mod actions;
+pub(crate) mod actions;
 pub mod driver;
 pub mod follow;
 pub mod message;
@@ -30,9 +30,10 @@ use tasks::inbox::await_answer;
 use writer::{Job, Wish};
 
 pub use actions::Stop;
-pub use driver::{Handle, Request};
+pub use driver::Handle;
 pub use message::{Adapter, Answer, Message, Notice, Refused};
-pub use open::{ControllerError, Options, Session, Takeover, open, open_flags, open_metrics};
+pub(crate) use open::open_metrics;
+pub use open::{ControllerError, Options, Session, Takeover, open};
 pub use snapshot::{HolderState, Role, Snapshot};
 
 /// How many journal entries the screen keeps at hand.
@@ -105,7 +106,7 @@ fn follower_label(h: &Holder) -> String {
 }
 
 /// `alice (screen on build-01, pid 4242, since 14:02:11Z)`.
-pub fn describe_holder(h: &Holder) -> String {
+pub(crate) fn describe_holder(h: &Holder) -> String {
     follower_label(h)
 }
 
@@ -154,7 +155,7 @@ impl Controller {
         }
     }
 
-    pub fn options(&self) -> &Options {
+    pub(crate) fn options(&self) -> &Options {
         &self.opts
     }
 
@@ -191,16 +192,11 @@ impl Controller {
     }
 
     /// The holder who vanished, for a takeover's record.
-    pub fn departed_holder(&self) -> Option<Holder> {
+    pub(crate) fn departed_holder(&self) -> Option<Holder> {
         let f = self.follower.as_ref()?;
         f.holder
             .clone()
             .or_else(|| f.published.as_ref().map(|p| p.holder.clone()))
-    }
-
-    /// Samples came and the history backfill is in: the engine has data to judge.
-    pub fn history_in(&self) -> bool {
-        self.history_in
     }
 
     pub fn samples_seen(&self) -> u64 {
@@ -353,13 +349,13 @@ impl Controller {
         self.recent.iter().skip(self.recent.len() - new)
     }
 
-    pub fn journal_total(&self) -> u64 {
+    pub(crate) fn journal_total(&self) -> u64 {
         self.journal_total
     }
 
     /// Journal entries known to be on disk since `seen` (a count of recorded entries),
     /// oldest first, and the new count. A log of decisions shows only recorded ones.
-    pub fn recorded_since(&self, seen: u64) -> (Vec<&Entry>, u64) {
+    pub(crate) fn recorded_since(&self, seen: u64) -> (Vec<&Entry>, u64) {
         let first = self.journal_total - self.recent.len() as u64;
         let entries = self
             .recent
@@ -618,12 +614,6 @@ impl Controller {
         refused
     }
 
-    /// Pipeline stages in plan order, with what the screen shows about each (status, why,
-    /// output tail); Prod follows the engine's phase.
-    pub fn stage_details(&self) -> Vec<crate::pipeline::StageDetail> {
-        self.pipeline.details(self.engine.phase())
-    }
-
     pub fn stage_detail(&self, name: &str) -> Option<crate::pipeline::StageDetail> {
         self.pipeline.detail(name, self.engine.phase())
     }
@@ -657,12 +647,6 @@ impl Controller {
     /// Runs an automatic checklist item's command now (instead of at its next minute).
     pub fn recheck(&mut self, list: ListKind, item: usize) -> Result<String, String> {
         self.pipeline.checks().rerun(list, item)
-    }
-
-    /// Every stage and check command has a first result and no stage is running: asking
-    /// to start now gets a fair answer.
-    pub fn pipeline_settled(&self) -> bool {
-        self.pipeline.settled()
     }
 
     /// Journals what a person or an adapter did that the engine does not decide.

@@ -48,9 +48,9 @@ pub struct Options {
     /// `screen` or `headless`, shown to followers.
     pub mode: &'static str,
     /// The demo ticks its own checklist and approves its own steps.
-    pub autopilot: bool,
+    pub(crate) autopilot: bool,
     /// Poll the flag backend for outside changes this often.
-    pub flag_poll: Duration,
+    pub(crate) flag_poll: Duration,
     /// The flight recorder's file: every engine input and decision, for `shipdeck replay`.
     /// Only the holder records.
     pub record: Option<PathBuf>,
@@ -355,11 +355,11 @@ fn engine_entry(opts: &Options, kind: Kind, action: Verb, reason: String) -> Ent
 }
 
 /// The metrics source a plan names.
-pub fn open_metrics(plan: &Plan) -> Result<Box<dyn MetricsSource>, ControllerError> {
+pub(crate) fn open_metrics(plan: &Plan) -> Result<Box<dyn MetricsSource>, ControllerError> {
     crate::metrics::open(&plan.metrics).map_err(|e| ControllerError::Adapter(e.to_string()))
 }
 
 /// The flag backend a plan names.
-pub fn open_flags(plan: &Plan) -> Result<Box<dyn FlagBackend>, ControllerError> {
+pub(crate) fn open_flags(plan: &Plan) -> Result<Box<dyn FlagBackend>, ControllerError> {
     crate::flags::open(&plan.flag).map_err(|e| ControllerError::Adapter(e.to_string()))
 }

@@ -49,8 +49,6 @@ pub struct Snapshot {
     pub engine: Engine,
     /// Newest last, bounded.
     pub journal: VecDeque<Entry>,
-    /// Entries ever added to `journal`.
-    pub journal_total: u64,
     /// The engine clock.
     pub now: DateTime<Utc>,
     pub operator: String,
@@ -61,9 +59,9 @@ pub struct Snapshot {
     /// Age of the newest sample at the engine clock.
     pub data_age: Option<chrono::Duration>,
     /// Every stage and check has a first result: asking to start now gets a fair answer.
-    pub pipeline_settled: bool,
+    pub(crate) pipeline_settled: bool,
     /// The history backfill is in.
-    pub history_in: bool,
+    pub(crate) history_in: bool,
     /// Sample batches seen since opening.
     pub samples_seen: u64,
 }
@@ -111,7 +109,6 @@ impl Controller {
         Snapshot {
             engine: self.engine.clone(),
             journal: self.recent.clone(),
-            journal_total: self.journal_total,
             now: self.now(),
             operator: self.opts.operator.clone(),
             role,

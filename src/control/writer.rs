@@ -25,7 +25,7 @@ const CLOSING_GRACE: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Wish {
     pub flag: DesiredFlag,
-    pub outside_seen: u64,
+    pub(crate) outside_seen: u64,
 }
 
 impl Wish {

@@ -222,7 +222,7 @@ impl Engine {
     /// What stands in the way of starting now: declared stages not passed, pre-release
     /// items open, baselines the rules need but the data does not give. The screen's
     /// start question and the start command read this one list.
-    pub fn start_blockers(&self, now: DateTime<Utc>) -> Vec<String> {
+    pub(crate) fn start_blockers(&self, now: DateTime<Utc>) -> Vec<String> {
         let mut missing: Vec<String> = self
             .plan
             .pipeline

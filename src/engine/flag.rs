@@ -166,6 +166,6 @@ impl Engine {
 }
 
 /// `on 25% +[internal, beta-testers]` or `off (rollout 25%)`: a flag as the journal words it.
-pub fn describe_flag(s: &FlagState) -> String {
+pub(crate) fn describe_flag(s: &FlagState) -> String {
     s.summary()
 }

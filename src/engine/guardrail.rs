@@ -9,7 +9,7 @@ use crate::plan::{Action, Better, Condition, Rule, Unit};
 
 /// Whole seconds as `2m 15s`: the one rendering in `support::fmt`, also named here because
 /// the screen imports it from here.
-pub use crate::support::fmt::secs as format_secs;
+pub(crate) use crate::support::fmt::secs as format_secs;
 
 /// Where one rule stands, kept across samples (and across restarts, in `state.json`).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -22,7 +22,7 @@ pub struct RuleState {
 
 /// What one sample did to a rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transition {
+pub(crate) enum Transition {
     None,
     Tripped,
     Cleared,
@@ -94,7 +94,7 @@ pub fn threshold(condition: Condition, baseline: Option<f64>, better: Better) ->
 }
 
 /// Whether `value` breaks the rule's condition against an absolute `threshold`.
-pub fn breaks(condition: Condition, value: f64, threshold: f64, better: Better) -> bool {
+pub(crate) fn breaks(condition: Condition, value: f64, threshold: f64, better: Better) -> bool {
     match condition {
         Condition::Above(_) | Condition::AboveBaseline(_) => value > threshold,
         Condition::Below(_) => value < threshold,
@@ -107,7 +107,7 @@ pub fn breaks(condition: Condition, value: f64, threshold: f64, better: Better) 
 
 /// Feeds one sample to a rule. A missing value neither confirms nor clears: unknown is
 /// not healthy, and staleness is judged elsewhere.
-pub fn observe(
+pub(crate) fn observe(
     state: &mut RuleState,
     rule: &Rule,
     at: DateTime<Utc>,
@@ -137,7 +137,7 @@ pub fn observe(
 }
 
 /// A value in its unit, as people read it: `0.42%`, `320ms`, `1.25s`, `12.0/s`.
-pub fn format_value(value: f64, unit: Unit) -> String {
+pub(crate) fn format_value(value: f64, unit: Unit) -> String {
     if !value.is_finite() {
         return "n/a".into();
     }

@@ -10,7 +10,7 @@ use super::guardrail::threshold;
 
 /// The rule a series is nearest to breaking (or breaking), and its absolute threshold.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Guard {
+pub(crate) struct Guard {
     pub rule: usize,
     pub threshold: Option<f64>,
     /// The rule breaks when the value goes above the threshold (else below).
@@ -19,7 +19,7 @@ pub struct Guard {
 
 /// Where a series stands, most urgent first.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SeriesState {
+pub(crate) enum SeriesState {
     Tripped,
     Stale,
     Error,
@@ -48,7 +48,7 @@ impl SeriesState {
 
 /// Where one guardrail rule stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RuleStanding {
+pub(crate) enum RuleStanding {
     Tripped,
     /// The condition holds, for `held_secs` of sample time so far.
     Holding {
@@ -61,7 +61,7 @@ pub enum RuleStanding {
 
 impl RuleStanding {
     /// Breaking rules first: tripped, then holding, then the rest.
-    pub fn urgency(&self) -> u8 {
+    pub(crate) fn urgency(&self) -> u8 {
         match self {
             RuleStanding::Tripped => 0,
             RuleStanding::Holding { .. } => 1,
@@ -72,7 +72,7 @@ impl RuleStanding {
 
 /// Whether a rule's condition breaks upwards (the value going above the threshold) for a
 /// series where `better` is the good direction.
-pub fn breaks_above(condition: Condition, better: Better) -> bool {
+pub(crate) fn breaks_above(condition: Condition, better: Better) -> bool {
     match condition {
         Condition::Above(_) | Condition::AboveBaseline(_) => true,
         Condition::Below(_) => false,
@@ -83,7 +83,7 @@ pub fn breaks_above(condition: Condition, better: Better) -> bool {
 /// Past the halfway mark from the baseline to the threshold (or, with no baseline, within
 /// 20% of an upper threshold or 5% of a lower one). A threshold set 20% above the
 /// baseline must not make a healthy series look like a warning.
-pub fn near_limit(value: f64, threshold: f64, above: bool, baseline: Option<f64>) -> bool {
+pub(crate) fn near_limit(value: f64, threshold: f64, above: bool, baseline: Option<f64>) -> bool {
     match baseline {
         Some(b) if (above && b < threshold) || (!above && b > threshold) => {
             let mid = b + (threshold - b) / 2.0;
@@ -110,7 +110,7 @@ impl Engine {
 
     /// The tightest guardrail on a series: a tripped or holding rule first (the most
     /// severe), else the one with the least room left at the current value.
-    pub fn tightest(&self, series: &Series) -> Option<Guard> {
+    pub(crate) fn tightest(&self, series: &Series) -> Option<Guard> {
         let value = self.latest(&series.name);
         // Ranked by (urgency, then action before room when breaking, room before action when not).
         let mut best: Option<(Guard, (u8, f64, f64))> = None;
@@ -172,7 +172,7 @@ impl Engine {
 
     /// Where a series stands: the most urgent of tripped, stale, erroring, starved,
     /// holding or near its limit, without data, ok, or read by no guardrail.
-    pub fn series_state(&self, series: &Series) -> SeriesState {
+    pub(crate) fn series_state(&self, series: &Series) -> SeriesState {
         let progress = &self.progress;
         let rules: Vec<usize> = self
             .plan
@@ -234,7 +234,7 @@ impl Engine {
     }
 
     /// The absolute threshold rule `rule` compares with now, when it has one.
-    pub fn rule_limit(&self, rule: usize) -> Option<f64> {
+    pub(crate) fn rule_limit(&self, rule: usize) -> Option<f64> {
         let r = self.plan.guardrails.rules.get(rule)?;
         let series = self.plan.metrics.series(&r.metric)?;
         threshold(
@@ -247,7 +247,7 @@ impl Engine {
 
     /// Where rule `rule` stands: tripped, holding (for how long, in sample time), waiting
     /// for a baseline, or ok.
-    pub fn rule_standing(&self, rule: usize) -> RuleStanding {
+    pub(crate) fn rule_standing(&self, rule: usize) -> RuleStanding {
         let state = self.progress.rules.get(rule).cloned().unwrap_or_default();
         if state.tripped {
             RuleStanding::Tripped

@@ -179,7 +179,7 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Origin {
     pub mode: String,
-    pub host: String,
+    pub(crate) host: String,
     pub pid: u32,
 }
 

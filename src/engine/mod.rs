@@ -22,7 +22,7 @@ mod transitions;
 pub mod values;
 
 pub use effect::{Effect, Event, EventKind};
-pub use flag::describe_flag;
+pub(crate) use flag::describe_flag;
 pub use input::{Command, FlagEvent, Input};
 pub use progress::{CheckReport, PauseCause, Phase, Progress, Reports, Resume, StageReport};
 pub use refusal::Refusal;
@@ -39,7 +39,7 @@ use journal::{Entry, Kind, Verb};
 use values::Exposure;
 
 /// Who the engine's own decisions are journaled as.
-pub const ENGINE: &str = "shipdeck";
+pub(crate) const ENGINE: &str = "shipdeck";
 /// How many trip records the state keeps (the journal keeps them all).
 const TRIPS_KEPT: usize = 20;
 
@@ -131,12 +131,6 @@ impl Engine {
         }
     }
 
-    /// Takes over another engine's metric history (a follower re-reading the holder's state).
-    pub fn adopt_history(&mut self, other: &Engine) {
-        self.history = other.history.clone();
-        self.errors = other.errors.clone();
-    }
-
     pub fn plan(&self) -> &Arc<Plan> {
         &self.plan
     }
@@ -215,7 +209,7 @@ impl Engine {
     }
 
     /// The latest value of every series, for the journal.
-    pub fn current_values(&self) -> BTreeMap<String, f64> {
+    pub(crate) fn current_values(&self) -> BTreeMap<String, f64> {
         self.history
             .iter()
             .filter_map(|(k, h)| h.last_value().and_then(|p| p.value).map(|v| (k.clone(), v)))

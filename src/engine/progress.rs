@@ -168,7 +168,7 @@ pub struct Progress {
 
 impl Progress {
     /// No flag write is waiting for the backend.
-    pub fn confirmed_or_idle(&self) -> bool {
+    pub(crate) fn confirmed_or_idle(&self) -> bool {
         self.desired.is_none() || self.confirmed
     }
 }

@@ -34,7 +34,7 @@ impl FlagState {
 
     /// Whether two states say the same thing; rollouts are compared as written
     /// decimals, not bit for bit.
-    pub fn same_as(&self, other: &FlagState) -> bool {
+    pub(crate) fn same_as(&self, other: &FlagState) -> bool {
         self.enabled == other.enabled
             && (self.rollout - other.rollout).abs() < 1e-9
             && self.groups == other.groups
@@ -53,7 +53,7 @@ pub struct DesiredFlag {
 impl DesiredFlag {
     /// Whether `state` is what this asked for, as the engine judges it: an off flag is off
     /// whatever its rollout; an on flag has this percent and these groups in any order.
-    pub fn is_met_by(&self, state: &FlagState) -> bool {
+    pub(crate) fn is_met_by(&self, state: &FlagState) -> bool {
         if self.enabled != state.enabled {
             return false;
         }

@@ -58,7 +58,7 @@ pub fn open(spec: &crate::plan::FlagSpec) -> Result<Box<dyn FlagBackend>, FlagEr
 /// How a backend's SDKs put users into buckets.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Bucketing {
+pub(crate) enum Bucketing {
     /// Unleash's gradual rollout over `"<group_id>:<user>"` (the YAML flag file uses it
     /// too, with the flag name as the group id).
     Unleash {
@@ -71,7 +71,7 @@ pub enum Bucketing {
 
 /// A flag as its backend holds it now, and how that backend buckets users.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Inspection {
+pub(crate) struct Inspection {
     pub flag: String,
     /// Where it lives: `file flags.yaml`, `unleash http://… project default env production`.
     pub backend: String,
@@ -121,7 +121,7 @@ impl Inspection {
 
 /// The flag `spec` names, read from its backend now, with that backend's bucketing:
 /// what `shipdeck flags eval --plan` and `shipdeck flags list` show.
-pub async fn inspect(spec: &crate::plan::FlagSpec) -> Result<Inspection, FlagError> {
+pub(crate) async fn inspect(spec: &crate::plan::FlagSpec) -> Result<Inspection, FlagError> {
     use crate::plan::BackendSpec;
     let unleash_like = |group_id: &str| Bucketing::Unleash {
         group_id: group_id.to_string(),

@@ -6,7 +6,6 @@ pub mod replay;
 pub mod simulated;
 
 pub use prometheus::Prometheus;
-pub use replay::Replay;
 pub use simulated::Simulated;
 
 use chrono::{DateTime, Utc};

@@ -16,7 +16,7 @@ use crate::recording::{Recording, RecordingError};
 
 /// Recorded sample batches, looked up by engine time.
 #[derive(Debug, Clone)]
-pub struct Replay {
+pub(crate) struct Replay {
     path: PathBuf,
     /// The plan's series, in plan order: every batch answers exactly these.
     series: Vec<String>,
@@ -38,7 +38,7 @@ impl Replay {
     }
 
     /// Every plan series must appear in the recording; a missing one is named.
-    pub fn from_recording(
+    pub(crate) fn from_recording(
         recording: &Recording,
         series: &[Series],
         interval: Duration,

@@ -12,9 +12,6 @@ use super::MetricsSource;
 use crate::engine::values::{Batch, Exposure, Outcome, Reading};
 use crate::plan::{Scenario, Series};
 
-/// The series the simulated world knows; any other name reads as an error.
-pub const KNOWN_SERIES: [&str; 4] = ["error_rate", "p95", "cpu", "memory"];
-
 const UNKNOWN_SERIES: &str = "the simulated source knows error_rate, p95, cpu, memory";
 
 /// The incident's bug shows at this exposure and above.

@@ -15,7 +15,7 @@ use crate::engine::Input;
 use crate::plan::{Check, Checklists, ListKind, Plan};
 
 /// A command check runs again this long (real time) after its last run ended.
-pub const CHECK_EVERY: Duration = Duration::from_secs(60);
+pub(crate) const CHECK_EVERY: Duration = Duration::from_secs(60);
 
 /// What the screen shows about one automatic command item.
 #[derive(Debug, Clone, PartialEq)]
@@ -217,7 +217,7 @@ async fn run_check(
 
 /// How an automatic item checks itself, for messages: `command cargo test`,
 /// `metric error_rate`, `stage QA`.
-pub fn describe_check(check: &Check) -> String {
+pub(crate) fn describe_check(check: &Check) -> String {
     match check {
         Check::Command { argv, .. } => format!("command `{}`", command::display(argv)),
         Check::Metric { metric, .. } => format!("metric {metric}"),
@@ -226,7 +226,7 @@ pub fn describe_check(check: &Check) -> String {
 }
 
 /// A list by the name a person types: `pre-release`, `release_day`, `Post release`, …
-pub fn parse_list(s: &str) -> Result<ListKind, String> {
+pub(crate) fn parse_list(s: &str) -> Result<ListKind, String> {
     let key: String = s
         .chars()
         .filter(|c| c.is_alphanumeric())
@@ -245,7 +245,7 @@ pub fn parse_list(s: &str) -> Result<ListKind, String> {
 
 /// Why an item could not be found from what was typed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ItemError {
+pub(crate) enum ItemError {
     #[error("no checklist item matches \"{query}\"\n  hint: {hint}")]
     NotFound { query: String, hint: String },
     #[error(
@@ -268,7 +268,7 @@ fn normal(s: &str) -> String {
 
 /// The item `query` names: the same text in any case, or else the one item it is a prefix
 /// of; across every list, or only `only`.
-pub fn find_item(
+pub(crate) fn find_item(
     lists: &Checklists,
     query: &str,
     only: Option<ListKind>,

@@ -164,7 +164,7 @@ impl Outcome {
 }
 
 /// `850ms`, `3.2s`, `2m05s`.
-pub fn format_elapsed(d: Duration) -> String {
+pub(crate) fn format_elapsed(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
         format!("{ms}ms")

@@ -84,7 +84,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Prod's status, from where the rollout stands.
-pub fn rollout_status(phase: &Phase) -> StageStatus {
+pub(crate) fn rollout_status(phase: &Phase) -> StageStatus {
     match phase {
         Phase::Ready => StageStatus::Pending,
         Phase::Baking { .. }
@@ -97,7 +97,7 @@ pub fn rollout_status(phase: &Phase) -> StageStatus {
 }
 
 /// The folder commands run in: the plan's own (its relative paths start there too).
-pub fn plan_folder(plan: &Plan) -> PathBuf {
+pub(crate) fn plan_folder(plan: &Plan) -> PathBuf {
     crate::support::path::folder_of(&plan.path)
 }
 
@@ -529,7 +529,7 @@ async fn watch_stage(spot: Spot, path: PathBuf, mut requests: mpsc::Receiver<()>
 /// A journal line for a stage or check result that changes what the release shows
 /// (`stage CI failed: exit code 101 …`, `check Tests passing ticked itself`): the action
 /// and the reason. `None` for a result that changes nothing.
-pub fn journal_note(engine: &Engine, input: &Input) -> Option<(Verb, String)> {
+pub(crate) fn journal_note(engine: &Engine, input: &Input) -> Option<(Verb, String)> {
     match input {
         Input::Stage {
             name,

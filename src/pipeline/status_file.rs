@@ -12,7 +12,7 @@ use crate::support::path::folder_of;
 use crate::support::suggest;
 
 /// A status file larger than this is refused rather than read.
-pub const MAX_BYTES: u64 = 64 * 1024;
+pub(crate) const MAX_BYTES: u64 = 64 * 1024;
 /// Longest `detail` or `url` kept from a file.
 const MAX_TEXT: usize = 500;
 const SHAPE: &str = r#"write {"status": "passed", "detail": "…", "url": "…"}"#;

@@ -32,9 +32,9 @@ pub struct Release {
 pub struct ReleaseNotes {
     pub date: Option<String>,
     pub features: Vec<String>,
-    pub improvements: Vec<String>,
+    pub(crate) improvements: Vec<String>,
     pub fixes: Vec<String>,
-    pub breaking: Vec<String>,
+    pub(crate) breaking: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -48,7 +48,8 @@ pub enum Strategy {
 }
 
 impl Strategy {
-    pub const NAMES: [&'static str; 5] = ["canary", "blue-green", "rolling", "big-bang", "flag"];
+    pub(crate) const NAMES: [&'static str; 5] =
+        ["canary", "blue-green", "rolling", "big-bang", "flag"];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -100,7 +101,7 @@ impl StageStatus {
         StageStatus::Failed,
         StageStatus::Skipped,
     ];
-    pub const NAMES: [&'static str; 5] = [
+    pub(crate) const NAMES: [&'static str; 5] = [
         StageStatus::Pending.word(),
         StageStatus::Running.word(),
         StageStatus::Passed.word(),
@@ -120,7 +121,7 @@ impl StageStatus {
     }
 
     /// The status `word` names, in any case.
-    pub fn from_word(word: &str) -> Option<StageStatus> {
+    pub(crate) fn from_word(word: &str) -> Option<StageStatus> {
         StageStatus::ALL
             .into_iter()
             .find(|s| s.word().eq_ignore_ascii_case(word))
@@ -144,7 +145,7 @@ pub enum FlagKind {
 }
 
 impl FlagKind {
-    pub const NAMES: [&'static str; 4] = ["release", "experiment", "ops", "permission"];
+    pub(crate) const NAMES: [&'static str; 4] = ["release", "experiment", "ops", "permission"];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -201,7 +202,7 @@ impl Step {
 
     /// The title with the groups the step adds: `Beta (5% + beta-testers)`,
     /// `Gradual 25% (+ vip)`.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         if self.groups.is_empty() {
             return self.title();
         }
@@ -277,8 +278,6 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub const NAMES: [&'static str; 4] = ["healthy", "incident", "slow-burn", "flaky"];
-
     pub fn name(self) -> &'static str {
         match self {
             Scenario::Healthy => "healthy",
@@ -310,7 +309,7 @@ pub enum Unit {
 }
 
 impl Unit {
-    pub const NAMES: [&'static str; 4] = ["ratio", "seconds", "per_second", "count"];
+    pub(crate) const NAMES: [&'static str; 4] = ["ratio", "seconds", "per_second", "count"];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -370,7 +369,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const NAMES: [&'static str; 3] = ["alert", "pause", "rollback"];
+    pub(crate) const NAMES: [&'static str; 3] = ["alert", "pause", "rollback"];
 
     pub fn name(self) -> &'static str {
         match self {

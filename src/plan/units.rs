@@ -128,12 +128,12 @@ fn parse_number(s: &str) -> Option<f64> {
 }
 
 /// A ratio as a percentage without noise: 0.01 → `1%`, 0.005 → `0.5%`, 0.9 → `90%`.
-pub fn format_percent(ratio: f64) -> String {
+pub(crate) fn format_percent(ratio: f64) -> String {
     format!("{}%", format_number(ratio * 100.0))
 }
 
 /// Seconds as a latency: 2.0 → `2s`, 0.3 → `300ms`, 1.5 → `1.5s`.
-pub fn format_latency(seconds: f64) -> String {
+pub(crate) fn format_latency(seconds: f64) -> String {
     if seconds != 0.0 && seconds.abs() < 1.0 {
         format!("{}ms", format_number(seconds * 1000.0))
     } else {
@@ -142,7 +142,7 @@ pub fn format_latency(seconds: f64) -> String {
 }
 
 /// Up to three decimals, trailing zeros dropped: 3.0 → `3`, 0.125 → `0.125`, 1/3 → `0.333`.
-pub fn format_number(v: f64) -> String {
+pub(crate) fn format_number(v: f64) -> String {
     let s = format!("{v:.3}");
     let s = if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.')

@@ -52,7 +52,7 @@ impl Node {
 
     /// The scalar as the author wrote it, for values that are text in the plan's eyes
     /// (names, versions, units like `1%`). `None` for null, lists and mappings.
-    pub fn scalar_text(&self) -> Option<String> {
+    pub(crate) fn scalar_text(&self) -> Option<String> {
         match &self.value {
             Value::Str(s) => Some(s.clone()),
             Value::Bool(b) => Some(self.raw.clone().unwrap_or_else(|| b.to_string())),

@@ -15,7 +15,7 @@ use crate::plan::Plan;
 use crate::support::jsonl::{self, Line};
 
 /// The format this shipdeck writes and reads.
-pub const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 1;
 
 const CORRUPT_HINT: &str = "a recording is written once and never edited: restore that line from a copy, or cut the file before it (the rest then plays without it)";
 
@@ -26,7 +26,7 @@ pub struct Header {
     /// The shipdeck version that recorded.
     pub shipdeck: String,
     /// Wall-clock time the recording began.
-    pub recorded_at: DateTime<Utc>,
+    pub(crate) recorded_at: DateTime<Utc>,
     pub operator: String,
     /// `screen` or `headless`.
     pub mode: String,

@@ -39,7 +39,7 @@ pub struct Step {
 
 impl Step {
     /// The same decisions, with the same reasons and values, at the same times.
-    pub fn agrees(&self) -> bool {
+    pub(crate) fn agrees(&self) -> bool {
         self.recorded == self.replayed
     }
 }
@@ -68,7 +68,7 @@ impl<'a> Player<'a> {
     }
 
     /// Engine time of the next input, if any is left.
-    pub fn next_at(&self) -> Option<DateTime<Utc>> {
+    pub(crate) fn next_at(&self) -> Option<DateTime<Utc>> {
         self.records[self.next..]
             .iter()
             .find_map(|(_, r)| r.input_at())
@@ -196,7 +196,7 @@ pub fn verify(recording: &Recording) -> Result<Verdict, RecordingError> {
 
 /// Plays a recording, pacing the inputs at `speed` times their recorded engine time
 /// (as fast as it goes when `None`); `each` sees every step as it is played.
-pub async fn play(
+pub(crate) async fn play(
     recording: &Recording,
     speed: Option<f64>,
     mut each: impl FnMut(&Step),

@@ -21,10 +21,10 @@ pub use crate::support::jsonl::TornLine;
 pub use file::FileStore;
 
 /// The name of the state directory kept beside a plan file.
-pub const STATE_DIR: &str = ".shipdeck";
+pub(crate) const STATE_DIR: &str = ".shipdeck";
 
 /// `.shipdeck/` beside the plan file; `--state-dir` overrides it.
-pub fn state_dir_for(plan_path: &Path) -> PathBuf {
+pub(crate) fn state_dir_for(plan_path: &Path) -> PathBuf {
     match plan_path.parent() {
         Some(parent) => parent.join(STATE_DIR),
         None => PathBuf::from(STATE_DIR),
@@ -107,7 +107,7 @@ pub struct JournalRead {
 pub struct Holder {
     pub operator: String,
     pub pid: u32,
-    pub host: String,
+    pub(crate) host: String,
     /// `screen`, `headless`, `cli`, ...
     pub mode: String,
     pub since: DateTime<Utc>,

@@ -20,7 +20,7 @@ impl Backoff {
     }
 
     /// The wait before the next try; each call doubles the one after it, up to the cap.
-    pub fn next_delay(&mut self) -> Duration {
+    pub(crate) fn next_delay(&mut self) -> Duration {
         let now = self.next;
         self.next = (self.next * 2).min(self.cap);
         now

@@ -36,7 +36,7 @@ pub fn secs(secs: i64) -> String {
 
 /// Every unit down to the millisecond, as a plan writes it: `1s 500ms`, `1m 30s`,
 /// `1h 5s`. For limits a rounded number would misstate (a timeout of 1.5s is not 1s).
-pub fn exact_duration(d: Duration) -> String {
+pub(crate) fn exact_duration(d: Duration) -> String {
     let mut secs = d.as_secs();
     let mut parts: Vec<String> = Vec::new();
     for (size, name) in UNITS {

@@ -69,7 +69,7 @@ pub fn lines<T: DeserializeOwned>(
 
 /// serde_json's message without the " at line L column C" it appends: the caller names the
 /// position itself (`path:line:column: message`).
-pub fn error_text(e: &serde_json::Error) -> String {
+pub(crate) fn error_text(e: &serde_json::Error) -> String {
     let text = e.to_string();
     match text.rfind(" at line ") {
         Some(i) => text[..i].to_string(),

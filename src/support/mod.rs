@@ -3,8 +3,8 @@
 
 pub mod backoff;
 pub mod fmt;
-pub mod host;
+pub(crate) mod host;
 pub mod jsonl;
 pub mod path;
-pub mod suggest;
+pub(crate) mod suggest;
 pub mod write_atomic;

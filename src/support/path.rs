@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 /// The folder of `path`: `.` for a bare file name, which has an empty parent.
-pub fn folder_of(path: &Path) -> PathBuf {
+pub(crate) fn folder_of(path: &Path) -> PathBuf {
     match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),

@@ -35,7 +35,10 @@ fn best<T>(
 }
 
 /// The name in `candidates` that `word` most likely misspells.
-pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let typed = fold(word);
     best(&typed, candidates, |c| {
         strsim::damerau_levenshtein(&typed, &fold(c))
@@ -45,7 +48,7 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 /// The phrase in `candidates` (each read with `text`) that `words` most likely means.
 /// People type a phrase from memory: what they typed may be its misspelt start, or a part
 /// of it, and a phrase that holds it word for word is as close as can be.
-pub fn closest_phrase<T>(
+pub(crate) fn closest_phrase<T>(
     words: &str,
     candidates: impl IntoIterator<Item = T>,
     text: impl Fn(&T) -> &str,

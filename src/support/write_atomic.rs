@@ -14,21 +14,21 @@ pub struct Options {
     /// Keep the replaced file's permissions, and replace the file a symlink names rather
     /// than the link: for files people own and arrange (a flag file). Without it the new
     /// file is private to its owner (0600) and a symlink is replaced by the file.
-    pub keep_file: bool,
+    pub(crate) keep_file: bool,
     /// Flush the file and then its folder to disk before returning, so the new contents
     /// survive a power cut. Without it the rename is as durable as the system makes it:
     /// for a file rewritten every few seconds that a crash may lose.
-    pub durable: bool,
+    pub(crate) durable: bool,
 }
 
 impl Options {
     /// A file of shipdeck's own (state, holder, inbox): private, flushed.
-    pub const PRIVATE: Options = Options {
+    pub(crate) const PRIVATE: Options = Options {
         keep_file: false,
         durable: true,
     };
     /// A file someone else owns: permissions and symlinks kept, flushed.
-    pub const KEEP_FILE: Options = Options {
+    pub(crate) const KEEP_FILE: Options = Options {
         keep_file: true,
         durable: true,
     };
@@ -103,13 +103,13 @@ pub fn write_atomic(path: &Path, contents: &[u8], options: Options) -> Result<()
 
 /// Makes the renames and new entries in `folder` durable.
 #[cfg(unix)]
-pub fn sync_folder(folder: &Path) -> io::Result<()> {
+pub(crate) fn sync_folder(folder: &Path) -> io::Result<()> {
     fs::File::open(folder).and_then(|dir| dir.sync_all())
 }
 
 /// Folders cannot be opened for syncing here; a rename is as durable as the system makes it.
 #[cfg(not(unix))]
-pub fn sync_folder(_folder: &Path) -> io::Result<()> {
+pub(crate) fn sync_folder(_folder: &Path) -> io::Result<()> {
     Ok(())
 }
 

@@ -117,12 +117,12 @@ impl App {
         &self.theme
     }
 
-    pub fn focus(&self) -> Pane {
+    pub(crate) fn focus(&self) -> Pane {
         self.focus
     }
 
     /// The zoomed pane, if any.
-    pub fn zoomed(&self) -> Option<Pane> {
+    pub(crate) fn zoomed(&self) -> Option<Pane> {
         self.zoom.then_some(self.focus)
     }
 
@@ -139,11 +139,11 @@ impl App {
         self.status.as_ref()
     }
 
-    pub fn journal_scroll(&self) -> usize {
+    pub(crate) fn journal_scroll(&self) -> usize {
         self.journal_scroll
     }
 
-    pub fn runbook_cursor(&self) -> usize {
+    pub(crate) fn runbook_cursor(&self) -> usize {
         self.runbook_cursor
     }
 

@@ -19,7 +19,7 @@ pub fn progress(engine: &Engine, list: ListKind) -> (usize, usize) {
 }
 
 /// `██████░░░░` for `done` of `total` in `width` cells; empty lists draw nothing.
-pub fn bar(done: usize, total: usize, width: usize) -> (String, String) {
+pub(crate) fn bar(done: usize, total: usize, width: usize) -> (String, String) {
     if total == 0 || width == 0 {
         return (String::new(), String::new());
     }

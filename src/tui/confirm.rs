@@ -32,9 +32,9 @@ pub struct Confirm {
     /// What stands in the way; shown so that forcing (`f`) is an informed choice.
     pub blockers: Vec<String>,
     /// `y` confirms; with `force_only`, only `f` does (resuming past a guardrail).
-    pub force_only: bool,
+    pub(crate) force_only: bool,
     /// Whether `f` is offered.
-    pub can_force: bool,
+    pub(crate) can_force: bool,
     /// What `y` does, in a word or two: `start`, `approve`, `roll back now`.
     pub yes: &'static str,
     /// Where the release stood when asked: if it moved on, the answer no longer applies.

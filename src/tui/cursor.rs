@@ -72,7 +72,7 @@ impl App {
 }
 
 /// The checklist that matters in a phase.
-pub fn phase_list(phase: &Phase) -> ListKind {
+pub(crate) fn phase_list(phase: &Phase) -> ListKind {
     match phase {
         Phase::Ready => ListKind::PreRelease,
         Phase::Baking { .. } | Phase::AwaitingApproval { .. } | Phase::Paused { .. } => {

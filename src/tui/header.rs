@@ -13,7 +13,7 @@ use crate::engine::{Engine, PauseCause, Phase};
 use crate::support::fmt;
 
 /// The state badge's glyph: the state reads without colour.
-pub fn glyph(phase: &Phase) -> char {
+pub(crate) fn glyph(phase: &Phase) -> char {
     match phase {
         Phase::Ready => '○',
         Phase::Baking { .. } => '●',
@@ -26,7 +26,7 @@ pub fn glyph(phase: &Phase) -> char {
     }
 }
 
-pub fn phase_style(app: &App, phase: &Phase) -> Style {
+pub(crate) fn phase_style(app: &App, phase: &Phase) -> Style {
     let t = app.theme();
     match phase {
         Phase::Ready => t.ready,
@@ -233,7 +233,7 @@ fn drop_lowest(segs: &mut Vec<Segment>) {
 }
 
 /// One sentence: where the release stands and what can be done now.
-pub fn situation(engine: &Engine) -> (String, String) {
+pub(crate) fn situation(engine: &Engine) -> (String, String) {
     let plan = engine.plan();
     let steps = &plan.rollout.steps;
     let step_text = |i: usize| steps.get(i).map(|s| s.label()).unwrap_or_default();
@@ -326,7 +326,7 @@ pub fn situation(engine: &Engine) -> (String, String) {
     }
 }
 
-pub fn render_situation(frame: &mut Frame, app: &App, view: &View, area: Rect) {
+pub(crate) fn render_situation(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     let phase = view.engine.phase();
     let (lead, rest) = situation(view.engine);
     let width = usize::from(area.width);
@@ -348,7 +348,7 @@ pub fn render_situation(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     );
 }
 
-pub fn render_banner(frame: &mut Frame, app: &App, view: &View, area: Rect) {
+pub(crate) fn render_banner(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     use crate::control::HolderState;
     let mut parts = Vec::new();
     if let Some(n) = &view.notice {
@@ -377,7 +377,7 @@ pub fn render_banner(frame: &mut Frame, app: &App, view: &View, area: Rect) {
 }
 
 /// Key hints in the order they matter; the bottom line shows as many as fit.
-pub const HINTS: [(&str, &str); 12] = [
+pub(crate) const HINTS: [(&str, &str); 12] = [
     ("space", "pause/resume"),
     ("P", "promote"),
     ("R", "rollback"),
@@ -392,7 +392,7 @@ pub const HINTS: [(&str, &str); 12] = [
     ("b", "runbook"),
 ];
 
-pub fn render_status(frame: &mut Frame, app: &App, _view: &View, area: Rect) {
+pub(crate) fn render_status(frame: &mut Frame, app: &App, _view: &View, area: Rect) {
     let theme = app.theme();
     let width = usize::from(area.width);
     if let Some(status) = app.status() {

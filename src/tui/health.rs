@@ -115,14 +115,14 @@ fn columns(view: &View, inner: usize) -> Columns {
 }
 
 /// How many lines the pane would like: a header, a row per series, and the guardrail list.
-pub fn rows(view: &View) -> usize {
+pub(crate) fn rows(view: &View) -> usize {
     let plan = view.engine.plan();
     let rules = plan.guardrails.rules.len();
     1 + plan.metrics.series.len() + if rules > 0 { rules + 2 } else { 0 }
 }
 
 /// How many cells the sparklines get in a health pane of `rect`.
-pub fn spark_width(view: &View, rect: Rect) -> usize {
+pub(crate) fn spark_width(view: &View, rect: Rect) -> usize {
     columns(view, usize::from(rect.width.saturating_sub(2))).spark
 }
 

@@ -12,7 +12,7 @@ use crate::engine::{Command, Engine, PauseCause, Phase};
 use crate::plan::ListKind;
 
 /// How far one `←`/`→` (or `h`/`l`) moves the slider, in percent.
-pub const SLIDER_STEP: u8 = 5;
+pub(crate) const SLIDER_STEP: u8 = 5;
 
 /// What a key asks of the controller.
 #[derive(Debug, Clone, PartialEq)]

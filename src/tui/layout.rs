@@ -23,8 +23,8 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 
 /// Below this the screen says so instead of drawing garbage.
-pub const MIN_WIDTH: u16 = 80;
-pub const MIN_HEIGHT: u16 = 24;
+pub(crate) const MIN_WIDTH: u16 = 80;
+pub(crate) const MIN_HEIGHT: u16 = 24;
 
 /// The panes that take focus (`tab`) and zoom (`z`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,11 +60,11 @@ impl Pane {
 
 /// Where everything goes. A pane that is not shown (another one is zoomed) has no area.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Areas {
+pub(crate) struct Areas {
     pub header: Rect,
     pub pipeline: Rect,
-    pub situation: Rect,
-    pub banner: Option<Rect>,
+    pub(crate) situation: Rect,
+    pub(crate) banner: Option<Rect>,
     pub health: Option<Rect>,
     pub checklist: Option<Rect>,
     pub rollout: Option<Rect>,
@@ -72,25 +72,19 @@ pub struct Areas {
     pub status: Rect,
 }
 
-impl Areas {
-    pub fn pane(&self, pane: Pane) -> Option<Rect> {
-        match pane {
-            Pane::Health => self.health,
-            Pane::Checklist => self.checklist,
-            Pane::Rollout => self.rollout,
-            Pane::Journal => self.journal,
-        }
-    }
-}
-
-pub fn too_small(area: Rect) -> bool {
+pub(crate) fn too_small(area: Rect) -> bool {
     area.width < MIN_WIDTH || area.height < MIN_HEIGHT
 }
 
 /// The layout for `area`, or `None` when the terminal is below 80×24.
 /// `health_rows` is how many lines the health pane would like; the top row grows to show
 /// them all when the terminal is tall enough.
-pub fn areas(area: Rect, banner: bool, zoom: Option<Pane>, health_rows: usize) -> Option<Areas> {
+pub(crate) fn areas(
+    area: Rect,
+    banner: bool,
+    zoom: Option<Pane>,
+    health_rows: usize,
+) -> Option<Areas> {
     if too_small(area) {
         return None;
     }
@@ -150,6 +144,18 @@ pub fn areas(area: Rect, banner: bool, zoom: Option<Pane>, health_rows: usize) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The screen reads each pane's area by name; the tiling test walks them all.
+    impl Areas {
+        fn pane(&self, pane: Pane) -> Option<Rect> {
+            match pane {
+                Pane::Health => self.health,
+                Pane::Checklist => self.checklist,
+                Pane::Rollout => self.rollout,
+                Pane::Journal => self.journal,
+            }
+        }
+    }
 
     #[test]
     fn below_the_minimum_there_is_no_layout() {

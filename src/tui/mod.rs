@@ -37,8 +37,10 @@ use crate::engine::journal::Entry;
 
 pub use app::App;
 pub use keys::Intent;
-pub use layout::{MIN_HEIGHT, MIN_WIDTH, Pane};
-pub use run::{Ending, Flow, Screen, TuiOptions, run, run_loop, signals};
+pub use layout::Pane;
+pub(crate) use layout::{MIN_HEIGHT, MIN_WIDTH};
+pub(crate) use run::signals;
+pub use run::{Ending, Flow, Screen, TuiOptions, run, run_loop};
 pub use theme::{Theme, ThemeError};
 
 /// Everything the screen shows that is not UI state, borrowed for one frame.
@@ -55,7 +57,7 @@ pub struct View<'a> {
     /// A loud adapter condition: flag writes failing, the store unwritable.
     pub notice: Option<String>,
     /// The notice means guarding is impaired or a record is at risk: shown in red.
-    pub alarm: bool,
+    pub(crate) alarm: bool,
     /// On a follower: whether the holder still guards the release.
     pub holder_state: Option<crate::control::HolderState>,
     /// Where the flag lives: `file fixtures/demo/flags.yaml`.

@@ -15,7 +15,7 @@ use crate::plan::{StageSource, StageStatus};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StageView {
     pub name: String,
-    pub glyph: char,
+    pub(crate) glyph: char,
     /// Shown after the glyph: the live percent on the rollout stage.
     pub extra: String,
     pub status: StageStatus,

@@ -18,7 +18,7 @@ use crate::plan::{Better, ListKind};
 use crate::support::fmt;
 
 /// Every key, as `?` shows it. The bottom line and the README list the same keys.
-pub const HELP: [(&str, &str); 17] = [
+pub(crate) const HELP: [(&str, &str); 17] = [
     (
         "space",
         "pause / resume (a guardrail pause resumes by itself once clear)",

@@ -20,7 +20,7 @@ use crate::control::{Answer, Refused};
 use crate::control::{Session, Snapshot, Stop};
 
 /// The shortest time between two frames (about 30 frames a second).
-pub const FRAME: Duration = Duration::from_millis(33);
+pub(crate) const FRAME: Duration = Duration::from_millis(33);
 /// How often the key reader looks up from waiting to see whether the screen has closed.
 const READER_CHECK: Duration = Duration::from_millis(250);
 
@@ -201,7 +201,7 @@ impl Drop for TerminalGuard {
 /// SIGINT, SIGTERM or SIGHUP, whichever comes first. A signal that cannot be watched is
 /// left to its default action (which ends the process); the guard and panic hook still
 /// cover the other exits.
-pub async fn signals() -> Stop {
+pub(crate) async fn signals() -> Stop {
     use tokio::signal::unix::{SignalKind, signal};
     let mut watched = Vec::new();
     for (kind, stop) in [

@@ -11,7 +11,7 @@
 use ratatui::style::{Color, Modifier, Style};
 
 /// The built-in themes, in the order `t` cycles through them.
-pub const BUILT_IN: [(&str, &str); 3] = [
+pub(crate) const BUILT_IN: [(&str, &str); 3] = [
     ("dark", include_str!("../../themes/dark.yaml")),
     ("light", include_str!("../../themes/light.yaml")),
     (
@@ -46,16 +46,16 @@ pub enum ThemeError {
 /// One role's style as a theme file writes it.
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct StyleSpec {
+pub(crate) struct StyleSpec {
     #[serde(default, deserialize_with = "colour")]
     pub fg: Option<Color>,
     #[serde(default, deserialize_with = "colour")]
     pub bg: Option<Color>,
-    pub bold: Option<bool>,
-    pub dim: Option<bool>,
-    pub italic: Option<bool>,
-    pub underlined: Option<bool>,
-    pub reversed: Option<bool>,
+    pub(crate) bold: Option<bool>,
+    pub(crate) dim: Option<bool>,
+    pub(crate) italic: Option<bool>,
+    pub(crate) underlined: Option<bool>,
+    pub(crate) reversed: Option<bool>,
 }
 
 /// A colour as a theme file writes it: a name, an index 0-255, or `"#rrggbb"` (quoted, or
@@ -271,7 +271,7 @@ impl Theme {
 /// Built-in theme `index` of [`BUILT_IN`]. The files are compiled in and checked by tests,
 /// so a parse failure here cannot come from a user; it still degrades to plain attributes
 /// rather than stopping the screen.
-pub fn built_in(index: usize) -> Theme {
+pub(crate) fn built_in(index: usize) -> Theme {
     let (name, text) = BUILT_IN[index % BUILT_IN.len()];
     parse(name, text, Theme::attributes()).unwrap_or_else(|_| Theme::attributes())
 }
@@ -295,7 +295,7 @@ pub fn unknown(name: &str) -> ThemeError {
 
 /// A theme file's text, read by the caller, merged over the theme it `extends` (default
 /// `dark`). `origin` (the file's path) names the theme and locates its errors.
-pub fn parse_file(origin: &str, text: &str) -> Result<Theme, ThemeError> {
+pub(crate) fn parse_file(origin: &str, text: &str) -> Result<Theme, ThemeError> {
     parse(origin, text, Theme::dark())
 }
 

@@ -99,7 +99,7 @@ pub struct CheckArgs {
     pub at: Option<chrono::DateTime<chrono::Utc>>,
     /// Validate the file only; do not contact the metrics source.
     #[arg(long)]
-    pub no_probe: bool,
+    pub(crate) no_probe: bool,
 }
 
 #[derive(Debug, Args)]

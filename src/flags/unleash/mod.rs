@@ -22,8 +22,6 @@ use super::{DesiredFlag, FlagBackend, FlagError, FlagState};
 use api::Api;
 use strategies::{Feature, Strategies, kind_of};
 
-pub use strategies::GROUPS_FIELD;
-
 /// One flag in one Unleash project and environment, as a [`FlagBackend`].
 #[derive(Debug)]
 pub struct UnleashBackend {
@@ -38,10 +36,10 @@ pub struct UnleashBackend {
 /// The flag as Unleash holds it, with what `flags eval` needs to bucket users as
 /// Unleash's SDKs do.
 #[derive(Debug, Clone, PartialEq)]
-pub struct UnleashFlag {
+pub(crate) struct UnleashFlag {
     pub state: FlagState,
     /// The rollout strategy's `groupId`: Unleash buckets `"<groupId>:<userId>"`.
-    pub group_id: String,
+    pub(crate) group_id: String,
     /// The rollout strategy's `stickiness`; `default` and `userId` bucket by user id.
     pub stickiness: String,
 }
@@ -164,7 +162,7 @@ impl UnleashBackend {
 
     /// The flag as Unleash holds it, with its bucketing parameters, for `flags eval` and
     /// `flags list`. `None` when the flag does not exist.
-    pub async fn inspect(&mut self) -> Result<Option<UnleashFlag>, FlagError> {
+    pub(crate) async fn inspect(&mut self) -> Result<Option<UnleashFlag>, FlagError> {
         let Some((feature, strategies)) = self.load().await? else {
             return Ok(None);
         };

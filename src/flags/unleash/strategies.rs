@@ -13,7 +13,7 @@ use crate::plan::FlagKind;
 /// Unleash's gradual rollout strategy.
 const FLEXIBLE: &str = "flexibleRollout";
 /// The context field the groups strategy constrains; apps put the user's group in it.
-pub const GROUPS_FIELD: &str = "groups";
+pub(crate) const GROUPS_FIELD: &str = "groups";
 const ROLLOUT_TITLE: &str = "shipdeck rollout";
 const GROUPS_TITLE: &str = "shipdeck groups";
 
