@@ -142,17 +142,7 @@ pub(super) fn closing(
 }
 
 fn entry(at: DateTime<Utc>, operator: &str, kind: Kind, action: Verb, reason: String) -> Entry {
-    Entry {
-        at,
-        operator: operator.to_string(),
-        kind,
-        action,
-        reason,
-        step: None,
-        values: Default::default(),
-        explain: None,
-        origin: None,
-    }
+    Entry::plain(at, operator, kind, action, reason)
 }
 
 fn origin(h: &Holder) -> Origin {

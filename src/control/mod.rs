@@ -651,36 +651,15 @@ impl Controller {
 
     /// Journals what a person or an adapter did that the engine does not decide.
     fn record(&mut self, kind: Kind, operator: &str, action: Verb, reason: String) {
-        let entry = Entry {
-            at: self.now(),
-            operator: operator.to_string(),
-            kind,
-            action,
-            reason,
-            step: None,
-            values: Default::default(),
-            explain: None,
-            origin: None,
-        };
+        let entry = Entry::plain(self.now(), operator, kind, action, reason);
         self.push_recent(entry.clone());
         self.send(Job::record(vec![entry], None, None));
     }
 
     /// Journals an adapter's failure; it changes no decision.
     fn record_failure(&mut self, f: crate::notify::Failure) {
-        let entry = Entry {
-            at: self.now(),
-            operator: crate::engine::ENGINE.into(),
-            kind: Kind::Error,
-            action: Verb::Notify,
-            reason: format!("{}: {}", f.notifier, f.message),
-            step: None,
-            values: Default::default(),
-            explain: None,
-            origin: None,
-        };
-        self.push_recent(entry.clone());
-        self.send(Job::record(vec![entry], None, None));
+        let reason = format!("{}: {}", f.notifier, f.message);
+        self.record(Kind::Error, crate::engine::ENGINE, Verb::Notify, reason);
     }
 
     fn push_recent(&mut self, e: Entry) {

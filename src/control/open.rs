@@ -341,17 +341,13 @@ fn inputs(tx: &mpsc::Sender<Message>) -> mpsc::Sender<crate::engine::Input> {
 }
 
 fn engine_entry(opts: &Options, kind: Kind, action: Verb, reason: String) -> Entry {
-    Entry {
-        at: opts.clock.now(),
-        operator: crate::engine::ENGINE.into(),
+    Entry::plain(
+        opts.clock.now(),
+        crate::engine::ENGINE,
         kind,
         action,
         reason,
-        step: None,
-        values: Default::default(),
-        explain: None,
-        origin: None,
-    }
+    )
 }
 
 /// The metrics source a plan names.

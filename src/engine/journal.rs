@@ -190,6 +190,27 @@ impl std::fmt::Display for Origin {
 }
 
 impl Entry {
+    /// An entry about something beside the engine's decisions: no step, no values.
+    pub fn plain(
+        at: DateTime<Utc>,
+        operator: &str,
+        kind: Kind,
+        action: Verb,
+        reason: String,
+    ) -> Entry {
+        Entry {
+            at,
+            operator: operator.to_string(),
+            kind,
+            action,
+            reason,
+            step: None,
+            values: BTreeMap::new(),
+            explain: None,
+            origin: None,
+        }
+    }
+
     /// `2024-05-01T14:01:58Z promote    → Gradual 25% (alice)`: the entry as every text
     /// output prints it (`shipdeck journal`, `status`, a headless run, a replay), so they
     /// can be read side by side. The action is padded so reasons line up.

@@ -152,21 +152,19 @@ impl FileStore {
                 },
             )?;
         }
-        self.append(&[Entry {
-            at: Utc::now(),
-            operator: crate::engine::ENGINE.to_string(),
-            kind: Kind::Error,
-            action: Verb::Inbox,
-            reason: format!(
-                "skipped an unreadable command {}: {why}; kept as {}",
-                path.display(),
-                aside.display()
-            ),
-            step: None,
-            values: Default::default(),
-            explain: None,
-            origin: None,
-        }])
+        let reason = format!(
+            "skipped an unreadable command {}: {why}; kept as {}",
+            path.display(),
+            aside.display()
+        );
+        let engine = crate::engine::ENGINE;
+        self.append(&[Entry::plain(
+            Utc::now(),
+            engine,
+            Kind::Error,
+            Verb::Inbox,
+            reason,
+        )])
     }
 }
 

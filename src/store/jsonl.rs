@@ -54,20 +54,17 @@ pub(super) fn parse(path: &Path, bytes: &[u8]) -> Result<JournalRead, StoreError
 /// The entry that takes a torn line's place, keeping its text: the journal stays one
 /// valid JSON object per line and nothing the crash left is thrown away.
 pub(super) fn set_aside(torn: &TornLine, at: DateTime<Utc>) -> Entry {
-    Entry {
+    let reason = format!(
+        "line {} was cut short (a crash or a full disk) and is kept here as text: {}",
+        torn.line, torn.text
+    );
+    Entry::plain(
         at,
-        operator: crate::engine::ENGINE.to_string(),
-        kind: Kind::Error,
-        action: Verb::Journal,
-        reason: format!(
-            "line {} was cut short (a crash or a full disk) and is kept here as text: {}",
-            torn.line, torn.text
-        ),
-        step: None,
-        values: Default::default(),
-        explain: None,
-        origin: None,
-    }
+        crate::engine::ENGINE,
+        Kind::Error,
+        Verb::Journal,
+        reason,
+    )
 }
 
 #[cfg(test)]
