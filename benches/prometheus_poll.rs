@@ -10,13 +10,17 @@
 #[allow(dead_code)]
 #[path = "../tests/it/support/prometheus.rs"]
 mod prometheus;
+// What that harness makes its TLS certificates with.
+#[allow(dead_code)]
+#[path = "../tests/it/support/tls.rs"]
+mod tls;
 
 use chrono::DateTime;
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures::future::join_all;
 use prometheus::{CPU_QUERY, ERROR_RATIO_QUERY, P95_QUERY, PrometheusServer, T0};
 use shipdeck::engine::values::Exposure;
-use shipdeck::metrics::{MetricsSource, Prometheus};
+use shipdeck::metrics::{Access, MetricsSource, Prometheus};
 use shipdeck::plan::{Better, Series, Unit};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -81,7 +85,8 @@ fn poll(c: &mut Criterion) {
             better: Better::Lower,
         })
         .collect();
-    let mut source = Prometheus::new(&url, None, Duration::from_secs(5), &[], &series).unwrap();
+    let mut source =
+        Prometheus::new(&url, Access::default(), Duration::from_secs(5), &series).unwrap();
     let at = DateTime::from_timestamp(T0 + 1800, 0).unwrap();
 
     let client = reqwest::Client::new();

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Measures the real binary the way people run it: idle CPU against htop at the same
 # refresh, peak memory, time to first frame, keypress latency while the metrics source
-# hangs, memory after a simulated day, and a follower's cost with a long journal
-# (scripts/measure-follower.sh). Prints a Markdown table for the README.
+# hangs, memory after a simulated day, a follower's cost with a long journal
+# (scripts/measure-follower.sh), and the commands that read it (scripts/measure-journal.sh).
+# Prints a Markdown table for the README.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps/tmux.sh
@@ -82,3 +83,4 @@ echo "| time to first frame | — | ${first} ms (includes tmux polling) |"
 echo "| keypress to screen while the metrics source hangs | < 50 ms | ${lat[*]} ms |"
 echo "| RSS after ~1 h / 24 h simulated | equal | $((hour_rss / 1024)) MB / $((day_rss / 1024)) MB |"
 bash scripts/measure-follower.sh "$BIN"
+bash scripts/measure-journal.sh "$BIN"

@@ -23,7 +23,8 @@ impl Clock {
     }
 
     /// Starts at `origin` and runs `speed` times faster than real time, at most
-    /// [`MAX_SPEED`]; a speed that is not a positive number means real time.
+    /// [`MAX_SPEED`]; a speed that is not a positive number means real time. (`--speed`
+    /// refuses those with a message; this only keeps the clock sane whatever it is given.)
     pub fn starting(origin: DateTime<Utc>, speed: f64) -> Self {
         let speed = if speed.is_finite() && speed > 0.0 {
             speed.min(MAX_SPEED)
@@ -47,6 +48,19 @@ impl Clock {
         chrono::Duration::try_milliseconds((real * 1000.0) as i64)
             .and_then(|d| self.origin.checked_add_signed(d))
             .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
+    /// This clock, or, when it reads earlier than `floor`, the same clock set to read
+    /// `floor` now: engine time never runs backwards for a release. The speed stays.
+    pub fn not_before(self, floor: DateTime<Utc>) -> Clock {
+        if self.now() >= floor {
+            return self;
+        }
+        Clock {
+            origin_real: Instant::now(),
+            origin: floor,
+            speed: self.speed,
+        }
     }
 
     /// Real time until the engine clock reaches `at` (zero if it already has).
@@ -92,6 +106,17 @@ mod tests {
         let end = Clock::starting(DateTime::<Utc>::MAX_UTC, MAX_SPEED);
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(end.now(), DateTime::<Utc>::MAX_UTC);
+    }
+
+    #[test]
+    fn a_clock_behind_the_floor_starts_at_it_and_keeps_its_speed() {
+        let floor = Utc::now() + chrono::Duration::hours(5);
+        let moved = Clock::starting(Utc::now(), 600.0).not_before(floor);
+        assert!(moved.now() >= floor);
+        assert!(moved.now() < floor + chrono::Duration::minutes(10));
+        assert_eq!(moved.speed(), 600.0);
+        let ahead = Clock::starting(floor + chrono::Duration::hours(1), 1.0);
+        assert!(ahead.not_before(floor).now() >= floor + chrono::Duration::hours(1));
     }
 
     #[test]

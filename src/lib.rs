@@ -19,8 +19,18 @@ macro_rules! out_part {
     };
 }
 
+/// [`out!`] for one line that holds text from outside (names, reasons, a flag file's
+/// keys): the whole line is shown escaped ([`support::escape::shown`]), so it stays one
+/// line and cannot drive the terminal.
+macro_rules! out_line {
+    ($($arg:tt)*) => {
+        out!("{}", $crate::support::escape::shown(&format!($($arg)*)))
+    };
+}
+
 pub mod app;
 pub mod backtest;
+pub mod canary;
 pub mod clock;
 pub mod control;
 pub mod engine;

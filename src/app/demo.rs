@@ -24,8 +24,8 @@ pub const SPEED: f64 = 2400.0;
 pub struct DemoArgs {
     #[arg(long, default_value = "incident", value_parser = ["healthy", "incident", "slow-burn", "flaky"])]
     pub scenario: String,
-    /// Engine seconds per real second.
-    #[arg(long)]
+    /// Engine seconds per real second (above 0, at most 1000000).
+    #[arg(long, value_parser = crate::app::options::parse_speed, allow_hyphen_values = true)]
     pub speed: Option<f64>,
     /// dark, light, high-contrast, or a theme file.
     #[arg(long)]

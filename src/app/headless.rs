@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use std::io::Write;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::control::driver;
 use crate::control::{Notice, Session, Snapshot, Stop};
@@ -24,6 +24,9 @@ pub struct Options {
     pub wait_for_approval: bool,
     /// How long (engine time) a guardrail pause may last before a human is needed.
     pub max_pause: Duration,
+    /// While another controller holds the release, wait, and take over when it stops
+    /// guarding; after losing the release to another, wait again.
+    pub standby: bool,
 }
 
 /// How a headless run ended.
@@ -47,10 +50,13 @@ pub async fn run(session: Session, opts: Options) -> Outcome {
     };
     let mut snapshots = handle.watch();
     let mut paused_since: Option<DateTime<Utc>> = None;
+    let mut store_failing: Option<Instant> = None;
     let mut started = false;
     let signal = crate::tui::signals();
     tokio::pin!(signal);
     let mut how = Stop::Finished;
+    // While following: when this process last tried to take over.
+    let mut standing: Option<Option<Instant>> = None;
     let outcome = loop {
         tokio::select! {
             stop = &mut signal => {
@@ -66,6 +72,16 @@ pub async fn run(session: Session, opts: Options) -> Outcome {
             }
         }
         let s = snapshots.borrow_and_update().clone();
+        if !s.holds() {
+            if let Some(o) = stand_by(&handle, &s, &opts, &mut standing).await {
+                break o;
+            }
+            continue;
+        }
+        if standing.is_some() {
+            standing = None;
+            eprintln!("shipdeck: took over; this process guards the release now");
+        }
         // Start once the baseline history is in and every pipeline stage and check
         // command has its first result.
         if s.history_in
@@ -85,12 +101,12 @@ pub async fn run(session: Session, opts: Options) -> Outcome {
             }
             continue;
         }
-        if let Some(o) = verdict(&s, &opts, &mut paused_since, started) {
+        if let Some(o) = verdict(&s, &opts, &mut paused_since, &mut store_failing, started) {
             break o;
         }
     };
     if let Some(warning) = handle.stop(how).await {
-        eprintln!("shipdeck: {warning}");
+        eprintln!("shipdeck: {}", crate::support::escape::shown(&warning));
     }
     // Everything recorded up to the end, in order.
     while let Ok(e) = recorded.try_recv() {
@@ -99,11 +115,70 @@ pub async fn run(session: Session, opts: Options) -> Outcome {
     outcome
 }
 
+/// A standby's turn, on a snapshot that shows another holder: the run ends with the
+/// release, or when this process lost it and is no standby; while the holder guards it
+/// waits; when the holder stops guarding, it takes over.
+async fn stand_by(
+    handle: &driver::Handle,
+    s: &Snapshot,
+    opts: &Options,
+    standing: &mut Option<Option<Instant>>,
+) -> Option<Outcome> {
+    if let Some(Notice::Fenced { why }) = &s.notice
+        && !opts.standby
+    {
+        return Some(Outcome {
+            code: 1,
+            why: format!("stopped guarding: {why}"),
+        });
+    }
+    match s.engine.phase() {
+        Phase::Completed => {
+            return Some(Outcome {
+                code: COMPLETED,
+                why: "completed (under another controller)".into(),
+            });
+        }
+        Phase::RolledBack { reason } => {
+            return Some(Outcome {
+                code: ROLLED_BACK,
+                why: format!("rolled back (under another controller): {reason}"),
+            });
+        }
+        _ => {}
+    }
+    let tried = standing.get_or_insert_with(|| {
+        eprintln!(
+            "shipdeck: standing by; {} holds the release",
+            crate::support::escape::shown(s.follower_of().unwrap_or("another controller"))
+        );
+        None
+    });
+    let state = s.holder_state()?;
+    if !state.unguarded() || tried.is_some_and(|t| t.elapsed() < TAKEOVER_RETRY) {
+        return None;
+    }
+    *tried = Some(Instant::now());
+    let why = format!("standby: the holder {}", state.describe());
+    // A refusal (the lock still held) is tried again; a success shows in the next snapshot.
+    let _ = handle.take_over(why).await;
+    None
+}
+
+/// How long a safe run waits for a failing store to take its record before ending with
+/// exit 1: long enough for a database to restart.
+const STORE_GRACE: Duration = Duration::from_secs(60);
+
+/// How soon a standby tries again after a takeover that did not work (the holder's lock
+/// still held while its process is frozen, say).
+const TAKEOVER_RETRY: Duration = Duration::from_millis(500);
+
 /// Whether the run is over, judged on one snapshot.
 fn verdict(
     s: &Snapshot,
     opts: &Options,
     paused_since: &mut Option<DateTime<Utc>>,
+    store_failing: &mut Option<Instant>,
     started: bool,
 ) -> Option<Outcome> {
     let phase = s.engine.phase();
@@ -115,7 +190,11 @@ fn verdict(
                 why: Notice::WriterStopped.to_string(),
             });
         }
-        Some(n @ Notice::StoreFailing { .. }) if safe => {
+        // Safe, but the record has not landed: give the store its grace to come back
+        // (a database restarting) before ending with the record incomplete.
+        Some(n @ Notice::StoreFailing { .. })
+            if safe && store_failing.get_or_insert_with(Instant::now).elapsed() >= STORE_GRACE =>
+        {
             return Some(Outcome {
                 code: 1,
                 why: format!(
@@ -124,7 +203,8 @@ fn verdict(
                 ),
             });
         }
-        _ => {}
+        Some(Notice::StoreFailing { .. }) if safe => return None,
+        _ => *store_failing = None,
     }
     let now = s.now;
     match phase {

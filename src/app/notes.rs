@@ -5,6 +5,7 @@
 use chrono::NaiveDate;
 
 use crate::plan::Release;
+use crate::support::escape::shown;
 
 /// `2025-03-15` → `March 15, 2025`; any other text is kept as written.
 pub(crate) fn format_date(date: &str) -> String {
@@ -30,9 +31,9 @@ pub fn markdown(release: &Release, today: NaiveDate, emoji: bool) -> String {
     let date = n
         .date
         .as_deref()
-        .map(format_date)
+        .map(|d| shown(&format_date(d)).into_owned())
         .unwrap_or_else(|| today.format("%B %-d, %Y").to_string());
-    let mut out = format!("## Version {} - {date}\n", release.version);
+    let mut out = format!("## Version {} - {date}\n", shown(&release.version));
     let sections: [(&str, &str, &[String]); 4] = [
         ("✨", "New Features", &n.features),
         ("🔧", "Improvements", &n.improvements),
@@ -51,10 +52,12 @@ pub fn markdown(release: &Release, today: NaiveDate, emoji: bool) -> String {
         }
         for item in items {
             // A multi-line item stays one bullet: continuation lines are indented under it.
+            // Any other control character is shown escaped.
             let mut lines = item.trim().lines();
-            out.push_str(&format!("- {}\n", lines.next().unwrap_or_default().trim()));
+            let first = lines.next().unwrap_or_default().trim();
+            out.push_str(&format!("- {}\n", shown(first)));
             for l in lines {
-                out.push_str(&format!("  {}\n", l.trim()));
+                out.push_str(&format!("  {}\n", shown(l.trim())));
             }
         }
     }

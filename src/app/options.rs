@@ -5,7 +5,7 @@
 use clap::Args;
 
 use super::theme_file;
-use crate::clock::Clock;
+use crate::clock::{Clock, MAX_SPEED};
 use crate::tui::{Theme, TuiOptions};
 
 /// Exit code for input a user can fix (a bad plan, a bad flag file).
@@ -16,8 +16,8 @@ pub struct ClockArgs {
     /// The engine clock starts here (RFC 3339); metrics are asked for at that clock.
     #[arg(long, value_parser = parse_time)]
     pub clock_start: Option<chrono::DateTime<chrono::Utc>>,
-    /// The engine clock runs N times real time.
-    #[arg(long, default_value_t = 1.0)]
+    /// The engine clock runs N times real time (above 0, at most 1000000).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_speed, allow_hyphen_values = true)]
     pub speed: f64,
 }
 
@@ -28,6 +28,33 @@ impl ClockArgs {
             self.speed,
         )
     }
+}
+
+/// `--speed`: how many times real time the engine clock runs. Anything but a number above
+/// zero and at most [`MAX_SPEED`] is refused, never quietly run at real time or capped.
+pub(crate) fn parse_speed(s: &str) -> Result<f64, String> {
+    let fastest = MAX_SPEED;
+    let speed: f64 = s.trim().parse().map_err(|_| {
+        format!(
+            "`{s}` is not a number; write how many times real time the engine clock runs, e.g. 60"
+        )
+    })?;
+    if !speed.is_finite() {
+        return Err(format!(
+            "the engine clock needs a finite speed: a number above 0 and at most {fastest} (1 is real time)"
+        ));
+    }
+    if speed <= 0.0 {
+        return Err(format!(
+            "the engine clock cannot stand still or run backwards: a number above 0 and at most {fastest} (1 is real time, 0.5 half of it)"
+        ));
+    }
+    if speed > fastest {
+        return Err(format!(
+            "at most {fastest} (a year in about half a minute); a faster clock would run past the last date the engine can hold"
+        ));
+    }
+    Ok(speed)
 }
 
 pub(crate) fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {

@@ -121,6 +121,9 @@ fn cues(recording: &Recording) -> Vec<(DateTime<Utc>, crate::control::Message)> 
                     operator: operator.clone(),
                     reason: reason.clone(),
                     at: *at,
+                    host: None,
+                    role: None,
+                    posted_by: None,
                 }),
             )),
             Record::Input {

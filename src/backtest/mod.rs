@@ -134,6 +134,11 @@ pub fn evaluate(
     let start = rollout_start(&plan, from, to)?;
     batches.sort_by_key(|b| b.at);
     batches.retain(|b| b.at >= from && b.at < to);
+    // Invalid samples are gaps here as they are to the engine.
+    let mut batches: Vec<Batch> = batches
+        .into_iter()
+        .map(|b| b.checked(&plan.metrics))
+        .collect();
     let gaps = gaps(&plan, &batches);
     let split = batches.partition_point(|b| b.at < start);
     let live = batches.split_off(split);

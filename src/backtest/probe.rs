@@ -8,6 +8,7 @@ use crate::engine::guardrail::format_value;
 use crate::engine::values::{Outcome, Reading};
 use crate::metrics::MetricsError;
 use crate::plan::{Plan, SourceSpec, Unit};
+use crate::support::escape::shown;
 
 use super::stamp;
 
@@ -49,7 +50,7 @@ impl Probe {
                 }
                 Outcome::Error(e) => format!("error: {e}"),
             };
-            let _ = writeln!(out, "  {:<width$}  {what}", r.series);
+            let _ = writeln!(out, "  {:<width$}  {}", r.series, shown(&what));
         }
         out
     }
@@ -62,7 +63,11 @@ pub async fn probe(plan: &Plan, at: DateTime<Utc>) -> Result<Option<Probe>, Metr
     if !matches!(plan.metrics.source, SourceSpec::Prometheus { .. }) {
         return Ok(None);
     }
-    let batch = source.poll(at, Default::default()).await;
+    // Judged as the engine would: a value no reading of its unit can have is an error.
+    let batch = source
+        .poll(at, Default::default())
+        .await
+        .checked(&plan.metrics);
     Ok(Some(Probe {
         source: source.describe(),
         at,

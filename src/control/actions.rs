@@ -51,6 +51,7 @@ pub(super) fn opening(
     entries: &[Entry],
     previous: Option<&Published>,
     here: &Holder,
+    epoch: Option<u64>,
     opts: &Options,
 ) -> Vec<Entry> {
     if !journaled(opts.mode) {
@@ -92,10 +93,11 @@ pub(super) fn opening(
             Kind::Action,
             Verb::Takeover,
             format!(
-                "{} took over from {}: {}",
+                "{} took over from {}: {}{}",
                 here.operator,
                 who(&t.from),
-                t.why
+                t.why,
+                epoch_note(epoch)
             ),
         ),
         None => entry(
@@ -103,12 +105,19 @@ pub(super) fn opening(
             &opts.operator,
             Kind::Note,
             Verb::ControlStart,
-            format!("{} guards the release", here.operator),
+            format!("{} guards the release{}", here.operator, epoch_note(epoch)),
         ),
     };
     e.origin = Some(origin(here));
     out.push(e);
     out
+}
+
+/// ` (fencing epoch 7)`, where the store counts controllers.
+fn epoch_note(epoch: Option<u64>) -> String {
+    epoch
+        .map(|e| format!(" (fencing epoch {e})"))
+        .unwrap_or_default()
 }
 
 /// What a holder journals as it stops, and what it says on the way out when that leaves

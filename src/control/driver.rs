@@ -9,7 +9,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::{Answer, Controller, Message, Refused, Session, Snapshot, Stop, Takeover, open};
+use super::{
+    Answer, Controller, Message, Notice, Refused, Session, Snapshot, Stop, Takeover, open,
+};
 use crate::engine::journal::Entry;
 use crate::engine::{Command, Input};
 use crate::plan::ListKind;
@@ -34,6 +36,11 @@ pub(crate) enum Request {
         item: usize,
         reply: oneshot::Sender<Answer>,
     },
+    /// Run a stage again: its command, or a fresh read of its status file.
+    Rerun {
+        stage: String,
+        reply: oneshot::Sender<Answer>,
+    },
     /// Take the release over from a holder that is gone.
     TakeOver {
         why: String,
@@ -56,9 +63,12 @@ pub struct Handle {
 }
 
 /// Starts the loop on a controller just opened.
-pub fn spawn(session: Session) -> Handle {
+pub fn spawn(mut session: Session) -> Handle {
     let first = Arc::new(session.controller.snapshot());
     let (snap_tx, snapshots) = watch::channel(first);
+    if let Some(listener) = session.controller.exporter.take() {
+        tokio::spawn(super::exporter::serve(listener, snapshots.clone()));
+    }
     let (requests, requests_rx) = mpsc::channel(64);
     let (recorded_tx, recorded) = mpsc::unbounded_channel();
     let task = tokio::spawn(drive(session, requests_rx, snap_tx, recorded_tx));
@@ -114,6 +124,13 @@ impl Handle {
         answer
     }
 
+    /// Runs a stage again, without waiting. Journaled with the operator.
+    pub fn rerun(&self, stage: String) -> oneshot::Receiver<Answer> {
+        let (reply, answer) = oneshot::channel();
+        self.try_request(Request::Rerun { stage, reply });
+        answer
+    }
+
     /// Asks to take the release over from a holder that is gone, without waiting.
     pub fn take_over(&self, why: String) -> oneshot::Receiver<Answer> {
         let (reply, answer) = oneshot::channel();
@@ -148,6 +165,8 @@ struct Loop {
     snapshots: watch::Sender<Arc<Snapshot>>,
     recorded: mpsc::UnboundedSender<Entry>,
     printed: u64,
+    /// Lost the release and could not open it again as a follower.
+    stuck: bool,
 }
 
 async fn drive(
@@ -163,6 +182,7 @@ async fn drive(
         snapshots,
         recorded,
         printed,
+        stuck: false,
     };
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -195,8 +215,17 @@ async fn drive(
                         continue;
                     }
                     Request::Recheck { list, item, reply } => {
-                        let answer = l.controller.recheck(list, item).map_err(Refused::CannotRun);
+                        let answer = l.controller.recheck(list, item);
                         let _ = reply.send(answer);
+                        continue;
+                    }
+                    Request::Rerun { stage, reply } => {
+                        let answer = l.controller.rerun_stage(&stage);
+                        // Journaled: the snapshot shows it along with the answer.
+                        l.publish();
+                        let _ = reply.send(answer);
+                        dirty = false;
+                        last_publish = Instant::now();
                         continue;
                     }
                     Request::TakeOver { why, reply } => {
@@ -237,6 +266,13 @@ async fn drive(
             () = tokio::time::sleep_until(publish_at.unwrap_or_else(Instant::now)), if publish_at.is_some() => {}
         }
         l.pass_on_recorded();
+        if l.controller.fenced().is_some() && !l.stuck {
+            l.demote().await;
+            l.publish();
+            dirty = false;
+            last_publish = Instant::now();
+            continue;
+        }
         if dirty && last_publish.elapsed() >= PUBLISH_EVERY {
             l.publish();
             dirty = false;
@@ -304,6 +340,7 @@ impl Loop {
         };
         let mut opts = self.controller.options().clone();
         opts.takeover = Some(Takeover { from, why });
+        opts.follow_only = false;
         let plan = Arc::clone(self.controller.engine().plan());
         let store = Arc::clone(self.controller.store());
         match open(plan, opts, store).await {
@@ -321,6 +358,39 @@ impl Loop {
             ))),
             Err(e) => Err(Refused::TakeOver(format!("cannot take over: {e}"))),
         }
+    }
+
+    /// This process lost the release to another controller: it stops guarding (its
+    /// adapters and writer go with the old controller) and opens the release again, as a
+    /// follower of the new holder, saying why.
+    async fn demote(&mut self) {
+        let Some(why) = self.controller.fenced().map(str::to_string) else {
+            return;
+        };
+        let mut opts = self.controller.options().clone();
+        opts.takeover = None;
+        opts.follow_only = true;
+        let plan = Arc::clone(self.controller.engine().plan());
+        let store = Arc::clone(self.controller.store());
+        // Its writer holds nothing worth waiting for: the store refuses its writes now.
+        drop(self.controller.close_writer());
+        match open(plan, opts, store).await {
+            Ok(session) => {
+                self.printed = session.controller.journal_total();
+                self.controller = session.controller;
+                self.messages = session.messages;
+            }
+            // The store cannot be read either: stay as this, deciding nothing, and say so.
+            Err(e) => {
+                self.stuck = true;
+                self.controller.tell(Notice::AdapterStopped {
+                    adapter: super::Adapter::Follow,
+                    why: format!("cannot follow the release: {e}"),
+                });
+                return;
+            }
+        }
+        self.controller.tell(Notice::Fenced { why });
     }
 
     /// Journals the stop, records everything still queued, and publishes the last state.

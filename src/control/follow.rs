@@ -78,8 +78,16 @@ pub(super) async fn run_follow(
 ) {
     let mut cursor = cursor;
     let mut last: Option<(Option<Progress>, Option<Published>, Option<Holder>)> = None;
+    // A wake-up (a database notification) brings a change at once; the look every
+    // `EVERY` still runs, for a holder that went away without a word.
+    let mut wakes = store.change_wakes();
     loop {
-        tokio::time::sleep(EVERY).await;
+        tokio::select! {
+            woke = crate::store::wakes::woken(&mut wakes) => if !woke {
+                wakes = None;
+            },
+            _ = tokio::time::sleep(EVERY) => {}
+        }
         let s = Arc::clone(&store);
         let read = tokio::task::spawn_blocking(move || {
             let tail = s.journal_since(cursor)?;
@@ -149,6 +157,18 @@ impl Controller {
         }
     }
 
+    /// The notice a screen shows first, then the flag's trouble when that one hides it:
+    /// a follower's command must learn why the flag is not confirmed.
+    fn published_notices(&self) -> Vec<Notice> {
+        let mut notices: Vec<Notice> = self.notice().into_iter().collect();
+        if let Some(trouble) = self.notice.clone().filter(Notice::is_flag_trouble)
+            && !notices.contains(&trouble)
+        {
+            notices.push(trouble);
+        }
+        notices
+    }
+
     /// Publishes the heartbeat and recent samples for followers (holder only).
     pub(super) fn publish(&mut self) {
         let Some(lease) = &self.lease else {
@@ -184,7 +204,7 @@ impl Controller {
             speed: self.opts.clock.speed(),
             samples,
             errors,
-            notices: self.notice().into_iter().collect(),
+            notices: self.published_notices(),
             flag: self.flag_description.clone(),
             pipeline_settled: self.pipeline.settled(),
         };

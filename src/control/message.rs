@@ -26,6 +26,8 @@ pub enum Message {
     Recorded(u64),
     /// A webhook or the deploy log could not be written.
     NotifyFailed(crate::notify::Failure),
+    /// Whether this process still holds the release, as the store sees it.
+    Tenure(crate::store::Tenure),
 }
 
 /// The controller's tasks, by what they do.
@@ -73,14 +75,33 @@ pub enum Notice {
     AdapterStopped { adapter: Adapter, why: String },
     /// The holder's answer to a command sent from this follower.
     Answered { ok: bool, message: String },
+    /// The store cannot confirm that this process still holds the release: it guards
+    /// from memory and advances nothing until the store answers.
+    Unconfirmed { why: String },
+    /// Another controller holds the release now: this process stopped guarding it and
+    /// follows.
+    Fenced { why: String },
 }
 
 impl Notice {
+    /// The flag backend does not take or show what shipdeck asked for: why a flag change
+    /// is not confirmed.
+    pub fn is_flag_trouble(&self) -> bool {
+        matches!(
+            self,
+            Notice::FlagWriteFailing { .. } | Notice::FlagUnreadable { .. }
+        )
+    }
+
     /// Worth a red banner: guarding is impaired or a record is at risk.
     pub(crate) fn is_alarm(&self) -> bool {
         matches!(
             self,
-            Notice::StoreFailing { .. } | Notice::WriterStopped | Notice::FlagWriteFailing { .. }
+            Notice::StoreFailing { .. }
+                | Notice::WriterStopped
+                | Notice::FlagWriteFailing { .. }
+                | Notice::Unconfirmed { .. }
+                | Notice::Fenced { .. }
         )
     }
 }
@@ -108,6 +129,11 @@ impl std::fmt::Display for Notice {
             Notice::AdapterStopped { adapter, why } => write!(f, "{}: {why}", adapter.name()),
             Notice::Answered { ok: true, message } => write!(f, "done: {message}"),
             Notice::Answered { ok: false, message } => write!(f, "refused: {message}"),
+            Notice::Unconfirmed { why } => write!(
+                f,
+                "cannot confirm this process still holds the release ({why}); guardrails still act, nothing advances until the store answers"
+            ),
+            Notice::Fenced { why } => write!(f, "stopped guarding: {why}; following now"),
         }
     }
 }

@@ -6,6 +6,8 @@
 
 pub(crate) mod actions;
 pub mod driver;
+pub mod exporter;
+pub mod exposition;
 pub mod follow;
 pub mod message;
 pub mod open;
@@ -79,6 +81,11 @@ pub struct Controller {
     notice: Option<Notice>,
     /// The store write that keeps failing; guardrails act on from memory meanwhile.
     store_fault: Option<String>,
+    /// Why the store cannot confirm this process still holds the release.
+    unconfirmed: Option<String>,
+    /// Why this process lost the release: it acts no more, and its loop makes it a
+    /// follower.
+    fenced: Option<String>,
     /// The writer thread is gone: nothing can be recorded or written to the flag.
     writer_stopped: bool,
     last_save: Instant,
@@ -92,6 +99,8 @@ pub struct Controller {
     recorder: Option<crate::recording::Recorder>,
     samples_seen: u64,
     history_in: bool,
+    /// `--metrics-listen`: started with the loop, which serves it its snapshots.
+    exporter: Option<exporter::MetricsListener>,
 }
 
 fn follower_label(h: &Holder) -> String {
@@ -141,6 +150,8 @@ impl Controller {
             interval,
             notice: None,
             store_fault: None,
+            unconfirmed: None,
+            fenced: None,
             writer_stopped: false,
             last_save: Instant::now(),
             last_publish: Instant::now(),
@@ -152,7 +163,13 @@ impl Controller {
             recorder: None,
             samples_seen: 0,
             history_in: false,
+            exporter: None,
         }
+    }
+
+    /// Serves `/metrics` from `listener` once the loop runs (`driver::spawn`).
+    pub fn serve_metrics(&mut self, listener: exporter::MetricsListener) {
+        self.exporter = Some(listener);
     }
 
     pub(crate) fn options(&self) -> &Options {
@@ -208,7 +225,7 @@ impl Controller {
         match message {
             Message::Input(input) => self.on_input(input),
             Message::Request(req) => {
-                let who = req.operator.clone();
+                let who = req.who();
                 let answer = match self.command_as(req.command, &who, req.reason) {
                     Ok(m) => InboxAnswer {
                         ok: true,
@@ -229,6 +246,11 @@ impl Controller {
             }
             Message::StoreFailing(error) => self.store_fault = Some(error),
             Message::StoreRecovered => self.store_fault = None,
+            Message::Tenure(t) => match t {
+                crate::store::Tenure::Held => self.unconfirmed = None,
+                crate::store::Tenure::Unconfirmed { why } => self.unconfirmed = Some(why),
+                crate::store::Tenure::Lost { why } => self.fenced = Some(why),
+            },
             Message::Followed(f) => self.on_followed(*f),
             Message::NotifyFailed(f) => self.record_failure(f),
             Message::Recorded(n) => self.journal_recorded += n,
@@ -247,7 +269,9 @@ impl Controller {
     fn on_input(&mut self, input: Input) {
         let newest = match &input {
             Input::Samples { batch } => Some(batch.at),
-            Input::History { batches } => batches.last().map(|b| b.at),
+            Input::History { batches } | Input::CatchUp { batches, .. } => {
+                batches.last().map(|b| b.at)
+            }
             _ => None,
         };
         if let Some(at) = newest {
@@ -259,7 +283,7 @@ impl Controller {
             _ => {}
         }
         if let Input::Flag { event } = &input {
-            if matches!(event, FlagEvent::Outside { .. }) {
+            if matches!(event, FlagEvent::Outside { .. } | FlagEvent::Missing) {
                 self.outside_seen += 1;
             }
             let unreadable = matches!(self.notice, Some(Notice::FlagUnreadable { .. }));
@@ -276,7 +300,9 @@ impl Controller {
                         error: error.clone(),
                     });
                 }
-                FlagEvent::Loaded { .. } | FlagEvent::Outside { .. } if unreadable => {
+                FlagEvent::Loaded { .. } | FlagEvent::Outside { .. } | FlagEvent::Missing
+                    if unreadable =>
+                {
                     self.notice = None;
                 }
                 _ => {}
@@ -394,6 +420,9 @@ impl Controller {
 
     /// The loudest condition people must see now, if any.
     pub fn notice(&self) -> Option<Notice> {
+        if let Some(why) = &self.fenced {
+            return Some(Notice::Fenced { why: why.clone() });
+        }
         if self.writer_stopped {
             return Some(Notice::WriterStopped);
         }
@@ -402,7 +431,20 @@ impl Controller {
                 error: error.clone(),
             });
         }
+        if let Some(why) = &self.unconfirmed {
+            return Some(Notice::Unconfirmed { why: why.clone() });
+        }
         self.notice.clone()
+    }
+
+    /// Why this process lost the release, once it has: it must stop acting on it.
+    pub(crate) fn fenced(&self) -> Option<&str> {
+        self.fenced.as_deref()
+    }
+
+    /// Shows why this follower is one (it was the holder until another took over).
+    pub(crate) fn tell(&mut self, notice: Notice) {
+        self.notice = Some(notice);
     }
 
     pub fn flag_description(&self) -> String {
@@ -488,6 +530,9 @@ impl Controller {
             operator: self.opts.operator.clone(),
             reason,
             at: self.opts.clock.now(),
+            host: Some(crate::support::host::name()),
+            role: None,
+            posted_by: None,
         };
         let store = Arc::clone(&self.store);
         let tx = self.tx.clone();
@@ -567,6 +612,10 @@ impl Controller {
 
     /// Runs one input through the engine and carries out its effects. Returns a refusal.
     fn apply(&mut self, input: Input) -> Option<crate::engine::Refusal> {
+        // A process that lost the release decides nothing more: another one guards it.
+        if self.fenced.is_some() {
+            return None;
+        }
         let now = match &input {
             Input::Samples { batch } => batch.at,
             _ => self.now(),
@@ -614,26 +663,16 @@ impl Controller {
         refused
     }
 
-    pub fn stage_detail(&self, name: &str) -> Option<crate::pipeline::StageDetail> {
-        self.pipeline.detail(name, self.engine.phase())
-    }
-
-    /// The command behind an automatic checklist item (`check: {command}`), if it has one.
-    pub fn check_detail(
-        &self,
-        list: ListKind,
-        item: usize,
-    ) -> Option<crate::pipeline::checks::CheckDetail> {
-        self.pipeline.checks().detail(list, item)
-    }
-
-    /// Runs a stage again (the screen's `r`): its command, or a fresh read of its status
-    /// file. Journaled with the operator. `Ok(what happens)` or `Err(why not)`.
-    pub fn rerun_stage(&mut self, name: &str) -> Result<String, String> {
+    /// Runs a stage again (the screen's `r` on a stage's checklist item): its command, or
+    /// a fresh read of its status file. Journaled with the operator. A follower runs no
+    /// stage: it says who does.
+    pub fn rerun_stage(&mut self, name: &str) -> Answer {
         if let Some(h) = self.follower_of() {
-            return Err(format!("{h} holds the release and runs its stages"));
+            return Err(Refused::CannotRun(format!(
+                "{h} holds the release and runs its stages"
+            )));
         }
-        let answer = self.pipeline.rerun(name)?;
+        let answer = self.pipeline.rerun(name).map_err(Refused::CannotRun)?;
         let operator = self.opts.operator.clone();
         self.record(
             Kind::Action,
@@ -645,8 +684,11 @@ impl Controller {
     }
 
     /// Runs an automatic checklist item's command now (instead of at its next minute).
-    pub fn recheck(&mut self, list: ListKind, item: usize) -> Result<String, String> {
-        self.pipeline.checks().rerun(list, item)
+    pub fn recheck(&mut self, list: ListKind, item: usize) -> Answer {
+        self.pipeline
+            .checks()
+            .rerun(list, item)
+            .map_err(Refused::CannotRun)
     }
 
     /// Journals what a person or an adapter did that the engine does not decide.

@@ -14,15 +14,12 @@ use super::tasks::{self, flags::run_flags, inbox::run_inbox, metrics::run_metric
 use super::writer::{Job, Wish, spawn_writer};
 use super::{Controller, FollowerView, RECENT, actions};
 use crate::clock::Clock;
-use crate::engine::Engine;
-use crate::engine::journal::{Entry, Kind, Verb};
+use crate::engine::journal::Entry;
+use crate::engine::{Engine, FlagEvent, Input};
 use crate::flags::FlagBackend;
 use crate::metrics::MetricsSource;
 use crate::plan::Plan;
 use crate::store::{Acquired, Holder, ReleaseStore};
-
-/// How much of the journal's end a follower reads when it opens (its recent rows).
-const FOLLOW_TAIL_BYTES: u64 = 256 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControllerError {
@@ -38,7 +35,21 @@ pub enum ControllerError {
         found: String,
         wanted: String,
     },
+    #[error(
+        "{plan}: the rollout's steps changed since release `{release}` saved its state in {dir}\n{}\n  hint: put the steps back, or resume with --accept-plan-change to pause on the step the live flag ({}) falls on",
+        .change.lines().join("\n"),
+        .change.live.map_or("never read".to_string(), |p| format!("{p}%"))
+    )]
+    PlanChanged {
+        plan: String,
+        release: String,
+        dir: String,
+        change: Box<crate::engine::ladder::LadderChange>,
+    },
 }
+
+/// The mode of a cron run (`run --once`).
+pub const ONCE: &str = "once";
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -58,6 +69,12 @@ pub struct Options {
     pub plan_path: Option<PathBuf>,
     /// Opening to take over from a holder that is gone: journaled as a takeover.
     pub takeover: Option<Takeover>,
+    /// Follow without trying to hold the release: this process just lost it, and must
+    /// not take it back by itself.
+    pub(crate) follow_only: bool,
+    /// Take a plan whose steps changed under the release: pause on the step the live
+    /// percent falls on, and journal it (`--accept-plan-change`).
+    pub accept_plan_change: bool,
 }
 
 /// Why this controller takes the release over, for the journal.
@@ -79,6 +96,8 @@ impl Options {
             record: None,
             plan_path: None,
             takeover: None,
+            follow_only: false,
+            accept_plan_change: false,
         }
     }
 }
@@ -98,7 +117,12 @@ pub async fn open(
 ) -> Result<Session, ControllerError> {
     let (tx, messages) = mpsc::channel(256);
     let here = Holder::here(&opts.operator, opts.mode);
-    let (lease, holder) = match store.acquire(&here)? {
+    let acquired = if opts.follow_only {
+        Acquired::HeldBy(store.holder()?.unwrap_or_else(Holder::unknown))
+    } else {
+        store.acquire(&here)?
+    };
+    let (lease, holder) = match acquired {
         Acquired::Controller(lease) => (Some(lease), None),
         Acquired::HeldBy(h) => (None, Some(h)),
     };
@@ -114,22 +138,24 @@ pub async fn open(
         let holder = holder.unwrap_or_else(Holder::unknown);
         return open_follower(plan, opts, store, progress, holder, tx, messages).await;
     };
+    let saved_now = progress.as_ref().and_then(|p| p.now);
+    let mut progress = progress;
+    let replanned = match progress.as_mut() {
+        Some(p) => replan(p, &plan, &opts, store.as_ref())?,
+        None => None,
+    };
     let engine = match progress {
         Some(p) => Engine::restore(Arc::clone(&plan), p),
         None => Engine::new(Arc::clone(&plan)),
     };
     let read = store.journal()?;
+    let mut opts = opts;
+    let held = hold_engine_time(&mut opts, saved_now, &read.entries);
     let mut opening = Vec::new();
+    // The entry the store puts in the torn line's place, keeping its text: shown now, and
+    // written once when the opening entries are appended.
     if let Some(t) = &read.torn {
-        opening.push(engine_entry(
-            &opts,
-            Kind::Error,
-            Verb::Journal,
-            format!(
-                "line {} was torn by a crash and is skipped: {}",
-                t.line, t.text
-            ),
-        ));
+        opening.push(crate::store::torn_line_entry(t, opts.clock.now()));
     }
     let previous = store
         .published()
@@ -140,8 +166,13 @@ pub async fn open(
         &read.entries,
         previous.as_ref(),
         &here,
+        lease.epoch(),
         &opts,
     ));
+    opening.extend(held);
+    // A release moved onto the plan's new steps is saved with the entry that says so.
+    let save_now = replanned.is_some();
+    opening.extend(replanned);
     let mut recent: VecDeque<Entry> = read.entries.into_iter().rev().take(RECENT).rev().collect();
     let recorded = recent.len() as u64;
 
@@ -169,6 +200,9 @@ pub async fn open(
     let (exposure, exposure_rx) = watch::channel(engine.exposure());
     let source = open_metrics(&plan)?;
     let backfill = plan.metrics.baseline_window.max(Duration::from_secs(3600));
+    // A cron run picks up from its last evaluation; any other run does not bake the time
+    // nobody guarded the release.
+    let catch_up = saved_now.filter(|_| opts.mode == ONCE);
     let names = plan.metrics.series.iter().map(|s| s.name.clone()).collect();
     tasks::spawn(
         Adapter::Metrics,
@@ -178,6 +212,7 @@ pub async fn open(
             opts.clock,
             plan.metrics.interval,
             backfill,
+            catch_up,
             exposure_rx,
             tx.clone(),
         ),
@@ -187,13 +222,15 @@ pub async fn open(
     let mut backend = open_flags(&plan)?;
     let flag_description = backend.describe();
     // A flag that cannot be read is the user's to fix before anything is written over it.
-    backend
+    let initial = backend
         .read()
         .await
         .map_err(|e| ControllerError::Adapter(e.to_string()))?;
+    // A missing flag is created only for a release that never asked anything of it.
+    let create = engine.progress().desired.is_none();
     let (failures, mut failed) = mpsc::channel(64);
-    let label = format!("{} {}", plan.release.name, plan.release.version);
-    let notifiers = crate::notify::Notifiers::start(&plan.notify, &label, failures)
+    let release = crate::notify::Release::of(&plan, opts.plan_path.as_deref());
+    let notifiers = crate::notify::Notifiers::start(&plan.notify, &release, failures)
         .map_err(|e| ControllerError::Adapter(e.to_string()))?;
     let forward = tx.clone();
     tokio::spawn(async move {
@@ -206,9 +243,26 @@ pub async fn open(
     let (flag_tx, flag_rx) = watch::channel(None);
     tasks::spawn(
         Adapter::Flags,
-        run_flags(backend, flag_rx, opts.flag_poll, tx.clone()),
+        run_flags(
+            backend,
+            initial.clone(),
+            create,
+            flag_rx,
+            opts.flag_poll,
+            tx.clone(),
+        ),
         tx.clone(),
     );
+    let mut tenure = lease.tenure();
+    let tell = tx.clone();
+    tokio::spawn(async move {
+        while tenure.changed().await.is_ok() {
+            let now = tenure.borrow_and_update().clone();
+            if tell.send(Message::Tenure(now)).await.is_err() {
+                return;
+            }
+        }
+    });
     let dispatch = Some(notifiers.dispatch());
     let (writer, writer_thread) = spawn_writer(Arc::clone(&store), flag_tx, dispatch, tx.clone());
     tasks::spawn(
@@ -249,20 +303,39 @@ pub async fn open(
     controller.writer_thread = Some(writer_thread);
     controller.notifiers = Some(notifiers);
     controller.recorder = recorder;
+    // The flag as read now, before anything else reaches the engine: no bake counts until
+    // the engine has seen the flag's live value.
+    let read = match initial {
+        Some(state) => Some(FlagEvent::Loaded { state }),
+        None if !create => Some(FlagEvent::Missing),
+        None => None,
+    };
+    if !opening.is_empty() {
+        let progress = save_now.then(|| Box::new(controller.engine.progress().clone()));
+        controller.send(Job::record(opening, progress, None));
+    }
+    if let Some(event) = read {
+        controller.apply(Input::Flag { event });
+    }
     for input in first_stages {
         controller.pipeline.told(&input);
         controller.apply(input);
     }
-    if !opening.is_empty() {
-        controller.send(Job::record(opening, None, None));
-    }
-    // A write the last run asked for and never saw confirmed (killed mid-rollback) is sent again.
+    // A write the last run asked for and never saw confirmed (killed mid-rollback) is sent
+    // again, unless the flag was found changed or gone meanwhile: then it is a person's call.
+    let outside = matches!(
+        controller.engine.phase(),
+        crate::engine::Phase::Paused {
+            by: crate::engine::PauseCause::Outside,
+            ..
+        }
+    );
     if let Some(d) = controller
         .engine
         .progress()
         .desired
         .clone()
-        .filter(|_| !controller.engine.progress().confirmed)
+        .filter(|d| !controller.engine.progress().confirmed && (!d.enabled || !outside))
     {
         let wish = Wish {
             flag: d,
@@ -275,6 +348,78 @@ pub async fn open(
         controller,
         messages,
     })
+}
+
+/// Engine time is monotonic for each release: a clock that would start before the last
+/// recorded engine time (a run at another `--speed`, without `--clock-start`, or a standby
+/// taking over from a holder that ran faster) starts there instead, and the journal says
+/// when it would have started. The floor is the saved state's time and the journal's last
+/// entry; an unreadable inbox entry is stamped by the wall clock, so it does not count.
+/// A plan whose steps changed under a release in the middle of its rollout: refused, or
+/// taken on `--accept-plan-change` (the release pauses on the step its live percent falls
+/// on, and the returned entry journals it).
+fn replan(
+    progress: &mut crate::engine::Progress,
+    plan: &Plan,
+    opts: &Options,
+    store: &dyn ReleaseStore,
+) -> Result<Option<Entry>, ControllerError> {
+    let Some(change) = crate::engine::ladder::change(progress, plan) else {
+        return Ok(None);
+    };
+    if !opts.accept_plan_change {
+        return Err(ControllerError::PlanChanged {
+            plan: opts
+                .plan_path
+                .as_ref()
+                .map_or_else(|| "the plan".to_string(), |p| p.display().to_string()),
+            release: plan.release.name.clone(),
+            dir: store.describe(),
+            change: Box::new(change),
+        });
+    }
+    let at = progress.now.unwrap_or_else(|| opts.clock.now());
+    Ok(Some(crate::engine::ladder::accept(
+        progress,
+        &change,
+        plan,
+        &opts.operator,
+        at,
+    )))
+}
+
+fn hold_engine_time(
+    opts: &mut Options,
+    saved_now: Option<chrono::DateTime<chrono::Utc>>,
+    journal: &[Entry],
+) -> Option<Entry> {
+    use crate::engine::journal::{Kind, Verb};
+    let journaled = journal
+        .iter()
+        .filter(|e| e.action != Verb::Inbox)
+        .map(|e| e.at)
+        .max();
+    let last = saved_now.max(journaled)?;
+    let would = opts.clock.now();
+    if would >= last {
+        return None;
+    }
+    opts.clock = opts.clock.not_before(last);
+    let stamp = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let reason = format!(
+        "engine time would have started at {}, before the last recorded {}; it goes on from {} at {}× real time",
+        stamp(would),
+        stamp(last),
+        stamp(last),
+        opts.clock.speed()
+    );
+    Some(Entry::plain(
+        last,
+        crate::engine::ENGINE,
+        Kind::Note,
+        Verb::Clock,
+        reason,
+    ))
 }
 
 /// A follower shows the holder's state and runs nothing of its own but the reading.
@@ -291,8 +436,7 @@ async fn open_follower(
         Some(p) => Engine::follow(Arc::clone(&plan), p),
         None => Engine::new(Arc::clone(&plan)),
     };
-    let end = store.journal_end()?;
-    let tail = store.journal_since(end.saturating_sub(FOLLOW_TAIL_BYTES))?;
+    let tail = store.journal_recent(RECENT)?;
     let (exposure, _) = watch::channel(engine.exposure());
     let mode = crate::pipeline::Mode::Follow;
     let (pipeline, _) = crate::pipeline::Runner::start(&plan, mode, inputs(&tx)).await;
@@ -338,16 +482,6 @@ fn inputs(tx: &mpsc::Sender<Message>) -> mpsc::Sender<crate::engine::Input> {
         }
     });
     inputs
-}
-
-fn engine_entry(opts: &Options, kind: Kind, action: Verb, reason: String) -> Entry {
-    Entry::plain(
-        opts.clock.now(),
-        crate::engine::ENGINE,
-        kind,
-        action,
-        reason,
-    )
 }
 
 /// The metrics source a plan names.

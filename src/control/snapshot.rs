@@ -8,6 +8,8 @@ use super::Controller;
 use super::message::Notice;
 use crate::engine::Engine;
 use crate::engine::journal::Entry;
+use crate::pipeline::StageDetail;
+use crate::pipeline::checks::CheckDetail;
 
 /// Whose release this is, seen from here.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +43,15 @@ impl HolderState {
     pub fn unguarded(self) -> bool {
         !matches!(self, HolderState::Live)
     }
+
+    /// `is gone`, `has been silent for 7s`: what a standby journals as its reason.
+    pub fn describe(self) -> String {
+        match self {
+            HolderState::Live => "is live".into(),
+            HolderState::Silent { secs } => format!("has been silent for {secs}s"),
+            HolderState::Gone => "is gone".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -51,9 +62,14 @@ pub struct Snapshot {
     pub journal: VecDeque<Entry>,
     /// The engine clock.
     pub now: DateTime<Utc>,
+    /// When the controller made this snapshot, by the wall clock: its heartbeat.
+    pub made_at: DateTime<Utc>,
     pub operator: String,
     pub role: Role,
     pub notice: Option<Notice>,
+    /// Why the flag backend has not confirmed a change, while it does not (the holder's,
+    /// on a follower), even when `notice` shows something else.
+    pub flag_trouble: Option<Notice>,
     /// Where the flag lives.
     pub flag: String,
     /// Age of the newest sample at the engine clock.
@@ -64,6 +80,12 @@ pub struct Snapshot {
     pub(crate) history_in: bool,
     /// Sample batches seen since opening.
     pub samples_seen: u64,
+    /// Every stage in plan order, as this process's pipeline knows it: where its status
+    /// comes from, its runs and the tail of its last output. A follower runs nothing:
+    /// its stages say the holder runs them (the engine has the holder's status and why).
+    pub stages: Vec<StageDetail>,
+    /// Every automatic checklist item with a command, the same way.
+    pub checks: Vec<CheckDetail>,
 }
 
 impl Snapshot {
@@ -98,26 +120,35 @@ impl Controller {
             },
             _ => Role::Holder,
         };
-        let (notice, pipeline_settled) =
+        let (notice, flag_trouble, pipeline_settled) =
             match self.follower.as_ref().and_then(|f| f.published.as_ref()) {
                 Some(p) => (
                     self.notice.clone().or_else(|| p.notices.first().cloned()),
+                    p.notices.iter().find(|n| n.is_flag_trouble()).cloned(),
                     p.pipeline_settled,
                 ),
-                None => (self.notice(), self.pipeline.settled()),
+                None => (
+                    self.notice(),
+                    self.notice.clone().filter(Notice::is_flag_trouble),
+                    self.pipeline.settled(),
+                ),
             };
         Snapshot {
             engine: self.engine.clone(),
             journal: self.recent.clone(),
             now: self.now(),
+            made_at: Utc::now(),
             operator: self.opts.operator.clone(),
             role,
             notice,
+            flag_trouble,
             flag: self.flag_description.clone(),
             data_age: self.data_age(),
             pipeline_settled,
             history_in: self.history_in,
             samples_seen: self.samples_seen,
+            stages: self.pipeline.details(self.engine.phase()),
+            checks: self.pipeline.checks().details(),
         }
     }
 }

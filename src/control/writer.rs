@@ -84,6 +84,7 @@ pub(super) fn spawn_writer(
             queue: VecDeque::new(),
             failing: None,
             sent_ahead: None,
+            fenced: false,
         };
         writer.run(rx);
     });
@@ -100,6 +101,8 @@ struct Writer {
     failing: Option<String>,
     /// A retreat sent to the flag before its record landed.
     sent_ahead: Option<Wish>,
+    /// The store refused a write for a newer holder: this writer writes nothing more.
+    fenced: bool,
 }
 
 impl Writer {
@@ -115,6 +118,10 @@ impl Writer {
             }
             while let Ok(job) = rx.try_recv() {
                 self.queue.push_back(job);
+            }
+            if self.fenced {
+                self.queue.clear();
+                continue;
             }
             self.merge_front();
             self.send_retreats_ahead();
@@ -250,6 +257,13 @@ impl Writer {
             Job::Notify(_) => Ok(()),
         };
         let job = &*job;
+        if let Err(crate::store::StoreError::Fenced { .. }) = &result {
+            // Another controller holds the release: nothing of this one's may land. The
+            // store has told the controller, which stops.
+            self.queue.clear();
+            self.fenced = true;
+            return true;
+        }
         if let Err(e) = result {
             // A heartbeat that cannot be written is not worth holding the queue for.
             if matches!(job, Job::Publish(_)) {

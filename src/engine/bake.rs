@@ -1,15 +1,16 @@
-//! engine::bake: the engine clock serves bake (and watch) time on confirmed, fresh data,
-//! and a served step moves on: to the next step, to an approval, or to completion.
+//! engine::bake: the engine clock serves bake (and watch) time on confirmed, fresh data
+//! while the flag reads, and a served step moves on: to the next step, to an approval, or
+//! to completion.
 
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
-use crate::plan::Approval;
 use crate::support::fmt;
 
 use super::effect::{Effect, EventKind};
 use super::journal::Kind;
 use super::journal::Verb;
+use super::next::WhenBaked;
 use super::progress::{Phase, Resume};
 use super::{ENGINE, Engine};
 
@@ -33,10 +34,16 @@ impl Engine {
         Some(total.saturating_sub(Duration::from_millis(self.progress.served_ms)))
     }
 
+    /// The flag is known to serve the step: its change confirmed, and read back since
+    /// this engine started, and readable now.
+    pub(super) fn flag_serves(&self) -> bool {
+        self.progress.confirmed && self.flag_read && self.flag_unreadable.is_none()
+    }
+
     pub(super) fn advance_clock(&mut self, now: DateTime<Utc>) {
         if let Some(prev) = self.progress.now {
             let running = matches!(self.progress.phase, Phase::Baking { .. } | Phase::Watching);
-            if running && self.progress.confirmed {
+            if running && self.flag_serves() {
                 // Time after the data went quiet is not healthy time: it never bakes.
                 let end = self.fresh_until().map_or(now, |f| f.min(now));
                 let dt = (end - prev).num_milliseconds().max(0) as u64;
@@ -60,7 +67,8 @@ impl Engine {
                 }
                 let name = s.name.clone();
                 let bake = fmt::duration(s.bake);
-                if let Some(held) = self.progress.overridden {
+                let then = self.when_baked(step);
+                if let WhenBaked::HeldBySlider(held) = then {
                     // The slider is an operator's explicit choice: the engine never moves past it.
                     self.progress.phase = Phase::AwaitingApproval { step };
                     fx.push(Effect::Journal(self.entry(
@@ -70,7 +78,7 @@ impl Engine {
                         Verb::BakeComplete,
                         format!("{name} baked {bake} on healthy data; the slider holds {held}%, so the next step waits for a promote"),
                     )));
-                } else if s.approval == Approval::Manual {
+                } else if then == WhenBaked::WaitsForApproval {
                     self.progress.phase = Phase::AwaitingApproval { step };
                     fx.push(Effect::Journal(self.entry(
                         now,

@@ -13,7 +13,7 @@ use super::guardrail::RuleState;
 use super::input::Command;
 use super::journal::Kind;
 use super::journal::Verb;
-use super::progress::{PauseCause, Phase};
+use super::progress::{PauseCause, Phase, TickedBy};
 use super::readiness::gate;
 use super::refusal::Refusal;
 use super::values::DesiredFlag;
@@ -78,11 +78,7 @@ impl Engine {
                     );
                 }
                 Phase::Baking { step } => {
-                    let mut blockers = self.blockers();
-                    if let Some((have, need)) = self.starved() {
-                        blockers.push(format!("starved: {have}/{need} fresh samples"));
-                    }
-                    let forced = match gate("promote", blockers, force) {
+                    let forced = match gate("promote", self.promote_blockers(now), force) {
                         Ok(forced) => forced.map(|f| format!("; {f}")).unwrap_or_default(),
                         Err(why) => return refuse(fx, why),
                     };
@@ -149,6 +145,12 @@ impl Engine {
                 if by == PauseCause::Outside {
                     // Resuming after an outside change is the operator's explicit choice to re-apply the plan's flag.
                     if let Some(d) = self.progress.desired.clone() {
+                        if self.progress.live.is_none() && d.enabled {
+                            let name = &self.plan.flag.name;
+                            let reason = format!("{name} was gone; re-creating it {}", d.summary());
+                            let e = self.entry(now, operator, Kind::Action, Verb::Flag, reason);
+                            fx.push(Effect::Journal(e));
+                        }
                         self.progress.confirmed = false;
                         fx.push(Effect::SetFlag(d));
                     }
@@ -206,6 +208,7 @@ impl Engine {
                     set.remove(&item)
                 };
                 if changed {
+                    self.record_tick(list, item, done.then_some(operator), now);
                     let verb = if done { Verb::Tick } else { Verb::Untick };
                     fx.push(Effect::Journal(self.entry(
                         now,
@@ -215,6 +218,26 @@ impl Engine {
                         format!("{}: {text}", list.title()),
                     )));
                 }
+            }
+        }
+    }
+
+    /// Notes who ticked an item by hand (`None`: it was unticked, so nobody did).
+    pub(super) fn record_tick(
+        &mut self,
+        list: ListKind,
+        item: usize,
+        by: Option<&str>,
+        now: DateTime<Utc>,
+    ) {
+        let who = self.progress.ticked_by.entry(list).or_default();
+        match by {
+            Some(operator) => {
+                let operator = operator.to_string();
+                who.insert(item, TickedBy { operator, at: now });
+            }
+            None => {
+                who.remove(&item);
             }
         }
     }

@@ -28,6 +28,25 @@ pub struct Event {
     pub text: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explain: Option<Box<Explain>>,
+    /// Where the release stands once the event happened.
+    #[serde(default)]
+    pub situation: Situation,
+}
+
+/// The release as an event leaves it, for receivers that act on it (a pager, a bot).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Situation {
+    /// The phase, as `state.json` spells it (`paused`, `rolling_back`, ...).
+    pub state: String,
+    /// The step's title (`Gradual 25%`), once the rollout has started.
+    pub step: Option<String>,
+    /// The percent the backend last confirmed.
+    pub percent: u8,
+    /// Why the release is paused or rolled back.
+    pub reason: Option<String>,
+    /// A person must look now: a rollback, a guardrail alert, or a pause shipdeck made
+    /// (a guardrail, stale data, an outside change).
+    pub needs_human: bool,
 }
 
 /// What the shell must do.

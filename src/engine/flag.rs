@@ -15,6 +15,19 @@ use super::{ENGINE, Engine};
 
 impl Engine {
     pub(super) fn on_flag(&mut self, now: DateTime<Utc>, event: FlagEvent, fx: &mut Vec<Effect>) {
+        // Any state read back means the flag reads again; a failed write says nothing of it.
+        match &event {
+            FlagEvent::Unreadable { error } => self.flag_unreadable = Some(error.clone()),
+            FlagEvent::Failed { .. } => {}
+            FlagEvent::Missing => self.flag_unreadable = None,
+            FlagEvent::Confirmed { .. }
+            | FlagEvent::Loaded { .. }
+            | FlagEvent::Created { .. }
+            | FlagEvent::Outside { .. } => {
+                self.flag_unreadable = None;
+                self.flag_read = true;
+            }
+        }
         match event {
             FlagEvent::Confirmed { state } => {
                 let matches = self
@@ -35,11 +48,15 @@ impl Engine {
                     if let Some(i) = self.plan.checklists.rollback.iter().position(|it| {
                         it.check.is_none() && it.text.to_lowercase().contains("flag")
                     }) {
-                        self.progress
+                        let fresh = self
+                            .progress
                             .ticked
                             .entry(ListKind::Rollback)
                             .or_default()
                             .insert(i);
+                        if fresh {
+                            self.record_tick(ListKind::Rollback, i, Some(ENGINE), now);
+                        }
                     }
                     fx.push(Effect::Journal(self.entry(
                         now,
@@ -152,6 +169,7 @@ impl Engine {
                     *reason = format!("the flag was changed outside shipdeck: {text}");
                 }
             }
+            FlagEvent::Missing => self.on_missing(now, fx),
             FlagEvent::Unreadable { error } => {
                 fx.push(Effect::Journal(self.entry(
                     now,
@@ -161,6 +179,50 @@ impl Engine {
                     format!("cannot read the flag; nothing is written over it: {error}"),
                 )));
             }
+        }
+    }
+}
+
+impl Engine {
+    /// The flag is gone from its backend. Deleted outside shipdeck, it is an outside
+    /// change like any other: a live rollout pauses for a person, and nothing puts the
+    /// flag back until one resumes. Said once: a restart that finds it still gone while
+    /// the rollout waits for that person adds nothing.
+    fn on_missing(&mut self, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+        let known = self.progress.live.is_none()
+            && matches!(
+                self.progress.phase,
+                Phase::Paused {
+                    by: PauseCause::Outside,
+                    ..
+                }
+            );
+        self.progress.live = None;
+        if known {
+            return;
+        }
+        let name = self.plan.flag.name.clone();
+        fx.push(Effect::Journal(self.entry(
+            now,
+            "outside shipdeck",
+            Kind::Outside,
+            Verb::FlagChanged,
+            format!("{name} is gone from the flag backend; nothing was written in its place"),
+        )));
+        let reason = format!("the flag {name} is gone: deleted outside shipdeck");
+        // A rollback turns the flag off whatever is there; before the start and after the
+        // end, nothing is live to pause.
+        if matches!(
+            self.progress.phase,
+            Phase::Baking { .. } | Phase::AwaitingApproval { .. } | Phase::Watching
+        ) {
+            self.pause(now, PauseCause::Outside, reason, None, fx);
+        } else if let Phase::Paused {
+            by, reason: why, ..
+        } = &mut self.progress.phase
+        {
+            *by = PauseCause::Outside;
+            *why = reason;
         }
     }
 }

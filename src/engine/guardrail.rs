@@ -18,6 +18,10 @@ pub struct RuleState {
     pub holding_since: Option<DateTime<Utc>>,
     /// The rule fired and has not cleared since.
     pub tripped: bool,
+    /// How many times the rule fired since the rollout started (a counter for
+    /// `shipdeck_guardrail_trips_total`; the trips themselves are kept only lately).
+    #[serde(default)]
+    pub trips: u64,
 }
 
 /// What one sample did to a rule.
@@ -136,10 +140,24 @@ pub(crate) fn observe(
     }
 }
 
-/// A value in its unit, as people read it: `0.42%`, `320ms`, `1.25s`, `12.0/s`.
+/// From this magnitude on (in the unit shown), a value is written with an exponent.
+const EXPONENT_FROM: f64 = 1e6;
+
+/// A value in its unit, as people read it: `0.42%`, `320ms`, `1.25s`, `12.0/s`; an
+/// absurd magnitude with an exponent (`1.00e310%`), never as hundreds of digits.
 pub(crate) fn format_value(value: f64, unit: Unit) -> String {
     if !value.is_finite() {
         return "n/a".into();
+    }
+    let (shown, shift, suffix) = match unit {
+        Unit::Ratio => (value * 100.0, 2, "%"),
+        Unit::Seconds => (value, 0, "s"),
+        Unit::PerSecond => (value, 0, "/s"),
+        Unit::Count => (value, 0, ""),
+    };
+    // `shown` overflows to infinity for a ratio near f64::MAX.
+    if !shown.is_finite() || shown.abs() >= EXPONENT_FROM {
+        return format!("{}{suffix}", with_exponent(value, shift));
     }
     match unit {
         Unit::Ratio => {
@@ -165,6 +183,18 @@ pub(crate) fn format_value(value: f64, unit: Unit) -> String {
                 format!("{value:.2}")
             }
         }
+    }
+}
+
+/// `value × 10^shift` as `1.23e8`, computed on the text so no multiplication overflows.
+fn with_exponent(value: f64, shift: i32) -> String {
+    let text = format!("{value:.2e}");
+    match text.split_once('e') {
+        Some((mantissa, exp)) => match exp.parse::<i32>() {
+            Ok(exp) => format!("{mantissa}e{}", exp + shift),
+            Err(_) => text,
+        },
+        None => text,
     }
 }
 
@@ -312,6 +342,12 @@ mod tests {
 
     #[test]
     fn formats_values_in_their_unit() {
+        // Absurd magnitudes read as numbers, not as hundreds of digits or `inf%`.
+        assert_eq!(format_value(1e308, Unit::Count), "1.00e308");
+        assert_eq!(format_value(1e308, Unit::Ratio), "1.00e310%");
+        assert_eq!(format_value(-1e308, Unit::Seconds), "-1.00e308s");
+        assert_eq!(format_value(1e308, Unit::PerSecond), "1.00e308/s");
+        assert_eq!(format_value(123_456_789.0, Unit::Count), "1.23e8");
         assert_eq!(format_value(0.004, Unit::Ratio), "0.40%");
         assert_eq!(format_value(0.42, Unit::Ratio), "42%");
         assert_eq!(format_value(0.32, Unit::Seconds), "320ms");

@@ -2,6 +2,8 @@
 //! what the flag backend, the pipeline and the checks report. Plain data; deciding what
 //! an input means is the rest of the engine's job.
 
+use chrono::{DateTime, Utc};
+
 use crate::plan::{ListKind, StageStatus};
 
 use super::values::{Batch, FlagState};
@@ -59,6 +61,9 @@ pub enum FlagEvent {
     Created { state: FlagState },
     /// Changed by someone else.
     Outside { state: FlagState },
+    /// Not in the backend: deleted by someone else (or never created, for a release that
+    /// has not asked anything of it yet).
+    Missing,
     /// The backend holds something shipdeck cannot read (a broken file); nothing is written over it.
     Unreadable { error: String },
 }
@@ -72,6 +77,13 @@ pub enum Input {
     /// Samples from before the engine clock (a range query at start): they fill the
     /// history and the baseline, and never move the clock or trip a rule.
     History {
+        batches: Vec<Batch>,
+    },
+    /// What a cron run (`run --once`) finds since the last evaluation at `since`: the
+    /// source's samples over that range, oldest first. Bake time over it is credited
+    /// where the data was healthy; see `engine::catch_up`.
+    CatchUp {
+        since: DateTime<Utc>,
         batches: Vec<Batch>,
     },
     Tick,

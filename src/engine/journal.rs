@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
 use super::guardrail::{Explain, format_value};
+use crate::support::escape::shown;
 
 /// Who or what an entry comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -55,6 +56,14 @@ pub enum Verb {
     ControlStop,
     Takeover,
     Unguarded,
+    /// The release moved to another store.
+    Moved,
+    /// Engine time was held from going back (a resume at another speed or start).
+    Clock,
+    /// A cron run credited the time since the last evaluation.
+    CatchUp,
+    /// A resume took the plan's changed steps (`--accept-plan-change`).
+    PlanChange,
     Other(String),
 }
 
@@ -88,6 +97,10 @@ impl Verb {
             Verb::ControlStop => "control-stop",
             Verb::Takeover => "takeover",
             Verb::Unguarded => "unguarded",
+            Verb::Moved => "moved",
+            Verb::Clock => "clock",
+            Verb::CatchUp => "catch-up",
+            Verb::PlanChange => "plan-change",
             Verb::Other(word) => word,
         }
     }
@@ -123,6 +136,10 @@ impl From<&str> for Verb {
             "control-stop" => Verb::ControlStop,
             "takeover" => Verb::Takeover,
             "unguarded" => Verb::Unguarded,
+            "moved" => Verb::Moved,
+            "clock" => Verb::Clock,
+            "catch-up" => Verb::CatchUp,
+            "plan-change" => Verb::PlanChange,
             other => Verb::Other(other.to_string()),
         }
     }
@@ -214,13 +231,15 @@ impl Entry {
     /// `2024-05-01T14:01:58Z promote    → Gradual 25% (alice)`: the entry as every text
     /// output prints it (`shipdeck journal`, `status`, a headless run, a replay), so they
     /// can be read side by side. The action is padded so reasons line up.
+    /// Control characters in any of its words are shown escaped ([`shown`]): a reason
+    /// cannot end the line and forge another, or drive the terminal.
     pub fn line(&self) -> String {
         format!(
             "{} {:<10} {} ({})",
             self.at.format("%Y-%m-%dT%H:%M:%SZ"),
-            self.action,
-            self.reason,
-            self.operator
+            shown(self.action.as_str()),
+            shown(&self.reason),
+            shown(&self.operator)
         )
     }
 
@@ -233,11 +252,12 @@ impl Entry {
         }
     }
 
+    /// `pause: error rate high`, escaped as [`Entry::line`] is.
     pub fn headline(&self) -> String {
         if self.reason.is_empty() {
-            self.action.to_string()
+            shown(self.action.as_str()).into_owned()
         } else {
-            format!("{}: {}", self.action, self.reason)
+            format!("{}: {}", shown(self.action.as_str()), shown(&self.reason))
         }
     }
 }
@@ -255,28 +275,39 @@ pub struct Gap {
 /// one that vanished) to the next start or takeover. Stops of a release that is not
 /// live (before the start, after the end) leave nothing unguarded and are skipped.
 pub fn unguarded(entries: &[Entry]) -> Vec<Gap> {
-    let mut gaps = Vec::new();
-    let mut open: Option<Gap> = None;
-    let mut last_control: Option<DateTime<Utc>> = None;
-    for e in entries {
+    let mut finder = GapFinder::default();
+    entries.iter().for_each(|e| finder.see(e));
+    finder.finish()
+}
+
+/// [`unguarded`] one entry at a time, for a journal read as a stream.
+#[derive(Debug, Default)]
+struct GapFinder {
+    gaps: Vec<Gap>,
+    open: Option<Gap>,
+    last_control: Option<DateTime<Utc>>,
+}
+
+impl GapFinder {
+    fn see(&mut self, e: &Entry) {
         match e.action {
             Verb::ControlStart | Verb::Takeover => {
-                if let Some(mut g) = open.take() {
+                if let Some(mut g) = self.open.take() {
                     g.until = Some(e.at);
-                    gaps.push(g);
+                    self.gaps.push(g);
                 }
-                last_control = Some(e.at);
+                self.last_control = Some(e.at);
             }
             Verb::ControlStop if e.kind == Kind::Error => {
-                open = Some(Gap {
+                self.open = Some(Gap {
                     from: e.at,
                     until: None,
                     why: e.reason.clone(),
                 });
             }
             Verb::Unguarded => {
-                open = Some(Gap {
-                    from: last_control.unwrap_or(e.at),
+                self.open = Some(Gap {
+                    from: self.last_control.unwrap_or(e.at),
                     until: None,
                     why: e.reason.clone(),
                 });
@@ -284,33 +315,79 @@ pub fn unguarded(entries: &[Entry]) -> Vec<Gap> {
             _ => {}
         }
     }
-    gaps.extend(open);
-    gaps
+
+    fn finish(mut self) -> Vec<Gap> {
+        self.gaps.extend(self.open);
+        self.gaps
+    }
 }
 
 /// The journal as a Markdown timeline, ready to paste into a postmortem.
 pub fn markdown(title: &str, entries: &[Entry]) -> String {
-    let mut out = format!("# {title}: release timeline\n\n");
-    if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
+    let mut timeline = Timeline::default();
+    entries.iter().for_each(|e| timeline.see(e));
+    let mut out = timeline.head(title);
+    if !entries.is_empty() {
+        entries.iter().for_each(|e| out.push_str(&Timeline::row(e)));
+        out.push_str(&timeline.tail());
+    }
+    out
+}
+
+/// [`markdown`] for a journal too large to hold: [`Timeline::see`] every entry (a first
+/// pass), then print [`Timeline::head`], [`Timeline::row`] of every entry (a second
+/// pass) and [`Timeline::tail`]. Keeps only the counts, the gaps and the trips.
+#[derive(Debug, Default)]
+pub struct Timeline {
+    entries: u64,
+    first: Option<DateTime<Utc>>,
+    last: Option<DateTime<Utc>>,
+    gaps: GapFinder,
+    trips: Vec<Explain>,
+}
+
+impl Timeline {
+    pub fn see(&mut self, e: &Entry) {
+        self.entries += 1;
+        self.first.get_or_insert(e.at);
+        self.last = Some(e.at);
+        self.gaps.see(e);
+        self.trips.extend(e.explain.as_deref().cloned());
+    }
+
+    /// How many entries it has seen.
+    pub fn entries(&self) -> u64 {
+        self.entries
+    }
+
+    /// The title, the span, and the table's header; for an empty journal, all there is.
+    pub fn head(&self, title: &str) -> String {
+        let mut out = format!("# {}: release timeline\n\n", shown(title));
+        let (Some(first), Some(last)) = (self.first, self.last) else {
+            out.push_str("The journal is empty: the release has not started.\n");
+            return out;
+        };
         out.push_str(&format!(
             "{} entries from {} to {} (UTC).\n\n",
-            entries.len(),
-            first.at.format("%Y-%m-%d %H:%M:%S"),
-            last.at.format("%Y-%m-%d %H:%M:%S")
+            self.entries,
+            first.format("%Y-%m-%d %H:%M:%S"),
+            last.format("%Y-%m-%d %H:%M:%S")
         ));
-    } else {
-        out.push_str("The journal is empty: the release has not started.\n");
-        return out;
+        out.push_str(
+            "| time (UTC) | who | what | why | step | values |\n|---|---|---|---|---|---|\n",
+        );
+        out
     }
-    out.push_str("| time (UTC) | who | what | why | step | values |\n|---|---|---|---|---|---|\n");
-    for e in entries {
+
+    /// One entry as a row of the table.
+    pub fn row(e: &Entry) -> String {
         let values = e
             .values
             .iter()
             .map(|(k, v)| format!("{k}={}", trim_float(*v)))
             .collect::<Vec<_>>()
             .join(", ");
-        out.push_str(&format!(
+        format!(
             "| {} | {} | {} | {} | {} | {} |\n",
             e.at.format("%Y-%m-%d %H:%M:%S"),
             cell(&match &e.origin {
@@ -321,54 +398,56 @@ pub fn markdown(title: &str, entries: &[Entry]) -> String {
             cell(&e.reason),
             cell(e.step.as_deref().unwrap_or("")),
             cell(&values)
-        ));
+        )
     }
-    let gaps = unguarded(entries);
-    if !gaps.is_empty() {
-        out.push_str(
-            "\n## When nobody guarded the release\n\n| from | until | why |\n|---|---|---|\n",
-        );
-        for g in gaps {
-            out.push_str(&format!(
-                "| {} | {} | {} |\n",
-                g.from.format("%Y-%m-%d %H:%M:%S"),
-                g.until
-                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-                    .unwrap_or_else(|| "the end of the journal".into()),
-                cell(&g.why)
-            ));
-        }
-    }
-    let trips: Vec<&Explain> = entries
-        .iter()
-        .filter_map(|e| e.explain.as_deref())
-        .collect();
-    if !trips.is_empty() {
-        out.push_str("\n## Guardrail trips\n");
-        for x in trips {
-            out.push_str(&format!(
-                "\n### {} at {}\n\n- rule: `{}`\n- query: `{}`\n- {}\n- held since {}\n- samples:\n",
-                x.metric,
-                x.at.format("%Y-%m-%d %H:%M:%S"),
-                x.rule_text,
-                x.query.as_deref().unwrap_or("(simulated)"),
-                x.summary(),
-                x.since.format("%H:%M:%S"),
-            ));
-            for p in &x.samples {
-                let v = p
-                    .value
-                    .map(|v| format_value(v, x.unit))
-                    .unwrap_or_else(|| "missing".into());
-                out.push_str(&format!("  - {} {}\n", p.at.format("%H:%M:%S"), v));
+
+    /// What follows the table: when nobody guarded the release, and each guardrail trip.
+    pub fn tail(self) -> String {
+        let mut out = String::new();
+        let gaps = self.gaps.finish();
+        if !gaps.is_empty() {
+            out.push_str(
+                "\n## When nobody guarded the release\n\n| from | until | why |\n|---|---|---|\n",
+            );
+            for g in gaps {
+                out.push_str(&format!(
+                    "| {} | {} | {} |\n",
+                    g.from.format("%Y-%m-%d %H:%M:%S"),
+                    g.until
+                        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                        .unwrap_or_else(|| "the end of the journal".into()),
+                    cell(&g.why)
+                ));
             }
         }
+        if !self.trips.is_empty() {
+            out.push_str("\n## Guardrail trips\n");
+            for x in &self.trips {
+                out.push_str(&format!(
+                    "\n### {} at {}\n\n- rule: `{}`\n- query: `{}`\n- {}\n- held since {}\n- samples:\n",
+                    shown(&x.metric),
+                    x.at.format("%Y-%m-%d %H:%M:%S"),
+                    shown(&x.rule_text),
+                    shown(x.query.as_deref().unwrap_or("(simulated)")),
+                    shown(&x.summary()),
+                    x.since.format("%H:%M:%S"),
+                ));
+                for p in &x.samples {
+                    let v = p
+                        .value
+                        .map(|v| format_value(v, x.unit))
+                        .unwrap_or_else(|| "missing".into());
+                    out.push_str(&format!("  - {} {}\n", p.at.format("%H:%M:%S"), v));
+                }
+            }
+        }
+        out
     }
-    out
 }
 
+/// A table cell: escaped, with its pipes too, so it stays one cell of one row.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    shown(s).replace('|', "\\|")
 }
 
 fn trim_float(v: f64) -> String {

@@ -18,7 +18,9 @@ use super::{ENGINE, Engine, TRIPS_KEPT};
 
 impl Engine {
     /// Puts a batch into the history; `counting` adds its values to the step's fresh samples.
+    /// An invalid sample goes in as missing, its error kept ([`Outcome::checked`]).
     pub(super) fn record(&mut self, batch: &Batch, counting: bool) {
+        let batch = batch.clone().checked(&self.plan.metrics);
         for reading in &batch.readings {
             let value = match &reading.outcome {
                 Outcome::Value(v) if v.is_finite() => Some(*v),
@@ -53,6 +55,7 @@ impl Engine {
     }
 
     pub(super) fn on_samples(&mut self, now: DateTime<Utc>, batch: Batch, fx: &mut Vec<Effect>) {
+        let batch = batch.checked(&self.plan.metrics);
         let at = batch.at;
         let counting = self.progress.confirmed
             && matches!(
@@ -126,6 +129,9 @@ impl Engine {
         let live = self.progress.phase.is_live();
         let action = explain.action;
         let summary = explain.summary();
+        if let Some(state) = self.progress.rules.get_mut(rule_index) {
+            state.trips = state.trips.saturating_add(1);
+        }
         self.progress.trips.push(explain.clone());
         if self.progress.trips.len() > TRIPS_KEPT {
             self.progress.trips.remove(0);

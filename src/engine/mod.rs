@@ -4,6 +4,7 @@
 //! to it in its own vocabulary (`values`, `input`) and carry out its `effect`s.
 
 mod bake;
+mod catch_up;
 mod commands;
 mod effect;
 pub mod explain;
@@ -14,6 +15,8 @@ pub mod history;
 mod input;
 pub mod journal;
 mod judge;
+pub mod ladder;
+mod next;
 mod progress;
 mod readiness;
 mod refusal;
@@ -21,10 +24,14 @@ mod staleness;
 mod transitions;
 pub mod values;
 
-pub use effect::{Effect, Event, EventKind};
+pub use catch_up::catch_up_limit;
+pub use effect::{Effect, Event, EventKind, Situation};
 pub(crate) use flag::describe_flag;
 pub use input::{Command, FlagEvent, Input};
-pub use progress::{CheckReport, PauseCause, Phase, Progress, Reports, Resume, StageReport};
+pub use next::WhenBaked;
+pub use progress::{
+    CheckReport, PauseCause, Phase, Progress, Reports, Resume, Rung, StageReport, TickedBy,
+};
 pub use refusal::Refusal;
 
 use chrono::{DateTime, Utc};
@@ -53,6 +60,13 @@ pub struct Engine {
     /// The first time this engine instance saw; after a restart, staleness is judged from
     /// here, not from when the step began.
     woke: Option<DateTime<Utc>>,
+    /// Why the flag backend cannot be read now; `None` once it reads again. While set,
+    /// the step is not known to be served: no bake time counts and no bake completes.
+    flag_unreadable: Option<String>,
+    /// The flag's live value has been read since this engine started. A restored release
+    /// may find its flag changed while nobody looked: until it is read back, no bake
+    /// time counts and no step completes.
+    flag_read: bool,
 }
 
 impl Engine {
@@ -75,8 +89,10 @@ impl Engine {
             stale: BTreeSet::new(),
             trips: Vec::new(),
             ticked: BTreeMap::new(),
+            ticked_by: BTreeMap::new(),
             flag_failures: 0,
             reports: Reports::default(),
+            ladder: None,
         };
         Self::restore(plan, progress)
     }
@@ -86,6 +102,8 @@ impl Engine {
     pub fn restore(plan: Arc<Plan>, progress: Progress) -> Self {
         let mut engine = Self::follow(plan, progress);
         engine.progress.reports = Reports::of(&engine.plan);
+        engine.progress.ladder = Some(ladder::of(&engine.plan));
+        engine.flag_read = false;
         engine
     }
 
@@ -128,6 +146,8 @@ impl Engine {
             history,
             errors: BTreeMap::new(),
             woke: None,
+            flag_unreadable: None,
+            flag_read: true,
         }
     }
 
@@ -233,6 +253,7 @@ impl Engine {
         self.woke.get_or_insert(now);
         match input {
             Input::Samples { batch } => self.on_samples(now, batch, &mut fx),
+            Input::CatchUp { since, batches } => self.on_catch_up(now, since, batches, &mut fx),
             Input::Tick | Input::History { .. } => {}
             Input::Command {
                 command,
@@ -295,11 +316,39 @@ impl Engine {
         text: String,
         explain: Option<&Explain>,
     ) -> Effect {
+        let phase = &self.progress.phase;
+        let reason = match phase {
+            Phase::Paused { reason, .. }
+            | Phase::RollingBack { reason }
+            | Phase::RolledBack { reason } => Some(reason.clone()),
+            _ => None,
+        };
+        let needs_human = match kind {
+            EventKind::RollbackStarted | EventKind::Alert => true,
+            EventKind::Paused => !matches!(
+                phase,
+                Phase::Paused {
+                    by: PauseCause::Operator(_),
+                    ..
+                }
+            ),
+            _ => false,
+        };
         Effect::Notify(Event {
             kind,
             at: now,
             text,
             explain: explain.map(|x| Box::new(x.clone())),
+            situation: Situation {
+                state: phase.name().to_string(),
+                step: self
+                    .step_index()
+                    .and_then(|i| self.plan.rollout.steps.get(i))
+                    .map(|s| s.title()),
+                percent: self.exposure().percent,
+                reason,
+                needs_human,
+            },
         })
     }
 

@@ -59,6 +59,44 @@ pub enum PauseCause {
 }
 
 impl Phase {
+    /// One phase of each kind, in the order a release meets them; what a phase carries
+    /// (step, reason, cause) is left blank.
+    pub fn each() -> [Phase; 8] {
+        [
+            Phase::Ready,
+            Phase::Baking { step: 0 },
+            Phase::AwaitingApproval { step: 0 },
+            Phase::Paused {
+                step: 0,
+                resume: Resume::Baking,
+                reason: String::new(),
+                by: PauseCause::Outside,
+            },
+            Phase::RollingBack {
+                reason: String::new(),
+            },
+            Phase::RolledBack {
+                reason: String::new(),
+            },
+            Phase::Watching,
+            Phase::Completed,
+        ]
+    }
+
+    /// The phase as `state.json` and `status --json` spell it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Phase::Ready => "ready",
+            Phase::Baking { .. } => "baking",
+            Phase::AwaitingApproval { .. } => "awaiting_approval",
+            Phase::Paused { .. } => "paused",
+            Phase::RollingBack { .. } => "rolling_back",
+            Phase::RolledBack { .. } => "rolled_back",
+            Phase::Watching => "watching",
+            Phase::Completed => "completed",
+        }
+    }
+
     pub fn badge(&self) -> &'static str {
         match self {
             Phase::Ready => "READY",
@@ -129,6 +167,14 @@ impl Reports {
     }
 }
 
+/// Who ticked a checklist item by hand (or `shipdeck`, for the flag item a confirmed
+/// rollback ticks), and when.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TickedBy {
+    pub operator: String,
+    pub at: DateTime<Utc>,
+}
+
 /// Everything about a release that survives a restart (`state.json`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Progress {
@@ -159,16 +205,51 @@ pub struct Progress {
     /// Newest last.
     pub trips: Vec<Explain>,
     pub ticked: BTreeMap<ListKind, BTreeSet<usize>>,
+    /// Who ticked each hand-ticked item, and when (engine time). Missing in a state saved
+    /// before it was kept: then nobody is named.
+    #[serde(default)]
+    pub ticked_by: BTreeMap<ListKind, BTreeMap<usize, TickedBy>>,
     pub flag_failures: u32,
     /// Saved so that followers, which run nothing, show what the holder's stages and
     /// checks said; a restarted holder asks its adapters again instead.
     #[serde(default)]
     pub reports: Reports,
+    /// The rollout's steps as this state knew them, to tell on resume whether the plan's
+    /// steps changed under the release. Missing in a state saved before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ladder: Option<Vec<Rung>>,
+}
+
+/// One step of the rollout as a saved state knew it: what step `k` meant when it was
+/// reached.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rung {
+    pub name: String,
+    pub percent: u8,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
 }
 
 impl Progress {
     /// No flag write is waiting for the backend.
     pub(crate) fn confirmed_or_idle(&self) -> bool {
         self.desired.is_none() || self.confirmed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `name` is the tag `state.json` writes, and `each` holds every phase once.
+    #[test]
+    fn names_are_the_serialized_tags() {
+        let phases = Phase::each();
+        for phase in &phases {
+            let json = serde_json::to_value(phase).unwrap();
+            assert_eq!(json["state"], phase.name());
+        }
+        let names: BTreeSet<&str> = phases.iter().map(Phase::name).collect();
+        assert_eq!(names.len(), phases.len());
     }
 }

@@ -2,11 +2,13 @@
 //! guardrails, stale or too few samples, an unconfirmed flag write, open checklist items.
 //! Reads the engine; changes nothing.
 
+use chrono::{DateTime, Utc};
+
 use crate::plan::{Action, Better, Check, ListKind, StageStatus, StaleAction, Unit};
 
 use super::Engine;
 use super::guardrail;
-use super::progress::{Phase, Resume};
+use super::progress::{Phase, Resume, TickedBy};
 
 impl Engine {
     /// `Some((have, need))` while the current step has too few fresh samples to finish its bake.
@@ -64,6 +66,12 @@ impl Engine {
         );
         if self.progress.desired.is_some() && !self.progress.confirmed {
             out.push("the flag change is not confirmed by the backend yet".into());
+        }
+        if !self.flag_read && self.progress.desired.is_some() {
+            out.push("the flag has not been read back since the restart".into());
+        }
+        if let Some(error) = &self.flag_unreadable {
+            out.push(format!("the flag cannot be read: {error}"));
         }
         out
     }
@@ -136,6 +144,14 @@ impl Engine {
         }
     }
 
+    /// Who ticked a hand-ticked item that is ticked, when that is known.
+    pub fn ticked_by(&self, list: ListKind, item: usize) -> Option<&TickedBy> {
+        if !self.item_done(list, item).0 {
+            return None;
+        }
+        self.progress.ticked_by.get(&list)?.get(&item)
+    }
+
     /// Items of a list not done yet.
     pub fn open_items(&self, list: ListKind) -> Vec<String> {
         self.plan
@@ -148,8 +164,28 @@ impl Engine {
             .collect()
     }
 
+    /// What a `promote` now would have to be forced past, in the phase it acts in: the
+    /// start's blockers when ready, the live blockers when awaiting approval, and those
+    /// plus a starved bake while baking. Empty in other phases, where promote is refused
+    /// for another reason. The screen's question and the command read this one list.
+    pub fn promote_blockers(&self, now: DateTime<Utc>) -> Vec<String> {
+        match self.progress.phase {
+            Phase::Ready => self.start_blockers(now),
+            Phase::AwaitingApproval { .. } => self.blockers(),
+            Phase::Baking { .. } => {
+                let mut blockers = self.blockers();
+                if let Some((have, need)) = self.starved() {
+                    blockers.push(format!("starved: {have}/{need} fresh samples"));
+                }
+                blockers
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// What still holds a guardrail pause: tripped pause/rollback rules and stale data.
-    pub(super) fn pause_blockers(&self) -> Vec<String> {
+    /// A resume past them must be forced.
+    pub fn pause_blockers(&self) -> Vec<String> {
         let mut out: Vec<String> = self
             .progress
             .rules

@@ -15,8 +15,16 @@ use super::{ENGINE, Engine};
 impl Engine {
     /// The last time every watched metric's data still counts as fresh.
     pub(super) fn fresh_until(&self) -> Option<DateTime<Utc>> {
+        self.fresh_until_from(self.progress.step_started_at.max(self.woke))
+    }
+
+    /// As [`Engine::fresh_until`], with a metric that has no sample at all taken as
+    /// fresh at `fallback`.
+    pub(super) fn fresh_until_from(
+        &self,
+        fallback: Option<DateTime<Utc>>,
+    ) -> Option<DateTime<Utc>> {
         let window = chrono::Duration::from_std(self.plan.metrics.stale_window()).ok()?;
-        let fallback = self.progress.step_started_at.max(self.woke);
         self.watched()
             .iter()
             .filter_map(|m| {

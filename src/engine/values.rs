@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::plan::FlagKind;
+use crate::plan::{FlagKind, MetricsSpec, Unit};
 
 /// A flag as a backend holds it, in the reference shape `{enabled, rollout, userGroups, kind}`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -51,6 +51,15 @@ pub struct DesiredFlag {
 }
 
 impl DesiredFlag {
+    /// `on 25% +[internal]` or `off`, worded as [`FlagState::summary`] words a flag.
+    pub fn summary(&self) -> String {
+        match (self.enabled, self.groups.is_empty()) {
+            (false, _) => "off".to_string(),
+            (true, true) => format!("on {}%", self.percent),
+            (true, false) => format!("on {}% +[{}]", self.percent, self.groups.join(", ")),
+        }
+    }
+
     /// Whether `state` is what this asked for, as the engine judges it: an off flag is off
     /// whatever its rollout; an on flag has this percent and these groups in any order.
     pub(crate) fn is_met_by(&self, state: &FlagState) -> bool {
@@ -86,6 +95,34 @@ pub enum Outcome {
     Error(String),
 }
 
+impl Outcome {
+    /// The outcome as the engine may judge it. A value no reading of its unit can have —
+    /// NaN, ±Inf, a negative ratio or duration — is an invalid sample: the source failed
+    /// for this series, so it counts as missing data (stale, in time), never as a value.
+    pub fn checked(self, unit: Unit) -> Outcome {
+        let Outcome::Value(v) = self else {
+            return self;
+        };
+        let kind = match unit {
+            Unit::Ratio => "ratio",
+            Unit::Seconds => "duration",
+            // A rate or a count may fall below zero (deriv(), a difference of gauges).
+            Unit::PerSecond | Unit::Count => "",
+        };
+        if !v.is_finite() {
+            Outcome::Error(format!(
+                "invalid sample {v}: not a number; counted as missing"
+            ))
+        } else if v < 0.0 && !kind.is_empty() {
+            Outcome::Error(format!(
+                "invalid sample {v}: a {kind} is never negative; counted as missing"
+            ))
+        } else {
+            Outcome::Value(v)
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Reading {
     pub series: String,
@@ -100,6 +137,18 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// Every reading of a series the plan names checked against its unit
+    /// ([`Outcome::checked`]).
+    pub fn checked(mut self, metrics: &MetricsSpec) -> Batch {
+        for r in &mut self.readings {
+            if let Some(series) = metrics.series(&r.series) {
+                let outcome = std::mem::replace(&mut r.outcome, Outcome::NoData);
+                r.outcome = outcome.checked(series.unit);
+            }
+        }
+        self
+    }
+
     /// The reading of `series` in this batch, if the batch has one.
     pub fn outcome(&self, series: &str) -> Option<&Outcome> {
         self.readings

@@ -140,6 +140,16 @@ impl<F: FlagFile> DiskFlag<F> {
                     found: Box::new(found.clone()),
                 });
             }
+            // Gone since shipdeck last saw it: deleted outside shipdeck. Creating it again
+            // is a person's decision (a resume), never a side effect of the next step.
+            if desired.enabled && current.is_none() && self.last.is_some() {
+                self.seen = Some(hash);
+                self.last = None;
+                return Err(FlagError::Vanished {
+                    where_: self.path.display().to_string(),
+                    flag: self.flag.clone(),
+                });
+            }
             let target = step_target(step, desired, current.as_ref(), self.kind);
             if let Some(current) = &current
                 && current.same_as(&target)

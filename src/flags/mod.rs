@@ -247,6 +247,14 @@ pub enum FlagError {
         flag: String,
         found: Box<FlagState>,
     },
+    /// The flag was there when shipdeck last looked and is gone now: deleted outside
+    /// shipdeck. Nothing was created in its place; a change that turns the flag off is
+    /// never refused this way.
+    #[error(
+        "{where_}: flag `{flag}` is gone (deleted outside shipdeck) while a change was being \
+         written; nothing was created in its place — find out why, then resume to write it again"
+    )]
+    Vanished { where_: String, flag: String },
     /// Unleash refused a call or answered with something shipdeck cannot use.
     #[error("unleash {url}: {message}; {hint}")]
     Unleash {

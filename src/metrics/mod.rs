@@ -5,7 +5,7 @@ pub mod prometheus;
 pub mod replay;
 pub mod simulated;
 
-pub use prometheus::Prometheus;
+pub use prometheus::{Access, Credential, Prometheus};
 pub use simulated::Simulated;
 
 use chrono::{DateTime, Utc};
@@ -33,20 +33,25 @@ pub trait MetricsSource: Send {
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
     #[error(
-        "the environment variable `{var}` (named by the metrics source's `token_env`) is not set; \
-         export the bearer token in `{var}` or remove `token_env`"
+        "the environment variable `{var}` (named by the metrics source's `{key}`) is not set; \
+         export the secret in `{var}` before starting shipdeck"
     )]
-    TokenMissing { var: String },
+    TokenMissing { var: String, key: &'static str },
     #[error(
-        "the environment variable `{var}` (named by the metrics source's `token_env`) is empty; \
-         export the bearer token in `{var}` or remove `token_env`"
+        "the environment variable `{var}` (named by the metrics source's `{key}`) is empty; \
+         export the secret in `{var}` before starting shipdeck"
     )]
-    TokenEmpty { var: String },
+    TokenEmpty { var: String, key: &'static str },
     #[error(
-        "the environment variable `{var}` (named by the metrics source's `token_env`) is not \
-         valid as an HTTP header value; it must be plain ASCII with no line breaks"
+        "the environment variable `{var}` (named by the metrics source's `{key}`) is not \
+         valid in an HTTP header; it must be plain ASCII with no line breaks"
     )]
-    TokenInvalid { var: String },
+    TokenInvalid { var: String, key: &'static str },
+    #[error(
+        "cannot use the CA file {path} (the metrics source's `ca_file`): {reason}; give the PEM \
+         certificate of the CA that signed the server's certificate"
+    )]
+    CaFile { path: String, reason: String },
     #[error(
         "the metrics source url `{url}` is not usable: {reason}; write it like http://127.0.0.1:9090"
     )]
@@ -72,21 +77,26 @@ pub struct Secret {
 }
 
 impl Secret {
-    /// Reads the secret from the environment variable `var`.
-    pub fn from_env(var: &str) -> Result<Secret, MetricsError> {
+    /// Reads the secret from the environment variable `var`, which the plan's `key`
+    /// (`token_env`, `basic_auth.password_env`) named.
+    pub fn from_env(var: &str, key: &'static str) -> Result<Secret, MetricsError> {
+        let var_owned = var.to_string();
         match std::env::var(var) {
             Ok(value) if value.trim().is_empty() => Err(MetricsError::TokenEmpty {
-                var: var.to_string(),
+                var: var_owned,
+                key,
             }),
             Ok(value) => Ok(Secret {
-                var: var.to_string(),
+                var: var_owned,
                 value,
             }),
             Err(std::env::VarError::NotPresent) => Err(MetricsError::TokenMissing {
-                var: var.to_string(),
+                var: var_owned,
+                key,
             }),
             Err(std::env::VarError::NotUnicode(_)) => Err(MetricsError::TokenInvalid {
-                var: var.to_string(),
+                var: var_owned,
+                key,
             }),
         }
     }
@@ -126,15 +136,21 @@ pub fn open(spec: &crate::plan::MetricsSpec) -> Result<Box<dyn MetricsSource>, M
         SourceSpec::Prometheus {
             url,
             token_env,
+            basic_auth,
             timeout,
             headers,
-        } => Ok(Box::new(prometheus::Prometheus::from_env(
-            url,
-            token_env.as_deref(),
-            *timeout,
-            headers,
-            &spec.series,
-        )?)),
+            ca_file,
+        } => {
+            let access =
+                prometheus::Access::from_env(token_env.as_deref(), basic_auth.as_ref(), headers)?
+                    .with_ca_file(ca_file.clone());
+            Ok(Box::new(prometheus::Prometheus::new(
+                url,
+                access,
+                *timeout,
+                &spec.series,
+            )?))
+        }
         SourceSpec::Replay { path } => Ok(Box::new(replay::Replay::open(
             path,
             &spec.series,
@@ -158,7 +174,8 @@ mod tests {
 
     #[test]
     fn missing_token_env_names_the_variable() {
-        let err = Secret::from_env("SHIPDECK_TEST_SURELY_UNSET_TOKEN_7f3a").unwrap_err();
+        let err =
+            Secret::from_env("SHIPDECK_TEST_SURELY_UNSET_TOKEN_7f3a", "token_env").unwrap_err();
         let text = err.to_string();
         assert!(
             text.contains("`SHIPDECK_TEST_SURELY_UNSET_TOKEN_7f3a`"),
@@ -170,7 +187,7 @@ mod tests {
     #[test]
     fn present_env_var_is_read() {
         // PATH is set in every environment cargo runs tests in.
-        let s = Secret::from_env("PATH").unwrap();
+        let s = Secret::from_env("PATH", "token_env").unwrap();
         assert_eq!(s.var(), "PATH");
         assert!(!s.expose().is_empty());
         assert!(!format!("{s:?}").contains(s.expose()));

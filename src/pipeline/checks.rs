@@ -108,13 +108,6 @@ impl Checks {
         lock(&self.board).clone()
     }
 
-    pub fn detail(&self, list: ListKind, item: usize) -> Option<CheckDetail> {
-        lock(&self.board)
-            .iter()
-            .find(|d| d.list == list && d.item == item)
-            .cloned()
-    }
-
     /// Runs an item's command now instead of at its next minute.
     pub fn rerun(&self, list: ListKind, item: usize) -> Result<String, String> {
         let board = lock(&self.board);

@@ -307,11 +307,6 @@ impl Runner {
         all
     }
 
-    /// One stage by name.
-    pub fn detail(&self, name: &str, phase: &Phase) -> Option<StageDetail> {
-        self.details(phase).into_iter().find(|d| d.name == name)
-    }
-
     /// An automatic checklist item's command runs.
     pub fn checks(&self) -> &Checks {
         &self.checks

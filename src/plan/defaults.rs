@@ -177,6 +177,12 @@ pub(super) fn default_guardrails(series: &[Series]) -> Guardrails {
     }
 }
 
+/// Slack's Web API, for `kind: slack`.
+pub(super) const DEFAULT_SLACK_API: &str = "https://slack.com/api";
+/// PagerDuty's Events API v2 (US service region; the EU one is
+/// `https://events.eu.pagerduty.com/v2/enqueue`).
+pub(super) const DEFAULT_PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+
 #[cfg(test)]
 mod tests {
     use super::*;

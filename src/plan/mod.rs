@@ -17,6 +17,7 @@ use std::path::Path;
 pub use defaults::default_checklists;
 pub use error::{Diagnostic, PlanError};
 pub use model::*;
+pub(crate) use summary::condition_text;
 pub use summary::summary;
 
 /// Whether a YAML error is a budget limit (too deep, or too many values through aliases),

@@ -17,6 +17,21 @@ pub struct Plan {
     pub guardrails: Guardrails,
     pub checklists: Checklists,
     pub notify: Vec<NotifierSpec>,
+    /// Where the release's state, journal and lock live.
+    pub store: StoreKind,
+}
+
+/// The environment variable that holds the database's URL (with its password): read on
+/// each machine, never from the plan.
+pub const DATABASE_URL_ENV: &str = "SHIPDECK_DATABASE_URL";
+
+/// Where a release is kept: files beside the plan (the default), or PostgreSQL, whose URL
+/// comes only from the environment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StoreKind {
+    #[default]
+    File,
+    Postgres,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -259,13 +274,25 @@ pub enum SourceSpec {
     },
     Prometheus {
         url: String,
+        /// The env var holding a bearer token; never together with `basic_auth`.
         token_env: Option<String>,
+        basic_auth: Option<BasicAuth>,
         timeout: Duration,
+        /// Sent with every query (`X-Scope-OrgID: tenant`); never a credential.
         headers: Vec<(String, String)>,
+        /// PEM file of the CA that signed the server's certificate; replaces the system's.
+        ca_file: Option<PathBuf>,
     },
     Replay {
         path: PathBuf,
     },
+}
+
+/// HTTP basic authentication: the user name in the plan, the password in the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BasicAuth {
+    pub username: String,
+    pub password_env: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -450,10 +477,41 @@ pub enum Check {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum NotifierSpec {
-    /// Slack-compatible JSON; the URL is read from the env var `url_env` (it is a secret).
+    /// A Slack-compatible incoming webhook (Block Kit and a `text` fallback); the URL is
+    /// read from the env var `url_env` (it is a secret).
     Webhook { url_env: String },
+    /// Slack's Web API (`chat.postMessage`) with a bot token: one thread per release.
+    Slack {
+        token_env: String,
+        channel: String,
+        /// `https://slack.com/api` unless given (a proxy, a test receiver).
+        api: String,
+    },
+    /// Any receiver: one JSON document per event, schema `shipdeck.event/v1`.
+    Json { url_env: String },
+    /// PagerDuty Events API v2: trigger when a person must act, resolve when the release
+    /// completes or is resumed; the routing key is read from `routing_key_env`.
+    PagerDuty {
+        routing_key_env: String,
+        url: String,
+    },
     /// A plain-text deploy log, one line per event.
     Log { path: PathBuf },
+}
+
+impl NotifierSpec {
+    /// Where the notifier is, for messages: never a URL or a key, they are secrets.
+    pub fn label(&self) -> String {
+        match self {
+            NotifierSpec::Webhook { url_env } => format!("webhook ${url_env}"),
+            NotifierSpec::Slack { channel, .. } => format!("slack {channel}"),
+            NotifierSpec::Json { url_env } => format!("json webhook ${url_env}"),
+            NotifierSpec::PagerDuty {
+                routing_key_env, ..
+            } => format!("pagerduty ${routing_key_env}"),
+            NotifierSpec::Log { path } => format!("deploy log {}", path.display()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::model::*;
 use super::units::{format_latency, format_number, format_percent};
+use crate::support::escape::{passwords, shown};
 use crate::support::fmt;
 
 /// What `shipdeck check` prints for a valid plan: release, strategy, steps, guardrails,
@@ -16,12 +17,12 @@ pub fn summary(plan: &Plan) -> String {
     let _ = write!(
         out,
         "release     {} {} · {}",
-        r.name,
-        r.version,
+        shown(&r.name),
+        shown(&r.version),
         r.strategy.name()
     );
     if let Some(owner) = &r.owner {
-        let _ = write!(out, " · owner {owner}");
+        let _ = write!(out, " · owner {}", shown(owner));
     }
     out.push('\n');
 
@@ -29,7 +30,7 @@ pub fn summary(plan: &Plan) -> String {
     let _ = writeln!(
         out,
         "flag        {} ({}) · {}",
-        f.name,
+        shown(&f.name),
         f.kind.name(),
         backend_text(&f.backend)
     );
@@ -45,7 +46,7 @@ pub fn summary(plan: &Plan) -> String {
         let _ = writeln!(
             out,
             "  {:<stage_width$}  {}",
-            stage.name,
+            shown(&stage.name),
             stage_source_text(&stage.source)
         );
     }
@@ -86,9 +87,9 @@ pub fn summary(plan: &Plan) -> String {
             out,
             "  {:>2}  {:<name_width$}  {:>3}%  {:<groups_width$}  bake {:<6}  {}",
             i + 1,
-            step.name,
+            shown(&step.name),
             step.percent,
-            groups,
+            shown(groups),
             fmt::duration(step.bake),
             approval
         );
@@ -134,14 +135,7 @@ pub fn summary(plan: &Plan) -> String {
     let _ = writeln!(out, "checklists  {}", counts.join(" · "));
 
     if !plan.notify.is_empty() {
-        let notifiers: Vec<String> = plan
-            .notify
-            .iter()
-            .map(|n| match n {
-                NotifierSpec::Webhook { url_env } => format!("webhook ${url_env}"),
-                NotifierSpec::Log { path } => format!("log {}", path.display()),
-            })
-            .collect();
+        let notifiers: Vec<String> = plan.notify.iter().map(NotifierSpec::label).collect();
         let _ = writeln!(out, "notify      {}", notifiers.join(" · "));
     }
     out
@@ -160,7 +154,8 @@ fn backend_text(b: &BackendSpec) -> String {
         } => {
             let create = if *create { " · creates the flag" } else { "" };
             format!(
-                "unleash {url} project {project} environment {environment} · token ${token_env}{create}"
+                "unleash {} project {project} environment {environment} · token ${token_env}{create}",
+                passwords(url)
             )
         }
     }
@@ -203,12 +198,24 @@ fn source_text(s: &SourceSpec) -> String {
         SourceSpec::Prometheus {
             url,
             token_env,
+            basic_auth,
             timeout,
             headers,
+            ca_file,
         } => {
-            let mut t = format!("prometheus {url} (timeout {}", fmt::duration(*timeout));
+            let mut t = format!(
+                "prometheus {} (timeout {}",
+                passwords(url),
+                fmt::duration(*timeout)
+            );
             if let Some(env) = token_env {
                 let _ = write!(t, ", token ${env}");
+            }
+            if let Some(b) = basic_auth {
+                let _ = write!(t, ", user {} with ${}", b.username, b.password_env);
+            }
+            if let Some(ca) = ca_file {
+                let _ = write!(t, ", CA {}", ca.display());
             }
             match headers.len() {
                 0 => {}
@@ -244,7 +251,7 @@ pub(super) fn value_text(unit: Unit, v: f64) -> String {
 }
 
 /// `above 5%`, `below 12/s`, `above 3x baseline`, `20% worse than baseline`.
-pub(super) fn condition_text(unit: Unit, c: &Condition) -> String {
+pub(crate) fn condition_text(unit: Unit, c: &Condition) -> String {
     match c {
         Condition::Above(v) => format!("above {}", value_text(unit, *v)),
         Condition::Below(v) => format!("below {}", value_text(unit, *v)),

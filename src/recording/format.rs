@@ -144,6 +144,8 @@ impl Header {
                 path: plan.path.clone(),
                 source,
             })?;
+        // A recording is passed around: the password of a URL in the plan stays behind.
+        let text = crate::support::escape::passwords(&text).into_owned();
         Ok(Header {
             format: FORMAT,
             shipdeck: env!("CARGO_PKG_VERSION").to_string(),

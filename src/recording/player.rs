@@ -17,6 +17,7 @@ fn input_name(input: &Input) -> &'static str {
     match input {
         Input::Samples { .. } => "samples",
         Input::History { .. } => "history",
+        Input::CatchUp { .. } => "catch-up",
         Input::Tick => "tick",
         Input::Command { .. } => "command",
         Input::Flag { .. } => "flag",

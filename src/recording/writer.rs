@@ -153,6 +153,10 @@ pub(super) fn normalized(input: &Input) -> Input {
         Input::History { batches } => Input::History {
             batches: batches.iter().map(clean).collect(),
         },
+        Input::CatchUp { since, batches } => Input::CatchUp {
+            since: *since,
+            batches: batches.iter().map(clean).collect(),
+        },
         other => other.clone(),
     }
 }

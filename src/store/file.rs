@@ -16,24 +16,37 @@
 //!     <id>.answer.json        its answer
 //!     <id>.request.json.rejected   a request that could not be read, kept for inspection
 //! ```
+//!
+//! What is found there is trusted only as far as `store::trust` allows: the directory,
+//! its inbox and every state file must not be writable by group or others, and for a
+//! process that writes, must belong to its user or root. Every file is opened without
+//! following a symbolic link and only if it is a plain file, so a planted link, FIFO or
+//! device can neither redirect a write nor stall a read.
 
-use chrono::Utc;
+mod inbox;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::collections::HashSet;
+use std::fs::{self, File, Metadata, OpenOptions, TryLockError};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::trust::{self, Access, Distrust};
 use super::{
     Acquired, Holder, InboxAnswer, InboxRequest, JournalRead, JournalTail, Lease, ReleaseStore,
     StoreError, TornLine, check_id, jsonl,
 };
 use crate::engine::Progress;
-use crate::engine::journal::{Entry, Kind, Verb};
+use crate::engine::journal::Entry;
 use crate::support;
+use crate::support::plain_file::{self, NotPlain};
 use crate::support::write_atomic::{Options, sync_folder, write_atomic};
+
+pub use inbox::INBOX_LIMIT;
 
 const STATE: &str = "state.json";
 const JOURNAL: &str = "journal.jsonl";
@@ -44,15 +57,18 @@ const INBOX: &str = "inbox";
 const REQUEST_SUFFIX: &str = ".request.json";
 const ANSWER_SUFFIX: &str = ".answer.json";
 const REJECTED_SUFFIX: &str = ".rejected";
+/// The files shipdeck keeps in the state directory, checked when it is opened.
+const STATE_FILES: [&str; 5] = [STATE, JOURNAL, LOCK, HOLDER, PUBLISHED];
 
 /// How often `acquire`/`holder` look again when the lock is busy but its holder has not
 /// been named yet (a controller between locking and writing `holder.json`, or a
 /// `holder()` probe holding the lock for a moment).
+/// The journal's last bytes read first for its newest entries (grown when they hold too few).
+const RECENT_WINDOW: u64 = 64 * 1024;
+
 const LOCK_ROUNDS: u32 = 10;
 const LOCK_PAUSE: Duration = Duration::from_millis(10);
 
-const HINT_IO: &str =
-    "check the disk and the permissions of the state directory, or pass --state-dir DIR";
 const HINT_STATE: &str = "shipdeck will not overwrite it: move it away (e.g. to state.json.bad) to start the release fresh, or repair it";
 const HINT_HOLDER: &str = "another process may hold the lock; if none does, delete holder.json";
 const HINT_ANSWER: &str = "the answer file was not written by shipdeck; delete it and ask again";
@@ -60,35 +76,119 @@ const HINT_ANSWER: &str = "the answer file was not written by shipdeck; delete i
 /// The embedded default store: files in one directory (usually `.shipdeck/` beside the
 /// plan).
 ///
-/// Requests in the inbox that cannot be read are never run and never deleted:
-/// `take_requests` renames them to `<name>.rejected`, answers the poster (`ok: false`,
-/// saying why) when the file name carries a valid id, and journals a `Kind::Error`
-/// entry (`action: inbox`, operator `shipdeck`, wall-clock time) so the controller's
-/// screen and the postmortem both show it.
+/// Requests in the inbox that cannot be read — not JSON, not a plain file (a directory,
+/// a FIFO, a symbolic link, a device), larger than [`INBOX_LIMIT`] — are never run,
+/// never read through and never deleted: `take_requests` renames them to
+/// `<name>.rejected`, answers the poster (`ok: false`, saying why) when the file name
+/// carries a valid id, and journals a `Kind::Error` entry (`action: inbox`, operator
+/// `shipdeck`, wall-clock time) so the controller's screen and the postmortem both show
+/// it, once per entry.
 #[derive(Debug)]
 pub struct FileStore {
     dir: PathBuf,
     inbox: PathBuf,
+    access: Access,
+    /// Inbox entries already reported that could not be renamed aside, by name and inode:
+    /// reported once, not at every look.
+    reported: Mutex<HashSet<(String, u64)>>,
 }
 
 impl FileStore {
-    /// Opens (creating, mode 0700) the state directory and checks that it can be written.
+    /// Opens (creating, mode 0700) the state directory for a process that writes or acts
+    /// on it: checks that it can be written and that nobody else could have written it.
     pub fn open(dir: &Path) -> Result<FileStore, StoreError> {
         let not_writable = |source| StoreError::NotWritable {
             path: dir.to_path_buf(),
             source,
         };
         private_dir(dir).map_err(not_writable)?;
+        let store = FileStore::at(dir, Access::Write);
+        store.check_dir(dir)?;
         probe(dir).map_err(not_writable)?;
-        let inbox = dir.join(INBOX);
-        private_dir(&inbox).map_err(|source| StoreError::NotWritable {
-            path: inbox.clone(),
+        private_dir(&store.inbox).map_err(|source| StoreError::NotWritable {
+            path: store.inbox.clone(),
             source,
         })?;
-        Ok(FileStore {
+        store.check_dir(&store.inbox)?;
+        for name in STATE_FILES {
+            store.check_file(&store.path(name))?;
+        }
+        Ok(store)
+    }
+
+    /// Opens the state directory to read it only (`status`, `journal`): creates nothing,
+    /// writes nothing, and needs no write access. A directory that does not exist reads as
+    /// a release never started. What group or others could write is refused all the same.
+    pub fn open_read_only(dir: &Path) -> Result<FileStore, StoreError> {
+        let store = FileStore::at(dir, Access::Read);
+        match fs::metadata(dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            _ => store.check_dir(dir)?,
+        }
+        Ok(store)
+    }
+
+    fn at(dir: &Path, access: Access) -> FileStore {
+        FileStore {
             dir: dir.to_path_buf(),
-            inbox,
-        })
+            inbox: dir.join(INBOX),
+            access,
+            reported: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// The state directory (followed if it is a link: whoever placed the link owns the
+    /// folder it sits in) or the inbox (never a link) must be a directory nobody else
+    /// could write.
+    fn check_dir(&self, path: &Path) -> Result<(), StoreError> {
+        let meta = if path == self.dir {
+            fs::metadata(path)
+        } else {
+            fs::symlink_metadata(path)
+        }
+        .map_err(|e| StoreError::io(path, e))?;
+        if !meta.is_dir() {
+            let kind = plain_file::special(&meta).unwrap_or(plain_file::Special::Device);
+            return Err(untrusted(path, Distrust::NotPlain(kind), false));
+        }
+        trust::judge(&meta, self.access).map_err(|problem| untrusted(path, problem, true))
+    }
+
+    /// A state file, if present, must be a plain file nobody else could write.
+    fn check_file(&self, path: &Path) -> Result<(), StoreError> {
+        let meta = match fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(StoreError::io(path, e)),
+        };
+        self.judge_file(path, &meta)
+    }
+
+    fn judge_file(&self, path: &Path, meta: &Metadata) -> Result<(), StoreError> {
+        if let Some(kind) = plain_file::special(meta) {
+            return Err(untrusted(path, Distrust::NotPlain(kind), false));
+        }
+        trust::judge(meta, self.access).map_err(|problem| untrusted(path, problem, false))
+    }
+
+    /// Opens a state file as `options` say: never through a link, only a plain file, and
+    /// only one nobody else could have written. `None` when it does not exist.
+    fn open_file(&self, path: &Path, options: OpenOptions) -> Result<Option<File>, StoreError> {
+        match plain_file::open(path, options) {
+            Ok((file, meta)) => {
+                self.judge_file(path, &meta)?;
+                Ok(Some(file))
+            }
+            Err(e) if e.is_missing() => Ok(None),
+            Err(e) => Err(not_plain(path, e)),
+        }
+    }
+
+    /// Opens a state file to read it; `None` when it does not exist.
+    fn read_file(&self, path: &Path) -> Result<Option<File>, StoreError> {
+        let mut options = OpenOptions::new();
+        options.read(true);
+        self.open_file(path, options)
     }
 
     pub fn dir(&self) -> &Path {
@@ -109,7 +209,31 @@ impl FileStore {
 
     /// `holder.json`, if present and readable.
     fn read_holder(&self) -> Result<Option<Holder>, StoreError> {
-        read_json(&self.path(HOLDER), HINT_HOLDER)
+        self.read_json(&self.path(HOLDER), HINT_HOLDER)
+    }
+
+    /// A JSON file, or `None` when it does not exist. A file that does not parse is an
+    /// error naming its line and column; it is left exactly as it is.
+    fn read_json<T: DeserializeOwned>(
+        &self,
+        path: &Path,
+        hint: &'static str,
+    ) -> Result<Option<T>, StoreError> {
+        let Some(mut file) = self.read_file(path)? else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| StoreError::io(path, e))?;
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                path: path.to_path_buf(),
+                line: e.line(),
+                column: e.column(),
+                message: support::jsonl::error_text(&e),
+                hint,
+            })
     }
 
     /// Temp files of `state.json`/`holder.json` left by a process that died mid-write.
@@ -130,42 +254,6 @@ impl FileStore {
             }
         }
     }
-
-    /// An inbox file that does not parse: set it aside, tell its poster, journal it.
-    fn reject(&self, path: &Path, name: &str, why: &str) -> Result<(), StoreError> {
-        let aside = path.with_file_name(format!("{name}{REJECTED_SUFFIX}"));
-        match fs::rename(path, &aside) {
-            Ok(()) => {}
-            // Another taker got to it first and reports it.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(io_error(path, e)),
-        }
-        let id = name.strip_suffix(REQUEST_SUFFIX).unwrap_or(name);
-        if check_id(id).is_ok() {
-            self.answer(
-                id,
-                &InboxAnswer {
-                    ok: false,
-                    message: format!(
-                        "the controller could not read this command ({why}); it was not run"
-                    ),
-                },
-            )?;
-        }
-        let reason = format!(
-            "skipped an unreadable command {}: {why}; kept as {}",
-            path.display(),
-            aside.display()
-        );
-        let engine = crate::engine::ENGINE;
-        self.append(&[Entry::plain(
-            Utc::now(),
-            engine,
-            Kind::Error,
-            Verb::Inbox,
-            reason,
-        )])
-    }
 }
 
 impl ReleaseStore for FileStore {
@@ -174,7 +262,7 @@ impl ReleaseStore for FileStore {
     }
 
     fn load(&self) -> Result<Option<Progress>, StoreError> {
-        read_json(&self.path(STATE), HINT_STATE)
+        self.read_json(&self.path(STATE), HINT_STATE)
     }
 
     fn save(&self, progress: &Progress) -> Result<(), StoreError> {
@@ -200,9 +288,11 @@ impl ReleaseStore for FileStore {
         for entry in entries {
             batch.extend(jsonl::encode(&path, entry)?);
         }
-        let mut file = private_file(OpenOptions::new().read(true).append(true).create(true))
-            .open(&path)
-            .map_err(|e| io_error(&path, e))?;
+        let mut options = OpenOptions::new();
+        private_file(options.read(true).append(true).create(true));
+        let mut file = self
+            .open_file(&path, options)?
+            .ok_or_else(|| StoreError::io(&path, io::ErrorKind::NotFound.into()))?;
         let len = file.metadata().map_err(|e| io_error(&path, e))?.len();
         let mut prefix = Vec::new();
         if len > 0 {
@@ -218,7 +308,12 @@ impl ReleaseStore for FileStore {
                         line: tail.number(&mut file).map_err(|e| io_error(&path, e))?,
                         text: String::from_utf8_lossy(&tail.bytes).into_owned(),
                     };
-                    prefix = jsonl::encode(&path, &jsonl::set_aside(&torn, first.at))?;
+                    let aside = jsonl::set_aside(&torn, first.at);
+                    // Unless the batch starts with that very entry (the controller found
+                    // the torn line on opening): then it is written once, not twice.
+                    if *first != aside {
+                        prefix = jsonl::encode(&path, &aside)?;
+                    }
                     file.set_len(tail.start).map_err(|e| io_error(&path, e))?;
                 }
             }
@@ -233,19 +328,26 @@ impl ReleaseStore for FileStore {
     }
 
     fn journal(&self) -> Result<JournalRead, StoreError> {
+        let mut entries = Vec::new();
+        let torn = self.journal_each(&mut |e| entries.push(e))?;
+        Ok(JournalRead { entries, torn })
+    }
+
+    fn journal_each(&self, visit: &mut dyn FnMut(Entry)) -> Result<Option<TornLine>, StoreError> {
         let path = self.path(JOURNAL);
-        match fs::read(&path) {
-            Ok(bytes) => jsonl::parse(&path, &bytes),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(JournalRead::default()),
-            Err(e) => Err(io_error(&path, e)),
+        match self.read_file(&path)? {
+            Some(file) => jsonl::read(&path, BufReader::new(file), visit),
+            None => Ok(None),
         }
     }
 
     fn acquire(&self, holder: &Holder) -> Result<Acquired, StoreError> {
         let path = self.path(LOCK);
-        let file = private_file(OpenOptions::new().read(true).write(true).create(true))
-            .open(&path)
-            .map_err(|e| io_error(&path, e))?;
+        let mut options = OpenOptions::new();
+        private_file(options.read(true).write(true).create(true));
+        let file = self
+            .open_file(&path, options)?
+            .ok_or_else(|| StoreError::io(&path, io::ErrorKind::NotFound.into()))?;
         for round in 0..LOCK_ROUNDS {
             match file.try_lock() {
                 Ok(()) => {
@@ -277,10 +379,8 @@ impl ReleaseStore for FileStore {
 
     fn holder(&self) -> Result<Option<Holder>, StoreError> {
         let path = self.path(LOCK);
-        let file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_error(&path, e)),
+        let Some(file) = self.read_file(&path)? else {
+            return Ok(None);
         };
         for _ in 0..LOCK_ROUNDS {
             match file.try_lock() {
@@ -301,60 +401,29 @@ impl ReleaseStore for FileStore {
         Ok(Some(Holder::unknown()))
     }
 
-    fn request_wakes(&self) -> Option<crate::watch::FileWatch> {
+    fn request_wakes(&self) -> Option<super::Wakes> {
         crate::watch::FileWatch::folder(&self.inbox, |name| {
             name.to_string_lossy().ends_with(REQUEST_SUFFIX)
         })
         .ok()
+        .map(super::Wakes::File)
     }
 
     fn post(&self, request: &InboxRequest) -> Result<(), StoreError> {
         check_id(&request.id)?;
         let name = format!("{}{REQUEST_SUFFIX}", request.id);
         let bytes = to_json(&self.inbox.join(&name), "the command", request)?;
+        if bytes.len() as u64 > INBOX_LIMIT {
+            return Err(StoreError::RequestTooLarge {
+                size: bytes.len(),
+                limit: INBOX_LIMIT,
+            });
+        }
         replace(&self.inbox, &name, &bytes, Options::PRIVATE)
     }
 
     fn take_requests(&self) -> Result<Vec<InboxRequest>, StoreError> {
-        let dir = fs::read_dir(&self.inbox).map_err(|e| io_error(&self.inbox, e))?;
-        let mut taken = Vec::new();
-        for entry in dir {
-            let entry = entry.map_err(|e| io_error(&self.inbox, e))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            // Temp files start with '.'; answers and rejected requests are not ours to take.
-            if name.starts_with('.') || !name.ends_with(REQUEST_SUFFIX) {
-                continue;
-            }
-            let path = entry.path();
-            let bytes = match fs::read(&path) {
-                Ok(b) => b,
-                // Withdrawn or claimed by someone else since the listing.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(io_error(&path, e)),
-            };
-            let request = match serde_json::from_slice::<InboxRequest>(&bytes) {
-                Ok(r) if format!("{}{REQUEST_SUFFIX}", r.id) == name => r,
-                Ok(r) => {
-                    let why = format!("its id {:?} does not match its file name", r.id);
-                    self.reject(&path, &name, &why)?;
-                    continue;
-                }
-                Err(e) => {
-                    let why = format!("line {} column {}: {e}", e.line(), e.column());
-                    self.reject(&path, &name, &why)?;
-                    continue;
-                }
-            };
-            // Removing the file is the claim: of a racing `withdraw` or second
-            // controller, exactly one removal succeeds.
-            match fs::remove_file(&path) {
-                Ok(()) => taken.push(request),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_error(&path, e)),
-            }
-        }
-        taken.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
-        Ok(taken)
+        self.take_inbox()
     }
 
     fn withdraw(&self, id: &str) -> Result<bool, StoreError> {
@@ -377,7 +446,7 @@ impl ReleaseStore for FileStore {
     fn take_answer(&self, id: &str) -> Result<Option<InboxAnswer>, StoreError> {
         check_id(id)?;
         let path = self.answer_path(id);
-        let Some(answer) = read_json::<InboxAnswer>(&path, HINT_ANSWER)? else {
+        let Some(answer) = self.read_json::<InboxAnswer>(&path, HINT_ANSWER)? else {
             return Ok(None);
         };
         match fs::remove_file(&path) {
@@ -390,10 +459,8 @@ impl ReleaseStore for FileStore {
 
     fn journal_since(&self, cursor: u64) -> Result<JournalTail, StoreError> {
         let path = self.path(JOURNAL);
-        let mut file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(JournalTail::default()),
-            Err(e) => return Err(io_error(&path, e)),
+        let Some(mut file) = self.read_file(&path)? else {
+            return Ok(JournalTail::default());
         };
         let len = file.metadata().map_err(|e| io_error(&path, e))?.len();
         let reset = len < cursor;
@@ -420,19 +487,33 @@ impl ReleaseStore for FileStore {
 
     fn journal_end(&self) -> Result<u64, StoreError> {
         let path = self.path(JOURNAL);
-        match fs::metadata(&path) {
+        match fs::symlink_metadata(&path) {
             Ok(m) => Ok(m.len()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
             Err(e) => Err(io_error(&path, e)),
         }
     }
 
+    fn journal_recent(&self, n: usize) -> Result<JournalTail, StoreError> {
+        // The newest entries sit in the file's last bytes: read only those. The partial
+        // line the window starts in is skipped.
+        let end = self.journal_end()?;
+        let mut window = RECENT_WINDOW;
+        loop {
+            let mut tail = self.journal_since(end.saturating_sub(window))?;
+            if tail.entries.len() >= n || window >= end {
+                let skip = tail.entries.len().saturating_sub(n);
+                tail.entries.drain(..skip);
+                return Ok(tail);
+            }
+            window *= 4;
+        }
+    }
+
     fn journal_count(&self) -> Result<u64, StoreError> {
         let path = self.path(JOURNAL);
-        let mut file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(io_error(&path, e)),
+        let Some(mut file) = self.read_file(&path)? else {
+            return Ok(0);
         };
         // Whole lines end in a newline; a torn last line does not count.
         let mut lines = 0u64;
@@ -457,11 +538,13 @@ impl ReleaseStore for FileStore {
 
     fn published(&self) -> Result<Option<Vec<u8>>, StoreError> {
         let path = self.path(PUBLISHED);
-        match fs::read(&path) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_error(&path, e)),
-        }
+        let Some(mut file) = self.read_file(&path)? else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| io_error(&path, e))?;
+        Ok(Some(bytes))
     }
 }
 
@@ -482,10 +565,26 @@ impl Drop for LockGuard {
 }
 
 fn io_error(path: &Path, source: io::Error) -> StoreError {
-    StoreError::Io {
+    StoreError::io(path, source)
+}
+
+fn untrusted(path: &Path, problem: Distrust, is_dir: bool) -> StoreError {
+    StoreError::Untrusted {
         path: path.to_path_buf(),
-        source,
-        hint: HINT_IO,
+        problem,
+        is_dir,
+    }
+}
+
+/// What was found instead of a readable plain file, as the store says it.
+fn not_plain(path: &Path, e: NotPlain) -> StoreError {
+    match e {
+        NotPlain::Special(kind) => untrusted(path, Distrust::NotPlain(kind), false),
+        NotPlain::TooLarge { limit } => StoreError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+        },
+        NotPlain::Io(e) => io_error(path, e),
     }
 }
 
@@ -501,28 +600,6 @@ fn to_json<T: Serialize>(
     })?;
     bytes.push(b'\n');
     Ok(bytes)
-}
-
-/// A JSON file, or `None` when it does not exist. A file that does not parse is an
-/// error naming its line and column; it is left exactly as it is.
-fn read_json<T: DeserializeOwned>(
-    path: &Path,
-    hint: &'static str,
-) -> Result<Option<T>, StoreError> {
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_error(path, e)),
-    };
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| StoreError::Corrupt {
-            path: path.to_path_buf(),
-            line: e.line(),
-            column: e.column(),
-            message: support::jsonl::error_text(&e),
-            hint,
-        })
 }
 
 /// Replaces `dir/name` with `bytes` (see `support::write_atomic`): a crash leaves the old

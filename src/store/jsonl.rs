@@ -3,11 +3,12 @@
 //! line aside; never touches files.
 
 use chrono::{DateTime, Utc};
+use std::io::BufRead;
 use std::path::Path;
 
-use super::{JournalRead, StoreError, TornLine};
+use super::{StoreError, TornLine};
 use crate::engine::journal::{Entry, Kind, Verb};
-use crate::support::jsonl::{self, Line};
+use crate::support::jsonl::{self, EachError};
 
 const CORRUPT_HINT: &str = "the journal is append-only and shipdeck never rewrites it: repair or delete that line by hand (keep a copy), then start again";
 
@@ -31,31 +32,33 @@ pub(super) fn encode(path: &Path, entry: &Entry) -> Result<Vec<u8>, StoreError> 
     Ok(line)
 }
 
-/// The whole journal. A bad last line (torn by a crash, or not JSON) is tolerated and
-/// returned as `torn`; a bad line before it is an error naming the line.
-pub(super) fn parse(path: &Path, bytes: &[u8]) -> Result<JournalRead, StoreError> {
-    let mut read = JournalRead::default();
-    for line in jsonl::lines(bytes, 1) {
-        let line = line.map_err(|bad| StoreError::Corrupt {
+/// Hands `visit` every entry `reader` holds, oldest first, one line in memory at a time. A
+/// bad last line (torn by a crash, or not JSON) is tolerated and returned; a bad line
+/// before it is an error naming the line.
+pub(super) fn read(
+    path: &Path,
+    reader: impl BufRead,
+    visit: &mut dyn FnMut(Entry),
+) -> Result<Option<TornLine>, StoreError> {
+    jsonl::each(reader, 1, |_, entry| visit(entry)).map_err(|e| match e {
+        EachError::Io(source) => StoreError::io(path, source),
+        EachError::Bad(bad) => StoreError::Corrupt {
             path: path.to_path_buf(),
             line: bad.line,
             column: bad.column,
             message: bad.message,
             hint: CORRUPT_HINT,
-        })?;
-        match line {
-            Line::Whole(_, entry) => read.entries.push(entry),
-            Line::Torn(torn) => read.torn = Some(torn),
-        }
-    }
-    Ok(read)
+        },
+    })
 }
 
 /// The entry that takes a torn line's place, keeping its text: the journal stays one
-/// valid JSON object per line and nothing the crash left is thrown away.
-pub(super) fn set_aside(torn: &TornLine, at: DateTime<Utc>) -> Entry {
+/// valid JSON object per line and nothing the crash left is thrown away. A controller
+/// that finds the torn line on opening journals this same entry, and the store then
+/// writes it once.
+pub fn set_aside(torn: &TornLine, at: DateTime<Utc>) -> Entry {
     let reason = format!(
-        "line {} was cut short (a crash or a full disk) and is kept here as text: {}",
+        "line {} was torn by a crash (or a full disk) and is kept here as text: {}",
         torn.line, torn.text
     );
     Entry::plain(
@@ -70,6 +73,7 @@ pub(super) fn set_aside(torn: &TornLine, at: DateTime<Utc>) -> Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::JournalRead;
     use chrono::TimeZone;
     use std::path::PathBuf;
 
@@ -85,6 +89,13 @@ mod tests {
             explain: None,
             origin: None,
         }
+    }
+
+    /// The journal in `bytes`, read back whole.
+    fn parse(path: &Path, bytes: &[u8]) -> Result<JournalRead, StoreError> {
+        let mut entries = Vec::new();
+        let torn = read(path, bytes, &mut |e| entries.push(e))?;
+        Ok(JournalRead { entries, torn })
     }
 
     fn lines(entries: &[Entry]) -> Vec<u8> {

@@ -1,24 +1,33 @@
 //! store: where a release's state, journal, controller lock and command inbox live.
 //! Owns every byte shipdeck keeps between runs, behind the `ReleaseStore` trait so the
-//! embedded file store and a later PostgreSQL store are interchangeable. It never
-//! decides anything (the engine does) and never interprets a command (the controller does).
+//! embedded file store and the PostgreSQL store are interchangeable. It never decides
+//! anything (the engine does) and never interprets a command (the controller does).
 //!
 //! Every method blocks on I/O: call it from `tokio::task::spawn_blocking` (or a
 //! dedicated thread), never from the screen's loop.
 
 mod file;
 mod jsonl;
+pub mod postgres;
+mod trust;
+pub(crate) mod wakes;
 
 use chrono::{DateTime, Utc};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::watch;
 
 use crate::engine::journal::Entry;
 use crate::engine::{Command, Progress};
 
+pub use crate::support::host::Account;
 pub use crate::support::jsonl::TornLine;
-pub use file::FileStore;
+pub use file::{FileStore, INBOX_LIMIT};
+pub use jsonl::set_aside as torn_line_entry;
+pub use postgres::PgStore;
+pub use trust::Distrust;
+pub use wakes::Wakes;
 
 /// The name of the state directory kept beside a plan file.
 pub(crate) const STATE_DIR: &str = ".shipdeck";
@@ -44,6 +53,13 @@ pub trait ReleaseStore: Send + Sync {
     fn append(&self, entries: &[Entry]) -> Result<(), StoreError>;
     /// Every entry, oldest first, and a torn last line if a crash left one.
     fn journal(&self) -> Result<JournalRead, StoreError>;
+    /// Hands `visit` every entry, oldest first, without keeping them: for a journal too
+    /// large to hold. Returns the torn last line, if a crash left one.
+    fn journal_each(&self, visit: &mut dyn FnMut(Entry)) -> Result<Option<TornLine>, StoreError> {
+        let read = self.journal()?;
+        read.entries.into_iter().for_each(&mut *visit);
+        Ok(read.torn)
+    }
     /// Tries to become the release's one controller; never waits for another holder.
     fn acquire(&self, holder: &Holder) -> Result<Acquired, StoreError>;
     /// Who controls the release now; `None` when nobody does.
@@ -51,12 +67,18 @@ pub trait ReleaseStore: Send + Sync {
     /// Hands a command to the controller.
     fn post(&self, request: &InboxRequest) -> Result<(), StoreError>;
     /// Claims every waiting command, oldest first (by `at`, then `id`); each is returned
-    /// to exactly one caller. Unreadable requests are skipped and reported as the
-    /// implementation documents (see `FileStore`).
+    /// to exactly one caller, with `posted_by` set. Unreadable requests are skipped and
+    /// reported as the implementation documents (see `FileStore`): one never blocks or
+    /// costs the others, and an error is returned only when nothing was claimed.
     fn take_requests(&self) -> Result<Vec<InboxRequest>, StoreError>;
     /// Wakes the controller when a command may have arrived, so the inbox need not be
     /// polled fast. `None` (the default, or a watcher that could not start): it is polled.
-    fn request_wakes(&self) -> Option<crate::watch::FileWatch> {
+    fn request_wakes(&self) -> Option<Wakes> {
+        None
+    }
+    /// Wakes a follower when the holder may have written something (state, journal,
+    /// heartbeat), so it need not wait for its next look. `None`: it polls.
+    fn change_wakes(&self) -> Option<Wakes> {
         None
     }
     /// Withdraws a command nobody has claimed yet (a CLI that gave up waiting).
@@ -75,6 +97,9 @@ pub trait ReleaseStore: Send + Sync {
     /// reading everything. A cursor may be set back from it to read only the newest
     /// entries; the partial line it lands in is skipped.
     fn journal_end(&self) -> Result<u64, StoreError>;
+    /// The newest entries (at most `n`, oldest first) and the cursor after them: what a
+    /// follower or `status` shows first, read without the whole journal.
+    fn journal_recent(&self, n: usize) -> Result<JournalTail, StoreError>;
     /// How many whole entries the journal holds, counted without keeping them.
     fn journal_count(&self) -> Result<u64, StoreError>;
     /// Replaces what the holder publishes for its followers beside the state: its
@@ -160,24 +185,73 @@ pub enum Acquired {
 }
 
 /// Control of a release. Dropping it gives control up; if the process dies (even by
-/// SIGKILL) the operating system gives it up.
+/// SIGKILL) the store gives it up (the operating system's lock, or the database's lease).
 pub struct Lease {
     holder: Holder,
+    /// The fencing epoch: it grows with every change of controller. `None` where the store
+    /// has none (a file lock cannot be lost while the process lives).
+    epoch: Option<u64>,
+    tenure: watch::Receiver<Tenure>,
     /// Releases the store's lock when dropped.
     _guard: Box<dyn Send + Sync>,
 }
 
+/// Whether a lease still holds, as its store last saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tenure {
+    Held,
+    /// The store cannot be reached to confirm the lease (a database restarting): the
+    /// holder keeps guarding from memory, but advances nothing until it is confirmed.
+    Unconfirmed {
+        why: String,
+    },
+    /// Another controller holds the release now, or the store gave this lease up: this
+    /// process must not act on the release any more.
+    Lost {
+        why: String,
+    },
+}
+
 impl Lease {
-    /// For store implementations: `guard` gives control up when dropped.
+    /// For store implementations whose lock lasts as long as the process: `guard` gives
+    /// control up when dropped.
     pub fn new(holder: Holder, guard: impl Send + Sync + 'static) -> Lease {
+        let (tell, tenure) = watch::channel(Tenure::Held);
         Lease {
             holder,
+            epoch: None,
+            tenure,
+            _guard: Box::new((guard, tell)),
+        }
+    }
+
+    /// For store implementations whose lease can be lost while the process lives: its
+    /// fencing `epoch`, and where the store says whether it still holds.
+    pub fn fenced(
+        holder: Holder,
+        epoch: u64,
+        tenure: watch::Receiver<Tenure>,
+        guard: impl Send + Sync + 'static,
+    ) -> Lease {
+        Lease {
+            holder,
+            epoch: Some(epoch),
+            tenure,
             _guard: Box::new(guard),
         }
     }
 
     pub fn holder(&self) -> &Holder {
         &self.holder
+    }
+
+    pub fn epoch(&self) -> Option<u64> {
+        self.epoch
+    }
+
+    /// Whether the lease holds now, and changes to it.
+    pub fn tenure(&self) -> watch::Receiver<Tenure> {
+        self.tenure.clone()
     }
 }
 
@@ -195,10 +269,49 @@ pub struct InboxRequest {
     /// From `new_request_id`; names the request's and the answer's files.
     pub id: String,
     pub command: Command,
+    /// The operator the request names (`--operator`, else `$USER`): a claim.
     pub operator: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub at: DateTime<Utc>,
+    /// The machine it was sent from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The database role that posted it (PostgreSQL store only): who the database says
+    /// sent it, beside the operator name it gives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// The account that wrote the request, as the store found it (the file's owner);
+    /// never read from the request itself. `None` until taken.
+    #[serde(skip)]
+    pub posted_by: Option<Account>,
+}
+
+impl InboxRequest {
+    /// Who the journal names: the operator the request claims; the account that posted
+    /// it when that is someone else (`bob, posted by alice (uid 1000)`); and where it came
+    /// from when that is not this machine, or the database role that sent it
+    /// (`bob (on laptop-2, role oncall)`).
+    pub fn who(&self) -> String {
+        let mut who = self.operator.clone();
+        if let Some(account) = &self.posted_by
+            && account.name.as_deref() != Some(self.operator.as_str())
+        {
+            who.push_str(&format!(", posted by {account}"));
+        }
+        let here = crate::support::host::name();
+        let mut whence = Vec::new();
+        if let Some(host) = self.host.as_deref().filter(|h| *h != here) {
+            whence.push(format!("on {host}"));
+        }
+        if let Some(role) = &self.role {
+            whence.push(format!("role {role}"));
+        }
+        if !whence.is_empty() {
+            who.push_str(&format!(" ({})", whence.join(", ")));
+        }
+        who
+    }
 }
 
 /// The controller's reply to a request.
@@ -236,7 +349,7 @@ pub(crate) fn check_id(id: &str) -> Result<(), StoreError> {
     }
 }
 
-/// Everything that can go wrong keeping a release on disk (or, later, in a database).
+/// Everything that can go wrong keeping a release on disk or in a database.
 /// Each message names the file and says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -276,17 +389,65 @@ pub enum StoreError {
         "{id:?} is not a request id (letters, digits, '-', '_' and '.' only, not starting with '.'); make ids with new_request_id()"
     )]
     BadId { id: String },
+
+    #[error("{0}")]
+    Database(#[from] postgres::DbError),
+
+    #[error(
+        "another controller holds {release} now (fencing epoch {now}, this process had {mine}); this process stopped guarding it and writes nothing more"
+    )]
+    Fenced {
+        release: String,
+        mine: u64,
+        now: u64,
+    },
+
+    #[error("{} {problem}; {}", path.display(), problem.fix(path, *is_dir))]
+    Untrusted {
+        path: PathBuf,
+        problem: Distrust,
+        is_dir: bool,
+    },
+
+    #[error(
+        "{} is larger than {limit} bytes, more than shipdeck ever writes there; move it away and ask again",
+        path.display()
+    )]
+    TooLarge { path: PathBuf, limit: u64 },
+
+    #[error(
+        "the command is {size} bytes, more than the {limit} bytes the inbox takes; shorten --reason"
+    )]
+    RequestTooLarge { size: usize, limit: u64 },
 }
 
+/// For an I/O error of the file store.
+const HINT_IO: &str =
+    "check the disk and the permissions of the state directory, or pass --state-dir DIR";
+
 impl StoreError {
+    /// `path` could not be read or written.
+    pub(crate) fn io(path: &Path, source: io::Error) -> StoreError {
+        StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+            hint: HINT_IO,
+        }
+    }
+
     /// The file or directory the error is about, when there is one.
     pub fn path(&self) -> Option<&Path> {
         match self {
             StoreError::NotWritable { path, .. }
             | StoreError::Io { path, .. }
             | StoreError::Corrupt { path, .. }
-            | StoreError::Encode { path, .. } => Some(path),
-            StoreError::BadId { .. } => None,
+            | StoreError::Encode { path, .. }
+            | StoreError::Untrusted { path, .. }
+            | StoreError::TooLarge { path, .. } => Some(path),
+            StoreError::BadId { .. }
+            | StoreError::RequestTooLarge { .. }
+            | StoreError::Database(_)
+            | StoreError::Fenced { .. } => None,
         }
     }
 }
@@ -314,6 +475,36 @@ mod tests {
         assert_ne!(a, b);
         check_id(&a).unwrap();
         check_id(&b).unwrap();
+    }
+
+    #[test]
+    fn the_journal_names_the_poster_only_when_it_is_someone_else() {
+        let mut r = InboxRequest {
+            id: "x".into(),
+            command: Command::Rollback,
+            operator: "bob".into(),
+            reason: None,
+            at: Utc::now(),
+            host: None,
+            role: None,
+            posted_by: None,
+        };
+        assert_eq!(r.who(), "bob");
+        r.posted_by = Some(Account {
+            uid: 1001,
+            name: Some("bob".into()),
+        });
+        assert_eq!(r.who(), "bob");
+        r.posted_by = Some(Account {
+            uid: 1000,
+            name: Some("alice".into()),
+        });
+        assert_eq!(r.who(), "bob, posted by alice (uid 1000)");
+        r.posted_by = Some(Account {
+            uid: 1002,
+            name: None,
+        });
+        assert_eq!(r.who(), "bob, posted by uid 1002");
     }
 
     #[test]

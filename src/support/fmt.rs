@@ -1,5 +1,6 @@
 //! support::fmt: durations as people read them, one rendering for every screen, command
-//! and message. Pure string functions; never parses (the plan owns the syntax).
+//! and message, and paths as a shell reads them in the commands a hint suggests. Pure
+//! string functions; never parses (the plan owns the syntax).
 
 use std::time::Duration;
 
@@ -60,9 +61,35 @@ fn millis(d: Duration) -> Option<String> {
     (ms > 0).then(|| format!("{ms}ms"))
 }
 
+/// A path as one shell word, for a command a message suggests (`chmod go-w /srv/app/x`):
+/// as it is when that is safe, else in single quotes.
+pub(crate) fn shell_word(path: &std::path::Path) -> String {
+    let text = path.to_string_lossy();
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@%=".contains(c));
+    if plain {
+        text.into_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_as_shell_words() {
+        use std::path::Path;
+        assert_eq!(
+            shell_word(Path::new("/srv/app/.shipdeck")),
+            "/srv/app/.shipdeck"
+        );
+        assert_eq!(shell_word(Path::new("/srv/my app")), "'/srv/my app'");
+        assert_eq!(shell_word(Path::new("/srv/it's")), "'/srv/it'\\''s'");
+    }
 
     #[test]
     fn compact_durations() {

@@ -5,6 +5,7 @@
 //! their position, for callers that say where in their own words. Never touches files.
 
 use serde::de::DeserializeOwned;
+use std::io::BufRead;
 
 /// The last line, cut short by a crash or not JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,34 +38,70 @@ pub fn decode<T: DeserializeOwned>(line: &[u8]) -> Result<T, (usize, String)> {
     serde_json::from_slice(line).map_err(|e| (e.column(), error_text(&e)))
 }
 
-/// Every line of `bytes` in order, the first numbered `first`. A newline at the very end
-/// ends the last line rather than starting an empty one; empty `bytes` have no lines.
+/// Why reading lines one by one stopped.
+#[derive(Debug)]
+pub enum EachError {
+    /// The reader failed.
+    Io(std::io::Error),
+    /// A line before the last does not read.
+    Bad(BadLine),
+}
+
+/// Hands `visit` each whole record of `reader` in order with its line number, the first
+/// numbered `first`, holding one line at a time; returns the torn last line, if any. A
+/// newline at the very end ends the last line rather than starting an empty one.
+pub fn each<T: DeserializeOwned>(
+    mut reader: impl BufRead,
+    first: usize,
+    mut visit: impl FnMut(usize, T),
+) -> Result<Option<TornLine>, EachError> {
+    let mut line = Vec::new();
+    // A line that does not read is torn only if no line follows it.
+    let mut bad: Option<(TornLine, BadLine)> = None;
+    let mut number = first;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).map_err(EachError::Io)? == 0 {
+            return Ok(bad.map(|(torn, _)| torn));
+        }
+        if let Some((_, found)) = bad.take() {
+            return Err(EachError::Bad(found));
+        }
+        let body = line.strip_suffix(b"\n").unwrap_or(&line);
+        match decode(body) {
+            Ok(record) => visit(number, record),
+            Err((column, message)) => {
+                let torn = TornLine {
+                    line: number,
+                    text: String::from_utf8_lossy(body).into_owned(),
+                };
+                let found = BadLine {
+                    line: number,
+                    column,
+                    message,
+                };
+                bad = Some((torn, found));
+            }
+        }
+        number += 1;
+    }
+}
+
+/// Every line of `bytes` in order, as [`each`] reads them; after a bad line, nothing.
 pub fn lines<T: DeserializeOwned>(
     bytes: &[u8],
     first: usize,
-) -> impl Iterator<Item = Result<Line<T>, BadLine>> + '_ {
-    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    let lines: Vec<&[u8]> = if bytes.is_empty() {
-        Vec::new()
-    } else {
-        body.split(|b| *b == b'\n').collect()
-    };
-    let last = lines.len();
-    lines.into_iter().enumerate().map(move |(i, line)| {
-        let number = first + i;
-        match decode(line) {
-            Ok(record) => Ok(Line::Whole(number, record)),
-            Err(_) if i + 1 == last => Ok(Line::Torn(TornLine {
-                line: number,
-                text: String::from_utf8_lossy(line).into_owned(),
-            })),
-            Err((column, message)) => Err(BadLine {
-                line: number,
-                column,
-                message,
-            }),
-        }
-    })
+) -> impl Iterator<Item = Result<Line<T>, BadLine>> {
+    let mut read = Vec::new();
+    match each(bytes, first, |number, record| {
+        read.push(Ok(Line::Whole(number, record)))
+    }) {
+        Ok(torn) => read.extend(torn.map(|t| Ok(Line::Torn(t)))),
+        Err(EachError::Bad(bad)) => read.push(Err(bad)),
+        // A byte slice is read without error.
+        Err(EachError::Io(_)) => {}
+    }
+    read.into_iter()
 }
 
 /// serde_json's message without the " at line L column C" it appends: the caller names the
@@ -106,6 +143,31 @@ mod tests {
         let bad = read(b"1\nnope\n3\n").unwrap_err();
         assert_eq!((bad.line, bad.column), (2, 2));
         assert!(!bad.message.contains(" at line "), "{}", bad.message);
+    }
+
+    #[test]
+    fn a_reader_is_read_one_line_at_a_time_with_the_same_rules() {
+        let each_of = |bytes: &[u8]| {
+            let mut got = Vec::new();
+            let torn = each::<u32>(std::io::BufReader::with_capacity(2, bytes), 1, |n, v| {
+                got.push((n, v))
+            });
+            (got, torn)
+        };
+        let (got, torn) = each_of(b"1\n2\n{\"a");
+        assert_eq!(got, vec![(1, 1), (2, 2)]);
+        assert_eq!(
+            torn.unwrap().map(|t| (t.line, t.text)),
+            Some((3, "{\"a".into()))
+        );
+        let (got, torn) = each_of(b"1\n\n");
+        assert_eq!(got, vec![(1, 1)]);
+        assert_eq!(torn.unwrap().map(|t| t.line), Some(2));
+        match each_of(b"1\nnope\n3\n").1 {
+            Err(EachError::Bad(bad)) => assert_eq!((bad.line, bad.column), (2, 2)),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(each_of(b"").1, Ok(None)));
     }
 
     #[test]

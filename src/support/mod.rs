@@ -2,9 +2,11 @@
 //! imports nothing else of this crate.
 
 pub mod backoff;
+pub mod escape;
 pub mod fmt;
-pub(crate) mod host;
+pub mod host;
 pub mod jsonl;
 pub mod path;
+pub mod plain_file;
 pub(crate) mod suggest;
 pub mod write_atomic;

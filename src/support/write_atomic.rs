@@ -1,6 +1,7 @@
 //! support::write_atomic: replaces a whole file so that readers see the old contents or the
 //! new, never a part, and a failure leaves no temporary file behind. Never edits a file in
-//! place and never appends.
+//! place and never appends. A private file's temporary is created new (O_EXCL) and renamed
+//! over the path, so a symbolic link planted there is replaced, never written through.
 
 use std::fs;
 use std::io::{self, Write};
@@ -11,9 +12,12 @@ use super::path::folder_of;
 /// How a file is replaced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
-    /// Keep the replaced file's permissions, and replace the file a symlink names rather
-    /// than the link: for files people own and arrange (a flag file). Without it the new
-    /// file is private to its owner (0600) and a symlink is replaced by the file.
+    /// Keep the replaced file's owner, group and permissions, and replace the file a
+    /// symlink names rather than the link: for files people own and arrange (a flag file
+    /// another service reads). Refused when the owner or group cannot be kept (only root
+    /// may give a file away), rather than leaving the file to whoever ran shipdeck.
+    /// Without it the new file is this user's, private (0600), and a symlink is replaced
+    /// by the file.
     pub(crate) keep_file: bool,
     /// Flush the file and then its folder to disk before returning, so the new contents
     /// survive a power cut. Without it the rename is as durable as the system makes it:
@@ -62,12 +66,8 @@ pub fn write_atomic(path: &Path, contents: &[u8], options: Options) -> Result<()
     } else {
         path.to_path_buf()
     };
-    let permissions = if options.keep_file {
-        Some(
-            fs::metadata(&target)
-                .map(|meta| meta.permissions())
-                .map_err(fail(&target, "inspect"))?,
-        )
+    let original = if options.keep_file {
+        Some(fs::metadata(&target).map_err(fail(&target, "inspect"))?)
     } else {
         None
     };
@@ -83,9 +83,11 @@ pub fn write_atomic(path: &Path, contents: &[u8], options: Options) -> Result<()
         .map_err(fail(&folder, "create a temporary file in"))?;
     temp.write_all(contents)
         .map_err(fail(temp.path(), "write"))?;
-    if let Some(permissions) = permissions {
+    if let Some(original) = &original {
+        // Owner first: a change of owner may clear the set-id bits the mode then restores.
+        keep_owner(temp.as_file(), original).map_err(fail(&target, "keep the owner of"))?;
         temp.as_file()
-            .set_permissions(permissions)
+            .set_permissions(original.permissions())
             .map_err(fail(temp.path(), "set the permissions of"))?;
     }
     if options.durable {
@@ -98,6 +100,40 @@ pub fn write_atomic(path: &Path, contents: &[u8], options: Options) -> Result<()
     if options.durable {
         sync_folder(&folder).map_err(fail(&folder, "flush"))?;
     }
+    Ok(())
+}
+
+/// Gives `file` the owner and group of `original`, where they differ.
+#[cfg(unix)]
+fn keep_owner(file: &fs::File, original: &fs::Metadata) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let now = file.metadata()?;
+    let uid = (now.uid() != original.uid()).then_some(original.uid());
+    let gid = (now.gid() != original.gid()).then_some(original.gid());
+    if uid.is_none() && gid.is_none() {
+        return Ok(());
+    }
+    std::os::unix::fs::fchown(file, uid, gid).map_err(|e| {
+        if e.kind() == io::ErrorKind::PermissionDenied {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "it belongs to uid {} and gid {}, and a replacement written by uid {} cannot \
+                     be given to them ({e}); run shipdeck as its owner or as root",
+                    original.uid(),
+                    original.gid(),
+                    now.uid()
+                ),
+            )
+        } else {
+            e
+        }
+    })
+}
+
+/// Owners cannot be set here; permissions are kept as the system allows.
+#[cfg(not(unix))]
+fn keep_owner(_file: &fs::File, _original: &fs::Metadata) -> io::Result<()> {
     Ok(())
 }
 
@@ -155,6 +191,20 @@ mod tests {
                 .is_symlink()
         );
         assert_eq!(fs::read_to_string(&real).unwrap(), "new\n");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_private_file_replaces_a_planted_link_and_leaves_its_target_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "precious\n").unwrap();
+        let path = dir.path().join("state.json");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        write_atomic(&path, b"new\n", Options::PRIVATE).unwrap();
+        assert!(fs::symlink_metadata(&path).unwrap().is_file());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "new\n");
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
     }
 
     #[cfg(unix)]

@@ -12,6 +12,7 @@ use super::cursor::first_open;
 use super::health::{self, Spark};
 use super::keys::Intent;
 use super::layout::{self, Pane};
+use super::status::{Status, StatusLine};
 use super::theme::{self, Theme};
 use crate::engine::{Engine, PauseCause, Phase};
 use crate::plan::ListKind;
@@ -24,13 +25,12 @@ pub enum Popup {
     Why,
     /// The rollback checklist, after a rollback.
     Runbook,
-}
-
-/// The answer to the last key, shown in the bottom line until the next key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Status {
-    pub ok: bool,
-    pub text: String,
+    /// One checklist item: where its result comes from, its runs and their output, or
+    /// who ticked it.
+    Details {
+        list: ListKind,
+        item: usize,
+    },
 }
 
 /// Enough of the phase to notice that the release moved.
@@ -72,10 +72,12 @@ pub struct App {
     pub(super) cursor: Option<(ListKind, usize)>,
     pub(super) runbook_cursor: usize,
     pub(super) journal_scroll: usize,
-    pub(super) status: Option<Status>,
+    pub(super) status: StatusLine,
     seen: Option<PhaseKey>,
     seen_trips: usize,
     sparks: HashMap<String, Spark>,
+    /// The terminal's size as last drawn or resized: below the minimum, keys wait.
+    area: Option<Rect>,
 }
 
 impl Default for App {
@@ -106,10 +108,11 @@ impl App {
             cursor: None,
             runbook_cursor: 0,
             journal_scroll: 0,
-            status: None,
+            status: StatusLine::default(),
             seen: None,
             seen_trips: 0,
             sparks: HashMap::new(),
+            area: None,
         }
     }
 
@@ -136,7 +139,13 @@ impl App {
     }
 
     pub fn status(&self) -> Option<&Status> {
-        self.status.as_ref()
+        self.status.get()
+    }
+
+    /// A frame is drawn at `now` (the wall clock): the bottom line's answer fades ten
+    /// seconds after it was first shown. Returns when the current one will fade.
+    pub fn fade_status(&mut self, now: std::time::Instant) -> Option<std::time::Instant> {
+        self.status.fade(now)
     }
 
     pub(crate) fn journal_scroll(&self) -> usize {
@@ -151,15 +160,26 @@ impl App {
         self.sparks.get(series)
     }
 
+    /// The terminal changed size; keys are read against the new size before it is drawn.
+    pub fn resize(&mut self, area: Rect) {
+        self.area = Some(area);
+    }
+
+    /// Whether the screen shows "terminal too small" instead of the panes: then nobody can
+    /// see what a key would do, so only quitting acts.
+    pub(crate) fn too_small(&self) -> bool {
+        self.area.is_some_and(layout::too_small)
+    }
+
     /// Shows the controller's answer to a command.
     pub fn answer(&mut self, result: Result<String, String>) {
-        self.status = Some(match result {
+        match result {
             Ok(text) => {
                 self.slider = None;
-                Status { ok: true, text }
+                self.status.set(true, text);
             }
-            Err(text) => Status { ok: false, text },
-        });
+            Err(text) => self.status.set(false, text),
+        }
     }
 
     /// Brings the UI state up to date with the release: opens the why popup on a guardrail
@@ -178,13 +198,13 @@ impl App {
                 && c.at != key
             {
                 self.popup = None;
-                self.status = Some(Status {
-                    ok: false,
-                    text: format!(
+                self.status.set(
+                    false,
+                    format!(
                         "not asked any more: the release moved on ({})",
                         engine.phase().badge().to_lowercase()
                     ),
-                });
+                );
             }
             if rolling(&key) && !was_rolling {
                 self.popup = Some(Popup::Runbook);
@@ -201,6 +221,7 @@ impl App {
             self.popup = Some(Popup::Why);
         }
         self.seen_trips = trips;
+        self.area = Some(area);
         self.sync_sparks(view, area);
     }
 
@@ -240,18 +261,12 @@ impl App {
         }
         self.theme_index = (self.theme_index + 1) % self.themes.len();
         self.theme = self.themes[self.theme_index].clone();
-        self.status = Some(Status {
-            ok: true,
-            text: format!("theme: {}", self.theme.name),
-        });
+        self.status.set(true, format!("theme: {}", self.theme.name));
     }
 
     /// Shows `text` in the bottom line (a refusal or a hint); nothing for the controller.
     pub(super) fn say(&mut self, text: &str) -> Option<Intent> {
-        self.status = Some(Status {
-            ok: false,
-            text: text.to_string(),
-        });
+        self.status.set(false, text);
         None
     }
 }

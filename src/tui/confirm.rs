@@ -31,12 +31,12 @@ pub struct Confirm {
     pub lines: Vec<String>,
     /// What stands in the way; shown so that forcing (`f`) is an informed choice.
     pub blockers: Vec<String>,
-    /// `y` confirms; with `force_only`, only `f` does (resuming past a guardrail).
-    pub(crate) force_only: bool,
-    /// Whether `f` is offered.
-    pub(crate) can_force: bool,
-    /// What `y` does, in a word or two: `start`, `approve`, `roll back now`.
-    pub yes: &'static str,
+    /// What `y` does, in a word or two (`start`, `approve`, `roll back now`); `None` when
+    /// something stands in the way, since the engine would refuse it.
+    pub yes: Option<&'static str>,
+    /// What `f` does (`start anyway`); `None` when nothing stands in the way to force
+    /// past, or the question cannot be forced.
+    pub force: Option<&'static str>,
     /// Where the release stood when asked: if it moved on, the answer no longer applies.
     pub(crate) at: PhaseKey,
 }
@@ -54,16 +54,21 @@ impl App {
             return self.say("not done: the release moved on since the question");
         }
         let yes = matches!(key.code, KeyCode::Char('y' | 'Y'));
-        let force = c.can_force && matches!(key.code, KeyCode::Char('f' | 'F'));
-        let confirmed = yes && !c.force_only;
-        if !confirmed && !force {
+        let force = c.force.is_some() && matches!(key.code, KeyCode::Char('f' | 'F'));
+        if yes && c.yes.is_none() {
+            return self.say(&format!(
+                "cancelled: y cannot act past what is in the way ({}); f forces past it, journaled",
+                c.blockers.join("; ")
+            ));
+        }
+        if !yes && !force {
             return self.say("cancelled; nothing was done");
         }
         match c.ask {
             Ask::Promote => command(Command::Promote { force }),
             Ask::Rollback => command(Command::Rollback),
             Ask::SetPercent(percent) => command(Command::SetPercent { percent }),
-            Ask::ForceResume => command(Command::Resume { force: true }),
+            Ask::ForceResume => command(Command::Resume { force }),
             Ask::Quit => Some(Intent::Quit),
             Ask::TakeOver => Some(Intent::TakeOver),
         }
@@ -89,32 +94,26 @@ impl App {
                 format!("→ the last step is done: guardrails watch for {watch}")
             }
         };
-        let yes = match (&ask, engine.phase()) {
-            (Ask::Promote, Phase::Ready) => "start",
-            (Ask::Promote, Phase::AwaitingApproval { .. }) => "approve",
-            (Ask::Promote, _) => "promote early",
-            (Ask::Rollback, _) => "roll back now",
-            (Ask::SetPercent(_), _) => "apply",
-            (Ask::ForceResume, _) => "",
-            (Ask::Quit, _) => "quit",
-            (Ask::TakeOver, _) => "take over",
+        let (yes, force) = match (&ask, engine.phase()) {
+            (Ask::Promote, Phase::Ready) => ("start", "start anyway"),
+            (Ask::Promote, Phase::AwaitingApproval { .. }) => ("approve", "approve anyway"),
+            (Ask::Promote, _) => ("promote early", "promote anyway"),
+            (Ask::Rollback, _) => ("roll back now", ""),
+            (Ask::SetPercent(_), _) => ("apply", ""),
+            (Ask::ForceResume, _) => ("resume", "force resume"),
+            (Ask::Quit, _) => ("quit", ""),
+            (Ask::TakeOver, _) => ("take over", ""),
         };
-        let (title, lines, blockers, can_force, force_only) = match ask {
+        let (title, lines, blockers) = match ask {
             Ask::Promote => {
-                let (title, lines, blockers) = match engine.phase() {
-                    Phase::Ready => {
-                        let blockers = engine.start_blockers(view.now);
-                        (
-                            format!("Start the rollout of {release}?"),
-                            vec![format!("→ {}", describe(0))],
-                            blockers,
-                        )
-                    }
+                let blockers = engine.promote_blockers(view.now);
+                match engine.phase() {
+                    Phase::Ready => (
+                        format!("Start the rollout of {release}?"),
+                        vec![format!("→ {}", describe(0))],
+                        blockers,
+                    ),
                     Phase::Baking { step } => {
-                        let mut blockers = engine.blockers();
-                        if let Some((have, need)) = engine.starved() {
-                            blockers.push(format!("starved: {have}/{need} fresh samples"));
-                        }
                         let left = engine
                             .time_left()
                             .map(|d| format_secs(d.as_secs() as i64))
@@ -134,11 +133,10 @@ impl App {
                             format!("{} baked on healthy data", describe(*step)),
                             next(*step),
                         ],
-                        engine.blockers(),
+                        blockers,
                     ),
                     _ => (String::new(), Vec::new(), Vec::new()),
-                };
-                (title, lines, blockers, true, false)
+                }
             }
             Ask::Rollback => (
                 format!("ROLL BACK {release}?"),
@@ -147,8 +145,6 @@ impl App {
                     "The rollback runbook follows; everything lands in the journal.".to_string(),
                 ],
                 Vec::new(),
-                false,
-                false,
             ),
             Ask::SetPercent(percent) => {
                 let step = engine
@@ -160,23 +156,20 @@ impl App {
                     format!("Set the rollout to {percent}%?"),
                     vec![
                         format!("Live now: {}%; {step}.", engine.exposure().percent),
-                        "This overrides the step until the next promote; it is journaled."
+                        "It holds until the next promote: when the bake completes, the engine waits for one instead of moving on by itself. Journaled."
                             .to_string(),
                     ],
                     Vec::new(),
-                    false,
-                    false,
                 )
             }
             Ask::ForceResume => (
                 "Resume past the guardrail?".to_string(),
                 vec![
-                    "The rollout was paused by a guardrail that still holds.".to_string(),
+                    "What paused the rollout still holds (below); resuming goes on past it."
+                        .to_string(),
                     "A forced resume is journaled as forced, with your name.".to_string(),
                 ],
-                engine.blockers(),
-                true,
-                true,
+                engine.pause_blockers(),
             ),
             Ask::TakeOver => (
                 format!("Take over {release}?"),
@@ -186,8 +179,6 @@ impl App {
                     "runs the guardrails and writes the flag. The journal records it.".to_string(),
                 ],
                 Vec::new(),
-                false,
-                false,
             ),
             Ask::Quit => (
                 "Quit while the rollout is live?".to_string(),
@@ -197,18 +188,19 @@ impl App {
                         .to_string(),
                 ],
                 Vec::new(),
-                false,
-                false,
             ),
         };
+        // Only what can happen is offered: `y` when nothing stands in the way (the engine
+        // would refuse it otherwise), `f` only when something does.
+        let forceable = matches!(ask, Ask::Promote | Ask::ForceResume);
+        let blocked = !blockers.is_empty();
         self.popup = Some(Popup::Confirm(Confirm {
             ask,
             title,
             lines,
+            yes: (!blocked).then_some(yes),
+            force: (forceable && blocked).then_some(force),
             blockers,
-            force_only,
-            can_force,
-            yes,
             at: PhaseKey::of(engine),
         }));
     }
@@ -217,6 +209,7 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::ListKind;
     use crate::tui::rig::{Rig, cmd};
 
     #[test]
@@ -247,8 +240,17 @@ mod tests {
         assert_eq!(r.press(KeyCode::Char('f')), None);
     }
 
+    /// The open question's `y` and `f`, as offered.
+    fn offered(r: &Rig) -> (Option<&'static str>, Option<&'static str>) {
+        match r.app.popup() {
+            Some(Popup::Confirm(c)) => (c.yes, c.force),
+            other => panic!("no question: {other:?}"),
+        }
+    }
+
     #[test]
-    fn promote_asks_and_can_force() {
+    fn promote_offers_y_when_clear_and_only_f_when_something_is_in_the_way() {
+        // Four samples into the bake: starved, so only forcing can promote.
         let mut r = Rig::baking();
         r.press(KeyCode::Char('P'));
         let Some(Popup::Confirm(c)) = r.app.popup() else {
@@ -256,14 +258,58 @@ mod tests {
         };
         assert!(c.title.contains("early"), "{c:?}");
         assert!(c.lines.iter().any(|l| l.contains("Full")), "{c:?}");
-        assert_eq!(
-            r.press(KeyCode::Char('y')),
-            cmd(Command::Promote { force: false })
-        );
+        assert!(c.blockers.iter().any(|b| b.contains("starved")), "{c:?}");
+        assert_eq!(offered(&r), (None, Some("promote anyway")));
+        // y would be refused: it cancels and says why.
+        assert_eq!(r.press(KeyCode::Char('y')), None);
+        let said = r.app.status().unwrap();
+        assert!(said.text.contains("f forces"), "{}", said.text);
         r.press(KeyCode::Char('P'));
         assert_eq!(
             r.press(KeyCode::Char('f')),
             cmd(Command::Promote { force: true })
+        );
+
+        // Enough fresh samples: y promotes and there is nothing to force past.
+        let mut r = Rig::baking();
+        r.samples(4, 0.002);
+        assert!(r.engine.promote_blockers(r.now).is_empty());
+        r.press(KeyCode::Char('P'));
+        assert_eq!(offered(&r), (Some("promote early"), None));
+        assert_eq!(r.press(KeyCode::Char('f')), None, "f cancels");
+        r.press(KeyCode::Char('P'));
+        assert_eq!(
+            r.press(KeyCode::Char('y')),
+            cmd(Command::Promote { force: false })
+        );
+    }
+
+    #[test]
+    fn start_offers_only_what_the_engine_would_do() {
+        // The pre-release item is open: start only by force.
+        let mut r = Rig::new();
+        r.press(KeyCode::Char('P'));
+        assert_eq!(offered(&r), (None, Some("start anyway")));
+        assert_eq!(r.press(KeyCode::Char('y')), None, "y would be refused");
+        r.press(KeyCode::Char('P'));
+        assert_eq!(
+            r.press(KeyCode::Char('f')),
+            cmd(Command::Promote { force: true })
+        );
+        // Nothing in the way: y starts, and no force is offered.
+        let mut r = Rig::new();
+        r.run(Command::Tick {
+            list: ListKind::PreRelease,
+            item: 0,
+            done: true,
+        });
+        r.press(KeyCode::Char('P'));
+        assert_eq!(offered(&r), (Some("start"), None));
+        assert_eq!(r.press(KeyCode::Char('f')), None, "f cancels");
+        r.press(KeyCode::Char('P'));
+        assert_eq!(
+            r.press(KeyCode::Char('y')),
+            cmd(Command::Promote { force: false })
         );
     }
 

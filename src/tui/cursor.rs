@@ -4,6 +4,7 @@
 
 use super::View;
 use super::app::App;
+use super::keys::Intent;
 use super::layout::Pane;
 use crate::engine::{Engine, Phase};
 use crate::plan::ListKind;
@@ -28,35 +29,47 @@ impl App {
     }
 
     /// `j`/`↓` (`by` 1) or page down (`by` 10): down the journal, towards older entries,
-    /// when it has focus; else the cursor walks on through every checklist.
-    pub(super) fn move_down(&mut self, view: &View, by: usize) {
-        if self.focus == Pane::Journal {
-            let last = view.journal.len().saturating_sub(1);
-            self.journal_scroll = (self.journal_scroll + by).min(last);
-            return;
+    /// when it has focus; down through every checklist when the checklist has it. The
+    /// other panes have no rows to move through: the status line says where these keys act.
+    pub(super) fn move_down(&mut self, view: &View, by: usize) -> Option<Intent> {
+        match self.focus {
+            Pane::Journal => {
+                let last = view.journal.len().saturating_sub(1);
+                self.journal_scroll = (self.journal_scroll + by).min(last);
+            }
+            Pane::Checklist => {
+                let items = flat_items(view.engine);
+                let at = self.cursor(view.engine)?;
+                let i = items.iter().position(|c| *c == at).unwrap_or(0);
+                self.cursor = items
+                    .get((i + by).min(items.len().saturating_sub(1)))
+                    .copied();
+            }
+            Pane::Health | Pane::Rollout => return self.nothing_to_move(),
         }
-        let items = flat_items(view.engine);
-        let Some(at) = self.cursor(view.engine) else {
-            return;
-        };
-        let i = items.iter().position(|c| *c == at).unwrap_or(0);
-        self.cursor = items
-            .get((i + by).min(items.len().saturating_sub(1)))
-            .copied();
+        None
     }
 
-    /// `k`/`↑` or page up: up the journal, towards newer entries; else the cursor walks back.
-    pub(super) fn move_up(&mut self, view: &View, by: usize) {
-        if self.focus == Pane::Journal {
-            self.journal_scroll = self.journal_scroll.saturating_sub(by);
-            return;
+    /// `k`/`↑` or page up: up the journal, towards newer entries; up the checklists.
+    pub(super) fn move_up(&mut self, view: &View, by: usize) -> Option<Intent> {
+        match self.focus {
+            Pane::Journal => self.journal_scroll = self.journal_scroll.saturating_sub(by),
+            Pane::Checklist => {
+                let items = flat_items(view.engine);
+                let at = self.cursor(view.engine)?;
+                let i = items.iter().position(|c| *c == at).unwrap_or(0);
+                self.cursor = items.get(i.saturating_sub(by)).copied();
+            }
+            Pane::Health | Pane::Rollout => return self.nothing_to_move(),
         }
-        let items = flat_items(view.engine);
-        let Some(at) = self.cursor(view.engine) else {
-            return;
-        };
-        let i = items.iter().position(|c| *c == at).unwrap_or(0);
-        self.cursor = items.get(i.saturating_sub(by)).copied();
+        None
+    }
+
+    fn nothing_to_move(&mut self) -> Option<Intent> {
+        self.say(&format!(
+            "j/k move in the Checklist and scroll the Journal; {} has focus (tab moves it)",
+            self.focus.title()
+        ))
     }
 
     /// `j` in the runbook popup: the next rollback item, stopping at the last.
@@ -131,6 +144,7 @@ mod tests {
     #[test]
     fn x_toggles_the_item_under_the_cursor_and_j_k_walk_all_lists() {
         let mut r = Rig::new();
+        r.focus(Pane::Checklist);
         assert_eq!(
             r.press(KeyCode::Char('x')),
             cmd(Command::Tick {
@@ -166,20 +180,58 @@ mod tests {
     #[test]
     fn j_k_scroll_the_journal_when_it_has_focus() {
         let mut r = Rig::baking();
-        while r.app.focus() != Pane::Journal {
-            r.press(KeyCode::Tab);
-        }
+        r.focus(Pane::Journal);
+        let cursor = r.app.cursor(&r.engine);
         let n = r.journal.len();
         assert!(n >= 3);
         for _ in 0..n + 5 {
             r.press(KeyCode::Char('j'));
         }
         assert_eq!(r.app.journal_scroll(), n - 1);
+        assert_eq!(r.app.cursor(&r.engine), cursor, "the checklist stays put");
         r.press(KeyCode::Char('k'));
         assert_eq!(r.app.journal_scroll(), n - 2);
         r.press(KeyCode::Home);
         assert_eq!(r.app.journal_scroll(), 0);
         r.press(KeyCode::BackTab);
         assert_eq!(r.app.focus(), Pane::Rollout);
+    }
+
+    #[test]
+    fn pane_keys_act_only_in_the_focused_pane() {
+        let mut r = Rig::baking();
+        let cursor = r.app.cursor(&r.engine);
+        for pane in [Pane::Health, Pane::Rollout, Pane::Journal] {
+            r.focus(pane);
+            let said = |r: &Rig| r.app.status().map(|s| s.text.clone()).unwrap_or_default();
+            assert_eq!(r.press(KeyCode::Char('x')), None, "x ticked in {pane:?}");
+            assert!(said(&r).contains("tab to the Checklist"), "{}", said(&r));
+            assert_eq!(r.press(KeyCode::Char('r')), None, "r ran in {pane:?}");
+            assert!(said(&r).contains("tab to the Checklist"), "{}", said(&r));
+            for k in [KeyCode::Char('j'), KeyCode::Down, KeyCode::PageDown] {
+                r.press(k);
+                assert_eq!(
+                    r.app.cursor(&r.engine),
+                    cursor,
+                    "{k:?} moved it in {pane:?}"
+                );
+            }
+            if pane != Pane::Journal {
+                assert!(said(&r).contains("has focus"), "{}", said(&r));
+                assert_eq!(r.press(KeyCode::Home), None);
+                assert!(said(&r).contains("tab to the Journal"), "{}", said(&r));
+            }
+        }
+        // In the checklist they act.
+        r.focus(Pane::Checklist);
+        r.press(KeyCode::Char('j'));
+        assert_ne!(r.app.cursor(&r.engine), cursor);
+        assert!(matches!(
+            r.press(KeyCode::Char('x')),
+            Some(crate::tui::Intent::Command {
+                command: Command::Tick { .. },
+                ..
+            })
+        ));
     }
 }

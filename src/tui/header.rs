@@ -8,8 +8,9 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
-use super::{App, View, fit, put_line, put_lines, spans_width};
-use crate::engine::{Engine, PauseCause, Phase};
+use super::layout::Pane;
+use super::{App, Theme, View, fit, put_line, put_lines, spans_width};
+use crate::engine::{Engine, PauseCause, Phase, WhenBaked};
 use crate::support::fmt;
 
 /// The state badge's glyph: the state reads without colour.
@@ -27,7 +28,11 @@ pub(crate) fn glyph(phase: &Phase) -> char {
 }
 
 pub(crate) fn phase_style(app: &App, phase: &Phase) -> Style {
-    let t = app.theme();
+    phase_style_in(app.theme(), phase)
+}
+
+/// The state badge's style in `t`.
+pub(crate) fn phase_style_in(t: &Theme, phase: &Phase) -> Style {
     match phase {
         Phase::Ready => t.ready,
         Phase::Baking { .. } => t.baking,
@@ -254,9 +259,17 @@ pub(crate) fn situation(engine: &Engine) -> (String, String) {
             )
         }
         Phase::Baking { step } => {
-            let then = match steps.get(*step).map(|s| s.approval) {
-                Some(crate::plan::Approval::Manual) => "then waits for approval",
-                _ => "then promotes by itself",
+            // In the engine's own words of what it will do, so the line never promises a
+            // promote the engine will not make (after a slider override, it waits).
+            let then = match engine.when_baked(*step) {
+                WhenBaked::Promotes if step + 1 < steps.len() => {
+                    format!("then promotes to {} by itself", step_text(step + 1))
+                }
+                WhenBaked::Promotes => format!("then the {watch} watch starts by itself"),
+                WhenBaked::WaitsForApproval => "then waits for approval (P)".to_string(),
+                WhenBaked::HeldBySlider(held) => {
+                    format!("then waits for a promote (P): the slider holds {held}%")
+                }
             };
             let held = if let Some((have, need)) = engine.starved() {
                 format!(" Starved: {have}/{need} fresh samples; the bake cannot finish yet.")
@@ -376,16 +389,48 @@ pub(crate) fn render_banner(frame: &mut Frame, app: &App, view: &View, area: Rec
     put_line(frame, area, &Line::from(text), style);
 }
 
-/// Key hints in the order they matter; the bottom line shows as many as fit.
-pub(crate) const HINTS: [(&str, &str); 12] = [
+/// Key hints in the order they matter; the bottom line shows as many as fit. Health and
+/// Rollout have no keys of their own: these act in every pane.
+pub(crate) const HINTS: [(&str, &str); 10] = [
     ("space", "pause/resume"),
     ("P", "promote"),
     ("R", "rollback"),
     ("←/→", "slider"),
     ("enter", "apply"),
     ("tab", "focus"),
+    ("w", "why"),
+    ("z", "zoom"),
+    ("t", "theme"),
+    ("b", "runbook"),
+];
+
+/// The hints while the checklist has focus: its own keys first (with no slider target
+/// waiting, enter opens the item's details there).
+pub(crate) const CHECKLIST_HINTS: [(&str, &str); 12] = [
     ("j/k", "move"),
     ("x", "tick"),
+    ("r", "re-run"),
+    ("enter", "details"),
+    ("space", "pause/resume"),
+    ("P", "promote"),
+    ("R", "rollback"),
+    ("tab", "focus"),
+    ("w", "why"),
+    ("z", "zoom"),
+    ("t", "theme"),
+    ("b", "runbook"),
+];
+
+/// The hints while the journal has focus: its own keys first.
+pub(crate) const JOURNAL_HINTS: [(&str, &str); 12] = [
+    ("j/k", "scroll"),
+    ("home", "newest"),
+    ("space", "pause/resume"),
+    ("P", "promote"),
+    ("R", "rollback"),
+    ("←/→", "slider"),
+    ("enter", "apply"),
+    ("tab", "focus"),
     ("w", "why"),
     ("z", "zoom"),
     ("t", "theme"),
@@ -424,7 +469,12 @@ pub(crate) fn render_status(frame: &mut Frame, app: &App, _view: &View, area: Re
         .collect();
     let budget = width.saturating_sub(spans_width(&tail_spans) + 1);
     let mut spans = vec![Span::raw(" ")];
-    for (k, l) in HINTS {
+    let hints: &[(&str, &str)] = match app.focus() {
+        Pane::Checklist if app.slider().is_none() => &CHECKLIST_HINTS,
+        Pane::Journal => &JOURNAL_HINTS,
+        _ => &HINTS,
+    };
+    for (k, l) in hints.iter().copied() {
         let mut next = hint(k, l);
         next.push(sep());
         if spans_width(&spans) + spans_width(&next) > budget {

@@ -8,8 +8,9 @@ use super::View;
 use super::app::{App, Popup};
 use super::confirm::Ask;
 use super::layout::Pane;
-use crate::engine::{Command, Engine, PauseCause, Phase};
-use crate::plan::ListKind;
+use crate::engine::{Command, Engine, Phase};
+use crate::plan::{Check, ListKind};
+use crate::support::fmt;
 
 /// How far one `←`/`→` (or `h`/`l`) moves the slider, in percent.
 pub(crate) const SLIDER_STEP: u8 = 5;
@@ -29,6 +30,10 @@ pub enum Intent {
         list: ListKind,
         item: usize,
     },
+    /// Run a stage again (its command, or a fresh read of its status file).
+    Rerun {
+        stage: String,
+    },
     Quit,
 }
 
@@ -44,7 +49,10 @@ impl App {
         {
             return Some(Intent::Quit);
         }
-        self.status = None;
+        if self.too_small() {
+            return self.on_key_too_small(key, view);
+        }
+        self.status.clear();
         if let Some(popup) = self.popup.take() {
             match self.on_popup_key(popup, key, view) {
                 Flow::Done(intent) => return intent,
@@ -53,14 +61,7 @@ impl App {
         }
         let engine = view.engine;
         match key.code {
-            KeyCode::Char('q') => {
-                if engine.phase().is_live() {
-                    self.ask(Ask::Quit, view);
-                    None
-                } else {
-                    Some(Intent::Quit)
-                }
-            }
+            KeyCode::Char('q') => self.quit(view),
             KeyCode::Char('?') => {
                 self.popup = Some(Popup::Help);
                 None
@@ -102,20 +103,12 @@ impl App {
             KeyCode::Char('p') => self.say("promote is P (shift-p): it asks before acting"),
             KeyCode::Char('r') if self.focus == Pane::Checklist => {
                 let (list, item) = self.cursor(engine)?;
-                let checked = engine
-                    .plan()
-                    .checklists
-                    .list(list)
-                    .get(item)?
-                    .check
-                    .is_some();
-                if checked {
-                    Some(Intent::Recheck { list, item })
-                } else {
-                    self.say("r runs an automatic item's check now; roll back is R (shift-r)")
-                }
+                self.rerun(engine, list, item)
             }
-            KeyCode::Char('r') => self.say("roll back is R (shift-r), then y"),
+            KeyCode::Char('r') => self.say(&format!(
+                "r re-runs a checklist item (tab to the Checklist; {} has focus); roll back is R (shift-r), then y",
+                self.focus.title()
+            )),
             KeyCode::Left | KeyCode::Char('h') => self.move_slider(view, false),
             KeyCode::Right | KeyCode::Char('l') => self.move_slider(view, true),
             KeyCode::Enter => match self.slider {
@@ -123,7 +116,14 @@ impl App {
                     self.ask(Ask::SetPercent(target), view);
                     None
                 }
-                None => self.say("move the slider with ←/→ (or h/l) first, then enter"),
+                None if self.focus == Pane::Checklist => {
+                    let (list, item) = self.cursor(engine)?;
+                    self.popup = Some(Popup::Details { list, item });
+                    None
+                }
+                None => self.say(
+                    "move the slider with ←/→ (or h/l) first, then enter; in the checklist, enter shows an item's details",
+                ),
             },
             KeyCode::Tab => {
                 self.focus = self.focus.next();
@@ -133,30 +133,20 @@ impl App {
                 self.focus = self.focus.prev();
                 None
             }
-            KeyCode::Char('j') | KeyCode::Down => {
-                self.move_down(view, 1);
-                None
-            }
-            KeyCode::Char('k') | KeyCode::Up => {
-                self.move_up(view, 1);
-                None
-            }
-            KeyCode::PageDown => {
-                self.move_down(view, 10);
-                None
-            }
-            KeyCode::PageUp => {
-                self.move_up(view, 10);
-                None
-            }
+            KeyCode::Char('j') | KeyCode::Down => self.move_down(view, 1),
+            KeyCode::Char('k') | KeyCode::Up => self.move_up(view, 1),
+            KeyCode::PageDown => self.move_down(view, 10),
+            KeyCode::PageUp => self.move_up(view, 10),
             KeyCode::Home if self.focus == Pane::Journal => {
                 self.journal_scroll = 0;
                 None
             }
-            KeyCode::Char('x') => {
+            KeyCode::Home => self.elsewhere("home shows the newest journal entry", Pane::Journal),
+            KeyCode::Char('x') if self.focus == Pane::Checklist => {
                 let (list, item) = self.cursor(engine)?;
                 tick(engine, list, item)
             }
+            KeyCode::Char('x') => self.elsewhere("x ticks the checklist item under ▸", Pane::Checklist),
             KeyCode::Char('t') => {
                 self.next_theme();
                 None
@@ -183,6 +173,45 @@ impl App {
                 None
             }
             _ => None,
+        }
+    }
+
+    /// Below the minimum size nothing but the "too small" notice is drawn, so a key cannot
+    /// be seen to act: only `q` does (asking first while the rollout is live, in words the
+    /// small screen shows) and ctrl-c. Any other key leaves the release and the screen as
+    /// they were, popups included.
+    fn on_key_too_small(&mut self, key: KeyEvent, view: &View) -> Option<Intent> {
+        if let Some(Popup::Confirm(c)) = &self.popup
+            && c.ask == Ask::Quit
+        {
+            let c = c.clone();
+            self.popup = None;
+            return self.on_confirm_key(&c, key, view);
+        }
+        if key.code == KeyCode::Char('q') {
+            return self.quit(view);
+        }
+        None
+    }
+
+    /// A pane's key pressed while another pane has focus: it does nothing there, and the
+    /// status line says where it acts.
+    pub(super) fn elsewhere(&mut self, what: &str, pane: Pane) -> Option<Intent> {
+        self.say(&format!(
+            "{what}: tab to the {} first ({} has focus)",
+            pane.title(),
+            self.focus.title()
+        ))
+    }
+
+    /// `q`: quits, asking first while this screen guards a live rollout.
+    fn quit(&mut self, view: &View) -> Option<Intent> {
+        // Only a holder's screen guards: a follower's closing stops nothing.
+        if view.engine.phase().is_live() && view.follower_of.is_none() {
+            self.ask(Ask::Quit, view);
+            None
+        } else {
+            Some(Intent::Quit)
         }
     }
 
@@ -223,15 +252,61 @@ impl App {
                 _ if closes => Flow::Done(None),
                 _ => Flow::Pass,
             },
+            Popup::Details { list, item } => {
+                // Whatever the key does, it does to the item shown.
+                self.cursor = Some((list, item));
+                match key.code {
+                    KeyCode::Char('r') => {
+                        self.popup = Some(popup);
+                        Flow::Done(self.rerun(engine, list, item))
+                    }
+                    KeyCode::Char('j') | KeyCode::Down | KeyCode::Char('k') | KeyCode::Up => {
+                        if matches!(key.code, KeyCode::Char('j') | KeyCode::Down) {
+                            self.move_down(view, 1);
+                        } else {
+                            self.move_up(view, 1);
+                        }
+                        self.popup = self
+                            .cursor(engine)
+                            .map(|(list, item)| Popup::Details { list, item });
+                        Flow::Done(None)
+                    }
+                    _ if closes => Flow::Done(None),
+                    _ => Flow::Pass,
+                }
+            }
+        }
+    }
+
+    /// `r` on a checklist item: its command runs now, its stage runs again, or the status
+    /// line says why nothing runs.
+    pub(super) fn rerun(&mut self, engine: &Engine, list: ListKind, item: usize) -> Option<Intent> {
+        let it = engine.plan().checklists.list(list).get(item)?;
+        match &it.check {
+            Some(Check::Command { .. }) => Some(Intent::Recheck { list, item }),
+            Some(Check::Stage(stage)) => Some(Intent::Rerun {
+                stage: stage.clone(),
+            }),
+            Some(Check::Metric { metric, .. }) => {
+                let every = fmt::duration(engine.plan().metrics.interval);
+                self.say(&format!(
+                    "\"{}\" is checked against {metric} at every sample (every {every}); nothing to run",
+                    it.text
+                ))
+            }
+            None => self.say(&format!(
+                "\"{}\" is ticked by hand with x; r re-runs automatic items; roll back is R (shift-r)",
+                it.text
+            )),
         }
     }
 
     fn pause_or_resume(&mut self, view: &View) -> Option<Intent> {
         let engine = view.engine;
         match engine.phase() {
-            Phase::Paused { by, .. } => {
-                let guarded = matches!(by, PauseCause::Guardrail(_) | PauseCause::Stale(_));
-                if guarded && !engine.blockers().is_empty() {
+            // The engine refuses a resume past these unless forced: ask, offering f.
+            Phase::Paused { .. } => {
+                if !engine.pause_blockers().is_empty() {
                     self.ask(Ask::ForceResume, view);
                     None
                 } else {
@@ -367,6 +442,58 @@ mod tests {
             r.press_with(KeyCode::Char('c'), KeyModifiers::CONTROL),
             Some(Intent::Quit)
         );
+        // A follower's guardrails do not run: its q quits without asking.
+        assert_eq!(r.press_following(KeyCode::Char('q')), Some(Intent::Quit));
+    }
+
+    #[test]
+    fn below_the_minimum_size_only_q_and_ctrl_c_act() {
+        let mut r = Rig::baking();
+        r.press(KeyCode::Char('j'));
+        let cursor = r.app.cursor(&r.engine);
+        r.resize(40, 12);
+        // R then y: nothing is asked, nothing is rolled back.
+        for code in [
+            KeyCode::Char('R'),
+            KeyCode::Char('y'),
+            KeyCode::Char('P'),
+            KeyCode::Char('f'),
+            KeyCode::Char(' '),
+            KeyCode::Char('x'),
+            KeyCode::Char('j'),
+            KeyCode::Right,
+            KeyCode::Tab,
+            KeyCode::Char('?'),
+        ] {
+            assert_eq!(r.press_small(code), None, "{code:?} acted");
+            assert!(r.app.popup().is_none(), "{code:?} opened a popup");
+        }
+        assert_eq!(r.app.slider(), None);
+        assert_eq!(r.app.focus(), Pane::Health);
+        assert_eq!(r.app.cursor(&r.engine), cursor);
+        // q asks while the rollout is live (the small screen shows the question); any
+        // other key keeps the screen, y quits.
+        assert_eq!(r.press_small(KeyCode::Char('q')), None);
+        assert!(matches!(r.app.popup(), Some(Popup::Confirm(c)) if c.ask == Ask::Quit));
+        assert_eq!(r.press_small(KeyCode::Char('R')), None);
+        assert!(r.app.popup().is_none());
+        r.press_small(KeyCode::Char('q'));
+        assert_eq!(r.press_small(KeyCode::Char('y')), Some(Intent::Quit));
+        assert_eq!(
+            r.press_with(KeyCode::Char('c'), KeyModifiers::CONTROL),
+            Some(Intent::Quit)
+        );
+        // A pending question from before the terminal shrank is not answered while small.
+        let mut r = Rig::baking();
+        r.press(KeyCode::Char('R'));
+        r.resize(40, 12);
+        assert_eq!(r.press_small(KeyCode::Char('y')), None);
+        r.resize(120, 40);
+        assert!(matches!(r.app.popup(), Some(Popup::Confirm(c)) if c.ask == Ask::Rollback));
+        // With nothing live, q quits at once.
+        let mut r = Rig::new();
+        r.resize(40, 12);
+        assert_eq!(r.press_small(KeyCode::Char('q')), Some(Intent::Quit));
     }
 
     #[test]
@@ -376,6 +503,92 @@ mod tests {
         assert!(r.app.status().is_some_and(|s| s.text.contains("shift")));
         assert_eq!(r.press(KeyCode::Char('r')), None);
         assert!(r.app.popup().is_none());
+    }
+
+    #[test]
+    fn r_in_the_checklist_runs_what_the_item_is_checked_by() {
+        let mut r = Rig::automatic();
+        assert_eq!(
+            r.press(KeyCode::Char('r')),
+            None,
+            "a hand item runs nothing"
+        );
+        assert!(
+            r.app
+                .status()
+                .is_some_and(|s| s.text.contains("ticked by hand with x"))
+        );
+        r.press(KeyCode::Char('j'));
+        assert_eq!(
+            r.press(KeyCode::Char('r')),
+            Some(Intent::Recheck {
+                list: ListKind::PreRelease,
+                item: 1
+            })
+        );
+        r.press(KeyCode::Char('j'));
+        assert_eq!(
+            r.press(KeyCode::Char('r')),
+            Some(Intent::Rerun { stage: "QA".into() })
+        );
+        r.press(KeyCode::Char('j'));
+        assert_eq!(
+            r.press(KeyCode::Char('r')),
+            None,
+            "a metric item runs nothing"
+        );
+        let said = r.app.status().unwrap();
+        assert!(!said.ok);
+        assert!(
+            said.text
+                .contains("checked against error_rate at every sample (every 15s)"),
+            "{}",
+            said.text
+        );
+    }
+
+    #[test]
+    fn enter_in_the_checklist_shows_the_items_details_and_its_keys_act_on_that_item() {
+        let mut r = Rig::automatic();
+        let details = |item| {
+            Some(Popup::Details {
+                list: ListKind::PreRelease,
+                item,
+            })
+        };
+        r.press(KeyCode::Char('j'));
+        r.press(KeyCode::Char('j'));
+        assert_eq!(r.press(KeyCode::Enter), None);
+        assert_eq!(r.app.popup().cloned(), details(2));
+        // `r` runs the stage again and the details stay open, to watch it.
+        assert_eq!(
+            r.press(KeyCode::Char('r')),
+            Some(Intent::Rerun { stage: "QA".into() })
+        );
+        assert_eq!(r.app.popup().cloned(), details(2));
+        // j and k walk on to the next item's details.
+        r.press(KeyCode::Char('j'));
+        assert_eq!(r.app.popup().cloned(), details(3));
+        r.press(KeyCode::Char('k'));
+        assert_eq!(r.app.popup().cloned(), details(2));
+        assert_eq!(r.press(KeyCode::Esc), None);
+        assert!(r.app.popup().is_none());
+        for close in [KeyCode::Esc, KeyCode::Enter, KeyCode::Char('q')] {
+            r.press(KeyCode::Enter);
+            assert_eq!(r.app.popup().cloned(), details(2));
+            assert_eq!(r.press(close), None, "{close:?} only closes");
+            assert!(r.app.popup().is_none(), "{close:?}");
+        }
+
+        // Elsewhere enter still applies the slider, and so it does in the checklist while
+        // a slider target waits.
+        let mut r = Rig::baking();
+        while r.app.focus() != Pane::Checklist {
+            r.press(KeyCode::Tab);
+        }
+        r.press(KeyCode::Right);
+        r.press(KeyCode::Enter);
+        assert!(matches!(r.app.popup(), Some(Popup::Confirm(c)) if c.ask == Ask::SetPercent(15)));
     }
 
     #[test]
@@ -391,7 +604,11 @@ mod tests {
     #[test]
     fn help_lists_every_key_the_bottom_line_names() {
         let help: Vec<&str> = super::super::popup::HELP.iter().map(|(k, _)| *k).collect();
-        for (key, _) in super::super::header::HINTS {
+        let header = super::super::header::HINTS
+            .iter()
+            .chain(&super::super::header::CHECKLIST_HINTS)
+            .chain(&super::super::header::JOURNAL_HINTS);
+        for (key, _) in header {
             let key = key.replace('/', " ");
             assert!(
                 help.iter()

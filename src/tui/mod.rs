@@ -11,6 +11,8 @@ pub mod app;
 pub mod checklist;
 pub mod confirm;
 pub mod cursor;
+mod details;
+pub mod fleet;
 pub mod header;
 pub mod health;
 pub mod journal;
@@ -22,6 +24,7 @@ pub mod popup;
 mod rig;
 pub mod rollout;
 pub mod run;
+pub mod status;
 pub mod theme;
 
 use chrono::{DateTime, Utc};
@@ -34,13 +37,16 @@ use std::collections::VecDeque;
 
 use crate::engine::Engine;
 use crate::engine::journal::Entry;
+use crate::pipeline::StageDetail;
+use crate::pipeline::checks::CheckDetail;
+use crate::support::escape::shown;
 
 pub use app::App;
 pub use keys::Intent;
 pub use layout::Pane;
 pub(crate) use layout::{MIN_HEIGHT, MIN_WIDTH};
 pub(crate) use run::signals;
-pub use run::{Ending, Flow, Screen, TuiOptions, run, run_loop};
+pub use run::{Ending, Flow, Screen, Tty, TuiOptions, run, run_loop, screen, stop_for};
 pub use theme::{Theme, ThemeError};
 
 /// Everything the screen shows that is not UI state, borrowed for one frame.
@@ -64,10 +70,15 @@ pub struct View<'a> {
     pub flag: String,
     /// Age of the newest sample at the engine clock; `None` before any sample.
     pub data_age: Option<chrono::Duration>,
+    /// Every stage and command check as the pipeline knows it (sources, runs, output),
+    /// for the details popup.
+    pub stages: &'a [StageDetail],
+    pub checks: &'a [CheckDetail],
 }
 
 impl<'a> View<'a> {
-    /// A view with no follower, no notice and data age taken from the engine's history.
+    /// A view with no follower, no notice, no pipeline details and data age taken from the
+    /// engine's history.
     pub fn new(
         engine: &'a Engine,
         journal: &'a VecDeque<Entry>,
@@ -93,6 +104,8 @@ impl<'a> View<'a> {
             holder_state: None,
             flag: String::new(),
             data_age: newest.map(|t| now - t),
+            stages: &[],
+            checks: &[],
         }
     }
 
@@ -114,7 +127,9 @@ pub fn render(frame: &mut Frame, app: &App, view: &View) {
     let theme = app.theme();
     frame.render_widget(Block::new().style(theme.text), area);
     let Some(areas) = layout::areas(area, view.banner(), app.zoomed(), health::rows(view)) else {
-        too_small(frame, app, area);
+        let asking_quit =
+            matches!(app.popup(), Some(app::Popup::Confirm(c)) if c.ask == confirm::Ask::Quit);
+        too_small(frame, app.theme(), area, asking_quit);
         return;
     };
     header::render(frame, app, view, areas.header);
@@ -139,18 +154,33 @@ pub fn render(frame: &mut Frame, app: &App, view: &View) {
     popup::render(frame, app, view, area);
 }
 
-fn too_small(frame: &mut Frame, app: &App, area: Rect) {
-    let text = vec![
+/// What the screens draw below 80×24 instead of a cramped layout. Only quitting acts
+/// there; `asking_quit` shows the question `q` put while the rollout is live, since the
+/// popup that usually asks it cannot be drawn.
+pub(crate) fn too_small(frame: &mut Frame, theme: &Theme, area: Rect, asking_quit: bool) {
+    let mut text = vec![
         Line::from(Span::styled(
             format!("terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT})"),
-            app.theme().warn,
+            theme.warn,
         )),
         Line::from(Span::styled(
-            format!("now {}×{} · ctrl-c quits", area.width, area.height),
-            app.theme().muted,
+            format!(
+                "now {}×{} · q quits · other keys wait",
+                area.width, area.height
+            ),
+            theme.muted,
         )),
     ];
-    let top = area.height.saturating_sub(2) / 2;
+    if asking_quit {
+        text.push(Line::raw(""));
+        text.push(Line::styled(
+            "Quit while the rollout is live? Guardrails stop watching.",
+            theme.bad,
+        ));
+        text.push(Line::styled("y quits · any other key stays", theme.key));
+    }
+    let used = u16::try_from(text.len()).unwrap_or(u16::MAX);
+    let top = area.height.saturating_sub(used) / 2;
     let rect = Rect {
         y: area.y + top,
         height: area.height - top,
@@ -192,7 +222,9 @@ pub(crate) fn title<'a>(app: &App, name: &'a str, detail: Option<String>) -> Lin
 
 /// Cuts `text` to `width` columns, ending in `…` when cut. Counts chars, which is what
 /// every string shipdeck writes itself is made of.
+/// Control characters in it are shown escaped first ([`shown`]), and counted as shown.
 pub(crate) fn fit(text: &str, width: usize) -> String {
+    let text = shown(text);
     if text.chars().count() <= width {
         return text.to_string();
     }
@@ -222,11 +254,29 @@ pub(crate) fn put_lines(frame: &mut Frame, area: Rect, lines: &[Line]) {
                 x = x.saturating_add(n.min(left));
                 continue;
             }
+            // Every text on the screen passes here or through `shown_lines`: whatever came
+            // from outside shows its control characters as escapes.
             x = buf
-                .set_stringn(x, y, span.content.as_ref(), usize::from(left), style)
+                .set_stringn(x, y, shown(&span.content), usize::from(left), style)
                 .0;
         }
     }
+}
+
+/// `lines` with every span's control characters shown escaped, for a widget that draws
+/// them itself (a popup's paragraph).
+pub(crate) fn shown_lines(lines: Vec<Line<'_>>) -> Vec<Line<'_>> {
+    lines
+        .into_iter()
+        .map(|mut line| {
+            for span in &mut line.spans {
+                if let std::borrow::Cow::Owned(s) = shown(&span.content) {
+                    span.content = s.into();
+                }
+            }
+            line
+        })
+        .collect()
 }
 
 /// Fills `area` with `style` and writes one line into it.

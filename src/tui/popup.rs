@@ -1,6 +1,7 @@
 //! tui::popup: what is drawn over the panes — help (every key), confirmations (promote,
-//! rollback, slider apply, forced resume, quit), the why of the latest guardrail trip, and
-//! the rollback runbook. Draws only; which popup is open and what its keys do is `app`'s.
+//! rollback, slider apply, forced resume, quit), the why of the latest guardrail trip, the
+//! rollback runbook and a checklist item's details (`details`). Draws only; which popup is
+//! open and what its keys do is `app`'s.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -10,6 +11,7 @@ use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
 
 use super::app::Popup;
 use super::confirm::{Ask, Confirm};
+use super::details::details;
 use super::{App, View, fit};
 use crate::engine::guardrail::{Explain, breaks, format_value};
 use crate::engine::journal::Verb;
@@ -18,7 +20,7 @@ use crate::plan::{Better, ListKind};
 use crate::support::fmt;
 
 /// Every key, as `?` shows it. The bottom line and the README list the same keys.
-pub(crate) const HELP: [(&str, &str); 17] = [
+pub(crate) const HELP: [(&str, &str); 19] = [
     (
         "space",
         "pause / resume (a guardrail pause resumes by itself once clear)",
@@ -29,14 +31,22 @@ pub(crate) const HELP: [(&str, &str); 17] = [
     ),
     ("R", "roll back: the flag goes off at once (asks first: y)"),
     ("← → / h l", "move the rollout slider by 5%"),
-    ("enter", "apply the slider's target (asks first)"),
+    (
+        "enter",
+        "apply the slider's target (asks first); checklist: the item's details",
+    ),
     ("tab / shift-tab", "move focus between panes"),
     (
         "j k / ↓ ↑",
-        "move in the checklist; scroll the journal when it has focus",
+        "checklist: move; journal: scroll (in the focused pane only)",
     ),
     ("PgDn PgUp", "ten at a time"),
-    ("x", "tick or untick the checklist item under ▸"),
+    ("home", "journal: back to the newest entry"),
+    ("x", "checklist: tick or untick the item under ▸"),
+    (
+        "r",
+        "checklist: run the item's check or stage again (roll back is R)",
+    ),
     ("w", "why: the latest guardrail trip, explained"),
     ("b", "the rollback runbook"),
     ("t", "next theme: dark, light, high-contrast"),
@@ -74,6 +84,12 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
             theme.bad,
             runbook(app, view, inner_w),
         ),
+        Popup::Details { list, item } => {
+            // Inside the frame, two rows of the screen stay clear of it.
+            let rows = usize::from(area.height.saturating_sub(4));
+            let (title, lines) = details(app, view, *list, *item, inner_w, rows);
+            (title, theme.title, lines)
+        }
     };
     let height = u16::try_from(lines.len() + 2)
         .unwrap_or(u16::MAX)
@@ -96,10 +112,13 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
         width: inner.width.saturating_sub(2),
         ..inner
     };
-    frame.render_widget(Paragraph::new(lines).style(theme.popup), padded);
+    frame.render_widget(
+        Paragraph::new(super::shown_lines(lines)).style(theme.popup),
+        padded,
+    );
 }
 
-fn centered(area: Rect, width: u16, height: u16) -> Rect {
+pub(super) fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let width = width.min(area.width);
     let height = height.min(area.height);
     Rect {
@@ -111,7 +130,7 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 }
 
 /// Greedy word wrap; a word longer than the width is cut.
-fn wrap(text: &str, width: usize) -> Vec<String> {
+pub(super) fn wrap(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
     let mut out = Vec::new();
     let mut line = String::new();
@@ -136,7 +155,7 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     out
 }
 
-fn keys_line<'a>(app: &App, keys: &[(&'a str, &'a str)]) -> Line<'a> {
+pub(super) fn keys_line<'a>(app: &App, keys: &[(&'a str, &str)]) -> Line<'a> {
     let theme = app.theme();
     let mut spans = Vec::new();
     for (i, (k, label)) in keys.iter().enumerate() {
@@ -188,18 +207,21 @@ fn confirm<'a>(app: &App, c: &Confirm, width: usize) -> Vec<Line<'a>> {
         }
     }
     lines.push(Line::raw(""));
-    let mut keys: Vec<(&str, &str)> = Vec::new();
-    if !c.force_only {
-        keys.push(("y", c.yes));
+    if c.yes.is_none() {
+        lines.push(Line::styled(
+            "y is not offered: the engine refuses this while anything is in the way.",
+            theme.muted,
+        ));
     }
-    if c.can_force {
-        keys.push(if c.force_only {
-            ("f", "force resume (journaled)")
-        } else {
-            ("f", "force past blockers (journaled)")
-        });
+    let mut keys: Vec<(&str, String)> = Vec::new();
+    if let Some(yes) = c.yes {
+        keys.push(("y", yes.to_string()));
     }
-    keys.push(("any other key", "cancels"));
+    if let Some(force) = c.force {
+        keys.push(("f", format!("{force} (journaled as forced)")));
+    }
+    keys.push(("any other key", "cancels".to_string()));
+    let keys: Vec<(&str, &str)> = keys.iter().map(|(k, l)| (*k, l.as_str())).collect();
     lines.push(keys_line(app, &keys));
     lines
 }

@@ -39,6 +39,28 @@ checklists:
   rollback: [Disable feature flag, Notify team]
 "#;
 
+/// The small plan with one pre-release item of each kind: by hand, a command, a stage, a
+/// metric.
+const AUTOMATIC: &str = r#"
+release: {name: shop, version: 1.0.0, strategy: canary}
+pipeline: [{name: QA, status_file: qa.json}, {name: Prod}]
+flag: {name: new_shop, kind: release, backend: {kind: file, path: flags.yaml}}
+rollout:
+  steps:
+    - {name: Canary, percent: 10, bake: 10m}
+metrics:
+  source: {kind: simulated, scenario: healthy, seed: 1}
+  interval: 15s
+  series:
+    error_rate: {unit: ratio}
+checklists:
+  pre_release:
+    - Code reviewed
+    - {item: Migrations applied, check: {command: [./migrated.sh]}}
+    - {item: QA signed off, stage: QA}
+    - {item: Error rate normal, check: {metric: error_rate, below: 1%}}
+"#;
+
 /// A real engine on a small plan, with a backend that confirms every write at once.
 pub(super) struct Rig {
     pub(super) engine: Engine,
@@ -49,7 +71,25 @@ pub(super) struct Rig {
 
 impl Rig {
     pub(super) fn new() -> Rig {
-        let plan = crate::plan::parse(PLAN, std::path::Path::new("plan.yaml")).unwrap();
+        Rig::of(PLAN)
+    }
+
+    /// Ready, on a plan with an automatic item of each kind, the checklist focused.
+    pub(super) fn automatic() -> Rig {
+        let mut r = Rig::of(AUTOMATIC);
+        r.focus(super::Pane::Checklist);
+        r
+    }
+
+    /// Tabs until `pane` has focus.
+    pub(super) fn focus(&mut self, pane: super::Pane) {
+        while self.app.focus() != pane {
+            self.press(KeyCode::Tab);
+        }
+    }
+
+    fn of(text: &str) -> Rig {
+        let plan = crate::plan::parse(text, std::path::Path::new("plan.yaml")).unwrap();
         Rig {
             engine: Engine::new(Arc::new(plan)),
             journal: VecDeque::new(),
@@ -127,6 +167,27 @@ impl Rig {
         let view = View::new(&self.engine, &self.journal, self.now, "alice");
         self.app.sync(&view, Rect::new(0, 0, 120, 40));
         self.app.on_key(KeyEvent::new(code, modifiers), &view)
+    }
+
+    /// The terminal is now `width`×`height`, as a resize event says.
+    pub(super) fn resize(&mut self, width: u16, height: u16) {
+        self.app.resize(Rect::new(0, 0, width, height));
+    }
+
+    /// A key on a terminal left at the size of the last `resize`, not redrawn at 120×40.
+    pub(super) fn press_small(&mut self, code: KeyCode) -> Option<Intent> {
+        let view = View::new(&self.engine, &self.journal, self.now, "alice");
+        self.app
+            .on_key(KeyEvent::new(code, KeyModifiers::NONE), &view)
+    }
+
+    /// A key on a screen that follows another controller holding the release.
+    pub(super) fn press_following(&mut self, code: KeyCode) -> Option<Intent> {
+        let mut view = View::new(&self.engine, &self.journal, self.now, "bob");
+        view.follower_of = Some("alice (headless on build-01, pid 4242, since 09:00:00Z)");
+        self.app.sync(&view, Rect::new(0, 0, 120, 40));
+        self.app
+            .on_key(KeyEvent::new(code, KeyModifiers::NONE), &view)
     }
 
     pub(super) fn sync(&mut self) {

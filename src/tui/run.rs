@@ -55,6 +55,12 @@ impl Screen {
 
     /// A terminal event: a key becomes an intent for the controller, or nothing.
     pub fn on_event(&mut self, event: &Event, snapshot: &Snapshot) -> Option<Intent> {
+        if let Event::Resize(width, height) = event {
+            // Keys that come before the next frame are read against the new size.
+            self.app
+                .resize(ratatui::layout::Rect::new(0, 0, *width, *height));
+            return None;
+        }
         let Event::Key(key) = event else {
             return None;
         };
@@ -99,6 +105,8 @@ impl<'a> View<'a> {
             holder_state: snapshot.holder_state(),
             flag: snapshot.flag.clone(),
             data_age: snapshot.data_age,
+            stages: &snapshot.stages,
+            checks: &snapshot.checks,
         }
     }
 }
@@ -134,12 +142,18 @@ where
     let mut answers: FuturesUnordered<oneshot::Receiver<Answer>> = FuturesUnordered::new();
     let mut dirty = true;
     let mut last_frame: Option<Instant> = None;
+    // When the bottom line's answer fades: a frame is drawn then, key or no key.
+    let mut fade_at: Option<Instant> = None;
     loop {
         // Draw now if a frame is due, else wake up when it is.
         let mut frame_at = None;
         if dirty {
             let due = last_frame.map_or(Instant::now(), |t| t + FRAME);
             if due <= Instant::now() {
+                fade_at = screen
+                    .app
+                    .fade_status(Instant::now().into_std())
+                    .map(Instant::from_std);
                 screen.draw(terminal, &snapshot)?;
                 last_frame = Some(Instant::now());
                 dirty = false;
@@ -159,6 +173,9 @@ where
                         }
                         Some(Intent::Recheck { list, item }) => {
                             answers.push(handle.recheck(list, item));
+                        }
+                        Some(Intent::Rerun { stage }) => {
+                            answers.push(handle.rerun(stage));
                         }
                         Some(Intent::TakeOver) => {
                             let why = format!("taken over on the screen by {}", snapshot.operator);
@@ -185,6 +202,10 @@ where
                 dirty = true;
             }
             () = tokio::time::sleep_until(frame_at.unwrap_or_else(Instant::now)), if frame_at.is_some() => {}
+            () = tokio::time::sleep_until(fade_at.unwrap_or_else(Instant::now)), if fade_at.is_some() && !dirty => {
+                fade_at = None;
+                dirty = true;
+            }
         }
     }
 }
@@ -229,8 +250,8 @@ pub(crate) async fn signals() -> Stop {
 /// The terminal's events, read by a thread of their own that blocks until the next one.
 /// crossterm's `EventStream` is not used: every poll of it takes the reader's lock, which
 /// its own helper thread holds while it waits, so each turn of the loop spun on that lock.
-fn terminal_events() -> impl Stream<Item = std::io::Result<Event>> + Unpin {
-    let (tx, mut rx) = mpsc::channel(64);
+fn terminal_events() -> mpsc::Receiver<std::io::Result<Event>> {
+    let (tx, rx) = mpsc::channel(64);
     // Detached. It waits a bounded time for each key so that it notices the loop is gone
     // and stops reading: keys typed while the process winds down reach the shell.
     std::thread::spawn(move || {
@@ -246,27 +267,85 @@ fn terminal_events() -> impl Stream<Item = std::io::Result<Event>> + Unpin {
             }
         }
     });
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+    rx
+}
+
+/// The terminal, taken for full-screen use: raw mode, the alternate screen and one reader
+/// of its keys, kept across screens (the fleet list and the release it opens) so that
+/// moving between them neither flickers nor loses a key. Given back when dropped, on
+/// every exit path.
+pub struct Tty {
+    terminal: ratatui::DefaultTerminal,
+    events: mpsc::Receiver<std::io::Result<Event>>,
+    // Last: the terminal is restored after the reader is told to stop.
+    _guard: TerminalGuard,
+}
+
+impl Tty {
+    pub fn take() -> anyhow::Result<Tty> {
+        // Armed before the terminal changes, so a half-done start is undone too. `try_init`
+        // also chains a panic hook that restores the terminal before the panic message.
+        let guard = TerminalGuard;
+        let terminal = ratatui::try_init()?;
+        Ok(Tty {
+            terminal,
+            events: terminal_events(),
+            _guard: guard,
+        })
+    }
+
+    /// The terminal to draw on and its events as they come.
+    pub fn parts(
+        &mut self,
+    ) -> (
+        &mut ratatui::DefaultTerminal,
+        impl Stream<Item = std::io::Result<Event>> + Unpin + '_,
+    ) {
+        let events = &mut self.events;
+        (
+            &mut self.terminal,
+            futures::stream::poll_fn(move |cx| events.poll_recv(cx)),
+        )
+    }
 }
 
 /// The control room: takes the terminal, runs until quit or a signal, restores the
 /// terminal, and stops the controller, saying on the way out what that leaves unguarded.
 pub async fn run(session: Session, opts: TuiOptions) -> anyhow::Result<()> {
-    let handle = driver::spawn(session);
-    let mut screen = Screen::new(&opts);
-    // Armed before the terminal changes, so a half-done start is undone too. `try_init` also
-    // chains a panic hook that restores the terminal before the panic message.
-    let guard = TerminalGuard;
-    let mut terminal = ratatui::try_init()?;
-    let events = terminal_events();
-    let result = run_loop(&mut terminal, &mut screen, &handle, events, signals()).await;
-    drop(guard);
-    let how = match &result {
-        Ok(Ending::Signal(how)) => *how,
-        _ => Stop::Quit,
-    };
-    if let Some(warning) = handle.stop(how).await {
+    let mut tty = Tty::take()?;
+    let (terminal, events) = tty.parts();
+    let (result, handle) = screen(terminal, events, session, &opts).await;
+    drop(tty);
+    if let Some(warning) = handle.stop(stop_for(&result)).await {
         eprintln!("shipdeck: {warning}");
     }
     result.map(|_| ())
+}
+
+/// The control room on a terminal already taken, until quit or a signal. The controller
+/// is left running: the caller stops it (`stop_for` says how), once it has given the
+/// terminal back or shown what it will show meanwhile.
+pub async fn screen<B, E>(
+    terminal: &mut Terminal<B>,
+    events: E,
+    session: Session,
+    opts: &TuiOptions,
+) -> (anyhow::Result<Ending>, Handle)
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+    E: Stream<Item = std::io::Result<Event>> + Unpin,
+{
+    let handle = driver::spawn(session);
+    let mut screen = Screen::new(opts);
+    let result = run_loop(terminal, &mut screen, &handle, events, signals()).await;
+    (result, handle)
+}
+
+/// How the controller stops after the screen's loop ended this way.
+pub fn stop_for(result: &anyhow::Result<Ending>) -> Stop {
+    match result {
+        Ok(Ending::Signal(how)) => *how,
+        _ => Stop::Quit,
+    }
 }

@@ -607,7 +607,7 @@ impl ReleaseStore for DyingStore {
     fn take_requests(&self) -> Result<Vec<InboxRequest>, StoreError> {
         self.inner.take_requests()
     }
-    fn request_wakes(&self) -> Option<shipdeck::watch::FileWatch> {
+    fn request_wakes(&self) -> Option<shipdeck::store::Wakes> {
         self.inner.request_wakes()
     }
     fn withdraw(&self, id: &str) -> Result<bool, StoreError> {
@@ -627,6 +627,9 @@ impl ReleaseStore for DyingStore {
     }
     fn journal_count(&self) -> Result<u64, StoreError> {
         self.inner.journal_count()
+    }
+    fn journal_recent(&self, n: usize) -> Result<JournalTail, StoreError> {
+        self.inner.journal_recent(n)
     }
     fn publish(&self, document: &[u8]) -> Result<(), StoreError> {
         self.inner.publish(document)
@@ -655,6 +658,7 @@ async fn a_store_writer_that_dies_ends_a_headless_run() {
         json: false,
         once: false,
         wait_for_approval: false,
+        standby: false,
         max_pause: Duration::from_secs(3600),
     };
     let mut driving = tokio::spawn(shipdeck::app::headless::run(session, opts));

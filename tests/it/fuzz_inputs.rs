@@ -1,9 +1,9 @@
 //! Fuzzing every reader of outside data with arbitrary input: plan files, the value
-//! syntaxes inside them, flag files (read, and written back), journals, state files,
-//! Prometheus answers over real HTTP, and the engine clock's speed. Each case runs on its
-//! own thread with the 2 MiB stack every thread shipdeck starts gets (std and tokio), and
-//! fails on a panic, a stack overflow (the process aborts) or a hang. Bounded so the
-//! whole file runs in well under a minute in a debug build.
+//! syntaxes inside them, flag files (read, and written back), journals, inbox requests,
+//! state files, Prometheus answers over real HTTP, and the engine clock's speed. Each case
+//! runs on its own thread with the 2 MiB stack every thread shipdeck starts gets (std and
+//! tokio), and fails on a panic, a stack overflow (the process aborts) or a hang. Bounded
+//! so the whole file runs in well under a minute in a debug build.
 //!
 //! Not fuzzed here yet, though they read outside data too: pipeline status files
 //! (`{"status","detail","url"}`, `src/pipeline/status_file.rs`) and theme files
@@ -23,9 +23,9 @@ use shipdeck::engine::values::{Batch, Exposure, Outcome, Reading};
 use shipdeck::engine::values::{DesiredFlag, FlagState};
 use shipdeck::engine::{Command, Engine, FlagEvent, Input, Progress};
 use shipdeck::flags::{FileBackend, FlagBackend};
-use shipdeck::metrics::{MetricsSource, Prometheus};
+use shipdeck::metrics::{Access, MetricsSource, Prometheus};
 use shipdeck::plan::{self, Condition, FlagKind, ListKind, Plan, Series, units};
-use shipdeck::store::{FileStore, ReleaseStore, StoreError};
+use shipdeck::store::{FileStore, INBOX_LIMIT, InboxRequest, ReleaseStore, StoreError};
 
 const STACK: usize = 2 << 20;
 const HANG: Duration = Duration::from_secs(10);
@@ -764,6 +764,106 @@ proptest! {
     }
 }
 
+// ─── inbox requests ──────────────────────────────────────────────────────────────────
+
+/// A request as `post` writes it, for the file name `fuzz.request.json`.
+fn request_json(command: &str, operator: &str) -> Vec<u8> {
+    let request = InboxRequest {
+        id: "fuzz".into(),
+        command: Command::Rollback,
+        operator: operator.into(),
+        reason: Some("fuzzing".into()),
+        at: at(0),
+        host: None,
+        role: None,
+        posted_by: None,
+    };
+    let mut v = serde_json::to_value(&request).unwrap();
+    if !command.is_empty() {
+        v["command"] = serde_json::json!({ "command": command });
+    }
+    serde_json::to_vec_pretty(&v).unwrap()
+}
+
+/// What another terminal, a half-written file or an attacker may leave under a request's
+/// name: a request, a damaged one, one for another id, JSON of another shape, bytes, and
+/// files past the size limit.
+fn request_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let limit = INBOX_LIMIT as usize;
+    prop_oneof![
+        2 => ("\\PC{0,16}", prop::sample::select(vec!["", "pause", "rollback", "launch"]))
+            .prop_map(|(operator, command)| request_json(command, &operator)),
+        2 => (0usize..400, prop::collection::vec(any::<u8>(), 0..8)).prop_map(|(cut, insert)| {
+            let mut bytes = request_json("", "alice");
+            let cut = cut.min(bytes.len());
+            bytes.splice(cut..cut, insert);
+            bytes
+        }),
+        1 => (0usize..400).prop_map(|keep| {
+            let mut bytes = request_json("", "alice");
+            bytes.truncate(keep);
+            bytes
+        }),
+        1 => Just(serde_json::to_vec(&serde_json::json!({"id": "other", "command": {"command": "rollback"}, "operator": "x", "at": "2024-01-01T00:00:00Z"})).unwrap()),
+        2 => prop::collection::vec(any::<u8>(), 0..2048),
+        1 => (1usize..400).prop_map(|n| format!("{}{}", "[".repeat(n), "]".repeat(n)).into_bytes()),
+        1 => (0usize..64).prop_map(move |extra| {
+            let mut bytes = request_json("", "alice");
+            bytes.pop();
+            bytes.pop();
+            let pad = limit + extra - bytes.len().min(limit);
+            bytes.extend(format!(",\"pad\":\"{}\"}}", "x".repeat(pad)).into_bytes());
+            bytes
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(192))]
+
+    /// Whatever lies under a request's name, the inbox is read at once and a good request
+    /// beside it is taken; the entry is either a request for its own id, taken once, or set
+    /// aside, answered and journaled once; nothing is left to be read again.
+    #[test]
+    fn inbox_request_bytes(bytes in request_bytes()) {
+        let size = bytes.len() as u64;
+        let (first, again, journaled, answer, rejected) = bounded("inbox", move || {
+            let dir = tempfile::tempdir().unwrap();
+            let store = FileStore::open(dir.path()).unwrap();
+            let good = InboxRequest {
+                id: "good".into(),
+                command: Command::Pause,
+                operator: "bob".into(),
+                reason: None,
+                at: at(1),
+                host: None,
+                role: None,
+                posted_by: None,
+            };
+            store.post(&good).unwrap();
+            std::fs::write(dir.path().join("inbox/fuzz.request.json"), &bytes).unwrap();
+            let first = store.take_requests().map(|t| t.into_iter().map(|r| r.id).collect::<Vec<_>>());
+            let again = store.take_requests().map(|t| t.len());
+            let journaled = store.journal().unwrap().entries.iter().filter(|e| e.action == "inbox").count();
+            let answer = store.take_answer("fuzz").unwrap();
+            let rejected = dir.path().join("inbox/fuzz.request.json.rejected").exists();
+            (first, again, journaled, answer, rejected)
+        });
+        let first = first.map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert!(first.contains(&"good".to_string()), "{:?}", first);
+        prop_assert_eq!(again.ok(), Some(0));
+        if first.contains(&"fuzz".to_string()) {
+            prop_assert!(size <= INBOX_LIMIT);
+            prop_assert_eq!(journaled, 0);
+            prop_assert!(answer.is_none() && !rejected);
+        } else {
+            prop_assert_eq!(journaled, 1);
+            prop_assert!(rejected, "set aside");
+            prop_assert!(answer.is_some_and(|a| !a.ok), "the poster is told");
+        }
+    }
+}
+
 // ─── state files ─────────────────────────────────────────────────────────────────────
 
 fn healthy_plan() -> Arc<Plan> {
@@ -1135,9 +1235,8 @@ proptest! {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             let mut source = Prometheus::new(
                 &url,
-                None,
+                Access::default(),
                 Duration::from_millis(300),
-                &[],
                 &[series("error_rate"), series("p95")],
             )
             .unwrap();

@@ -10,6 +10,7 @@
 
 mod app;
 mod architecture;
+mod canary;
 mod checklist;
 mod control;
 mod engine;
@@ -24,3 +25,4 @@ mod recording;
 mod store;
 mod support;
 mod tui;
+mod war_room;

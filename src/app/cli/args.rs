@@ -22,8 +22,36 @@ pub struct Cli {
     /// Where state.json, journal.jsonl and the lock live; default .shipdeck/ beside the plan.
     #[arg(long, global = true)]
     pub state_dir: Option<PathBuf>,
+    /// Where releases are kept: `file` (beside the plan) or `postgres` (the database at
+    /// $SHIPDECK_DATABASE_URL, shared by every machine). Default: the plan's `store:`, else file.
+    #[arg(long, global = true, value_enum)]
+    pub store: Option<StoreArg>,
+    /// With `--store postgres` and no command (the fleet screen): where to look for plans,
+    /// so that enter opens a release; `*.yaml` here and one folder down. Repeatable;
+    /// default: the current directory.
+    #[arg(long, value_name = "DIR")]
+    pub plan_dir: Vec<PathBuf>,
+    /// With no command (the fleet screen, or the demo): dark, light, high-contrast, or a
+    /// theme file.
+    #[arg(long)]
+    pub theme: Option<String>,
     #[command(subcommand)]
     pub command: Option<Cmd>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreArg {
+    File,
+    Postgres,
+}
+
+impl From<StoreArg> for plan::StoreKind {
+    fn from(s: StoreArg) -> Self {
+        match s {
+            StoreArg::File => plan::StoreKind::File,
+            StoreArg::Postgres => plan::StoreKind::Postgres,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -39,6 +67,10 @@ pub enum Cmd {
     Check(CheckArgs),
     /// When would these guardrails have paused or rolled back? The plan over past metrics.
     Backtest(BacktestArgs),
+    /// Judge a canary's samples against a baseline's, offline: the same Mann-Whitney test,
+    /// Hodges-Lehmann shift and verdict the canary judge gives a release (exit 0 pass,
+    /// 3 high or low, 4 no data, 2 invalid input).
+    Judge(JudgeArgs),
     /// Play a flight recording (`--record`): on the screen, or headless to check that the
     /// engine still decides the same.
     Replay(ReplayArgs),
@@ -70,12 +102,34 @@ pub enum Cmd {
     },
     /// Write a commented plan.yaml and flags.yaml to start a release from.
     Init(InitArgs),
+    /// Every release in the store (PostgreSQL): what is rolling out right now, who guards
+    /// it, and its last guardrail trip.
+    Releases {
+        /// One JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move a release between stores.
+    #[command(subcommand)]
+    Store(StoreCmd),
     /// The journal: every action and decision.
     Journal {
         plan: PathBuf,
         /// A Markdown timeline, ready for the postmortem.
         #[arg(long)]
         markdown: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCmd {
+    /// Copy a release's state and journal from its files into the database, so every
+    /// machine can share it. Refused while a controller holds the release.
+    Copy {
+        plan: PathBuf,
+        /// The store to copy into.
+        #[arg(long, value_enum)]
+        to: StoreArg,
     },
 }
 
@@ -89,6 +143,14 @@ pub struct OpenArgs {
     /// Record every sample batch, command and decision to this new file, for `shipdeck replay`.
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+    /// Serve this release's state as Prometheus metrics at http://ADDR/metrics
+    /// (`127.0.0.1:9464`, or `:9464` for every interface).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+    /// The plan's steps changed under a release in the middle of its rollout: take them,
+    /// pausing on the highest step at or below the flag's live percent (journaled).
+    #[arg(long)]
+    pub accept_plan_change: bool,
 }
 
 #[derive(Debug, Args)]
@@ -117,11 +179,63 @@ pub struct BacktestArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct JudgeArgs {
+    /// The baseline's samples: one number per line, a CSV with the numbers in its last
+    /// column, a JSON array of numbers, or a Prometheus query_range answer with one series.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: PathBuf,
+    /// The canary's samples, in any of the same forms.
+    #[arg(long, value_name = "FILE")]
+    pub canary: PathBuf,
+    /// Of the shift's interval, in (0, 1).
+    #[arg(long, default_value_t = 0.98)]
+    pub confidence: f64,
+    /// The tolerance band is ±tolerance × |shift|: High or Low needs the whole interval
+    /// outside it.
+    #[arg(long, default_value_t = 0.25)]
+    pub tolerance: f64,
+    /// Which change fails: increase (latency, errors), decrease (throughput), or either.
+    #[arg(long, value_enum, default_value = "either")]
+    pub direction: DirectionArg,
+    /// Drop each arm's outliers beyond Kayenta's IQR fences with this factor (e.g. 3).
+    #[arg(long, value_name = "FACTOR")]
+    pub remove_outliers: Option<f64>,
+    /// Fewer samples than this in either arm, after NaN and outliers are dropped, is no data.
+    #[arg(long, default_value_t = 10)]
+    pub min_samples: usize,
+    /// How the size of the change is measured.
+    #[arg(long, value_enum, default_value = "mean-ratio")]
+    pub effect_size: EffectArg,
+    /// High needs an effect at least this big (default: none, 1 for mean-ratio, 0.5 for cles).
+    #[arg(long, value_name = "EFFECT")]
+    pub allowed_increase: Option<f64>,
+    /// Low needs an effect at most this big (default: none, as for --allowed-increase).
+    #[arg(long, value_name = "EFFECT")]
+    pub allowed_decrease: Option<f64>,
+    /// The result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DirectionArg {
+    Increase,
+    Decrease,
+    Either,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EffectArg {
+    MeanRatio,
+    Cles,
+}
+
+#[derive(Debug, Args)]
 pub struct ReplayArgs {
     pub recording: PathBuf,
     /// Engine seconds per real second; default: the recorded speed on screen, as fast as
-    /// possible headless.
-    #[arg(long)]
+    /// possible headless. Above 0, at most 1000000.
+    #[arg(long, value_parser = crate::app::options::parse_speed, allow_hyphen_values = true)]
     pub speed: Option<f64>,
     /// No screen: feed the recorded inputs to the engine and compare its decisions with the
     /// recorded ones (exit 0 the same, 1 diverged).
@@ -150,6 +264,10 @@ pub struct RunArgs {
     /// Wait for `shipdeck promote` at manual approvals instead of exiting 4.
     #[arg(long)]
     pub wait_for_approval: bool,
+    /// Stand by while another controller holds the release, and take over within seconds
+    /// when it dies, loses its connection or freezes (on any machine sharing the store).
+    #[arg(long, conflicts_with = "once")]
+    pub standby: bool,
     /// How long (engine time) a guardrail pause may last before exiting 4.
     #[arg(long, default_value = "30m", value_parser = parse_duration)]
     pub max_pause: Duration,
@@ -158,6 +276,14 @@ pub struct RunArgs {
     /// Record every sample batch, command and decision to this new file, for `shipdeck replay`.
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+    /// Serve this release's state as Prometheus metrics at http://ADDR/metrics
+    /// (`127.0.0.1:9464`, or `:9464` for every interface).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+    /// The plan's steps changed under a release in the middle of its rollout: take them,
+    /// pausing on the highest step at or below the flag's live percent (journaled).
+    #[arg(long)]
+    pub accept_plan_change: bool,
 }
 
 #[derive(Debug, Args)]
@@ -169,6 +295,10 @@ pub struct ActArgs {
     /// Act past open checklist items, unclear guardrails or a starved step (journaled as forced).
     #[arg(long)]
     pub force: bool,
+    /// How long the flag backend may take to confirm the change (a rollback: the flag read
+    /// back off) before the command exits 4.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub wait: Duration,
 }
 
 #[derive(Debug, Args)]

@@ -112,24 +112,24 @@ pub(super) async fn flags_list(path: &Path, users: usize, json: bool) -> Result<
         "missing (shipdeck creates it off at 0% on start)".into(),
         |s| format!("{} [{}]", s.summary(), s.kind.name()),
     );
-    out!("{} in {}: {state}", found.flag, found.backend);
+    out_line!("{} in {}: {state}", found.flag, found.backend);
     match &found.bucketing {
-        crate::flags::Bucketing::Flagd => out!(
+        crate::flags::Bucketing::Flagd => out_line!(
             "  bucketing: flagd fractional over \"{}<user>\" (murmur3)",
             found.flag
         ),
         crate::flags::Bucketing::Unleash {
             group_id,
             stickiness,
-        } => out!(
+        } => out_line!(
             "  bucketing: Unleash gradual rollout, murmur3(\"{group_id}:<user>\") % 100 + 1, stickiness {stickiness}"
         ),
     }
     if let Some(s) = &found.state {
         let now = found.reach(if s.enabled { s.percent() } else { 0 }, users);
-        out!("  now: {now} of {users} sample users outside the groups");
+        out_line!("  now: {now} of {users} sample users outside the groups");
     }
-    out!("  preview over {users} sample users (user-0 …) by step:");
+    out_line!("  preview over {users} sample users (user-0 …) by step:");
     for (step, value) in plan.rollout.steps.iter().zip(&steps) {
         let reach = value["reach"].as_u64().unwrap_or_default();
         let groups = if step.groups.is_empty() {
@@ -137,7 +137,7 @@ pub(super) async fn flags_list(path: &Path, users: usize, json: bool) -> Result<
         } else {
             format!("  + everyone in [{}]", step.groups.join(", "))
         };
-        out!(
+        out_line!(
             "    {:<16} {:>3}%  {reach:>6} users ({:.1}%){groups}",
             step.name,
             step.percent,
@@ -150,11 +150,11 @@ pub(super) async fn flags_list(path: &Path, users: usize, json: bool) -> Result<
             format!("{user} bucket {}", found.evaluate(&user, &[]).bucket)
         })
         .collect();
-    out!("  sample buckets: {}", samples.join(", "));
+    out_line!("  sample buckets: {}", samples.join(", "));
     if !others.is_empty() {
-        out!("  other flags in the file:");
+        out_line!("  other flags in the file:");
         for (name, s) in &others {
-            out!("    {name:<24} {} [{}]", s.summary(), s.kind.name());
+            out_line!("    {name:<24} {} [{}]", s.summary(), s.kind.name());
         }
     }
     Ok(0)

@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use super::Cli;
 use crate::app::options::INVALID;
-use crate::plan::{self, Plan};
-use crate::store::{FileStore, ReleaseStore};
+use crate::control::exporter::MetricsListener;
+use crate::plan::{self, Plan, StoreKind};
+use crate::store::postgres::DbUrl;
+use crate::store::{FileStore, PgStore, ReleaseStore};
 
 /// The operator: `--operator`, else `$SHIPDECK_OPERATOR` (clap reads it), else `$USER`.
 pub(super) fn operator(cli: &Cli) -> String {
@@ -29,12 +31,81 @@ pub(super) fn load_plan(path: &Path) -> Result<Arc<Plan>, u8> {
     }
 }
 
+/// `--metrics-listen ADDR` bound before the release opens, so that a port in use is the
+/// user's to fix (exit 2) before anything is locked or started.
+pub(super) async fn metrics_listener(addr: Option<&str>) -> Result<Option<MetricsListener>, u8> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    match MetricsListener::bind(addr).await {
+        Ok(l) => Ok(Some(l)),
+        Err(e) => {
+            eprintln!("{e}");
+            Err(INVALID)
+        }
+    }
+}
+
+/// The store the command line or the plan names.
+pub(super) fn store_kind(cli: &Cli, plan: &Plan) -> StoreKind {
+    cli.store.map(StoreKind::from).unwrap_or(plan.store)
+}
+
+/// The release's store, for a command that writes or acts (made if missing).
 pub(super) fn open_store(cli: &Cli, plan: &Plan) -> Result<Arc<dyn ReleaseStore>> {
-    let dir = cli
-        .state_dir
-        .clone()
-        .unwrap_or_else(|| crate::store::state_dir_for(&plan.path));
+    match store_kind(cli, plan) {
+        StoreKind::File => open_files(cli, plan),
+        StoreKind::Postgres => open_database(plan),
+    }
+}
+
+/// The release in the database at `$SHIPDECK_DATABASE_URL`.
+pub(super) fn open_database(plan: &Plan) -> Result<Arc<dyn ReleaseStore>> {
+    let url = DbUrl::from_env()?;
+    let store = PgStore::open(url, &plan.release.name, &plan.release.version)?;
+    Ok(Arc::new(store))
+}
+
+/// The release's files: `--state-dir`, else `.shipdeck/` beside the plan.
+pub(super) fn open_files(cli: &Cli, plan: &Plan) -> Result<Arc<dyn ReleaseStore>> {
+    let dir = state_dir(cli, plan);
     let store = FileStore::open(&dir)
         .with_context(|| format!("cannot use the state directory {}", dir.display()))?;
     Ok(Arc::new(store))
+}
+
+/// The release's store, for a command that only reads it: nothing is made or written.
+pub(super) fn open_store_to_read(cli: &Cli, plan: &Plan) -> Result<Arc<dyn ReleaseStore>> {
+    if store_kind(cli, plan) == StoreKind::Postgres {
+        let url = DbUrl::from_env()?;
+        let store = PgStore::open_existing(url, &plan.release.name, &plan.release.version)?;
+        return Ok(Arc::new(store));
+    }
+    let dir = state_dir(cli, plan);
+    let store = FileStore::open_read_only(&dir)
+        .with_context(|| format!("cannot read the state directory {}", dir.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Opens the release for a command; a plan whose steps changed under it is the user's
+/// to settle, reported as a plan error (exit 2).
+pub(super) async fn open_release(
+    plan: Arc<Plan>,
+    opts: crate::control::Options,
+    store: Arc<dyn ReleaseStore>,
+) -> Result<Result<crate::control::Session, u8>> {
+    match crate::control::open(plan, opts, store).await {
+        Ok(session) => Ok(Ok(session)),
+        Err(e @ crate::control::ControllerError::PlanChanged { .. }) => {
+            eprintln!("error: {e}");
+            Ok(Err(INVALID))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn state_dir(cli: &Cli, plan: &Plan) -> std::path::PathBuf {
+    cli.state_dir
+        .clone()
+        .unwrap_or_else(|| crate::store::state_dir_for(&plan.path))
 }

@@ -12,21 +12,39 @@ pub mod args;
 mod backtest;
 mod check;
 mod flags;
+mod fleet;
+mod fleet_screen;
 mod init;
 mod journal;
+mod judge;
 mod load;
 mod notes;
 mod open;
 mod replay;
 mod run;
+mod samples;
 mod status;
 
+use crate::app::options::INVALID;
 pub use args::Cli;
-use args::{Cmd, FlagsCmd};
+use args::{Cmd, FlagsCmd, StoreArg, StoreCmd};
 
 /// Runs the command line; returns the process exit code.
 pub async fn main(cli: Cli) -> Result<u8> {
+    if cli.command.is_some() && (!cli.plan_dir.is_empty() || cli.theme.is_some()) {
+        eprintln!(
+            "--plan-dir and --theme before a command are for the screen `shipdeck` opens with no command; give a command's own options after it (`shipdeck open PLAN --theme light`)"
+        );
+        return Ok(INVALID);
+    }
     match &cli.command {
+        None if cli.store == Some(StoreArg::Postgres) => fleet_screen::fleet_screen(&cli).await,
+        None if !cli.plan_dir.is_empty() => {
+            eprintln!(
+                "--plan-dir is for the fleet screen: `shipdeck --store postgres --plan-dir DIR`"
+            );
+            Ok(INVALID)
+        }
         None => {
             demo::run(
                 cli.operator.clone(),
@@ -34,7 +52,7 @@ pub async fn main(cli: Cli) -> Result<u8> {
                 &DemoArgs {
                     scenario: "incident".into(),
                     speed: None,
-                    theme: None,
+                    theme: cli.theme.clone(),
                 },
             )
             .await
@@ -44,6 +62,7 @@ pub async fn main(cli: Cli) -> Result<u8> {
         Some(Cmd::Run(args)) => run::run(&cli, args).await,
         Some(Cmd::Check(args)) => check::check(args).await,
         Some(Cmd::Backtest(args)) => backtest::backtest(args).await,
+        Some(Cmd::Judge(args)) => Ok(judge::judge(args)),
         Some(Cmd::Replay(args)) => replay::replay(&cli, args).await,
         Some(Cmd::Status { plan: path, json }) => status::status(&cli, path, *json),
         Some(Cmd::Promote(a)) => act::act(&cli, a, Command::Promote { force: a.force }).await,
@@ -64,6 +83,8 @@ pub async fn main(cli: Cli) -> Result<u8> {
         Some(Cmd::Tick(args)) => act::tick(&cli, args).await,
         Some(Cmd::Notes { plan: path, plain }) => notes::notes(path, *plain),
         Some(Cmd::Init(args)) => init::init(args),
+        Some(Cmd::Releases { json }) => fleet::releases(*json),
+        Some(Cmd::Store(StoreCmd::Copy { plan, to })) => fleet::copy(&cli, plan, *to),
         Some(Cmd::Journal {
             plan: path,
             markdown,

@@ -5,7 +5,7 @@ use anyhow::{Result, bail};
 
 use super::Cli;
 use super::args::RunArgs;
-use super::load::{load_plan, open_store, operator};
+use super::load::{load_plan, metrics_listener, open_release, open_store, operator};
 use crate::control as controller;
 
 pub(super) async fn run(cli: &Cli, args: &RunArgs) -> Result<u8> {
@@ -18,16 +18,38 @@ pub(super) async fn run(cli: &Cli, args: &RunArgs) -> Result<u8> {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
+    let exporter = match metrics_listener(args.metrics_listen.as_deref()).await {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
+    if let Some(l) = &exporter {
+        eprintln!("serving metrics at http://{}/metrics", l.local_addr());
+    }
     let store = open_store(cli, &plan)?;
     // A cron run guards only while it runs, by design: its stop is no warning.
-    let mode = if args.once { "once" } else { "headless" };
+    let mode = if args.once {
+        controller::open::ONCE
+    } else if args.standby {
+        crate::store::postgres::STANDBY
+    } else {
+        "headless"
+    };
     let mut opts = controller::Options::new(operator(cli), args.clock.clock(), mode);
     opts.record = args.record.clone();
     opts.plan_path = Some(args.plan.clone());
-    let session = controller::open(plan, opts, store).await?;
-    if let Some(h) = session.controller.follower_of() {
+    opts.accept_plan_change = args.accept_plan_change;
+    let mut session = match open_release(plan, opts, store).await? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    if let Some(l) = exporter {
+        session.controller.serve_metrics(l);
+    }
+    if let Some(h) = session.controller.follower_of()
+        && !args.standby
+    {
         eprintln!(
-            "another controller holds this release: {h}\n  hint: send it commands with `shipdeck promote|pause|resume|rollback PLAN`, or watch it with `shipdeck status PLAN`"
+            "another controller holds this release: {h}\n  hint: send it commands with `shipdeck promote|pause|resume|rollback PLAN`, watch it with `shipdeck status PLAN`, or stand by to take over with `--standby`"
         );
         return Ok(1);
     }
@@ -38,6 +60,7 @@ pub(super) async fn run(cli: &Cli, args: &RunArgs) -> Result<u8> {
             once: args.once,
             wait_for_approval: args.wait_for_approval,
             max_pause: args.max_pause,
+            standby: args.standby,
         },
     )
     .await;
@@ -47,7 +70,8 @@ pub(super) async fn run(cli: &Cli, args: &RunArgs) -> Result<u8> {
             serde_json::json!({"exit": outcome.code, "why": outcome.why})
         );
     } else {
-        eprintln!("{}", outcome.why);
+        // The why may quote a reason or a name from outside.
+        eprintln!("{}", crate::support::escape::shown(&outcome.why));
     }
     Ok(outcome.code)
 }

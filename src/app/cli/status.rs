@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::Cli;
-use super::load::{load_plan, open_store};
+use super::load::{load_plan, open_store_to_read};
 use crate::control as controller;
 use crate::engine::Phase;
 
@@ -15,16 +15,12 @@ pub(super) fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let store = open_store(cli, &plan)?;
+    let store = open_store_to_read(cli, &plan)?;
     let progress = store.load()?;
     let holder = store.holder()?;
     // Only the count and the newest entry: the journal may be large.
     let journal_entries = store.journal_count()?;
-    let end = store.journal_end()?;
-    let newest = store
-        .journal_since(end.saturating_sub(64 * 1024))?
-        .entries
-        .pop();
+    let newest = store.journal_recent(1)?.entries.pop();
     if json {
         let value = serde_json::json!({
             "release": plan.release.name,
@@ -38,15 +34,15 @@ pub(super) fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
         return Ok(0);
     }
     let Some(p) = progress else {
-        out!(
+        out_line!(
             "{} {}: not started (no state in {})",
             plan.release.name,
             plan.release.version,
             store.describe()
         );
         if let Some(h) = &holder {
-            out!("  held by {}", controller::describe_holder(h));
-            out!("  {}", heartbeat_line(store.as_ref()));
+            out_line!("  held by {}", controller::describe_holder(h));
+            out_line!("  {}", heartbeat_line(store.as_ref()));
         }
         return Ok(0);
     };
@@ -60,7 +56,7 @@ pub(super) fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
                 .map(|s| format!("step {}/{} {}", i + 1, plan.rollout.steps.len(), s.title()))
         })
         .unwrap_or_default();
-    out!(
+    out_line!(
         "{} {} ─ {} ─ {} {step}",
         plan.release.name,
         plan.release.version,
@@ -70,11 +66,11 @@ pub(super) fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
     match engine.phase() {
         Phase::Paused { reason, .. }
         | Phase::RollingBack { reason }
-        | Phase::RolledBack { reason } => out!("  why: {reason}"),
+        | Phase::RolledBack { reason } => out_line!("  why: {reason}"),
         _ => {}
     }
     if let Some(left) = engine.time_left() {
-        out!("  bake left: {}", crate::support::fmt::duration(left));
+        out_line!("  bake left: {}", crate::support::fmt::duration(left));
     }
     let p = engine.progress();
     if let Some(live) = &p.live {
@@ -82,21 +78,21 @@ pub(super) fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
             .overridden
             .map(|o| format!(" (slider override {o}%)"))
             .unwrap_or_default();
-        out!(
+        out_line!(
             "  flag {}: {}{over}",
             plan.flag.name,
             crate::engine::describe_flag(live)
         );
     }
     if let Some(x) = p.trips.last() {
-        out!(
+        out_line!(
             "  last trip at {}: {}",
             x.at.format("%Y-%m-%d %H:%M:%SZ"),
             x.summary()
         );
-        out!("    rule: {}", x.rule_text);
+        out_line!("    rule: {}", x.rule_text);
         if let Some(q) = &x.query {
-            out!("    query: {q}");
+            out_line!("    query: {q}");
         }
         let samples: Vec<String> = x
             .samples
@@ -111,17 +107,17 @@ pub(super) fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
                 )
             })
             .collect();
-        out!("    samples: {}", samples.join(", "));
+        out_line!("    samples: {}", samples.join(", "));
     }
     match holder {
         Some(h) => {
-            out!("  held by {}", controller::describe_holder(&h));
-            out!("  {}", heartbeat_line(store.as_ref()));
+            out_line!("  held by {}", controller::describe_holder(&h));
+            out_line!("  {}", heartbeat_line(store.as_ref()));
         }
-        None => out!("  no controller running"),
+        None => out_line!("  no controller running"),
     }
     if let Some(e) = &newest {
-        out!("  last: {}", e.line());
+        out_line!("  last: {}", e.line());
     }
     Ok(0)
 }

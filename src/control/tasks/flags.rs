@@ -9,49 +9,44 @@ use crate::control::message::{Adapter, Message};
 use crate::control::writer::Wish;
 use crate::engine::values::{DesiredFlag, FlagState};
 use crate::engine::{FlagEvent, Input};
-use crate::flags::FlagBackend;
+use crate::flags::{FlagBackend, FlagError};
 use crate::support::backoff::Backoff;
 
 /// Writes the flag when the engine asks, retrying loudly with backoff until the backend
 /// confirms; in between, watches for changes made outside shipdeck: a file backend through
 /// a file watcher (the poll stays as a slower fallback), any other by polling.
+///
+/// `initial` is the flag as opening read it (and told the engine). A missing flag is
+/// created, off at 0%, only when `create` says the release has never asked anything of
+/// it; otherwise its absence was an outside change, and stays the engine's to decide.
 pub(in crate::control) async fn run_flags(
     mut backend: Box<dyn FlagBackend>,
+    initial: Option<FlagState>,
+    create: bool,
     mut desired: watch::Receiver<Option<Wish>>,
     poll: Duration,
     tx: mpsc::Sender<Message>,
 ) {
-    let mut seen: Option<FlagState> = None;
+    let mut seen: Option<FlagState> = initial;
     let mut last_error: Option<String> = None;
     // Outside changes reported to the engine, to tell stale wishes from fresh ones.
     let mut outside_sent = 0u64;
-    match backend.read().await {
-        Ok(Some(state)) => {
-            seen = Some(state.clone());
-            send_flag(&tx, FlagEvent::Loaded { state }).await;
-        }
-        Ok(None) => {
-            let create = DesiredFlag {
-                enabled: false,
-                percent: 0,
-                groups: vec![],
-            };
-            match backend.write(&create).await {
-                Ok(state) => {
-                    seen = Some(state.clone());
-                    send_flag(&tx, FlagEvent::Created { state }).await;
-                }
-                Err(e) => {
-                    last_error = Some(e.to_string());
-                    let error = e.to_string();
-                    send_flag(&tx, FlagEvent::Unreadable { error }).await;
-                }
+    if seen.is_none() && create {
+        let off = DesiredFlag {
+            enabled: false,
+            percent: 0,
+            groups: vec![],
+        };
+        match backend.write(&off).await {
+            Ok(state) => {
+                seen = Some(state.clone());
+                send_flag(&tx, FlagEvent::Created { state }).await;
             }
-        }
-        Err(e) => {
-            last_error = Some(e.to_string());
-            let error = e.to_string();
-            send_flag(&tx, FlagEvent::Unreadable { error }).await;
+            Err(e) => {
+                last_error = Some(e.to_string());
+                let error = e.to_string();
+                send_flag(&tx, FlagEvent::Unreadable { error }).await;
+            }
         }
     }
     let mut watcher = match backend.watched_file().map(crate::watch::FileWatch::start) {
@@ -83,13 +78,25 @@ pub(in crate::control) async fn run_flags(
                 loop {
                     // Refused because the flag changed outside since shipdeck last saw it:
                     // nothing was written, and that change is reported like any other.
+                    // Refused because the flag is gone since shipdeck last saw it: nothing
+                    // was created in its place (`None`), and the engine is told.
                     let written = match backend.write(&want).await {
-                        Ok(state) => Ok(state),
-                        Err(crate::flags::FlagError::ChangedOutside { found, .. }) => Ok(*found),
+                        Ok(state) => Ok(Some(state)),
+                        Err(FlagError::ChangedOutside { found, .. }) => Ok(Some(*found)),
+                        Err(FlagError::Vanished { .. }) => Ok(None),
                         Err(e) => Err(e.to_string()),
                     };
                     let failure = match written {
-                        Ok(state) if want.is_met_by(&state) => {
+                        Ok(None) => {
+                            seen = None;
+                            last_error = None;
+                            outside_sent += 1;
+                            if !send_flag(&tx, FlagEvent::Missing).await {
+                                return;
+                            }
+                            break;
+                        }
+                        Ok(Some(state)) if want.is_met_by(&state) => {
                             seen = Some(state.clone());
                             last_error = None;
                             if !send_flag(&tx, FlagEvent::Confirmed { state }).await {
@@ -99,13 +106,13 @@ pub(in crate::control) async fn run_flags(
                         }
                         // Turned back on right after shipdeck turned it off: the rollback
                         // wins, so it is written again.
-                        Ok(state) if !want.enabled => {
+                        Ok(Some(state)) if !want.enabled => {
                             seen = Some(state);
                             "the flag read back on right after it was turned off".to_string()
                         }
                         // An outside edit landed before the write or between the write and
                         // the read-back: not written over; the engine decides what it means.
-                        Ok(state) => {
+                        Ok(Some(state)) => {
                             seen = Some(state.clone());
                             last_error = None;
                             outside_sent += 1;
@@ -155,7 +162,8 @@ async fn send_flag(tx: &mpsc::Sender<Message>, event: FlagEvent) -> bool {
 }
 
 /// Reads the flag and reports what is new since `seen`: an outside change, a flag gone
-/// unreadable (the last good state stays), or readable again. `false` once nobody listens.
+/// from the backend, a flag gone unreadable (the last good state stays), or readable
+/// again. `false` once nobody listens.
 async fn check_flag(
     backend: &mut dyn FlagBackend,
     seen: &mut Option<FlagState>,
@@ -176,7 +184,15 @@ async fn check_flag(
             }
             true
         }
-        Ok(None) => true,
+        Ok(None) => {
+            let recovered = last_error.take().is_some();
+            if seen.is_none() && !recovered {
+                return true;
+            }
+            *seen = None;
+            *outside_sent += 1;
+            send_flag(tx, FlagEvent::Missing).await
+        }
         Err(e) => {
             let error = e.to_string();
             if last_error.as_deref() == Some(error.as_str()) {

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-use super::file_changed;
 use crate::control::message::Message;
 use crate::store::{InboxAnswer, ReleaseStore};
 
@@ -20,7 +19,7 @@ pub(in crate::control) async fn run_inbox(store: Arc<dyn ReleaseStore>, tx: mpsc
             Duration::from_millis(200)
         };
         tokio::select! {
-            woke = file_changed(&mut wakes) => if !woke {
+            woke = crate::store::wakes::woken(&mut wakes) => if !woke {
                 wakes = None;
             },
             _ = tokio::time::sleep(every) => {}

@@ -11,26 +11,47 @@ use crate::engine::Input;
 use crate::engine::values::{Batch, Exposure, Outcome, Reading};
 use crate::metrics::MetricsSource;
 
-/// Polls the metrics source at the engine clock, one batch per interval.
+/// Polls the metrics source at the engine clock, one batch per interval. The history
+/// before it (`backfill` long) fills sparklines and baselines; a cron run passes the
+/// time of its last evaluation as `catch_up`, and gets the history up to then, then the
+/// samples since then as one catch-up (asked over that range only when the engine would
+/// credit it: see [`crate::engine::catch_up_limit`]).
+#[allow(clippy::too_many_arguments)]
 pub(in crate::control) async fn run_metrics(
     mut source: Box<dyn MetricsSource>,
     names: Vec<String>,
     clock: Clock,
     interval: Duration,
     backfill: Duration,
+    catch_up: Option<DateTime<Utc>>,
     exposure: watch::Receiver<Exposure>,
     tx: mpsc::Sender<Message>,
 ) {
     let step = chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::seconds(15));
     let now = clock.now();
-    let from = now - chrono::Duration::from_std(backfill).unwrap_or_default();
-    let batches = source.history(from, now, interval).await;
+    let since = catch_up.filter(|s| *s < now);
+    let until = since.unwrap_or(now);
+    let from = until - chrono::Duration::from_std(backfill).unwrap_or_default();
+    let batches = source.history(from, until, interval).await;
     if tx
         .send(Message::Input(Input::History { batches }))
         .await
         .is_err()
     {
         return;
+    }
+    if let Some(since) = since {
+        let limit =
+            chrono::Duration::from_std(crate::engine::catch_up_limit(interval)).unwrap_or_default();
+        let batches = if now - since <= limit {
+            source.history(since, now, interval).await
+        } else {
+            Vec::new()
+        };
+        let input = Input::CatchUp { since, batches };
+        if tx.send(Message::Input(input)).await.is_err() {
+            return;
+        }
     }
     // The first poll is at once, at the last instant on the interval grid: waiting for the
     // next one would hold the engine clock (capped one interval past the newest batch)

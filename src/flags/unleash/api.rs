@@ -40,7 +40,8 @@ impl Api {
         project: &str,
         environment: &str,
     ) -> Result<Api, FlagError> {
-        let shown = url.trim().to_string();
+        // What messages show: never the password.
+        let shown = crate::support::escape::passwords(url.trim()).into_owned();
         let bad = |reason: String| {
             FlagError::Unleash {
             url: shown.clone(),
@@ -49,7 +50,7 @@ impl Api {
                 .into(),
         }
         };
-        let mut base = Url::parse(&shown).map_err(|e| bad(e.to_string()))?;
+        let mut base = Url::parse(url.trim()).map_err(|e| bad(e.to_string()))?;
         if !matches!(base.scheme(), "http" | "https") {
             return Err(bad(format!(
                 "the scheme `{}` is not http or https",

@@ -63,6 +63,15 @@ impl UnleashBackend {
         check_percent(&self.flag, desired)?;
         let (feature, strategies) = match self.load().await? {
             Some(found) => found,
+            // Gone since shipdeck last saw it: deleted outside shipdeck. Creating it again
+            // is a person's decision (a resume), never a side effect of the next step.
+            None if desired.enabled && self.last.is_some() => {
+                self.last = None;
+                return Err(FlagError::Vanished {
+                    where_: format!("unleash {}", self.api.shown),
+                    flag: self.flag.clone(),
+                });
+            }
             None => {
                 self.create_flag().await?;
                 self.load().await?.ok_or_else(|| {

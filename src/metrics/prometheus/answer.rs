@@ -12,8 +12,16 @@ const SNIPPET_BYTES: usize = 120;
 
 /// What messages about an answer need to know about where it came from.
 pub(super) struct Origin<'a> {
+    /// The server's URL as the plan gave it (no credentials in it).
     pub(super) base: &'a str,
-    pub(super) token_var: Option<&'a str>,
+    pub(super) credential: Option<Presented<'a>>,
+}
+
+/// The credential sent, as a message may name it: where it came from, never its value.
+#[derive(Clone, Copy)]
+pub(super) enum Presented<'a> {
+    Bearer { var: &'a str },
+    Basic { username: &'a str, var: &'a str },
 }
 
 /// The API's envelope: `{"status": "success", "data": ...}` or
@@ -83,14 +91,19 @@ pub(super) fn range_answer(
 /// Reads one HTTP answer of the API; `Err` is the sentence an operator sees.
 fn decode(status: u16, body: &[u8], origin: &Origin<'_>) -> Result<Data, String> {
     if status == 401 || status == 403 {
-        return Err(match origin.token_var {
-            Some(var) => format!(
+        return Err(match origin.credential {
+            Some(Presented::Bearer { var }) => format!(
                 "{} rejected the bearer token (HTTP {status}); check the token in ${var}",
                 origin.base
             ),
+            Some(Presented::Basic { username, var }) => format!(
+                "{} rejected user `{username}` (HTTP {status}); check the password in ${var} \
+                 and the `basic_auth` username",
+                origin.base
+            ),
             None => format!(
-                "{} needs credentials (HTTP {status}); set `token_env` in the metrics source to \
-                 the environment variable holding a bearer token",
+                "{} needs credentials (HTTP {status}); set `token_env` (a bearer token) or \
+                 `basic_auth` in the metrics source",
                 origin.base
             ),
         });
@@ -227,7 +240,7 @@ mod tests {
 
     const ORIGIN: Origin<'static> = Origin {
         base: "http://prom:9090",
-        token_var: None,
+        credential: None,
     };
 
     fn instant(body: &str) -> Outcome {
@@ -319,11 +332,26 @@ mod tests {
     fn rejected_credentials_name_the_env_var() {
         let with = Origin {
             base: "http://prom:9090",
-            token_var: Some("PROM_TOKEN"),
+            credential: Some(Presented::Bearer { var: "PROM_TOKEN" }),
         };
         let text = decode(401, b"", &with).unwrap_err();
         assert!(
             text.contains("$PROM_TOKEN") && text.contains("401"),
+            "{text}"
+        );
+        let basic = Origin {
+            base: "https://prom:9090",
+            credential: Some(Presented::Basic {
+                username: "grafana",
+                var: "PROM_PASSWORD",
+            }),
+        };
+        let text = decode(401, b"", &basic).unwrap_err();
+        assert!(
+            text.contains("https://prom:9090")
+                && text.contains("`grafana`")
+                && text.contains("$PROM_PASSWORD")
+                && text.contains("401"),
             "{text}"
         );
         let text = decode(403, b"{}", &ORIGIN).unwrap_err();

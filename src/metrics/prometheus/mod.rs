@@ -1,8 +1,8 @@
 //! metrics::prometheus: the Prometheus HTTP API (and anything speaking it: Thanos, Mimir,
-//! VictoriaMetrics) over reqwest with rustls. Owns the queries, the timeouts and the
-//! transport (this module) and the reading of answers (`answer`); never panics on a
-//! response, never prints the bearer token, and never asks for "now": every query carries
-//! the engine clock as `time=`.
+//! VictoriaMetrics, Cortex) over reqwest with rustls. Owns the queries, the timeouts, the
+//! transport with its credentials and private CA (this module) and the reading of answers
+//! (`answer`); never panics on a response, never prints a token, a password or a header
+//! value, and never asks for "now": every query carries the engine clock as `time=`.
 
 mod answer;
 
@@ -12,13 +12,14 @@ use futures::future::{BoxFuture, join_all};
 use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{MetricsError, MetricsSource, Secret};
 use crate::engine::values::{Batch, Exposure, Outcome, Reading};
-use crate::plan::Series;
+use crate::plan::{BasicAuth, Series};
 use crate::support::fmt;
-use answer::{Origin, instant_answer, range_answer};
+use answer::{Origin, Presented, instant_answer, range_answer};
 
 /// Prometheus refuses range queries above 11,000 points per series; stay under it.
 const MAX_POINTS_PER_RANGE: usize = 10_000;
@@ -28,7 +29,8 @@ const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 /// The prometheus metrics source: one instant query per series per poll, all at once.
 #[derive(Debug)]
 pub struct Prometheus {
-    /// The url as the plan gave it, for messages.
+    /// The url as the plan gave it, for messages (it carries no credentials: the plan
+    /// refuses them, and any that come another way are masked).
     base: String,
     query_url: Url,
     range_url: Url,
@@ -38,12 +40,67 @@ pub struct Prometheus {
     series: Vec<Query>,
 }
 
+/// How to reach a server: who to say we are, what to add to every request, and which CA
+/// to trust. Secrets in it come from the environment and never print themselves.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    pub credential: Option<Credential>,
+    /// Sent with every request (`X-Scope-OrgID: tenant` for Mimir and Cortex).
+    pub headers: Vec<(String, String)>,
+    /// A PEM file with the CA certificate(s) to trust instead of the system's.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// The one Authorization a source sends.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// `Authorization: Bearer <token>`.
+    Bearer(Secret),
+    /// HTTP basic authentication.
+    Basic { username: String, password: Secret },
+}
+
+impl Access {
+    /// The plan's `token_env`, `basic_auth` and `headers`, with the secrets read now from
+    /// the environment; a missing or empty variable is an error naming it.
+    pub fn from_env(
+        token_env: Option<&str>,
+        basic_auth: Option<&BasicAuth>,
+        headers: &[(String, String)],
+    ) -> Result<Access, MetricsError> {
+        let credential = match (token_env, basic_auth) {
+            (Some(var), _) => Some(Credential::Bearer(Secret::from_env(var, "token_env")?)),
+            (None, Some(b)) => Some(Credential::Basic {
+                username: b.username.clone(),
+                password: Secret::from_env(&b.password_env, "basic_auth.password_env")?,
+            }),
+            (None, None) => None,
+        };
+        Ok(Access {
+            credential,
+            headers: headers.to_vec(),
+            ca_file: None,
+        })
+    }
+
+    pub fn with_ca_file(mut self, ca_file: Option<PathBuf>) -> Access {
+        self.ca_file = ca_file;
+        self
+    }
+}
+
 #[derive(Debug)]
-struct Auth {
-    /// Marked sensitive, so reqwest never shows it either.
-    header: HeaderValue,
-    /// The env var the token came from: what a rejected-token message names.
-    var: String,
+enum Auth {
+    Bearer {
+        /// Marked sensitive, so reqwest never shows it either.
+        header: HeaderValue,
+        /// The env var the token came from: what a rejected-token message names.
+        var: String,
+    },
+    Basic {
+        username: String,
+        password: Secret,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -54,17 +111,18 @@ struct Query {
 
 impl Prometheus {
     /// `url` is the server's base (`http://prometheus:9090`, or with a path prefix);
-    /// `timeout` bounds each query; `headers` go with every request (e.g. `X-Scope-OrgID`).
-    /// Every series needs a `query`.
+    /// `access` says how to authenticate and which CA to trust; `timeout` bounds each
+    /// query. Every series needs a `query`.
     pub fn new(
         url: &str,
-        token: Option<Secret>,
+        access: Access,
         timeout: Duration,
-        headers: &[(String, String)],
         series: &[Series],
     ) -> Result<Prometheus, MetricsError> {
-        let base = url.trim().to_string();
-        let parsed = Url::parse(&base).map_err(|e| MetricsError::BadUrl {
+        // `base` is what messages show: never the password.
+        let given = url.trim();
+        let base = crate::support::escape::passwords(given).into_owned();
+        let parsed = Url::parse(given).map_err(|e| MetricsError::BadUrl {
             url: base.clone(),
             reason: e.to_string(),
         })?;
@@ -91,7 +149,7 @@ impl Prometheus {
             .collect::<Result<Vec<_>, _>>()?;
 
         let mut default_headers = HeaderMap::new();
-        for (name, value) in headers {
+        for (name, value) in &access.headers {
             let header =
                 HeaderName::from_bytes(name.as_bytes()).map_err(|_| MetricsError::BadHeader {
                     name: name.clone(),
@@ -107,26 +165,34 @@ impl Prometheus {
             default_headers.insert(header, value);
         }
 
-        let auth = match token {
-            Some(secret) => {
+        let auth = match access.credential {
+            Some(Credential::Bearer(secret)) => {
                 let mut header = HeaderValue::from_str(&format!("Bearer {}", secret.expose()))
                     .map_err(|_| MetricsError::TokenInvalid {
                         var: secret.var().to_string(),
+                        key: "token_env",
                     })?;
                 header.set_sensitive(true);
-                Some(Auth {
+                Some(Auth::Bearer {
                     header,
                     var: secret.var().to_string(),
                 })
             }
+            Some(Credential::Basic { username, password }) => {
+                Some(Auth::Basic { username, password })
+            }
             None => None,
         };
 
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("shipdeck/", env!("CARGO_PKG_VERSION")))
             .default_headers(default_headers)
             .connect_timeout(timeout)
-            .timeout(timeout)
+            .timeout(timeout);
+        if let Some(path) = &access.ca_file {
+            builder = builder.tls_certs_only(ca_certificates(path)?);
+        }
+        let client = builder
             .build()
             .map_err(|e| MetricsError::Client(e.to_string()))?;
 
@@ -141,20 +207,6 @@ impl Prometheus {
         })
     }
 
-    /// As [`Prometheus::new`], with the bearer token read now from the environment variable
-    /// `token_env` (the plan's `SourceSpec::Prometheus` fields); a missing or empty variable
-    /// is an error naming it.
-    pub fn from_env(
-        url: &str,
-        token_env: Option<&str>,
-        timeout: Duration,
-        headers: &[(String, String)],
-        series: &[Series],
-    ) -> Result<Prometheus, MetricsError> {
-        let token = token_env.map(Secret::from_env).transpose()?;
-        Prometheus::new(url, token, timeout, headers, series)
-    }
-
     /// One poll at `at`, for `shipdeck check`: does every query answer, and with what.
     pub async fn probe(&mut self, at: DateTime<Utc>) -> Vec<Reading> {
         self.poll(at, Exposure::default()).await.readings
@@ -163,7 +215,13 @@ impl Prometheus {
     fn origin(&self) -> Origin<'_> {
         Origin {
             base: &self.base,
-            token_var: self.auth.as_ref().map(|a| a.var.as_str()),
+            credential: self.auth.as_ref().map(|a| match a {
+                Auth::Bearer { var, .. } => Presented::Bearer { var },
+                Auth::Basic { username, password } => Presented::Basic {
+                    username,
+                    var: password.var(),
+                },
+            }),
         }
     }
 
@@ -229,8 +287,15 @@ impl Prometheus {
 
     async fn send(&self, url: Url) -> Result<reqwest::Response, reqwest::Error> {
         let mut request = self.client.get(url);
-        if let Some(auth) = &self.auth {
-            request = request.header(AUTHORIZATION, auth.header.clone());
+        match &self.auth {
+            Some(Auth::Bearer { header, .. }) => {
+                request = request.header(AUTHORIZATION, header.clone());
+            }
+            // reqwest marks the header it builds as sensitive.
+            Some(Auth::Basic { username, password }) => {
+                request = request.basic_auth(username, Some(password.expose()));
+            }
+            None => {}
         }
         request.send().await
     }
@@ -248,6 +313,12 @@ impl Prometheus {
         } else if err.is_connect() && refused(err) {
             format!(
                 "cannot connect to {}: connection refused; is Prometheus running and listening there?",
+                self.base
+            )
+        } else if err.is_connect() && certificate(err) {
+            format!(
+                "cannot connect to {}: {cause}; if a private CA signed the server's certificate, \
+                 give its PEM file as `ca_file` in the metrics source",
                 self.base
             )
         } else if err.is_connect() {
@@ -362,6 +433,32 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
+/// The CA certificates in a PEM file, or why there are none.
+fn ca_certificates(path: &Path) -> Result<Vec<reqwest::Certificate>, MetricsError> {
+    let fail = |reason: String| MetricsError::CaFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| fail(root_cause(&e)))?;
+    if certs.is_empty() {
+        return Err(fail("it holds no PEM certificate".into()));
+    }
+    Ok(certs)
+}
+
+/// The TLS handshake failed over the server's certificate (rustls says so in its errors).
+fn certificate(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        if e.to_string().contains("certificate") {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
 fn refused(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut cause = Some(err);
     while let Some(e) = cause {
@@ -410,52 +507,128 @@ mod tests {
         );
     }
 
+    fn none() -> Access {
+        Access::default()
+    }
+
+    fn bearer(var: &str, value: &str) -> Access {
+        Access {
+            credential: Some(Credential::Bearer(Secret::new(var, value))),
+            ..Access::default()
+        }
+    }
+
     #[test]
     fn construction_errors_say_where() {
         let ok = [series("p95", Some("up"))];
         let timeout = Duration::from_secs(2);
-        let err = Prometheus::new("not a url", None, timeout, &[], &ok).unwrap_err();
+        let err = Prometheus::new("not a url", none(), timeout, &ok).unwrap_err();
         assert!(err.to_string().contains("`not a url`"), "{err}");
-        let err = Prometheus::new("ftp://h", None, timeout, &[], &ok).unwrap_err();
+        let err = Prometheus::new("ftp://h", none(), timeout, &ok).unwrap_err();
         assert!(err.to_string().contains("ftp"), "{err}");
-        let err =
-            Prometheus::new("http://h", None, timeout, &[], &[series("cpu", None)]).unwrap_err();
+        let err = Prometheus::new("http://h", none(), timeout, &[series("cpu", None)]).unwrap_err();
         assert!(err.to_string().contains("`cpu`"), "{err}");
-        let headers = [("bad header".to_string(), "v".to_string())];
-        let err = Prometheus::new("http://h", None, timeout, &headers, &ok).unwrap_err();
+        let headers = Access {
+            headers: vec![("bad header".to_string(), "v".to_string())],
+            ..Access::default()
+        };
+        let err = Prometheus::new("http://h", headers, timeout, &ok).unwrap_err();
         assert!(err.to_string().contains("`bad header`"), "{err}");
-        let token = Secret::new("PROM_TOKEN", "s3cr3t\nvalue");
-        let err = Prometheus::new("http://h", Some(token), timeout, &[], &ok).unwrap_err();
+        let err = Prometheus::new(
+            "http://h",
+            bearer("PROM_TOKEN", "s3cr3t\nvalue"),
+            timeout,
+            &ok,
+        )
+        .unwrap_err();
         let text = err.to_string();
         assert!(
             text.contains("`PROM_TOKEN`") && !text.contains("s3cr3t"),
             "{text}"
         );
+        // A password that came in the URL another way is masked in every message.
+        let err = Prometheus::new("ftp://admin:hunter2@h", none(), timeout, &ok).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("admin:***@h") && !text.contains("hunter2"),
+            "{text}"
+        );
     }
 
     #[test]
-    fn the_token_is_read_from_the_named_env_var() {
+    fn a_ca_file_that_is_missing_or_not_pem_is_named() {
         let ok = [series("p95", Some("up"))];
-        let timeout = Duration::from_secs(2);
-        let var = "SHIPDECK_TEST_SURELY_UNSET_PROM_TOKEN_91c2";
-        let err = Prometheus::from_env("http://h", Some(var), timeout, &[], &ok).unwrap_err();
-        assert!(err.to_string().contains(&format!("`{var}`")), "{err}");
-        // PATH is set wherever cargo runs tests: it stands in for a token variable.
-        let p = Prometheus::from_env("http://h", Some("PATH"), timeout, &[], &ok).unwrap();
-        assert_eq!(p.auth.as_ref().map(|a| a.var.as_str()), Some("PATH"));
-        let p = Prometheus::from_env("http://h", None, timeout, &[], &ok).unwrap();
-        assert!(p.auth.is_none());
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("ca.pem");
+        let with = |ca: &Path| Access {
+            ca_file: Some(ca.to_path_buf()),
+            ..Access::default()
+        };
+        let err =
+            Prometheus::new("https://h", with(&missing), Duration::from_secs(1), &ok).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains(&missing.display().to_string()) && text.contains("ca_file"),
+            "{text}"
+        );
+        let garbage = dir.path().join("garbage.pem");
+        std::fs::write(&garbage, "not a certificate\n").unwrap();
+        let err =
+            Prometheus::new("https://h", with(&garbage), Duration::from_secs(1), &ok).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("garbage.pem") && text.contains("no PEM certificate"),
+            "{text}"
+        );
     }
 
     #[test]
-    fn debug_never_shows_the_token_or_header_values() {
-        let token = Secret::new("PROM_TOKEN", "s3cr3t-token");
-        let headers = [("X-Api-Key".to_string(), "k3y-value".to_string())];
+    fn secrets_are_read_from_the_named_env_vars() {
+        let var = "SHIPDECK_TEST_SURELY_UNSET_PROM_TOKEN_91c2";
+        let err = Access::from_env(Some(var), None, &[]).unwrap_err();
+        assert!(
+            err.to_string().contains(&format!("`{var}`")) && err.to_string().contains("token_env"),
+            "{err}"
+        );
+        let basic = BasicAuth {
+            username: "grafana".into(),
+            password_env: var.into(),
+        };
+        let err = Access::from_env(None, Some(&basic), &[]).unwrap_err();
+        assert!(
+            err.to_string().contains(&format!("`{var}`"))
+                && err.to_string().contains("basic_auth.password_env"),
+            "{err}"
+        );
+        // PATH is set wherever cargo runs tests: it stands in for a secret's variable.
+        let a = Access::from_env(Some("PATH"), None, &[]).unwrap();
+        assert!(matches!(a.credential, Some(Credential::Bearer(s)) if s.var() == "PATH"));
+        let basic = BasicAuth {
+            username: "grafana".into(),
+            password_env: "PATH".into(),
+        };
+        let a = Access::from_env(None, Some(&basic), &[]).unwrap();
+        assert!(matches!(
+            a.credential,
+            Some(Credential::Basic { ref username, ref password })
+                if username == "grafana" && password.var() == "PATH"
+        ));
+        assert!(
+            Access::from_env(None, None, &[])
+                .unwrap()
+                .credential
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_secrets_or_header_values() {
+        let mut access = bearer("PROM_TOKEN", "s3cr3t-token");
+        access.headers = vec![("X-Api-Key".to_string(), "k3y-value".to_string())];
         let p = Prometheus::new(
             "http://h:9090",
-            Some(token),
+            access,
             Duration::from_secs(1),
-            &headers,
             &[series("p95", Some("up"))],
         )
         .unwrap();
@@ -463,5 +636,20 @@ mod tests {
         assert!(!debug.contains("s3cr3t-token"), "{debug}");
         assert!(!debug.contains("k3y-value"), "{debug}");
         assert_eq!(p.describe(), "prometheus http://h:9090 (1 series)");
+        let basic = Access {
+            credential: Some(Credential::Basic {
+                username: "grafana".into(),
+                password: Secret::new("PROM_PASSWORD", "pa55word"),
+            }),
+            ..Access::default()
+        };
+        let p = Prometheus::new(
+            "http://h:9090",
+            basic,
+            Duration::from_secs(1),
+            &[series("p95", Some("up"))],
+        )
+        .unwrap();
+        assert!(!format!("{p:?}").contains("pa55word"));
     }
 }

@@ -1,5 +1,4 @@
-//! plan::read::checklists: the checklists (with their automatic checks) and the
-//! notifiers. Cross-checks that checks name real series and stages; never runs a check.
+//! plan::read::checklists: the checklists, with their automatic checks. Cross-checks that checks name real series and stages; never runs a check.
 
 use super::Reader;
 use super::values::{Fields, backticked};
@@ -238,60 +237,5 @@ impl Reader {
             metric,
             condition: condition?,
         })
-    }
-
-    pub(super) fn notify(&mut self, node: &Node) -> Option<Vec<NotifierSpec>> {
-        let items = self.list(
-            node,
-            "`notify`",
-            "list the notifiers, like `- {kind: log, path: deploy.log}`",
-        )?;
-        let mut out = Vec::with_capacity(items.len());
-        let mut ok = true;
-        for item in items {
-            match self.notifier(item) {
-                Some(n) => out.push(n),
-                None => ok = false,
-            }
-        }
-        ok.then_some(out)
-    }
-
-    fn notifier(&mut self, node: &Node) -> Option<NotifierSpec> {
-        #[derive(Clone, Copy)]
-        enum K {
-            Webhook,
-            Log,
-        }
-        match self.kind(
-            node,
-            "notifier",
-            &[("webhook", K::Webhook), ("log", K::Log)],
-        )? {
-            K::Webhook => {
-                let f = self.fields(node, "the webhook notifier", &["kind", "url_env"])?;
-                let url_env = self
-                    .required(
-                        &f,
-                        "url_env",
-                        "the webhook notifier",
-                        "add `url_env: SLACK_WEBHOOK_URL`, the environment variable holding the URL",
-                    )
-                    .and_then(|n| self.env_name(n, "webhook url_env"))?;
-                Some(NotifierSpec::Webhook { url_env })
-            }
-            K::Log => {
-                let f = self.fields(node, "the log notifier", &["kind", "path"])?;
-                let path = self
-                    .required(
-                        &f,
-                        "path",
-                        "the log notifier",
-                        "add `path: deploy.log` (relative to the plan)",
-                    )
-                    .and_then(|n| self.path(n, "log path"))?;
-                Some(NotifierSpec::Log { path })
-            }
-        }
     }
 }

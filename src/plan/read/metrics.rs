@@ -11,7 +11,7 @@ use crate::plan::model::*;
 use crate::plan::summary::{rule_text, unit_name};
 use crate::plan::units;
 use crate::plan::yaml::{Node, Value};
-use crate::support::suggest;
+use crate::support::{escape, suggest};
 
 impl Reader {
     /// The metrics section, and its series on their own: a bad `interval` must not stop
@@ -136,7 +136,15 @@ impl Reader {
                 let f = self.fields(
                     node,
                     "the prometheus source",
-                    &["kind", "url", "token_env", "timeout", "headers"],
+                    &[
+                        "kind",
+                        "url",
+                        "token_env",
+                        "basic_auth",
+                        "timeout",
+                        "headers",
+                        "ca_file",
+                    ],
                 )?;
                 let url = self
                     .required(
@@ -145,10 +153,25 @@ impl Reader {
                         "the prometheus source",
                         "add `url: http://127.0.0.1:9090`",
                     )
-                    .and_then(|n| self.url(n, "prometheus url"));
+                    .and_then(|n| self.source_url(n));
                 let token_env = match f.get("token_env") {
                     Some(n) => self.env_name(n, "prometheus token_env").map(Some),
                     None => Some(None),
+                };
+                let basic_auth = match (f.get("basic_auth"), f.get("token_env")) {
+                    (Some(b), Some(_)) => {
+                        self.error(
+                            b,
+                            "the prometheus source has both `token_env` and `basic_auth`",
+                            Some(
+                                "a server takes one Authorization header: keep the one it asks for"
+                                    .to_string(),
+                            ),
+                        );
+                        None
+                    }
+                    (Some(b), None) => self.basic_auth(b).map(Some),
+                    (None, _) => Some(None),
                 };
                 let timeout = match f.get("timeout") {
                     Some(n) => self.positive_duration(n, "prometheus timeout"),
@@ -158,11 +181,17 @@ impl Reader {
                     Some(n) => self.headers(n),
                     None => Some(Vec::new()),
                 };
+                let ca_file = match f.get("ca_file") {
+                    Some(n) => self.path(n, "prometheus ca_file").map(Some),
+                    None => Some(None),
+                };
                 Some(SourceSpec::Prometheus {
                     url: url?,
                     token_env: token_env?,
+                    basic_auth: basic_auth?,
                     timeout: timeout?,
                     headers: headers?,
+                    ca_file: ca_file?,
                 })
             }
             K::Replay => {
@@ -180,6 +209,64 @@ impl Reader {
         }
     }
 
+    /// The server's URL. Credentials in it are refused (a plan is shared and committed);
+    /// the message shows the URL with its password masked.
+    fn source_url(&mut self, node: &Node) -> Option<String> {
+        let raw = node.scalar_text();
+        if let Some(t) = raw.as_deref()
+            && escape::has_userinfo(t)
+        {
+            self.error(
+                node,
+                format!(
+                    "the prometheus url `{}` carries credentials; a plan holds no secret",
+                    escape::passwords(t)
+                ),
+                Some(
+                    "remove them from the url and write `basic_auth: {username: NAME, password_env: PROMETHEUS_PASSWORD}` with the password exported in that variable"
+                        .to_string(),
+                ),
+            );
+            return None;
+        }
+        self.url(node, "prometheus url")
+    }
+
+    fn basic_auth(&mut self, node: &Node) -> Option<BasicAuth> {
+        let f = self.fields(node, "`basic_auth`", &["username", "password_env"])?;
+        let username = self
+            .required(
+                &f,
+                "username",
+                "`basic_auth`",
+                "add `username:`, the account the server knows",
+            )
+            .and_then(|n| self.text(n, "basic_auth username"));
+        let username = match username {
+            Some(u) if u.contains(':') => {
+                self.error(
+                    f.get("username")?,
+                    "a basic_auth username cannot contain `:`",
+                    Some("HTTP basic authentication splits the user from the password at the first `:`".to_string()),
+                );
+                None
+            }
+            other => other,
+        };
+        let password_env = self
+            .required(
+                &f,
+                "password_env",
+                "`basic_auth`",
+                "add `password_env: PROMETHEUS_PASSWORD`, the environment variable holding the password",
+            )
+            .and_then(|n| self.env_name(n, "basic_auth password_env"));
+        Some(BasicAuth {
+            username: username?,
+            password_env: password_env?,
+        })
+    }
+
     fn headers(&mut self, node: &Node) -> Option<Vec<(String, String)>> {
         let Value::Map(entries) = &node.value else {
             self.error(
@@ -195,15 +282,47 @@ impl Reader {
         let mut out = Vec::with_capacity(entries.len());
         let mut ok = true;
         for (k, v) in entries {
-            match (
-                self.text(k, "a header name"),
-                self.text(v, "a header value"),
-            ) {
-                (Some(k), Some(v)) => out.push((k, v)),
+            match (self.header_name(k), self.text(v, "a header value")) {
+                (Some(k), Some(value)) if header_value_ok(&value) => out.push((k, value)),
+                (Some(k), Some(_)) => {
+                    // Never echo the value: it may be a key someone pasted.
+                    self.error(
+                        v,
+                        format!("the value of header `{k}` is not a valid HTTP header value"),
+                        Some("use printable ASCII on one line".to_string()),
+                    );
+                    ok = false;
+                }
                 _ => ok = false,
             }
         }
         ok.then_some(out)
+    }
+
+    fn header_name(&mut self, node: &Node) -> Option<String> {
+        let name = self.text(node, "a header name")?;
+        if !header_name_ok(&name) {
+            self.error(
+                node,
+                format!("`{name}` is not a valid HTTP header name"),
+                Some("letters, digits and `-`, like `X-Scope-OrgID`".to_string()),
+            );
+            return None;
+        }
+        if name.eq_ignore_ascii_case("authorization")
+            || name.eq_ignore_ascii_case("proxy-authorization")
+        {
+            self.error(
+                node,
+                format!("header `{name}` would put a credential in the plan"),
+                Some(
+                    "use `token_env: PROMETHEUS_TOKEN` for a bearer token or `basic_auth: {username: NAME, password_env: PROMETHEUS_PASSWORD}`; secrets come from the environment"
+                        .to_string(),
+                ),
+            );
+            return None;
+        }
+        Some(name)
     }
 
     fn series(&mut self, node: &Node, source: &SourceSpec) -> Option<Vec<Series>> {
@@ -601,3 +720,18 @@ const ACTIONS: [(&str, Action); 3] = [
     ("pause", Action::Pause),
     ("rollback", Action::Rollback),
 ];
+
+/// An HTTP token (RFC 9110 §5.6.2): what a header name may be made of.
+fn header_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Visible ASCII, spaces and tabs: what every HTTP client sends as it is.
+fn header_value_ok(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+}

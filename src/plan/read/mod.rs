@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 mod checklists;
 mod metrics;
+mod notify;
 mod release;
 mod values;
 
@@ -27,6 +28,7 @@ const TOP_KEYS: &[&str] = &[
     "guardrails",
     "checklists",
     "notify",
+    "store",
 ];
 
 /// Build the plan from its YAML tree; `file` names the plan in diagnostics and its folder
@@ -133,7 +135,12 @@ impl Reader {
             Some(n) => self.notify(n),
             None => Some(Vec::new()),
         };
+        let store = match f.get("store") {
+            Some(n) => self.store(n),
+            None => Some(StoreKind::File),
+        };
         Some(Plan {
+            store: store?,
             path: self.file.clone(),
             release: release?,
             pipeline: pipeline?,
@@ -144,6 +151,31 @@ impl Reader {
             checklists: checklists?,
             notify: notify?,
         })
+    }
+}
+
+impl Reader {
+    /// `store: {kind: file}` or `store: {kind: postgres}`. The database's URL is a secret
+    /// and never sits in the plan.
+    fn store(&mut self, node: &Node) -> Option<StoreKind> {
+        let kind = self.kind(
+            node,
+            "store",
+            &[("file", StoreKind::File), ("postgres", StoreKind::Postgres)],
+        )?;
+        let f = self.fields(node, "the store", &["kind", "url"])?;
+        if let Some(url) = f.get("url") {
+            self.error(
+                url,
+                "the database URL does not belong in the plan (it holds a password)",
+                Some(format!(
+                    "remove `url:` and set {} in the environment of each machine",
+                    DATABASE_URL_ENV
+                )),
+            );
+            return None;
+        }
+        Some(kind)
     }
 }
 

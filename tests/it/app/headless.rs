@@ -4,6 +4,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::support::accounts::journaled_as;
 use crate::support::cli::{Running, bin, cmd, release, run, status_json, wait_for};
 
 fn flag_block(flags: &str) -> String {
@@ -226,9 +227,9 @@ fn a_second_controller_refuses_and_commands_reach_the_holder() {
     assert!(flag_block(&flags).contains("enabled: false"), "{flags}");
     let (_, journal, _) = run(&["journal", plan.to_str().unwrap()]);
     assert!(
-        journal
-            .lines()
-            .any(|l| l.contains("rollback") && l.contains("bad data") && l.contains("(bob)")),
+        journal.lines().any(|l| l.contains("rollback")
+            && l.contains("bad data")
+            && l.contains(&format!("({})", journaled_as("bob")))),
         "{journal}"
     );
 }
@@ -272,4 +273,38 @@ fn a_closed_pipe_does_not_stop_a_release_half_way() {
     assert!(stderr.contains("completed"), "{stderr}");
     let after = std::fs::read_to_string(dir.path().join("flags.yaml")).unwrap();
     assert!(flag_block(&after).contains("rollout: 1"), "{after}");
+}
+
+/// `--speed` that makes no sense is refused with a message, never run at real time or
+/// capped without a word: zero, negative, NaN, infinite, or beyond the fastest clock.
+#[test]
+fn a_speed_that_makes_no_sense_is_refused_with_a_message() {
+    let (_dir, plan) = release("healthy");
+    let plan = plan.to_str().unwrap();
+    for speed in ["0", "-3", "NaN", "inf", "-inf", "1e12", "fast"] {
+        let (code, stdout, stderr) = run(&["run", plan, "--headless", "--once", "--speed", speed]);
+        assert_eq!(code, 2, "--speed {speed}: {stdout}{stderr}");
+        assert!(
+            stderr.contains("--speed") && stderr.contains(speed),
+            "--speed {speed}: names the option and the value: {stderr}"
+        );
+    }
+    let (code, _, stderr) = run(&["run", plan, "--headless", "--once", "--speed", "1e12"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("1000000"),
+        "says what the fastest clock is: {stderr}"
+    );
+    for args in [
+        &["demo", "--speed", "0"][..],
+        &["open", plan, "--speed", "nan"][..],
+        &["replay", "missing.jsonl", "--speed", "inf"][..],
+    ] {
+        let (code, stdout, stderr) = run(args);
+        assert_eq!(code, 2, "{args:?}: {stdout}{stderr}");
+        assert!(stderr.contains("--speed"), "{args:?}: {stderr}");
+    }
+    // The fastest clock itself is fine.
+    let (code, stdout, stderr) = run(&["run", plan, "--headless", "--once", "--speed", "1e6"]);
+    assert_ne!(code, 2, "{stdout}{stderr}");
 }

@@ -1,5 +1,8 @@
-//! The front-ends as a user meets them: headless runs, `notes` and `init`, with the real
-//! binary.
+//! The front-ends as a user meets them: headless runs, `notes` and `init`, the commands
+//! that only read, with the real binary.
 
 mod headless;
+mod hostile_text;
+mod large_journal;
 mod notes_init;
+mod read_only;

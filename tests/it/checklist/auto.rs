@@ -1,6 +1,7 @@
 //! Automatic checklist items through a real controller: command checks and stage items
 //! tick and untick themselves and say why, the journal records each change, and a hand
-//! tick of an automatic item is refused. Re-running a stage is journaled with its operator.
+//! tick of an automatic item is refused. Re-running a stage is journaled with its operator,
+//! through the controller's loop as the screen's `r` sends it; a follower is refused.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -100,12 +101,18 @@ async fn a_command_item_ticks_and_unticks_itself_and_says_why() {
     let why = why.unwrap();
     assert!(why.starts_with("exit code 1 after "), "{why}");
     assert!(why.ends_with(": migration 42 pending"), "{why}");
-    let detail = s.controller.check_detail(ListKind::PreRelease, 1).unwrap();
+    // What the screen's details popup shows, as the controller publishes it.
+    let snapshot = s.controller.snapshot();
+    let detail = snapshot
+        .checks
+        .iter()
+        .find(|c| (c.list, c.item) == (ListKind::PreRelease, 1))
+        .unwrap();
     assert_eq!(detail.ok, Some(false));
     assert_eq!(detail.runs, 1);
     assert!(detail.source.starts_with("sh -c "), "{}", detail.source);
     assert_eq!(
-        detail.last_run.unwrap().output.last(),
+        detail.last_run.as_ref().unwrap().output.last(),
         Some("migration 42 pending")
     );
 
@@ -153,7 +160,8 @@ async fn a_stage_item_follows_its_status_file_and_a_rerun_is_journaled() {
     let (done, why) = s.controller.engine().item_done(ListKind::PreRelease, 2);
     assert!(!done);
     assert_eq!(why.as_deref(), Some("stage QA: pending"));
-    let qa = s.controller.stage_detail("QA").unwrap();
+    let snapshot = s.controller.snapshot();
+    let qa = snapshot.stages.iter().find(|s| s.name == "QA").unwrap();
     assert!(qa.detail.contains("not written yet"), "{}", qa.detail);
 
     std::fs::write(
@@ -257,4 +265,54 @@ async fn a_follower_shows_what_the_holders_stages_and_checks_said() {
     assert!(why.unwrap_or_default().contains("migration 42 pending"));
     follower.controller.settle().await;
     holder.controller.settle().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_on_a_stage_item_goes_through_the_loop_and_a_follower_is_refused() {
+    use shipdeck::control::driver;
+    use shipdeck::control::{Refused, Stop};
+    use shipdeck::pipeline::SourceKind;
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("qa.json"),
+        r#"{"status": "passed", "url": "https://qa.example.com/runs/318"}"#,
+    )
+    .unwrap();
+    let holder = driver::spawn(open(dir.path()).await);
+    // The snapshot carries what the details popup shows about the stage.
+    let snapshot = holder.snapshot();
+    let qa = snapshot.stages.iter().find(|s| s.name == "QA").unwrap();
+    assert_eq!(qa.kind, SourceKind::StatusFile);
+    assert_eq!(qa.url.as_deref(), Some("https://qa.example.com/runs/318"));
+    assert!(qa.runs >= 1);
+
+    let answer = holder.rerun("QA".into()).await.unwrap().unwrap();
+    assert!(answer.starts_with("re-reading status file"), "{answer}");
+    let snapshot = holder.snapshot();
+    let rerun = snapshot
+        .journal
+        .iter()
+        .find(|e| e.action == "rerun")
+        .expect("the rerun is in the snapshot with its answer");
+    assert_eq!(
+        (rerun.operator.as_str(), rerun.reason.as_str()),
+        ("carol", "stage QA")
+    );
+    let refused = holder.rerun("PR".into()).await.unwrap().unwrap_err();
+    assert!(
+        matches!(&refused, Refused::CannotRun(m) if m.contains("static status")),
+        "{refused:?}"
+    );
+
+    // A follower runs no stage: the controller says who does.
+    let follower = driver::spawn(open(dir.path()).await);
+    assert!(follower.snapshot().follower_of().is_some());
+    let refused = follower.rerun("QA".into()).await.unwrap().unwrap_err();
+    assert!(
+        matches!(&refused, Refused::CannotRun(m) if m.contains("holds the release and runs its stages")),
+        "{refused:?}"
+    );
+    follower.stop(Stop::Quit).await;
+    holder.stop(Stop::Quit).await;
 }

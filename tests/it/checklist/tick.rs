@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::support::accounts::journaled_as;
 use crate::support::cli::{Running, cmd, run};
 
 const PLAN: &str = r#"
@@ -153,7 +154,7 @@ fn with_a_controller_running_the_tick_goes_through_its_inbox() {
     assert!(
         j.lines().any(|l| l.contains("tick")
             && l.contains("Monitor error rates")
-            && l.ends_with("(bob)")),
+            && l.ends_with(&format!("({})", journaled_as("bob")))),
         "{j}"
     );
 }

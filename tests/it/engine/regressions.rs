@@ -2,11 +2,13 @@
 //! pinned by an example. Never weakened to pass.
 
 use crate::support::engine_driver::{self, Driver};
-use crate::support::plans::{MIN, secs, small_plan};
+use crate::support::plans::{MIN, rule, secs, small_plan};
+use shipdeck::engine::journal::Kind;
 use shipdeck::engine::values::FlagState;
 use shipdeck::engine::values::{Batch, Outcome, Reading};
 use shipdeck::engine::{Command, Engine, FlagEvent, Input, PauseCause, Phase, Progress};
-use shipdeck::plan::{FlagKind, Plan, StaleAction};
+use shipdeck::plan::{Action, Condition, FlagKind, Plan, StaleAction};
+use std::time::Duration;
 
 fn started(plan: Plan) -> Driver {
     let mut d = Driver::new(plan);
@@ -307,4 +309,302 @@ fn the_watch_does_not_complete_on_too_few_samples() {
     );
     d.run_for(secs(45));
     assert_eq!(*d.phase(), Phase::Completed);
+}
+
+/// A flag that cannot be read (a flag file gone unreadable or broken) is not known to be
+/// serving the step: its bake does not complete, and no bake time is served, until the
+/// flag reads again.
+#[test]
+fn a_bake_does_not_complete_while_the_flag_cannot_be_read() {
+    let mut d = started(small_plan());
+    d.run_for(secs(15));
+    let live = d.engine.progress().live.clone().expect("confirmed flag");
+    let served = d.engine.progress().served_ms;
+    d.handle(Input::Flag {
+        event: FlagEvent::Unreadable {
+            error: "flags.yaml: permission denied".into(),
+        },
+    });
+    d.run_for(secs(5 * MIN));
+    assert_eq!(
+        *d.phase(),
+        Phase::Baking { step: 0 },
+        "baked while the flag could not be read:\n{}",
+        d.journal_text()
+    );
+    assert_eq!(d.engine.progress().served_ms, served, "time was served");
+    assert!(
+        d.engine.blockers().iter().any(|b| b.contains("flag")),
+        "{:?}",
+        d.engine.blockers()
+    );
+
+    d.handle(Input::Flag {
+        event: FlagEvent::Loaded { state: live },
+    });
+    d.run_until(secs(2 * MIN), |d| *d.phase() != Phase::Baking { step: 0 });
+    assert_eq!(
+        *d.phase(),
+        Phase::Baking { step: 1 },
+        "{}",
+        d.journal_text()
+    );
+}
+
+/// A source that answers nonsense — a negative error rate or latency, NaN, ±Inf — gives
+/// an invalid sample: missing data that goes stale and pauses, never a healthy value
+/// that bakes. A negative error rate once passed every "above" rule as healthy.
+#[test]
+fn nonsense_values_are_invalid_samples_never_healthy_ones() {
+    let cases = [
+        ("error_rate", -0.5),
+        ("p95", -0.2),
+        ("error_rate", f64::NAN),
+        ("p95", f64::INFINITY),
+        ("error_rate", f64::NEG_INFINITY),
+    ];
+    // Both series guarded, so both can go stale.
+    let mut plan = small_plan();
+    plan.guardrails.rules.push(rule(
+        "p95",
+        Condition::Above(2.0),
+        Duration::ZERO,
+        Action::Alert,
+        "p95 above 2s → alert",
+    ));
+    for (series, bad) in cases {
+        let mut d = started(plan.clone());
+        d.run_for(secs(30));
+        let fresh = d.engine.progress().fresh.get(series).copied();
+        d.report(series, bad);
+        d.sample();
+        assert_eq!(
+            d.engine.progress().fresh.get(series).copied(),
+            fresh,
+            "{series} = {bad} counted as a fresh sample"
+        );
+        if bad.is_finite() {
+            let why = d.engine.series_error(series).unwrap_or_default();
+            assert!(
+                why.contains("invalid") && why.contains(&bad.to_string()),
+                "{series} = {bad}: the error says what was wrong: {why:?}"
+            );
+        }
+        d.run_until(secs(10 * MIN), |d| {
+            matches!(
+                d.phase(),
+                Phase::Paused {
+                    by: PauseCause::Stale(_),
+                    ..
+                }
+            )
+        });
+        assert!(
+            matches!(d.phase(), Phase::Paused { by: PauseCause::Stale(m), .. } if m == series),
+            "{series} = {bad}: {:?}\n{}",
+            d.phase(),
+            d.journal_text()
+        );
+    }
+}
+
+/// A flag deleted from its backend mid-bake is an outside change: the rollout pauses for
+/// a person, the journal says the flag is gone, no bake time is served and nothing is
+/// written while it lasts; the operator's resume writes the step's flag again, journaled.
+#[test]
+fn a_vanished_flag_pauses_the_rollout_until_a_person_resumes() {
+    let mut d = started(small_plan());
+    d.run_for(secs(15));
+    let served = d.engine.progress().served_ms;
+    let writes = d.writes.len();
+    d.handle(Input::Flag {
+        event: FlagEvent::Missing,
+    });
+    assert!(
+        matches!(
+            d.phase(),
+            Phase::Paused {
+                by: PauseCause::Outside,
+                ..
+            }
+        ),
+        "{:?}\n{}",
+        d.phase(),
+        d.journal_text()
+    );
+    let gone = d
+        .journal
+        .iter()
+        .find(|e| e.kind == Kind::Outside)
+        .expect("an outside entry");
+    assert!(
+        gone.reason.contains("new_checkout is gone"),
+        "{}",
+        gone.reason
+    );
+
+    d.run_for(secs(5 * MIN));
+    assert_eq!(d.writes.len(), writes, "written while gone: {:?}", d.writes);
+    assert_eq!(d.engine.progress().served_ms, served);
+    // A restart that finds it still gone says nothing new.
+    let said = d.journal.len();
+    d.handle(Input::Flag {
+        event: FlagEvent::Missing,
+    });
+    assert_eq!(d.journal.len(), said, "{}", d.journal_text());
+
+    d.cmd(Command::Resume { force: false });
+    assert_eq!(d.writes.len(), writes + 1);
+    let wanted = d.writes.last().unwrap();
+    assert!(wanted.enabled && wanted.percent == 0, "{wanted:?}");
+    assert!(
+        d.journal
+            .iter()
+            .any(|e| e.reason.contains("re-creating it on 0% +[internal]")),
+        "{}",
+        d.journal_text()
+    );
+    d.run_until(secs(2 * MIN), |d| *d.phase() != Phase::Baking { step: 0 });
+    assert_eq!(*d.phase(), Phase::Baking { step: 1 });
+}
+
+/// A restored release may find its flag changed while nobody looked: no bake time counts
+/// and no step completes until the flag's live value has been read back.
+#[test]
+fn a_restored_release_bakes_nothing_until_its_flag_is_read_back() {
+    let mut d = started(small_plan());
+    d.run_for(secs(30));
+    let saved = d.engine.progress().clone();
+    let live = saved.live.clone().unwrap();
+    let mut r = Driver::restored(small_plan(), saved.clone(), d.now);
+    r.run_for(secs(3 * MIN));
+    assert_eq!(
+        *r.phase(),
+        Phase::Baking { step: 0 },
+        "{}",
+        r.journal_text()
+    );
+    assert_eq!(r.engine.progress().served_ms, saved.served_ms);
+    assert!(
+        r.engine.blockers().iter().any(|b| b.contains("read back")),
+        "{:?}",
+        r.engine.blockers()
+    );
+
+    r.handle(Input::Flag {
+        event: FlagEvent::Loaded { state: live },
+    });
+    r.run_until(secs(2 * MIN), |r| *r.phase() != Phase::Baking { step: 0 });
+    assert_eq!(
+        *r.phase(),
+        Phase::Baking { step: 1 },
+        "{}",
+        r.journal_text()
+    );
+}
+
+/// The samples a cron run finds between its last evaluation and now, for a restored
+/// release read back at `now`.
+fn cron_run(saved: &Progress, now: chrono::DateTime<chrono::Utc>, outcome: Outcome) -> Driver {
+    let since = saved.now.unwrap();
+    let mut r = Driver::restored(small_plan(), saved.clone(), now);
+    // The history up to the last evaluation, as the source's backfill gives it, then the
+    // samples since.
+    let history = (0..20)
+        .rev()
+        .map(|k| Batch {
+            at: since - chrono::Duration::seconds(15 * k),
+            readings: ["error_rate", "p95"]
+                .iter()
+                .map(|s| Reading {
+                    series: s.to_string(),
+                    outcome: Outcome::Value(if *s == "p95" { 0.3 } else { 0.001 }),
+                })
+                .collect(),
+        })
+        .collect();
+    r.handle(Input::Flag {
+        event: FlagEvent::Loaded {
+            state: saved.live.clone().unwrap(),
+        },
+    });
+    let mut batches: Vec<Batch> = history;
+    let mut at = since + chrono::Duration::seconds(15);
+    while at <= now {
+        let readings = ["error_rate", "p95"]
+            .iter()
+            .map(|s| Reading {
+                series: s.to_string(),
+                outcome: match (&outcome, *s) {
+                    (Outcome::Value(_), "p95") => Outcome::Value(0.3),
+                    (o, _) => o.clone(),
+                },
+            })
+            .collect();
+        batches.push(Batch { at, readings });
+        at += chrono::Duration::seconds(15);
+    }
+    r.handle(Input::CatchUp { since, batches });
+    r
+}
+
+/// A cron run credits the time since the last evaluation on the healthy data covering
+/// it: a step whose bake that time completes moves on now, and the journal says what was
+/// credited.
+#[test]
+fn a_cron_run_credits_the_healthy_time_since_the_last_evaluation() {
+    let mut d = started(small_plan());
+    d.run_for(secs(15));
+    let saved = d.engine.progress().clone();
+    let r = cron_run(
+        &saved,
+        d.now + chrono::Duration::minutes(10),
+        Outcome::Value(0.001),
+    );
+    assert_eq!(
+        *r.phase(),
+        Phase::Baking { step: 1 },
+        "{}",
+        r.journal_text()
+    );
+    let note = r.last_entry("catch-up").expect("the catch-up is journaled");
+    assert!(
+        note.reason.contains("10m since the last evaluation"),
+        "{}",
+        note.reason
+    );
+    let promote = r.last_entry("promote").unwrap();
+    assert_eq!(
+        promote.at, r.now,
+        "the step moves on now, when the flag can"
+    );
+}
+
+/// Time the data does not cover is not credited: a gap without samples bakes no more
+/// than the stale window, and the release pauses as stale.
+#[test]
+fn a_cron_run_credits_nothing_the_data_does_not_cover() {
+    let mut d = started(small_plan());
+    d.run_for(secs(15));
+    let saved = d.engine.progress().clone();
+    let r = cron_run(
+        &saved,
+        d.now + chrono::Duration::minutes(10),
+        Outcome::NoData,
+    );
+    let credited = r.engine.progress().served_ms - saved.served_ms;
+    assert!(credited <= 45_000, "credited {credited} ms without data");
+    assert!(r.last_entry("promote").is_none_or(|e| e.at < r.now));
+    assert!(
+        matches!(
+            r.phase(),
+            Phase::Paused {
+                by: PauseCause::Stale(_),
+                ..
+            }
+        ),
+        "{:?}\n{}",
+        r.phase(),
+        r.journal_text()
+    );
 }

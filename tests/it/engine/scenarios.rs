@@ -298,6 +298,8 @@ fn error_rate_above_five_percent_for_two_minutes_rolls_back_once_the_backend_con
     };
     assert!(reason.contains("guardrail"), "{reason}");
     assert!(d.engine.item_done(ListKind::Rollback, 0).0);
+    let by = d.engine.ticked_by(ListKind::Rollback, 0).unwrap();
+    assert_eq!(by.operator, "shipdeck", "the confirmed rollback ticked it");
     assert!(!d.engine.item_done(ListKind::Rollback, 1).0);
     assert_eq!(
         d.engine.open_items(ListKind::Rollback),
@@ -725,6 +727,11 @@ fn restoring_saved_progress_keeps_the_step_and_the_bake_served_without_counting_
         Some(secs(75)),
         "the first sample after a restart only sets the clock"
     );
+    // The shell reads the flag at start-up; nothing bakes before that.
+    let live = r.engine.progress().live.clone().unwrap();
+    r.handle(Input::Flag {
+        event: FlagEvent::Loaded { state: live },
+    });
     let restart = r.now;
     r.run_until(secs(5 * MIN), |d| *d.phase() == Phase::Baking { step: 1 });
     assert_eq!(r.now - restart, chrono::Duration::seconds(75));
@@ -1115,6 +1122,44 @@ fn a_checklist_tick_is_journaled_once_and_automatic_items_refuse_a_hand_tick() {
 }
 
 #[test]
+fn who_ticked_an_item_by_hand_is_kept_until_it_is_unticked_and_survives_a_restart() {
+    let mut plan = small_plan();
+    plan.checklists.release_day = vec![item("Deploy to 5% first")];
+    let mut d = Driver::new(plan);
+    let tick = |done| Command::Tick {
+        list: ListKind::ReleaseDay,
+        item: 0,
+        done,
+    };
+    assert_eq!(d.engine.ticked_by(ListKind::ReleaseDay, 0), None);
+    d.cmd(tick(true));
+    let by = d.engine.ticked_by(ListKind::ReleaseDay, 0).unwrap();
+    assert_eq!((by.operator.as_str(), by.at), (OPERATOR, d.now));
+
+    let saved = serde_json::to_value(d.engine.progress()).unwrap();
+    let copy = Engine::restore(
+        d.engine.plan().clone(),
+        serde_json::from_value(saved.clone()).unwrap(),
+    );
+    assert_eq!(
+        copy.ticked_by(ListKind::ReleaseDay, 0).unwrap().operator,
+        OPERATOR
+    );
+    // A state saved before who ticked was kept: ticked, nobody named.
+    let mut old = saved;
+    old.as_object_mut().unwrap().remove("ticked_by");
+    let copy = Engine::restore(
+        d.engine.plan().clone(),
+        serde_json::from_value(old).unwrap(),
+    );
+    assert!(copy.item_done(ListKind::ReleaseDay, 0).0);
+    assert_eq!(copy.ticked_by(ListKind::ReleaseDay, 0), None);
+
+    d.cmd(tick(false));
+    assert_eq!(d.engine.ticked_by(ListKind::ReleaseDay, 0), None);
+}
+
+#[test]
 fn a_restored_engine_has_the_same_answers_as_the_original() {
     let mut d = started(small_plan());
     d.run_for(secs(30));
@@ -1127,4 +1172,46 @@ fn a_restored_engine_has_the_same_answers_as_the_original() {
     assert_eq!(copy.starved(), d.engine.starved());
     assert_eq!(copy.step_index(), d.engine.step_index());
     assert_eq!(copy.exposure(), d.engine.exposure());
+}
+
+#[test]
+fn promote_blockers_are_exactly_what_an_unforced_promote_is_refused_for() {
+    // Ready, with the reference plan's pre-release list open: the start's blockers.
+    let mut d = Driver::new(reference_plan());
+    d.warm_up();
+    let blockers = d.engine.promote_blockers(d.now);
+    assert!(
+        blockers.iter().any(|b| b.starts_with("pre-release: ")),
+        "{blockers:?}"
+    );
+    d.cmd(PROMOTE);
+    let refused = d.refusals.last().cloned().unwrap_or_default();
+    for b in &blockers {
+        assert!(refused.contains(b.as_str()), "{b} not in: {refused}");
+    }
+    assert_eq!(*d.phase(), Phase::Ready);
+
+    // Every item ticked: nothing in the way of the start.
+    let d = reference_ready();
+    assert_eq!(d.engine.promote_blockers(d.now), Vec::<String>::new());
+
+    // Baking, with too few fresh samples: starved, and promote is refused for it.
+    let mut d = started(small_plan());
+    let blockers = d.engine.promote_blockers(d.now);
+    assert_eq!(blockers, ["starved: 0/3 fresh samples"]);
+    d.cmd(PROMOTE);
+    assert!(d.refusals.last().unwrap().contains("starved: 0/3"));
+    assert_eq!(*d.phase(), Phase::Baking { step: 0 });
+
+    // Fed enough samples: nothing in the way, and promote acts.
+    for _ in 0..3 {
+        d.sample();
+    }
+    assert_eq!(d.engine.promote_blockers(d.now), Vec::<String>::new());
+    d.cmd(PROMOTE);
+    assert_eq!(*d.phase(), Phase::Baking { step: 1 });
+
+    // Rolled back: promote is refused for another reason, so nothing is listed to force.
+    d.cmd(Command::Rollback);
+    assert!(d.engine.promote_blockers(d.now).is_empty());
 }

@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 
 use shipdeck::engine::journal::Entry;
 
+pub use crate::support::accounts::{euid, journaled_as};
 pub use crate::support::cli::{Running, cmd, output, phase, release, run, status_json, wait_for};
 
 /// The journal as it lies on disk: every whole line decoded, and the last line kept
@@ -65,13 +66,6 @@ pub fn flag_in(flags: &Path) -> (bool, f64) {
         .unwrap()
         .expect("the flag is in the file");
     (state.enabled, state.rollout)
-}
-
-/// The effective user id, from /proc (no libc in the dependency set).
-pub fn euid() -> Option<u32> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
-    line.split_whitespace().nth(2)?.parse().ok()
 }
 
 /// How a path was made unwritable; undone on drop.

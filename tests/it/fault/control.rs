@@ -120,14 +120,14 @@ fn a_rollback_from_another_terminal_lands_within_a_second_and_names_who_asked() 
     // The holder's own output shows who asked.
     let shown = holder.stdout();
     assert!(
-        shown
-            .lines()
-            .any(|l| l.contains("rollback") && l.contains("data integrity") && l.contains("(bob)")),
+        shown.lines().any(|l| l.contains("rollback")
+            && l.contains("data integrity")
+            && l.contains(&format!("({})", journaled_as("bob")))),
         "{shown}"
     );
     let journal = raw_journal(&plan).entries;
     let rollback = journal.iter().find(|e| e.action == "rollback").unwrap();
-    assert_eq!(rollback.operator, "bob");
+    assert_eq!(rollback.operator, journaled_as("bob"));
     // Journaled at the time it happened (the engine runs at real speed here).
     let skew = (rollback.at - asked_at).num_milliseconds().abs();
     assert!(

@@ -188,8 +188,15 @@ fn a_clock_absurdly_slow_or_fast_never_crashes_the_run() {
     assert!(!slow.stderr().contains("panicked"), "{}", slow.stderr());
     slow.kill();
 
-    // Far above: the engine clock would leave chrono's range; it is capped instead.
-    let mut fast = Running::spawn(cmd(&["run", plan_arg, "--headless", "--speed", "1e300"]));
+    // Far above: the engine clock would leave chrono's range, so it is refused, saying
+    // how fast it may go; the fastest allowed runs without a crash.
+    let refused = cmd(&["run", plan_arg, "--headless", "--speed", "1e300"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{said}");
+    assert!(said.contains("at most 1000000"), "{said}");
+    let mut fast = Running::spawn(cmd(&["run", plan_arg, "--headless", "--speed", "1e6"]));
     wait_for("the fast run to start", Duration::from_secs(20), || {
         status_json(&plan)["progress"]["started_at"].is_string()
     });

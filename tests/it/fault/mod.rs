@@ -7,4 +7,5 @@ mod crash;
 mod flags;
 mod metrics;
 mod regressions;
+mod resume;
 mod store;

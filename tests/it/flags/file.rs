@@ -60,6 +60,39 @@ fn backend(path: &Path, flag: &str) -> FileBackend {
     FileBackend::new(path.to_path_buf(), flag.to_string(), FlagKind::Release)
 }
 
+/// A flag file kept for the flag service that reads it: owner, group and mode survive
+/// shipdeck's write, even when shipdeck runs as root (a 0600 file of uid 65534 that came
+/// back root's would lock the service out).
+#[tokio::test]
+async fn writing_keeps_the_files_owner_group_and_mode() {
+    use crate::support::accounts::{NOBODY, as_root, give, owner_and_mode};
+    use std::os::unix::fs::PermissionsExt;
+    let (_dir, path) = file_with(KEPT);
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+    let before = owner_and_mode(&path);
+    backend(&path, "new_checkout")
+        .write(&desired(true, 50, &["internal"]))
+        .await
+        .unwrap();
+    assert_eq!(owner_and_mode(&path), before);
+    if !as_root("a flag file owned by another user") {
+        return;
+    }
+    give(&path, NOBODY);
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    backend(&path, "new_checkout")
+        .write(&desired(true, 75, &["internal"]))
+        .await
+        .unwrap();
+    assert_eq!(owner_and_mode(&path), (NOBODY, NOBODY, 0o600));
+    assert_eq!(
+        read_file_flag(&path, "new_checkout")
+            .unwrap()
+            .map(|s| s.rollout),
+        Some(0.75)
+    );
+}
+
 #[tokio::test]
 async fn promoting_changes_only_the_rollout_value() {
     let (_dir, path) = file_with(KEPT);
@@ -147,6 +180,36 @@ async fn a_missing_flag_is_created_as_a_new_block() {
             "    rollout: 1.0   # everyone\n  payments.v3:\n    enabled: false\n    rollout: 0.0\n    userGroups: []\n    kind: experiment\n"
         )
     );
+}
+
+/// A flag deleted from the file after shipdeck saw it is an outside change: the next
+/// step's write refuses to create it again and leaves the file alone. A rollback still
+/// goes through (it creates the flag off), and once the backend has read the flag as
+/// missing, a write decided on that (a resume) creates it.
+#[tokio::test]
+async fn a_flag_deleted_outside_is_not_created_again_by_the_next_step() {
+    let text = "flags:\n  new_checkout:\n    enabled: true\n    rollout: 0.05\n    userGroups: []\n  other:\n    enabled: true\n    rollout: 1.0\n";
+    let gone = "flags:\n  other:\n    enabled: true\n    rollout: 1.0\n";
+    let (_dir, path) = file_with(text);
+    let mut flags = backend(&path, "new_checkout");
+    assert!(flags.read().await.unwrap().is_some());
+    fs::write(&path, gone).unwrap();
+
+    let err = flags.write(&desired(true, 25, &[])).await.unwrap_err();
+    assert!(matches!(err, FlagError::Vanished { .. }), "{err:?}");
+    assert!(err.to_string().contains("new_checkout"), "{err}");
+    assert_eq!(fs::read_to_string(&path).unwrap(), gone, "nothing written");
+
+    // The refusal told what it found: the resume decided on it creates the flag.
+    let back = flags.write(&desired(true, 25, &[])).await.unwrap();
+    assert_eq!(back.percent(), 25);
+
+    // A rollback is never refused: a flag gone again is created off.
+    let mut other = backend(&path, "new_checkout");
+    assert!(other.read().await.unwrap().is_some());
+    fs::write(&path, gone).unwrap();
+    let back = other.write(&desired(false, 0, &[])).await.unwrap();
+    assert!(!back.enabled);
 }
 
 #[tokio::test]

@@ -54,6 +54,25 @@ fn keys(value: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The definition flagd reads keeps its owner, group and mode through shipdeck's write,
+/// even when shipdeck runs as root.
+#[tokio::test]
+async fn writing_keeps_the_definitions_owner_group_and_mode() {
+    use crate::support::accounts::{NOBODY, as_root, give, owner_and_mode};
+    use std::os::unix::fs::PermissionsExt;
+    let (_dir, path) = file_with(EXISTING);
+    if !as_root("a flagd file owned by another user") {
+        return;
+    }
+    give(&path, NOBODY);
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    FlagdBackend::new(path.clone(), "new_checkout".to_string())
+        .write(&desired(true, 25, &[]))
+        .await
+        .unwrap();
+    assert_eq!(owner_and_mode(&path), (NOBODY, NOBODY, 0o600));
+}
+
 #[tokio::test]
 async fn creating_a_flag_keeps_the_other_flags_and_key_order() {
     let (_dir, path) = file_with(EXISTING);
@@ -98,6 +117,28 @@ async fn creating_a_flag_keeps_the_other_flags_and_key_order() {
             "metadata": {"kind": "release"}
         })
     );
+}
+
+/// A flag deleted from the definition after shipdeck saw it is not put back by the next
+/// step (flagd would serve it at whatever shipdeck writes): the write is refused and the
+/// file left alone.
+#[tokio::test]
+async fn a_flag_deleted_outside_is_not_created_again_by_the_next_step() {
+    let (_dir, path) = file_with(EXISTING);
+    let mut flags =
+        FlagdBackend::with_kind(path.clone(), "new_checkout".to_string(), FlagKind::Ops);
+    flags.write(&desired(true, 10, &[])).await.unwrap();
+    let mut definition = json_of(&path);
+    definition["flags"]
+        .as_object_mut()
+        .unwrap()
+        .remove("new_checkout");
+    let gone = serde_json::to_string_pretty(&definition).unwrap();
+    fs::write(&path, &gone).unwrap();
+
+    let err = flags.write(&desired(true, 100, &[])).await.unwrap_err();
+    assert!(matches!(err, FlagError::Vanished { .. }), "{err:?}");
+    assert_eq!(fs::read_to_string(&path).unwrap(), gone, "nothing written");
 }
 
 #[tokio::test]

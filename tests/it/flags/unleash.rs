@@ -490,11 +490,17 @@ async fn a_rollback_through_a_dead_unleash_is_retried_until_unleash_confirms() {
         .arg(&plan)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "rollback: {}{}",
+    // The holder took the rollback, but Unleash never confirmed it: that is what the
+    // command says, with exit 4, and it claims no success.
+    let said = format!(
+        "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(4), "rollback: {said}");
+    assert!(
+        said.contains("the flag is not yet confirmed off") && !said.contains("rolled back"),
+        "rollback: {said}"
     );
 
     // Retried with backoff, journaled, and RollingBack, not RolledBack, all the while.

@@ -1,14 +1,15 @@
 //! The Prometheus source against a real Prometheus (backfilled with known data) and
 //! against small loopback servers that misbehave on purpose.
 
+use super::{at, series};
 use crate::support::prometheus::{
     CPU_QUERY, CPU_RATE, ERROR_RATIO_QUERY, HEALTHY_ERROR_RATIO, INCIDENT_AT, INCIDENT_ERROR_RATIO,
     P95, P95_QUERY, PrometheusServer, SPAN, T0,
 };
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use shipdeck::engine::values::{Batch, Exposure, Outcome};
-use shipdeck::metrics::{MetricsSource, Prometheus, Secret};
-use shipdeck::plan::{Better, Series, Unit};
+use shipdeck::metrics::{Access, Credential, MetricsSource, Prometheus, Secret};
+use shipdeck::plan::Series;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -16,25 +17,12 @@ use tokio::net::TcpListener;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-fn series(name: &str, query: &str) -> Series {
-    Series {
-        name: name.into(),
-        query: Some(query.into()),
-        unit: Unit::Ratio,
-        better: Better::Lower,
-    }
-}
-
 fn standard() -> Vec<Series> {
     vec![
         series("error_rate", ERROR_RATIO_QUERY),
         series("p95", P95_QUERY),
         series("cpu", CPU_QUERY),
     ]
-}
-
-fn at(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(secs, 0).unwrap()
 }
 
 fn value(batch: &Batch, name: &str) -> f64 {
@@ -60,7 +48,7 @@ async fn known_values_at_fixed_times() {
     let Some(prom) = PrometheusServer::start().await else {
         return;
     };
-    let mut src = Prometheus::new(&prom.url(), None, TIMEOUT, &[], &standard()).unwrap();
+    let mut src = Prometheus::new(&prom.url(), Access::default(), TIMEOUT, &standard()).unwrap();
 
     // Half an hour in: healthy. The data is from 2023, so these only answer because
     // every query carries `time=`.
@@ -93,9 +81,8 @@ async fn empty_several_nan_and_bad_queries() {
     };
     let mut src = Prometheus::new(
         &prom.url(),
-        None,
+        Access::default(),
         TIMEOUT,
-        &[],
         &[
             series("error_rate", ERROR_RATIO_QUERY),
             series(
@@ -138,7 +125,7 @@ async fn history_over_the_range() {
     let Some(prom) = PrometheusServer::start().await else {
         return;
     };
-    let mut src = Prometheus::new(&prom.url(), None, TIMEOUT, &[], &standard()).unwrap();
+    let mut src = Prometheus::new(&prom.url(), Access::default(), TIMEOUT, &standard()).unwrap();
     let step = Duration::from_secs(60);
     let history = src.history(at(T0 - 600), at(T0 + SPAN), step).await;
     assert_eq!(history.len(), ((SPAN + 600) / 60) as usize);
@@ -189,7 +176,7 @@ async fn killed_mid_run_then_restarted() {
     let Some(mut prom) = PrometheusServer::start().await else {
         return;
     };
-    let mut src = Prometheus::new(&prom.url(), None, TIMEOUT, &[], &standard()).unwrap();
+    let mut src = Prometheus::new(&prom.url(), Access::default(), TIMEOUT, &standard()).unwrap();
     let b = src.poll(at(T0 + 1800), Exposure::default()).await;
     assert!(close(value(&b, "p95"), P95, 1e-6));
 
@@ -222,7 +209,7 @@ async fn a_hanging_server_times_out_in_time() {
         }
     });
     let timeout = Duration::from_millis(500);
-    let mut src = Prometheus::new(&url, None, timeout, &[], &standard()).unwrap();
+    let mut src = Prometheus::new(&url, Access::default(), timeout, &standard()).unwrap();
     let started = Instant::now();
     let b = src.poll(at(T0), Exposure::default()).await;
     let took = started.elapsed();
@@ -243,7 +230,7 @@ async fn a_hanging_server_times_out_in_time() {
 async fn a_refused_connection_names_the_url() {
     let port = crate::support::prometheus::free_port();
     let url = format!("http://127.0.0.1:{port}");
-    let mut src = Prometheus::new(&url, None, TIMEOUT, &[], &standard()).unwrap();
+    let mut src = Prometheus::new(&url, Access::default(), TIMEOUT, &standard()).unwrap();
     let b = src.poll(at(T0), Exposure::default()).await;
     let text = error(&b, "p95");
     assert!(
@@ -316,13 +303,15 @@ const ONE_SAMPLE: &str = r#"{"status":"success","data":{"resultType":"vector","r
 #[tokio::test]
 async fn bearer_token_headers_and_time_are_sent() {
     let server = Recorder::start("200 OK", ONE_SAMPLE).await;
-    let headers = [("X-Scope-OrgID".to_string(), "team-a".to_string())];
-    let token = Secret::new("PROM_TOKEN", "tok-123");
+    let access = Access {
+        credential: Some(Credential::Bearer(Secret::new("PROM_TOKEN", "tok-123"))),
+        headers: vec![("X-Scope-OrgID".to_string(), "team-a".to_string())],
+        ca_file: None,
+    };
     let mut src = Prometheus::new(
         &format!("{}/prefix/", server.url),
-        Some(token),
+        access,
         TIMEOUT,
-        &headers,
         &[series("cpu", "up")],
     )
     .unwrap();
@@ -363,15 +352,11 @@ async fn bearer_token_headers_and_time_are_sent() {
 #[tokio::test]
 async fn a_rejected_token_names_the_env_var_never_the_token() {
     let server = Recorder::start("401 Unauthorized", "unauthorized").await;
-    let token = Secret::new("PROM_TOKEN", "tok-123");
-    let mut src = Prometheus::new(
-        &server.url,
-        Some(token),
-        TIMEOUT,
-        &[],
-        &[series("cpu", "up")],
-    )
-    .unwrap();
+    let access = Access {
+        credential: Some(Credential::Bearer(Secret::new("PROM_TOKEN", "tok-123"))),
+        ..Access::default()
+    };
+    let mut src = Prometheus::new(&server.url, access, TIMEOUT, &[series("cpu", "up")]).unwrap();
     let text = error(&src.poll(at(T0), Exposure::default()).await, "cpu");
     assert!(
         text.contains("$PROM_TOKEN") && text.contains("401"),
@@ -384,7 +369,13 @@ async fn a_rejected_token_names_the_env_var_never_the_token() {
 #[tokio::test]
 async fn a_web_page_instead_of_the_api_is_quoted() {
     let server = Recorder::start("200 OK", "<!doctype html><title>Grafana</title>").await;
-    let mut src = Prometheus::new(&server.url, None, TIMEOUT, &[], &[series("cpu", "up")]).unwrap();
+    let mut src = Prometheus::new(
+        &server.url,
+        Access::default(),
+        TIMEOUT,
+        &[series("cpu", "up")],
+    )
+    .unwrap();
     let text = error(&src.poll(at(T0), Exposure::default()).await, "cpu");
     assert!(text.contains("not Prometheus API JSON"), "{text}");
     assert!(text.contains("<!doctype html><title>Grafana"), "{text}");

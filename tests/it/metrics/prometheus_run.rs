@@ -10,8 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use super::at;
 use crate::support::prometheus::{INCIDENT_AT, P95_QUERY, PrometheusServer, T0};
-use chrono::{DateTime, Utc};
 use shipdeck::engine::journal::Entry;
 
 /// Over the last scrape: the rate reacts within two intervals of the incident.
@@ -20,10 +20,6 @@ const ERROR_RATIO_30S: &str =
 const INTERVAL: i64 = 15;
 /// The rollback rule's `for:`.
 const FOR: i64 = 120;
-
-fn at(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(secs, 0).unwrap()
-}
 
 /// A release over the test data: short first steps so the rollout is live well before
 /// the incident, absolute rules (and, with `baseline`, one against the baseline).

@@ -3,14 +3,13 @@
 //! Debian's `victoria-metrics` on a free loopback port (CI fails without it, elsewhere the
 //! test is skipped: scripts/deps/victoria-metrics.sh installs it).
 
+use super::{at, series};
 use crate::support::prometheus::{
     CPU_QUERY, CPU_RATE, ERROR_RATIO_QUERY, HEALTHY_ERROR_RATIO, INCIDENT_AT, INCIDENT_ERROR_RATIO,
     P95, P95_QUERY, T0, free_port, prometheus_text_ms,
 };
-use chrono::{DateTime, Utc};
 use shipdeck::engine::values::{Batch, Exposure, Outcome};
-use shipdeck::metrics::{MetricsSource, Prometheus};
-use shipdeck::plan::{Better, Series, Unit};
+use shipdeck::metrics::{Access, MetricsSource, Prometheus};
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -117,19 +116,6 @@ impl Drop for Victoria {
     }
 }
 
-fn series(name: &str, query: &str) -> Series {
-    Series {
-        name: name.into(),
-        query: Some(query.into()),
-        unit: Unit::Ratio,
-        better: Better::Lower,
-    }
-}
-
-fn at(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(secs, 0).unwrap()
-}
-
 fn value(batch: &Batch, name: &str) -> f64 {
     match batch.outcome(name) {
         Some(Outcome::Value(v)) => *v,
@@ -148,9 +134,8 @@ async fn victoria_metrics_answers_like_prometheus() {
     };
     let mut src = Prometheus::new(
         &vm.url,
-        None,
+        Access::default(),
         Duration::from_secs(5),
-        &[],
         &[
             series("error_rate", ERROR_RATIO_QUERY),
             series("p95", P95_QUERY),

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use shipdeck::engine::{Input, Phase};
-use shipdeck::pipeline::{Mode, Runner, SourceKind};
+use shipdeck::pipeline::{Mode, Runner, SourceKind, StageDetail};
 use shipdeck::plan::{Plan, StageStatus};
 
 const PLAN_REST: &str = r#"
@@ -26,6 +26,11 @@ fn plan(dir: &Path, pipeline: &str, checklists: &str) -> Plan {
         "release: {{name: pipe, version: 1.0.0, strategy: canary}}\npipeline:\n{pipeline}{PLAN_REST}{checklists}"
     );
     shipdeck::plan::parse(&text, &dir.join("plan.yaml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// One stage as the controller's snapshot carries it (Prod's status follows `phase`).
+fn stage_detail(runner: &Runner, name: &str, phase: &Phase) -> Option<StageDetail> {
+    runner.details(phase).into_iter().find(|d| d.name == name)
 }
 
 /// The next `Input::Stage` for `name` within `limit`.
@@ -108,7 +113,7 @@ async fn a_command_stage_runs_at_start_and_again_on_request() {
     });
     assert!(runner.settled());
 
-    let ci = runner.detail("CI", &Phase::Ready).unwrap();
+    let ci = stage_detail(&runner, "CI", &Phase::Ready).unwrap();
     assert_eq!(ci.kind, SourceKind::Command);
     assert!(ci.rerunnable());
     assert!(ci.source.starts_with("sh -c "), "{}", ci.source);
@@ -121,7 +126,7 @@ async fn a_command_stage_runs_at_start_and_again_on_request() {
     let answer = runner.rerun("CI").unwrap();
     assert!(answer.starts_with("running CI again"), "{answer}");
     stage_becomes(&mut rx, "CI", StageStatus::Passed, Duration::from_secs(10)).await;
-    let ci = runner.detail("CI", &Phase::Ready).unwrap();
+    let ci = stage_detail(&runner, "CI", &Phase::Ready).unwrap();
     assert_eq!(ci.runs, 2);
     assert_eq!(
         ci.last_run.unwrap().output.lines().collect::<Vec<_>>(),
@@ -147,7 +152,7 @@ async fn a_hanging_stage_is_killed_at_its_timeout_and_shown_failed_with_the_reas
         runner.rerun("Stage").unwrap_err(),
         "Stage is already running"
     );
-    let live = runner.detail("Stage", &Phase::Ready).unwrap();
+    let live = stage_detail(&runner, "Stage", &Phase::Ready).unwrap();
     assert_eq!(live.status, StageStatus::Running);
     let run = live.last_run.unwrap();
     assert!(run.elapsed.is_none());
@@ -166,7 +171,7 @@ async fn a_hanging_stage_is_killed_at_its_timeout_and_shown_failed_with_the_reas
         detail, "still running at its 1s timeout; killed: probing",
         "the why names the timeout"
     );
-    let after = runner.detail("Stage", &Phase::Ready).unwrap();
+    let after = stage_detail(&runner, "Stage", &Phase::Ready).unwrap();
     assert_eq!(after.status, StageStatus::Failed);
     assert_eq!(after.detail, detail);
 }
@@ -197,11 +202,9 @@ async fn static_stages_and_prod_cannot_be_rerun_and_prod_follows_the_phase() {
     assert_eq!(all[0].status, StageStatus::Passed);
     assert_eq!(all[1].kind, SourceKind::Rollout);
     assert_eq!(all[1].status, StageStatus::Running);
-    let done = runner.detail("Prod", &Phase::Completed).unwrap();
+    let done = stage_detail(&runner, "Prod", &Phase::Completed).unwrap();
     assert_eq!(done.status, StageStatus::Passed);
-    let back = runner
-        .detail("Prod", &Phase::RolledBack { reason: "x".into() })
-        .unwrap();
+    let back = stage_detail(&runner, "Prod", &Phase::RolledBack { reason: "x".into() }).unwrap();
     assert_eq!(back.status, StageStatus::Failed);
 }
 
@@ -230,7 +233,7 @@ async fn a_one_off_command_reads_status_files_but_never_runs_commands() {
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!marker.exists() && !dir.path().join("ran2").exists());
-    let ci = runner.detail("CI", &Phase::Ready).unwrap();
+    let ci = stage_detail(&runner, "CI", &Phase::Ready).unwrap();
     assert_eq!(ci.status, StageStatus::Pending);
     assert!(
         ci.detail.contains("only under `shipdeck open`"),
@@ -243,7 +246,7 @@ async fn a_one_off_command_reads_status_files_but_never_runs_commands() {
     let (tx, _rx) = mpsc::channel(64);
     let (follower, first) = Runner::start(&p, Mode::Follow, tx).await;
     assert!(first.is_empty());
-    let qa = follower.detail("QA", &Phase::Ready).unwrap();
+    let qa = stage_detail(&follower, "QA", &Phase::Ready).unwrap();
     assert_eq!(qa.detail, "run by the controller holding the release");
 }
 
@@ -265,7 +268,7 @@ async fn a_status_file_is_followed_through_writes_rewrites_corruption_and_remova
     };
     assert_eq!(*status, StageStatus::Pending);
     assert!(detail.starts_with("waiting for ") && detail.ends_with("qa.json: not written yet"));
-    let qa = runner.detail("QA", &Phase::Ready).unwrap();
+    let qa = stage_detail(&runner, "QA", &Phase::Ready).unwrap();
     assert_eq!(qa.kind, SourceKind::StatusFile);
     assert!(qa.source.starts_with("status file "));
 
@@ -295,7 +298,7 @@ async fn a_status_file_is_followed_through_writes_rewrites_corruption_and_remova
         (StageStatus::Passed, "QA sign-off for 1.0.0")
     );
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let qa = runner.detail("QA", &Phase::Ready).unwrap();
+    let qa = stage_detail(&runner, "QA", &Phase::Ready).unwrap();
     assert_eq!(qa.url.as_deref(), Some("http://qa.example/1"));
 
     // Corrupted: failed, with where and what.

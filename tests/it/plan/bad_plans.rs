@@ -27,6 +27,11 @@ const TABLE: &[(&str, usize, usize, &str)] = &[
     ("on-stale-promote.yaml", 8, 13, "`on_stale: promote` is never allowed"),
     ("percent-decreasing.yaml", 8, 30, "percent 10 is lower than the step before"),
     ("percent-over-100.yaml", 7, 29, "percent 120 is outside 0..=100"),
+    ("prometheus-authorization-header.yaml", 11, 40, "header `Authorization` would put a credential in the plan"),
+    ("prometheus-basic-auth-password.yaml", 11, 51, "basic_auth password_env must be the name of an environment variable"),
+    ("prometheus-basic-auth-typo.yaml", 11, 37, "unknown key `pasword_env`"),
+    ("prometheus-password-in-url.yaml", 8, 35, "the prometheus url `https://admin:***@prom.internal:9090` carries credentials"),
+    ("prometheus-token-and-basic-auth.yaml", 12, 17, "has both `token_env` and `basic_auth`"),
     ("prometheus-without-query.yaml", 13, 5, "series `p95` has no `query`"),
     ("secret-in-token-env.yaml", 8, 16, "must be the name of an environment variable"),
     ("simulated-unknown-series.yaml", 11, 5, "the simulated source has no series `checkouts`"),
@@ -118,6 +123,10 @@ fn typos_get_a_did_you_mean() {
         ("unknown-action.yaml", "did you mean `rollback`?"),
         ("unknown-strategy.yaml", "did you mean `canary`?"),
         ("unknown-source-kind.yaml", "did you mean `prometheus`?"),
+        (
+            "prometheus-basic-auth-typo.yaml",
+            "did you mean `password_env`?",
+        ),
     ] {
         let err = refuse(file);
         let got = err.diagnostics[0].hint.clone().unwrap_or_default();
@@ -154,8 +163,15 @@ fn unknown_names_list_the_valid_ones() {
 
 #[test]
 fn a_secret_in_the_wrong_place_is_never_echoed() {
-    let err = refuse("secret-in-token-env.yaml").to_string();
-    assert!(!err.contains("b1946ac9"), "{err}");
+    for (file, secret) in [
+        ("secret-in-token-env.yaml", "b1946ac9"),
+        ("prometheus-password-in-url.yaml", "s3cr3t-pw"),
+        ("prometheus-authorization-header.yaml", "secret-jwt"),
+        ("prometheus-basic-auth-password.yaml", "hunter2"),
+    ] {
+        let err = refuse(file).to_string();
+        assert!(!err.contains(secret), "{file}: {err}");
+    }
 }
 
 #[test]

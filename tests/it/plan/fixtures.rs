@@ -215,6 +215,7 @@ fn canary_prometheus_has_real_queries() {
             token_env,
             timeout,
             headers,
+            ..
         } => {
             assert_eq!(url, "http://127.0.0.1:9090");
             assert_eq!(token_env.as_deref(), Some("PROMETHEUS_TOKEN"));

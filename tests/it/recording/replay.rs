@@ -297,6 +297,7 @@ async fn the_screen_replay_plays_in_a_sandbox_and_touches_nothing_of_the_release
             json: true,
             once: false,
             wait_for_approval: true,
+            standby: false,
             max_pause: std::time::Duration::from_secs(86_400),
         },
     )

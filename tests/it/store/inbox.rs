@@ -10,7 +10,7 @@ use std::sync::Arc;
 use shipdeck::engine::Command;
 use shipdeck::engine::journal::Kind;
 use shipdeck::store::{
-    FileStore, InboxAnswer, InboxRequest, ReleaseStore, StoreError, new_request_id,
+    Account, FileStore, InboxAnswer, InboxRequest, ReleaseStore, StoreError, new_request_id,
 };
 
 fn at(s: i64) -> DateTime<Utc> {
@@ -24,6 +24,9 @@ fn request(id: &str, command: Command, when: i64) -> InboxRequest {
         operator: "carol".into(),
         reason: Some("error budget burning".into()),
         at: at(when),
+        host: None,
+        role: None,
+        posted_by: None,
     }
 }
 
@@ -57,9 +60,13 @@ fn requests_come_out_oldest_first_and_only_once() {
     );
     assert_eq!(inbox_names(tmp.path()).len(), 4, "a temp file was left");
 
-    let taken = controller.take_requests().unwrap();
+    let mut taken = controller.take_requests().unwrap();
     let ids: Vec<&str> = taken.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids, ["a", "b1", "b2", "c"]);
+    // Who posted it is what the file's owner says: this process's user.
+    let me = Account::me();
+    assert!(taken.iter().all(|r| r.posted_by.as_ref() == Some(&me)));
+    taken[3].posted_by = None;
     assert_eq!(taken[3], posted[0]);
     assert_eq!(taken[2].command, Command::SetPercent { percent: 25 });
     assert!(inbox_names(tmp.path()).is_empty());
@@ -286,4 +293,161 @@ fn concurrent_posters_and_takers_see_each_request_exactly_once() {
         taken.iter().collect::<BTreeSet<_>>(),
         posted.iter().collect::<BTreeSet<_>>()
     );
+}
+
+/// `take_requests` on its own thread: what it returned, or the test fails if it has not
+/// returned within a few seconds (a read that blocks on a FIFO or never ends on a device).
+fn take_within_seconds(store: &Arc<FileStore>) -> Result<Vec<InboxRequest>, StoreError> {
+    let store = Arc::clone(store);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(store.take_requests());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(5))
+        .expect("take_requests did not return within 5 s")
+}
+
+/// A hostile entry named like a request, between good requests posted before and after
+/// it: every good request is taken at the first try, exactly once; the entry is set
+/// aside (renamed, never deleted or read through) and journaled once, however often the
+/// inbox is read again.
+fn one_bad_entry_blocks_nothing(plant: impl FnOnce(&Path)) {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Arc::new(FileStore::open(tmp.path()).unwrap());
+    let mut posted = BTreeSet::new();
+    for i in 0..6 {
+        let id = format!("before-{i}");
+        store.post(&request(&id, Command::Pause, i)).unwrap();
+        posted.insert(id);
+    }
+    plant(&tmp.path().join("inbox/hostile.request.json"));
+    for i in 0..6 {
+        let id = format!("after-{i}");
+        store
+            .post(&request(&id, Command::Rollback, 10 + i))
+            .unwrap();
+        posted.insert(id);
+    }
+
+    let taken = take_within_seconds(&store).expect("one bad entry fails the whole inbox");
+    let ids: BTreeSet<String> = taken.into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, posted, "a good request was left behind or lost");
+    for _ in 0..3 {
+        assert_eq!(take_within_seconds(&store).unwrap(), vec![]);
+    }
+
+    let names = inbox_names(tmp.path());
+    assert!(
+        names.contains(&"hostile.request.json.rejected".to_string()),
+        "the entry is kept aside: {names:?}"
+    );
+    let errors: Vec<_> = store
+        .journal()
+        .unwrap()
+        .entries
+        .into_iter()
+        .filter(|e| e.action == "inbox")
+        .collect();
+    assert_eq!(errors.len(), 1, "reported once: {errors:?}");
+    assert_eq!(errors[0].kind, Kind::Error);
+    assert!(
+        errors[0].reason.contains("hostile.request.json"),
+        "{}",
+        errors[0].reason
+    );
+    let answer = store.take_answer("hostile").unwrap().expect("an answer");
+    assert!(
+        !answer.ok && answer.message.contains("not run"),
+        "{answer:?}"
+    );
+}
+
+#[test]
+fn a_directory_named_like_a_request_blocks_nothing() {
+    one_bad_entry_blocks_nothing(|path| fs::create_dir(path).unwrap());
+}
+
+#[test]
+fn a_fifo_named_like_a_request_blocks_nothing() {
+    one_bad_entry_blocks_nothing(|path| {
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            path,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+            0,
+        )
+        .unwrap()
+    });
+}
+
+#[test]
+fn a_symlink_to_dev_zero_named_like_a_request_blocks_nothing() {
+    one_bad_entry_blocks_nothing(|path| std::os::unix::fs::symlink("/dev/zero", path).unwrap());
+    assert!(Path::new("/dev/zero").exists());
+}
+
+#[test]
+fn a_symlink_to_a_good_request_is_not_followed() {
+    // Even a link to a well-formed request elsewhere is not taken: whoever could plant
+    // the link chose what it says.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let target = elsewhere.path().join("real.request.json");
+    fs::write(
+        &target,
+        serde_json::to_string(&request("hostile", Command::Rollback, 0)).unwrap(),
+    )
+    .unwrap();
+    one_bad_entry_blocks_nothing(|path| std::os::unix::fs::symlink(&target, path).unwrap());
+    assert!(target.exists(), "the link's target is left alone");
+}
+
+#[test]
+fn an_oversized_request_is_set_aside_unread() {
+    one_bad_entry_blocks_nothing(|path| {
+        let mut text = serde_json::to_string(&request("hostile", Command::Rollback, 0)).unwrap();
+        text.insert_str(
+            text.len() - 1,
+            &format!(",\"pad\":\"{}\"", "x".repeat(1 << 20)),
+        );
+        fs::write(path, text).unwrap();
+    });
+}
+
+#[test]
+fn a_request_too_large_to_take_is_refused_when_posted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = FileStore::open(tmp.path()).unwrap();
+    let mut big = request("big", Command::Rollback, 0);
+    big.reason = Some("x".repeat(1 << 20));
+    let err = store.post(&big).unwrap_err();
+    assert!(
+        matches!(err, StoreError::RequestTooLarge { .. }),
+        "{err:?}: {err}"
+    );
+    assert!(err.to_string().contains("--reason"), "{err}");
+    assert!(inbox_names(tmp.path()).is_empty());
+}
+
+#[test]
+fn a_request_is_credited_to_the_account_that_wrote_it_as_well_as_the_name_it_claims() {
+    use crate::support::accounts::{NOBODY, as_root, give};
+    if !as_root("a request written by another user") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let store = FileStore::open(tmp.path()).unwrap();
+    let mut claim = request("claim", Command::Rollback, 0);
+    claim.operator = "mallory".into();
+    store.post(&claim).unwrap();
+    give(&tmp.path().join("inbox/claim.request.json"), NOBODY);
+    let taken = store.take_requests().unwrap();
+    assert_eq!(taken[0].posted_by, Some(Account::of_uid(NOBODY)));
+    let nobody = Account::of_uid(NOBODY);
+    assert_eq!(
+        taken[0].who(),
+        format!("mallory, posted by {nobody}"),
+        "the claim and the account behind it"
+    );
+    assert!(taken[0].who().ends_with("(uid 65534)"));
 }

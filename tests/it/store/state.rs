@@ -93,6 +93,7 @@ fn plan() -> Plan {
         },
         checklists: Checklists::default(),
         notify: Vec::new(),
+        store: Default::default(),
     }
 }
 
@@ -129,6 +130,7 @@ fn progress() -> Progress {
     p.rules[0] = RuleState {
         holding_since: Some(t(540)),
         tripped: true,
+        trips: 2,
     };
     p.stale = BTreeSet::from(["p95".to_string()]);
     p.trips = vec![Explain {
@@ -158,6 +160,16 @@ fn progress() -> Progress {
         (ListKind::PreRelease, BTreeSet::from([0, 2])),
         (ListKind::ReleaseDay, BTreeSet::from([1])),
     ]);
+    p.ticked_by = BTreeMap::from([(
+        ListKind::PreRelease,
+        BTreeMap::from([(
+            0,
+            shipdeck::engine::TickedBy {
+                operator: "alice".into(),
+                at: t(100),
+            },
+        )]),
+    )]);
     p.flag_failures = 2;
     p.reports.stages.insert(
         "QA".into(),
@@ -379,6 +391,10 @@ fn read_only_state_dir_is_a_clear_error_and_loses_nothing() {
             "{}",
             String::from_utf8_lossy(&out.stdout)
         );
+        // Back to this user: a directory another user owns is not one to write.
+        for path in [dir.clone(), dir.join("inbox"), dir.join("state.json")] {
+            std::os::unix::fs::chown(&path, Some(me), Some(me)).unwrap();
+        }
     } else {
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o500)).unwrap();
         assert_open_refused(&dir);

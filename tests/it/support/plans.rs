@@ -136,6 +136,7 @@ pub fn small_plan() -> Plan {
         },
         checklists: Checklists::default(),
         notify: Vec::new(),
+        store: Default::default(),
     }
 }
 

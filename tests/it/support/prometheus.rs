@@ -140,18 +140,49 @@ pub fn prometheus_text_ms() -> String {
     out
 }
 
+/// The user a secured Prometheus accepts, and its password.
+pub const USER: &str = "grafana";
+pub const PASSWORD: &str = "release-day-7";
+/// bcrypt of `PASSWORD` at the lowest cost Prometheus takes (4), so that each request
+/// checks fast; made once with Python's `crypt.crypt(PASSWORD, mksalt(METHOD_BLOWFISH, rounds=16))`.
+const PASSWORD_BCRYPT: &str = "$2b$04$mkTNaUMyBAAvl1EdBor2P.PHDv5w5KoJRR7ZM6eBGoRNCmlqGIIy6";
+
 /// A running Prometheus over the backfilled data.
 pub struct PrometheusServer {
     binary: PathBuf,
     dir: tempfile::TempDir,
     port: u16,
     child: Option<Child>,
+    /// Served over TLS with basic auth (`--web.config.file`): the CA's PEM.
+    secured: Option<String>,
 }
 
 impl PrometheusServer {
     /// Backfills a fresh TSDB and starts Prometheus on it; `None` when not installed (and
     /// `CI` is unset).
     pub async fn start() -> Option<PrometheusServer> {
+        PrometheusServer::start_with(false, None).await
+    }
+
+    /// As [`PrometheusServer::start`], also scraping `target` (`127.0.0.1:PORT`, path
+    /// `/metrics`) every second as the job `shipdeck`.
+    pub async fn scraping(target: &str) -> Option<PrometheusServer> {
+        PrometheusServer::start_with(false, Some(target)).await
+    }
+
+    /// As [`PrometheusServer::start`], served only over TLS, with a certificate for
+    /// 127.0.0.1 from a CA of the test's own (`ca.pem` in [`PrometheusServer::data_dir`]),
+    /// and only to [`USER`] with [`PASSWORD`], through Prometheus's `--web.config.file`.
+    pub async fn start_secured() -> Option<PrometheusServer> {
+        PrometheusServer::start_with(true, None).await
+    }
+
+    /// Path of the CA certificate that signed a secured server's certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    async fn start_with(secured: bool, scrape: Option<&str>) -> Option<PrometheusServer> {
         let (binary, promtool) = binaries()?;
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data.om");
@@ -169,23 +200,32 @@ impl PrometheusServer {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        std::fs::write(
-            dir.path().join("prometheus.yml"),
-            "global:\n  scrape_interval: 15s\nscrape_configs: []\n",
-        )
-        .unwrap();
+        let config = match scrape {
+            Some(target) => format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: shipdeck\n    static_configs:\n      - targets: ['{target}']\n"
+            ),
+            None => "global:\n  scrape_interval: 15s\nscrape_configs: []\n".to_string(),
+        };
+        std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
+        let secured = secured.then(|| secure(dir.path()));
         let mut server = PrometheusServer {
             binary,
             dir,
             port: free_port(),
             child: None,
+            secured,
         };
         server.spawn().await;
         Some(server)
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.secured.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -208,7 +248,14 @@ impl PrometheusServer {
 
     async fn spawn(&mut self) {
         let log = std::fs::File::create(self.dir.path().join("prometheus.log")).unwrap();
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        if self.secured.is_some() {
+            command.arg(format!(
+                "--web.config.file={}",
+                self.dir.path().join("web.yml").display()
+            ));
+        }
+        let child = command
             .arg(format!(
                 "--config.file={}",
                 self.dir.path().join("prometheus.yml").display()
@@ -230,14 +277,20 @@ impl PrometheusServer {
     }
 
     async fn wait_ready(&mut self) {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .unwrap();
+        let mut client = reqwest::Client::builder().timeout(Duration::from_secs(2));
+        if let Some(ca) = &self.secured {
+            client =
+                client.tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()]);
+        }
+        let client = client.build().unwrap();
         let ready = format!("{}/-/ready", self.url());
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok(resp) = client.get(&ready).send().await
+            let mut request = client.get(&ready);
+            if self.secured.is_some() {
+                request = request.basic_auth(USER, Some(PASSWORD));
+            }
+            if let Ok(resp) = request.send().await
                 && resp.status().is_success()
             {
                 return;
@@ -259,6 +312,22 @@ impl PrometheusServer {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// A CA, a certificate for 127.0.0.1 signed by it, and the web config that serves TLS
+/// with them and asks for basic auth; returns the CA's PEM.
+fn secure(dir: &Path) -> String {
+    let ca = super::tls::certificates(dir);
+    std::fs::write(
+        dir.join("web.yml"),
+        format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\nbasic_auth_users:\n  {USER}: '{PASSWORD_BCRYPT}'\n",
+            dir.join("server.crt").display(),
+            dir.join("server.key").display()
+        ),
+    )
+    .unwrap();
+    ca
 }
 
 impl Drop for PrometheusServer {

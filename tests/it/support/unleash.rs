@@ -15,11 +15,13 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+use super::postgres::{pg_bin, quit, server_account, tail, wait_for_port};
 
 /// How long a cold Unleash may take to migrate its database and answer `/health`.
 const START_LIMIT: Duration = Duration::from_secs(180);
@@ -36,22 +38,6 @@ fn which(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
-}
-
-/// The newest PostgreSQL whose server binaries are installed.
-fn pg_bin() -> Option<PathBuf> {
-    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let version = e.file_name().to_string_lossy().parse::<u32>().ok()?;
-            let bin = e.path().join("bin");
-            (bin.join("initdb").is_file() && bin.join("postgres").is_file())
-                .then_some((version, bin))
-        })
-        .collect();
-    found.sort();
-    found.pop().map(|(_, bin)| bin)
 }
 
 fn manifest_dir() -> PathBuf {
@@ -91,52 +77,6 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// `(uid, gid)` of the account PostgreSQL runs as when the tests run as root
-/// (PostgreSQL refuses root); `None` when not root.
-fn server_account() -> Option<(u32, u32)> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let euid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|u| u.parse::<u32>().ok())
-        .unwrap_or(0);
-    if euid != 0 {
-        return None;
-    }
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    let account = |name: &str| {
-        passwd.lines().find_map(|line| {
-            let fields: Vec<&str> = line.split(':').collect();
-            (fields.first() == Some(&name))
-                .then(|| Some((fields.get(2)?.parse().ok()?, fields.get(3)?.parse().ok()?)))
-                .flatten()
-        })
-    };
-    Some(
-        account("postgres")
-            .or_else(|| account("nobody"))
-            .expect("running as root with neither a `postgres` nor a `nobody` account"),
-    )
-}
-
-fn tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(30)..].join("\n")
-}
-
-fn wait_for_port(port: u16, limit: Duration) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
 }
 
 /// `GET path` on loopback with a plain HTTP/1.0 request: the status code, if any answer.
@@ -383,19 +323,7 @@ impl Drop for Unleash {
             let _ = node.wait();
         }
         if let Some(mut postgres) = self.postgres.lock().unwrap().take() {
-            // SIGQUIT: PostgreSQL's immediate shutdown, which also ends its backends.
-            let _ = Command::new("kill")
-                .args(["-QUIT", &postgres.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = postgres.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = postgres.kill();
-            let _ = postgres.wait();
+            quit(&mut postgres, Duration::from_secs(5));
         }
     }
 }

@@ -1,7 +1,10 @@
-//! The screen: every state as text and style, every size, a whole release through the
-//! app, the idle frame rate, and the real binary in tmux.
+//! The screen: every state as text and style, every size, a checklist item's details, a
+//! whole release through the app, the idle frame rate, the fleet list, and the real
+//! binary in tmux.
 
 mod common;
+mod details;
+mod fleet;
 mod frames;
 mod scenario;
 mod screen;

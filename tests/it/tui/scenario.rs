@@ -210,7 +210,9 @@ async fn start_to_rollback() {
     assert_eq!(s.badge(), "READY");
     s.snapshot("ready");
 
-    // Tick the four items that are ticked by hand; the cursor follows the first open one.
+    // Tick the items that are ticked by hand, in the checklist; the cursor follows the
+    // first open one.
+    s.keys(&[KeyCode::Tab]);
     s.keys(&[KeyCode::Char('x'); 3]);
     s.snapshot("pre_release_ticked");
 
@@ -276,6 +278,7 @@ async fn the_event_loop_runs_keys_and_stops() {
     // Start the rollout, then quit: while it is live, q asks first.
     // Typed at a person's pace: each key sees the screen the one before it left.
     let keys = futures::stream::iter(vec![
+        key(KeyCode::Tab),
         key(KeyCode::Char('x')),
         key(KeyCode::Char('x')),
         key(KeyCode::Char('x')),

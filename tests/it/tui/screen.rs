@@ -191,6 +191,61 @@ fn slider_apply_reaches_the_flag() {
 }
 
 #[test]
+fn after_a_slider_override_the_situation_says_the_engine_waits() {
+    let mut world = baking();
+    let situation =
+        |t: &Terminal<TestBackend>| t.backend().to_string().lines().nth(2).unwrap().to_string();
+    let t = after_keys(&mut world, &[], 120, 40);
+    assert!(
+        situation(&t).contains("then promotes to Gradual 50% by itself"),
+        "{}",
+        situation(&t)
+    );
+    let t = after_keys(
+        &mut world,
+        &[KeyCode::Right, KeyCode::Enter, KeyCode::Char('y')],
+        120,
+        40,
+    );
+    assert_eq!(world.engine.progress().overridden, Some(30));
+    let line = situation(&t);
+    assert!(!line.contains("by itself"), "{line}");
+    assert!(
+        line.contains("then waits for a promote (P): the slider holds 30%"),
+        "{line}"
+    );
+}
+
+#[test]
+fn an_answer_fades_from_the_bottom_line_after_ten_seconds() {
+    use std::time::{Duration, Instant};
+    let world = baking();
+    let mut app = App::default();
+    app.answer(Ok("promote approved".into()));
+    let bottom = |app: &mut App| {
+        screen(&world, app, 120, 40)
+            .backend()
+            .to_string()
+            .lines()
+            .last()
+            .unwrap()
+            .to_string()
+    };
+    let t0 = Instant::now();
+    app.fade_status(t0);
+    assert!(bottom(&mut app).contains("✓ promote approved"));
+    app.fade_status(t0 + Duration::from_secs(9));
+    assert!(bottom(&mut app).contains("✓ promote approved"));
+    app.fade_status(t0 + Duration::from_secs(10));
+    let line = bottom(&mut app);
+    assert!(!line.contains("promote approved"), "{line}");
+    assert!(
+        line.contains("space pause/resume"),
+        "the key hints are back: {line}"
+    );
+}
+
+#[test]
 fn rollback_from_the_keys_runs_the_runbook() {
     let mut world = baking();
     let t = after_keys(
@@ -223,6 +278,28 @@ fn too_small_says_so() {
     insta::assert_snapshot!(
         "too_small_60x12",
         screen(&world, &mut app, 60, 12).backend()
+    );
+}
+
+#[test]
+fn keys_wait_on_a_too_small_screen_and_q_asks_there() {
+    let mut world = baking();
+    let mut app = App::default();
+    screen(&world, &mut app, 40, 12);
+    for k in [KeyCode::Char('R'), KeyCode::Char('y'), KeyCode::Char(' ')] {
+        assert_eq!(key(&mut world, &mut app, k), None, "{k:?} acted");
+    }
+    assert_eq!(world.badge(), "BAKING", "R y rolled back unseen");
+    insta::assert_snapshot!(
+        "too_small_40x12",
+        screen(&world, &mut app, 40, 12).backend()
+    );
+    key(&mut world, &mut app, KeyCode::Char('q'));
+    let t = screen(&world, &mut app, 40, 12);
+    insta::assert_snapshot!("too_small_asking_quit_40x12", t.backend());
+    assert_eq!(
+        key(&mut world, &mut app, KeyCode::Char('y')),
+        Some(tui::Intent::Quit)
     );
 }
 
@@ -337,9 +414,40 @@ fn ticking_from_the_keys_lands_in_the_journal() {
     let mut world = ready();
     let before = world.journal.len();
     // The cursor starts on the first open pre-release item: "Rollback plan ready".
-    after_keys(&mut world, &[KeyCode::Char('x')], 120, 40);
+    after_keys(&mut world, &[KeyCode::Tab, KeyCode::Char('x')], 120, 40);
     assert_eq!(world.journal.len(), before + 1);
     assert!(world.engine.item_done(ListKind::PreRelease, 4).0);
+}
+
+#[test]
+fn pane_keys_act_only_where_they_belong() {
+    // The journal has focus: x ticks nothing and says where it acts.
+    let mut world = ready();
+    let before = world.journal.len();
+    let t = after_keys(&mut world, &[KeyCode::BackTab, KeyCode::Char('x')], 120, 40);
+    assert_eq!(world.journal.len(), before, "x ticked from the journal");
+    let last = t.backend().to_string().lines().last().unwrap().to_string();
+    assert!(
+        last.contains("x ticks the checklist item under ▸: tab to the Checklist first"),
+        "{last}"
+    );
+    // Health has focus: j moves no checklist cursor.
+    let mut world = ready();
+    let mut app = App::default();
+    let first = screen(&world, &mut app, 120, 40).backend().to_string();
+    key(&mut world, &mut app, KeyCode::Char('j'));
+    let moved = screen(&world, &mut app, 120, 40).backend().to_string();
+    let checklist = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.contains("[ ]") || l.contains("[x]"))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(checklist(&first), checklist(&moved));
+    assert!(
+        moved.contains("j/k move in the Checklist and scroll the Journal"),
+        "{moved}"
+    );
 }
 
 #[test]
@@ -397,4 +505,27 @@ fn the_worst_sample_of_an_interval_is_the_one_drawn() {
         "{:?}",
         spark.cells
     );
+}
+
+/// A reason or an operator with control characters shows them as escapes on the screen,
+/// in the journal pane and the situation line: nothing dropped, merged or reordered.
+#[test]
+fn text_from_outside_shows_its_control_characters_escaped() {
+    use shipdeck::engine::{Command, Input};
+    let mut world = baking();
+    world.input(Input::Command {
+        command: Command::Pause,
+        operator: "mallory\u{1b}[8m".into(),
+        reason: Some("typo\n2026 forged\u{1b}]0;owned\u{7}\u{202e}gnp".into()),
+    });
+    assert_eq!(world.badge(), "PAUSED");
+    let mut app = App::default();
+    let t = screen(&world, &mut app, 200, 50);
+    let text = t.backend().to_string();
+    assert!(
+        text.contains("typo\\n2026 forged\\u{1b}]0;owned\\u{7}\\u{202e}gnp"),
+        "{text}"
+    );
+    assert!(text.contains("mallory\\u{1b}[8m"), "{text}");
+    assert!(!text.contains('\u{202e}'), "{text}");
 }

@@ -5,12 +5,26 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-struct Tmux {
-    socket: String,
+/// A tmux server of the test's own, with one session `e2e`.
+pub(super) struct Tmux {
+    pub(super) socket: String,
 }
 
 impl Tmux {
-    fn run(&self, args: &[&str]) -> String {
+    /// Whether tmux is here; without it the test fails under `CI` and is skipped elsewhere.
+    pub(super) fn installed() -> bool {
+        if Command::new("tmux").arg("-V").output().is_ok() {
+            return true;
+        }
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "tmux is missing: scripts/deps/tmux.sh installs it"
+        );
+        eprintln!("skipping: tmux not installed (scripts/deps/tmux.sh installs it)");
+        false
+    }
+
+    pub(super) fn run(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
             .arg("-L")
             .arg(&self.socket)
@@ -20,18 +34,18 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn screen(&self) -> String {
+    pub(super) fn screen(&self) -> String {
         self.run(&["capture-pane", "-p", "-t", "e2e"])
     }
 
-    fn keys(&self, keys: &[&str]) {
+    pub(super) fn keys(&self, keys: &[&str]) {
         for k in keys {
             self.run(&["send-keys", "-t", "e2e", k]);
             std::thread::sleep(Duration::from_millis(150));
         }
     }
 
-    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+    pub(super) fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
             let screen = self.screen();
@@ -71,15 +85,11 @@ fn flag_line(dir: &Path, key: &str) -> String {
         .unwrap_or_default()
 }
 
-#[test]
-fn keys_on_a_real_terminal_drive_the_flag_and_the_terminal_is_restored() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tmux is missing: scripts/deps/tmux.sh installs it"
-        );
-        eprintln!("skipping: tmux not installed (scripts/deps/tmux.sh installs it)");
-        return;
+/// `shipdeck open` on a copy of the healthy fixture in a 120×40 tmux window, at the ready
+/// screen. The window reports the exit status when the program ends.
+fn open_healthy(name: &str) -> Option<(tempfile::TempDir, Tmux)> {
+    if !Tmux::installed() {
+        return None;
     }
     let dir = tempfile::tempdir().unwrap();
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/healthy");
@@ -87,7 +97,7 @@ fn keys_on_a_real_terminal_drive_the_flag_and_the_terminal_is_restored() {
         std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
     }
     let tmux = Tmux {
-        socket: format!("shipdeck-e2e-{}", std::process::id()),
+        socket: format!("shipdeck-{name}-{}", std::process::id()),
     };
     let command = format!(
         "cd {} && {} open plan.yaml --operator e2e; echo SHIPDECK-EXITED-$?; sleep 60",
@@ -108,19 +118,32 @@ fn keys_on_a_real_terminal_drive_the_flag_and_the_terminal_is_restored() {
     tmux.wait_for("the ready screen", |s| {
         s.contains("READY") && s.contains("Pipeline")
     });
+    Some((dir, tmux))
+}
+
+/// Waits until the flag file's `key` line reads `want`.
+fn wait_flag(dir: &Path, key: &str, want: &str) {
+    let start = Instant::now();
+    while flag_line(dir, key) != want {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the flag never read {want}: {}",
+            flag_line(dir, key)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn keys_on_a_real_terminal_drive_the_flag_and_the_terminal_is_restored() {
+    let Some((dir, tmux)) = open_healthy("e2e") else {
+        return;
+    };
 
     // Start: P, then y.
     tmux.keys(&["P", "y"]);
     tmux.wait_for("the first step to bake", |s| s.contains("BAKING"));
-    let start = Instant::now();
-    while flag_line(dir.path(), "enabled") != "enabled: true" {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the flag never went on: {}",
-            flag_line(dir.path(), "enabled")
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_flag(dir.path(), "enabled", "enabled: true");
 
     // Pause and resume with space.
     tmux.keys(&["Space"]);
@@ -133,15 +156,7 @@ fn keys_on_a_real_terminal_drive_the_flag_and_the_terminal_is_restored() {
     // Promote early: P asks, f forces past the starved bake (journaled as forced).
     tmux.keys(&["P", "f"]);
     tmux.wait_for("step 2", |s| s.contains("step 2/"));
-    let start = Instant::now();
-    while flag_line(dir.path(), "rollout") != "rollout: 0.05" {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the flag never reached 5%: {}",
-            flag_line(dir.path(), "rollout")
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_flag(dir.path(), "rollout", "rollout: 0.05");
 
     // A stray key after R cancels; R then y rolls back.
     tmux.keys(&["R", "n"]);
@@ -163,4 +178,39 @@ fn keys_on_a_real_terminal_drive_the_flag_and_the_terminal_is_restored() {
             .trim(),
         "0"
     );
+}
+
+#[test]
+fn below_the_minimum_size_keys_wait_and_only_q_quits() {
+    let Some((dir, tmux)) = open_healthy("small") else {
+        return;
+    };
+    tmux.keys(&["P", "y"]);
+    tmux.wait_for("the first step to bake", |s| s.contains("BAKING"));
+    wait_flag(dir.path(), "enabled", "enabled: true");
+
+    let resize = |w: &str, h: &str| tmux.run(&["resize-window", "-t", "e2e", "-x", w, "-y", h]);
+    resize("40", "12");
+    tmux.wait_for("the small screen", |s| s.contains("terminal too small"));
+    // R then y: unseen, so nothing happens.
+    tmux.keys(&["R", "y", "Space"]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(flag_line(dir.path(), "enabled"), "enabled: true");
+    resize("120", "40");
+    let screen = tmux.wait_for("the full screen again", |s| s.contains("Pipeline"));
+    assert!(screen.contains("BAKING"), "{screen}");
+    assert!(
+        !screen.contains("ROLL BACK"),
+        "no question left open:\n{screen}"
+    );
+
+    // q asks on the small screen itself; y quits.
+    resize("40", "12");
+    tmux.wait_for("the small screen", |s| s.contains("terminal too small"));
+    tmux.keys(&["q"]);
+    tmux.wait_for("the quit question", |s| s.contains("y quits"));
+    tmux.keys(&["y"]);
+    let screen = tmux.wait_for("the exit", |s| s.contains("SHIPDECK-EXITED-"));
+    assert!(screen.contains("SHIPDECK-EXITED-0"), "{screen}");
+    assert_eq!(flag_line(dir.path(), "enabled"), "enabled: true");
 }

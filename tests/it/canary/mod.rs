@@ -1,0 +1,6 @@
+//! The canary judge: its false-alarm rates and power by seeded simulation, its invariants
+//! by property, and the offline `shipdeck judge` command.
+
+mod cli;
+mod false_alarms;
+mod props;
