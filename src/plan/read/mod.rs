@@ -494,6 +494,23 @@ rollout:
                 "name of an environment variable",
             ),
             ("notify: [{kind: pager}]\n", "unknown notifier kind `pager`"),
+            ("notify: [{kind: pagerduty}]\n", "missing `routing_key_env`"),
+            (
+                "notify: [{kind: pagerduty, routing_key_env: 'r0-12.3'}]\n",
+                "name of an environment variable",
+            ),
+            (
+                "notify: [{kind: slack, token_env: SLACK_BOT_TOKEN}]\n",
+                "missing `channel`",
+            ),
+            (
+                "notify: [{kind: slack, token: xoxb-1, channel: '#r'}]\n",
+                "`token`",
+            ),
+            (
+                "notify: [{kind: json, url_env: HOOK, url: 'https://x'}]\n",
+                "`url`",
+            ),
             (
                 "checklists:\n  release_day: [{item: X, check: {metric: p95}}]\n",
                 "needs `above` or `below`",

@@ -1,3 +1,4 @@
 //! Notifications as they leave the real binary.
 
+mod receivers;
 mod webhook;

@@ -4,10 +4,9 @@
 //! the attempts are journaled, and the rollback still completes on time.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+
+use crate::support::receiver::Receiver;
 
 /// How the receiver answers.
 #[derive(Clone, Copy, PartialEq)]
@@ -19,85 +18,29 @@ enum Answer {
     Hang,
 }
 
-/// A tiny HTTP/1.1 receiver that records every JSON body posted to it.
-struct Receiver {
+/// A Slack-compatible incoming webhook on loopback, answering as told.
+struct Hook {
     url: String,
-    posts: Arc<Mutex<Vec<serde_json::Value>>>,
+    receiver: Receiver,
 }
 
-impl Receiver {
-    async fn start(answer: Answer) -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!(
-            "http://{}/services/T000/B000/XXXX",
-            listener.local_addr().unwrap()
-        );
-        let posts = Arc::new(Mutex::new(Vec::new()));
-        let record = Arc::clone(&posts);
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut socket, _)) = listener.accept().await else {
-                    return;
-                };
-                let record = Arc::clone(&record);
-                tokio::spawn(async move {
-                    // One request per connection: every answer says `Connection: close`.
-                    let Some(body) = read_request(&mut socket).await else {
-                        return;
-                    };
-                    if let Ok(v) = serde_json::from_slice(&body) {
-                        record.lock().unwrap().push(v);
-                    }
-                    let reply: &[u8] = match answer {
-                        Answer::Ok => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
-                        Answer::Fail => b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\nConnection: close\r\n\r\noops",
-                        Answer::Hang => {
-                            tokio::time::sleep(Duration::from_secs(3600)).await;
-                            return;
-                        }
-                    };
-                    let _ = socket.write_all(reply).await;
-                    let _ = socket.shutdown().await;
-                });
-            }
-        });
-        Receiver { url, posts }
+impl Hook {
+    async fn start(answer: Answer) -> Hook {
+        let receiver = Receiver::start(move |_| match answer {
+            Answer::Ok => Some((200, "ok".to_string())),
+            Answer::Fail => Some((500, "oops".to_string())),
+            Answer::Hang => None,
+        })
+        .await;
+        Hook {
+            url: format!("{}/services/T000/B000/XXXX", receiver.base),
+            receiver,
+        }
     }
 
     fn posts(&self) -> Vec<serde_json::Value> {
-        self.posts.lock().unwrap().clone()
+        self.receiver.posts().into_iter().map(|p| p.body).collect()
     }
-}
-
-/// The body of one request (headers up to the blank line, then `Content-Length` bytes).
-async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let header_end = loop {
-        let n = socket.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..header_end]).to_lowercase();
-    assert!(head.starts_with("post "), "{head}");
-    assert!(head.contains("content-type: application/json"), "{head}");
-    let len: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())?;
-    while buf.len() < header_end + len {
-        let n = socket.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    Some(buf[header_end..header_end + len].to_vec())
 }
 
 /// The incident fixture with a webhook and a deploy log added.
@@ -163,7 +106,7 @@ fn kind(post: &serde_json::Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_incident_reaches_the_webhook_and_the_deploy_log_in_order() {
-    let receiver = Receiver::start(Answer::Ok).await;
+    let receiver = Hook::start(Answer::Ok).await;
     let (dir, plan) = release();
     let r = run_headless(&plan, &receiver.url, "50000").await;
     assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
@@ -236,7 +179,7 @@ async fn the_incident_reaches_the_webhook_and_the_deploy_log_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_receiver_is_retried_loudly_and_the_rollback_is_not_held_up() {
-    let receiver = Receiver::start(Answer::Fail).await;
+    let receiver = Hook::start(Answer::Fail).await;
     let (dir, plan) = release();
     let r = run_headless(&plan, &receiver.url, "50000").await;
     assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
@@ -283,7 +226,7 @@ async fn a_failing_receiver_is_retried_loudly_and_the_rollback_is_not_held_up() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_receiver_does_not_delay_the_rollback() {
-    let receiver = Receiver::start(Answer::Hang).await;
+    let receiver = Hook::start(Answer::Hang).await;
     let (dir, plan) = release();
     // Slow enough (about 8 s) for a post to time out while the release runs.
     let r = run_headless(&plan, &receiver.url, "1000").await;
