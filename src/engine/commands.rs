@@ -251,6 +251,7 @@ impl Engine {
             .pipeline
             .iter()
             .take_while(|s| !matches!(s.source, StageSource::Rollout))
+            .filter(|s| !matches!(s.source, StageSource::Untracked))
             .filter(|s| {
                 !matches!(
                     self.progress.reports.stages.get(&s.name).map(|r| r.status),
@@ -259,11 +260,13 @@ impl Engine {
             })
             .map(|s| format!("stage {} not passed", s.name))
             .collect();
-        missing.extend(
-            self.open_items(ListKind::PreRelease)
-                .into_iter()
-                .map(|t| format!("pre-release: {t}")),
-        );
+        if self.plan.checklists.gates(ListKind::PreRelease) {
+            missing.extend(
+                self.open_items(ListKind::PreRelease)
+                    .into_iter()
+                    .map(|t| format!("pre-release: {t}")),
+            );
+        }
         let plan = &self.plan;
         missing.extend(
             plan.guardrails

@@ -153,7 +153,7 @@ impl Reports {
             .filter_map(|s| {
                 let status = match &s.source {
                     StageSource::Static(status) => *status,
-                    StageSource::Rollout => return None,
+                    StageSource::Rollout | StageSource::Untracked => return None,
                     _ => StageStatus::Pending,
                 };
                 let detail = String::new();

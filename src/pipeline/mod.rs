@@ -42,6 +42,8 @@ pub enum SourceKind {
     StatusFile,
     /// Prod: the rollout itself (the engine's phase).
     Rollout,
+    /// Not tracked: the plan declares no pipeline.
+    Untracked,
 }
 
 /// The current (or last) run of a command.
@@ -195,6 +197,12 @@ impl Runner {
                     SourceKind::Rollout,
                     "the rollout".to_string(),
                     StageStatus::Pending,
+                    String::new(),
+                ),
+                StageSource::Untracked => (
+                    SourceKind::Untracked,
+                    "not tracked: the plan has no `pipeline:`".to_string(),
+                    StageStatus::Skipped,
                     String::new(),
                 ),
                 StageSource::Command { argv, timeout } => (

@@ -20,7 +20,8 @@ pub(super) const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(2 * 60);
 pub(super) const DEFAULT_UNLEASH_PROJECT: &str = "default";
 
 /// The reference process's checklists: pre-release, release day ("during release"),
-/// post-release, and the rollback runbook. Every item is ticked by hand.
+/// post-release, and the rollback runbook. Every item is ticked by hand. As the plan
+/// leaves them out, every list is a suggestion: none gates.
 pub fn default_checklists() -> Checklists {
     let items = |texts: &[&str]| -> Vec<Item> {
         texts
@@ -60,20 +61,21 @@ pub fn default_checklists() -> Checklists {
             "Investigate",
             "Fix and redeploy",
         ]),
+        suggested: ListKind::ALL.into_iter().collect(),
     }
 }
 
-/// PR → CI → QA → Stage pending, then Prod, whose status is the rollout itself.
+/// The reference path, for a plan without `pipeline:`: its stages are shown, not tracked.
 pub(super) fn default_pipeline() -> Vec<Stage> {
-    let pending = |name: &str| Stage {
+    let untracked = |name: &str| Stage {
         name: name.to_string(),
-        source: StageSource::Static(StageStatus::Pending),
+        source: StageSource::Untracked,
     };
     vec![
-        pending("PR"),
-        pending("CI"),
-        pending("QA"),
-        pending("Stage"),
+        untracked("PR"),
+        untracked("CI"),
+        untracked("QA"),
+        untracked("Stage"),
         Stage {
             name: "Prod".to_string(),
             source: StageSource::Rollout,
@@ -221,6 +223,6 @@ mod tests {
         let p = default_pipeline();
         assert_eq!(p.len(), 5);
         assert_eq!(p[4].source, StageSource::Rollout);
-        assert_eq!(p[0].source, StageSource::Static(StageStatus::Pending));
+        assert_eq!(p[0].source, StageSource::Untracked);
     }
 }

@@ -96,6 +96,9 @@ pub enum StageSource {
     StatusFile(PathBuf),
     /// The stage whose status is the rollout itself (Prod, or a stage with no source).
     Rollout,
+    /// A stage of the reference path the plan does not declare (it has no `pipeline:`):
+    /// shown as not tracked, never gates.
+    Untracked,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -413,6 +416,9 @@ pub struct Checklists {
     pub release_day: Vec<Item>,
     pub post_release: Vec<Item>,
     pub rollback: Vec<Item>,
+    /// Lists the plan does not write: the reference lists, shown as suggestions that
+    /// never gate.
+    pub suggested: std::collections::BTreeSet<ListKind>,
 }
 
 #[derive(
@@ -445,6 +451,12 @@ impl ListKind {
 }
 
 impl Checklists {
+    /// The list holds anything up (the pre-release list, the start): only when the plan
+    /// wrote it.
+    pub fn gates(&self, kind: ListKind) -> bool {
+        !self.suggested.contains(&kind)
+    }
+
     pub fn list(&self, kind: ListKind) -> &[Item] {
         match kind {
             ListKind::PreRelease => &self.pre_release,

@@ -35,7 +35,19 @@ pub fn summary(plan: &Plan) -> String {
         backend_text(&f.backend)
     );
 
-    let _ = writeln!(out, "pipeline    {} stages", plan.pipeline.len());
+    let untracked = plan
+        .pipeline
+        .iter()
+        .any(|s| matches!(s.source, StageSource::Untracked));
+    if untracked {
+        let _ = writeln!(
+            out,
+            "pipeline    {} stages, not tracked: none gates the start (declare `pipeline:` to gate on them)",
+            plan.pipeline.len()
+        );
+    } else {
+        let _ = writeln!(out, "pipeline    {} stages", plan.pipeline.len());
+    }
     let stage_width = plan
         .pipeline
         .iter()
@@ -133,6 +145,18 @@ pub fn summary(plan: &Plan) -> String {
         .map(|k| format!("{} {}", k.title().to_lowercase(), c.list(*k).len()))
         .collect();
     let _ = writeln!(out, "checklists  {}", counts.join(" · "));
+    if !c.suggested.is_empty() {
+        let names: Vec<String> = c
+            .suggested
+            .iter()
+            .map(|k| k.title().to_lowercase())
+            .collect();
+        let _ = writeln!(
+            out,
+            "  suggested, gating nothing: {} (the reference lists; write them under `checklists:` to make them gate)",
+            names.join(", ")
+        );
+    }
 
     if !plan.notify.is_empty() {
         let notifiers: Vec<String> = plan.notify.iter().map(NotifierSpec::label).collect();
@@ -173,6 +197,7 @@ fn stage_source_text(s: &StageSource) -> String {
         }
         StageSource::StatusFile(path) => format!("watches {}", path.display()),
         StageSource::Rollout => "the rollout".to_string(),
+        StageSource::Untracked => "not tracked".to_string(),
     }
 }
 

@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::layout::Pane;
-use super::{App, View, fit, pane_block, put_lines};
+use super::{App, View, fit, pane_block, put_lines, spans_width};
 use crate::engine::Engine;
 use crate::plan::ListKind;
 
@@ -39,7 +39,14 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     let lists = &engine.plan().checklists;
     let cursor = app.cursor(engine);
     let focused = app.focus() == Pane::Checklist;
-    let detail = cursor.map(|(list, _)| list.title().to_lowercase());
+    let detail = cursor.map(|(list, _)| {
+        let title = list.title().to_lowercase();
+        if lists.gates(list) {
+            title
+        } else {
+            format!("{title} · suggested")
+        }
+    });
     let block = pane_block(app, Pane::Checklist, detail);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -57,13 +64,17 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     for kind in &shown {
         let (done, total) = progress(engine, *kind);
         let count = format!("{done}/{total}");
-        let bar_w = width.saturating_sub(1 + name_w + 6 + 1);
+        // A list the plan did not write says so after its bar (a suggestion, no gate),
+        // where the bar keeps room to be read; the pane's title says it otherwise.
+        let base = width.saturating_sub(1 + name_w + 6 + 1);
+        let suggested = (!lists.gates(*kind) && base >= 6 + 10).then_some(" suggested");
+        let bar_w = base.saturating_sub(suggested.map_or(0, str::len));
         let (full, empty) = bar(done, total, bar_w.min(24));
         let here = cursor.is_some_and(|(l, _)| l == *kind);
         let mark = if here { "▾" } else { " " };
         let name_style = if here { theme.title } else { theme.text };
         let count_style = if done == total { theme.ok } else { theme.text };
-        lines.push(Line::from(vec![
+        let mut spans = vec![
             Span::styled(
                 format!("{mark}{:<w$}", fit(kind.title(), name_w - 1), w = name_w),
                 name_style,
@@ -71,7 +82,13 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
             Span::styled(format!("{count:>5} "), count_style),
             Span::styled(full, theme.gauge_done),
             Span::styled(empty, theme.gauge_todo),
-        ]));
+        ];
+        if let Some(s) = suggested
+            && width >= spans_width(&spans) + s.len()
+        {
+            spans.push(Span::styled(s, theme.muted));
+        }
+        lines.push(Line::from(spans));
     }
     if let Some((list, at)) = cursor {
         let items = lists.list(list);

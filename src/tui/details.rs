@@ -106,7 +106,9 @@ pub(super) fn details<'a>(
                 let source = match s.kind {
                     SourceKind::Command => format!("command {}", s.source),
                     SourceKind::Rollout => "the rollout itself: it moves with its phase".into(),
-                    SourceKind::Static | SourceKind::StatusFile => s.source.clone(),
+                    SourceKind::Static | SourceKind::StatusFile | SourceKind::Untracked => {
+                        s.source.clone()
+                    }
                 };
                 d.field("source", &source, app.theme().popup);
             }
@@ -131,7 +133,7 @@ pub(super) fn details<'a>(
                         output = s.last_run.as_ref();
                     }
                     SourceKind::StatusFile => runs(&mut d, view, "reads", s.runs, None),
-                    SourceKind::Static | SourceKind::Rollout => {}
+                    SourceKind::Static | SourceKind::Rollout | SourceKind::Untracked => {}
                 }
                 if s.rerunnable() {
                     rerun = Some(match s.kind {

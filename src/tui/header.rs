@@ -246,9 +246,10 @@ pub(crate) fn situation(engine: &Engine) -> (String, String) {
     let watch = fmt::duration(plan.rollout.watch);
     match engine.phase() {
         Phase::Ready => {
-            let open = engine.open_items(crate::plan::ListKind::PreRelease).len();
+            let list = crate::plan::ListKind::PreRelease;
+            let open = engine.open_items(list).len();
             let total = plan.checklists.pre_release.len();
-            let gate = if open > 0 {
+            let gate = if open > 0 && plan.checklists.gates(list) {
                 format!(" Pre-release checklist: {}/{total} done.", total - open)
             } else {
                 String::new()

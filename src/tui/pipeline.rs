@@ -1,6 +1,6 @@
 //! tui::pipeline: the release's path, PR → CI → QA → Stage → Prod, one status glyph each
-//! (✓ passed, ✗ failed, ◐ running or live, ○ pending, – skipped) and the live percent on
-//! the rollout stage. Reads stage reports and the phase; never runs a stage.
+//! (✓ passed, ✗ failed, ◐ running or live, ○ pending, – skipped or not tracked) and the
+//! live percent on the rollout stage. Reads stage reports and the phase; never runs a stage.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -63,6 +63,7 @@ pub fn stages(engine: &Engine) -> Vec<StageView> {
                     let (status, extra) = rollout_stage(engine);
                     (status, extra, String::new())
                 }
+                StageSource::Untracked => (StageStatus::Skipped, String::new(), String::new()),
                 _ => match engine.stage(&s.name) {
                     Some(r) => (r.status, String::new(), r.detail.clone()),
                     None => (StageStatus::Pending, String::new(), String::new()),
@@ -148,6 +149,16 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
                 status_style(app, s.status),
             ));
         }
+    }
+    let untracked = view
+        .engine
+        .plan()
+        .pipeline
+        .iter()
+        .any(|s| matches!(s.source, StageSource::Untracked));
+    let note = "  – not tracked: the plan has no pipeline";
+    if untracked && width >= spans_width(&spans) + note.chars().count() {
+        spans.push(Span::styled(note, theme.muted));
     }
     put_lines(frame, area, &[Line::from(spans)]);
 }

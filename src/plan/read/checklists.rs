@@ -20,19 +20,25 @@ impl Reader {
             &["pre_release", "release_day", "post_release", "rollback"],
         )?;
         let defaults = default_checklists();
-        let mut list = |key: &str, default: Vec<Item>| match f.get(key) {
+        // A list the plan leaves out stays the reference list, as a suggestion.
+        let mut suggested = std::collections::BTreeSet::new();
+        let mut list = |key: &str, kind: ListKind, default: Vec<Item>| match f.get(key) {
             Some(n) => self.items(n, key, series, stages),
-            None => Some(default),
+            None => {
+                suggested.insert(kind);
+                Some(default)
+            }
         };
-        let pre_release = list("pre_release", defaults.pre_release);
-        let release_day = list("release_day", defaults.release_day);
-        let post_release = list("post_release", defaults.post_release);
-        let rollback = list("rollback", defaults.rollback);
+        let pre_release = list("pre_release", ListKind::PreRelease, defaults.pre_release);
+        let release_day = list("release_day", ListKind::ReleaseDay, defaults.release_day);
+        let post_release = list("post_release", ListKind::PostRelease, defaults.post_release);
+        let rollback = list("rollback", ListKind::Rollback, defaults.rollback);
         Some(Checklists {
             pre_release: pre_release?,
             release_day: release_day?,
             post_release: post_release?,
             rollback: rollback?,
+            suggested,
         })
     }
 

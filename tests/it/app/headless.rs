@@ -60,6 +60,39 @@ fn a_healthy_release_runs_to_completion_with_the_flag_at_100() {
     assert!(stdout.contains("promote"), "{stdout}");
 }
 
+/// A plan that declares no pipeline and no checklists starts and completes: nothing it
+/// did not ask for gates it, and `check` says so and how to make them gate.
+#[test]
+fn a_plan_with_no_pipeline_and_no_checklists_runs_to_completion() {
+    let (dir, plan) = release("minimal");
+    let arg = plan.to_str().unwrap();
+    let (code, stdout, stderr) = run(&["check", arg]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("not tracked: none gates the start (declare `pipeline:` to gate on them)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "suggested, gating nothing: pre-release, release day, post-release, rollback"
+        ) && stdout.contains("write them under `checklists:` to make them gate"),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = run(&["run", arg, "--headless", "--speed", "50000"]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("completed"), "{stderr}");
+    let flags = std::fs::read_to_string(dir.path().join("flags.yaml")).unwrap();
+    assert!(
+        flags.contains("enabled: true") && flags.contains("rollout: 1"),
+        "{flags}"
+    );
+    let status = status_json(&plan);
+    assert_eq!(
+        status["progress"]["phase"]["state"], "completed",
+        "{status:#}"
+    );
+}
+
 #[test]
 fn an_incident_rolls_back_by_itself_and_the_journal_says_why() {
     let (dir, plan) = release("incident");

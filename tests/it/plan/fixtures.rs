@@ -312,3 +312,31 @@ fn demo_summary_snapshot() {
     let p = plan::parse(text, Path::new("demo/plan.yaml")).unwrap();
     insta::assert_snapshot!(plan::summary(&p));
 }
+
+/// A plan without `pipeline:` and `checklists:`: the reference stages are not tracked and
+/// the reference lists are suggestions; neither gates the start.
+#[test]
+fn minimal_declares_no_gates() {
+    let p = load("minimal");
+    assert!(
+        p.pipeline
+            .iter()
+            .take(4)
+            .all(|s| s.source == StageSource::Untracked),
+        "{:?}",
+        p.pipeline
+    );
+    assert_eq!(p.pipeline[4].source, StageSource::Rollout);
+    for kind in ListKind::ALL {
+        assert!(!p.checklists.gates(kind), "{kind:?}");
+    }
+    let p = load("healthy");
+    assert!(
+        p.checklists.gates(ListKind::PreRelease),
+        "written: it gates"
+    );
+    assert!(
+        !p.checklists.gates(ListKind::Rollback),
+        "left out of a written `checklists:`: a suggestion"
+    );
+}

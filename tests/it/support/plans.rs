@@ -260,6 +260,7 @@ pub fn reference_plan() -> Plan {
         .iter()
         .map(|t| item(t))
         .collect(),
+        suggested: Default::default(),
     };
     plan
 }

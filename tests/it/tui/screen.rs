@@ -529,3 +529,22 @@ fn text_from_outside_shows_its_control_characters_escaped() {
     assert!(text.contains("mallory\\u{1b}[8m"), "{text}");
     assert!(!text.contains('\u{202e}'), "{text}");
 }
+
+/// A plan without `pipeline:` or `checklists:`: the stages read as not tracked, the lists
+/// as suggestions, and nothing says the start waits on them.
+#[test]
+fn undeclared_stages_are_not_tracked_and_undeclared_lists_are_suggestions() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/minimal/plan.yaml");
+    let world = World::of(&path);
+    let mut app = App::default();
+    let t = screen(&world, &mut app, 120, 40);
+    let text = t.backend().to_string();
+    assert!(text.contains("[PR –]"), "{text}");
+    assert!(
+        text.contains("not tracked: the plan has no pipeline"),
+        "{text}"
+    );
+    assert!(text.contains("suggested"), "{text}");
+    assert!(!text.contains("Pre-release checklist:"), "{text}");
+    insta::assert_snapshot!("undeclared_pipeline_and_checklists_120x40", t.backend());
+}

@@ -121,6 +121,27 @@ fn open_healthy(name: &str) -> Option<(tempfile::TempDir, Tmux)> {
     Some((dir, tmux))
 }
 
+/// P, then y once the question offers a plain start. Until the history the baselines
+/// need is in, the start offers only "start anyway" (and a `y` would cancel it): that
+/// question is dismissed and asked again.
+fn start_rollout(tmux: &Tmux) {
+    let begin = Instant::now();
+    loop {
+        tmux.keys(&["P"]);
+        let asked = tmux.wait_for("the start question", |s| s.contains("Start the rollout"));
+        if !asked.contains("start anyway") {
+            tmux.keys(&["y"]);
+            return;
+        }
+        assert!(
+            begin.elapsed() < Duration::from_secs(15),
+            "the start stayed blocked:\n{asked}"
+        );
+        tmux.keys(&["Escape"]);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 /// Waits until the flag file's `key` line reads `want`.
 fn wait_flag(dir: &Path, key: &str, want: &str) {
     let start = Instant::now();
@@ -141,7 +162,7 @@ fn keys_on_a_real_terminal_drive_the_flag_and_the_terminal_is_restored() {
     };
 
     // Start: P, then y.
-    tmux.keys(&["P", "y"]);
+    start_rollout(&tmux);
     tmux.wait_for("the first step to bake", |s| s.contains("BAKING"));
     wait_flag(dir.path(), "enabled", "enabled: true");
 
@@ -185,7 +206,7 @@ fn below_the_minimum_size_keys_wait_and_only_q_quits() {
     let Some((dir, tmux)) = open_healthy("small") else {
         return;
     };
-    tmux.keys(&["P", "y"]);
+    start_rollout(&tmux);
     tmux.wait_for("the first step to bake", |s| s.contains("BAKING"));
     wait_flag(dir.path(), "enabled", "enabled: true");
 

@@ -63,8 +63,12 @@ pub fn start_time() -> DateTime<Utc> {
 
 impl World {
     pub fn new() -> World {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/tui/common/plan.yaml");
-        let plan = shipdeck::plan::load(&path).unwrap();
+        World::of(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/tui/common/plan.yaml"))
+    }
+
+    /// The world of another plan file.
+    pub fn of(path: &Path) -> World {
+        let plan = shipdeck::plan::load(path).unwrap();
         let mut w = World {
             engine: Engine::new(Arc::new(plan)),
             journal: VecDeque::new(),
