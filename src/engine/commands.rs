@@ -94,6 +94,7 @@ impl Engine {
                 }
                 Phase::Paused { .. } => refuse(fx, Refusal::PausedFirst),
                 Phase::Watching => refuse(fx, Refusal::Watching),
+                Phase::RolledBack { .. } => refuse(fx, Refusal::RedeployFirst),
                 other => refuse(
                     fx,
                     Refusal::NothingTo {
@@ -156,6 +157,7 @@ impl Engine {
                     }
                 }
             }
+            Command::Redeploy => self.redeploy(now, operator, &because, fx),
             Command::Rollback => match self.progress.phase {
                 Phase::RollingBack { .. } => refuse(fx, Refusal::AlreadyRollingBack),
                 Phase::RolledBack { .. } => refuse(fx, Refusal::AlreadyRolledBack),

@@ -31,6 +31,9 @@ pub enum Command {
         item: usize,
         done: bool,
     },
+    /// A new attempt of a rolled-back release (the reference process's "fix and
+    /// redeploy"), with the plan's version as it is now.
+    Redeploy,
 }
 
 impl Command {
@@ -43,6 +46,7 @@ impl Command {
             Command::Rollback => "rollback",
             Command::SetPercent { .. } => "set-percent",
             Command::Tick { .. } => "tick",
+            Command::Redeploy => "redeploy",
         }
     }
 }

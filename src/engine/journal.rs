@@ -64,6 +64,8 @@ pub enum Verb {
     CatchUp,
     /// A resume took the plan's changed steps (`--accept-plan-change`).
     PlanChange,
+    /// A new attempt of a rolled-back release.
+    Redeploy,
     Other(String),
 }
 
@@ -101,6 +103,7 @@ impl Verb {
             Verb::Clock => "clock",
             Verb::CatchUp => "catch-up",
             Verb::PlanChange => "plan-change",
+            Verb::Redeploy => "redeploy",
             Verb::Other(word) => word,
         }
     }
@@ -140,6 +143,7 @@ impl From<&str> for Verb {
             "clock" => Verb::Clock,
             "catch-up" => Verb::CatchUp,
             "plan-change" => Verb::PlanChange,
+            "redeploy" => Verb::Redeploy,
             other => Verb::Other(other.to_string()),
         }
     }

@@ -19,6 +19,7 @@ pub mod ladder;
 mod next;
 mod progress;
 mod readiness;
+mod redeploy;
 mod refusal;
 mod staleness;
 mod transitions;
@@ -93,6 +94,8 @@ impl Engine {
             flag_failures: 0,
             reports: Reports::default(),
             ladder: None,
+            attempt: 1,
+            version: Some(plan.release.version.clone()),
         };
         Self::restore(plan, progress)
     }
@@ -103,6 +106,9 @@ impl Engine {
         let mut engine = Self::follow(plan, progress);
         engine.progress.reports = Reports::of(&engine.plan);
         engine.progress.ladder = Some(ladder::of(&engine.plan));
+        if engine.progress.version.is_none() {
+            engine.progress.version = Some(engine.plan.release.version.clone());
+        }
         engine.flag_read = false;
         engine
     }

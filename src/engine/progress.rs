@@ -218,6 +218,17 @@ pub struct Progress {
     /// steps changed under the release. Missing in a state saved before it was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ladder: Option<Vec<Rung>>,
+    /// Which attempt of the release this is: 1, then one more for each redeploy after a
+    /// rollback.
+    #[serde(default = "first_attempt")]
+    pub attempt: u32,
+    /// The version this attempt rolls out (the plan's, when the attempt began).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+fn first_attempt() -> u32 {
+    1
 }
 
 /// One step of the rollout as a saved state knew it: what step `k` meant when it was

@@ -34,6 +34,12 @@ pub enum Refusal {
     },
     AlreadyRollingBack,
     AlreadyRolledBack,
+    /// Promote or start after a rollback: that takes a new attempt.
+    RedeployFirst,
+    /// A new attempt starts only from a rolled-back release (its badge).
+    NotRolledBack {
+        phase: &'static str,
+    },
     PercentOutOfRange {
         percent: u8,
     },
@@ -99,6 +105,15 @@ impl std::fmt::Display for Refusal {
                 "already rolling back; waiting for the backend to confirm"
             ),
             Refusal::AlreadyRolledBack => write!(f, "already rolled back"),
+            Refusal::RedeployFirst => write!(
+                f,
+                "rolled back: once it is fixed, start a new attempt (`shipdeck redeploy PLAN`, or P on the screen)"
+            ),
+            Refusal::NotRolledBack { phase } => write!(
+                f,
+                "a new attempt starts from a rolled-back release, not while {}",
+                phase.to_lowercase()
+            ),
             Refusal::PercentOutOfRange { percent } => {
                 write!(f, "{percent}% is outside 0..=100")
             }

@@ -16,6 +16,8 @@ use crate::engine::{Command, Phase};
 pub enum Ask {
     Promote,
     Rollback,
+    /// A new attempt of a rolled-back release.
+    Redeploy,
     SetPercent(u8),
     ForceResume,
     TakeOver,
@@ -67,6 +69,7 @@ impl App {
         match c.ask {
             Ask::Promote => command(Command::Promote { force }),
             Ask::Rollback => command(Command::Rollback),
+            Ask::Redeploy => command(Command::Redeploy),
             Ask::SetPercent(percent) => command(Command::SetPercent { percent }),
             Ask::ForceResume => command(Command::Resume { force }),
             Ask::Quit => Some(Intent::Quit),
@@ -99,6 +102,7 @@ impl App {
             (Ask::Promote, Phase::AwaitingApproval { .. }) => ("approve", "approve anyway"),
             (Ask::Promote, _) => ("promote early", "promote anyway"),
             (Ask::Rollback, _) => ("roll back now", ""),
+            (Ask::Redeploy, _) => ("start a new attempt", ""),
             (Ask::SetPercent(_), _) => ("apply", ""),
             (Ask::ForceResume, _) => ("resume", "force resume"),
             (Ask::Quit, _) => ("quit", ""),
@@ -138,6 +142,19 @@ impl App {
                     _ => (String::new(), Vec::new(), Vec::new()),
                 }
             }
+            Ask::Redeploy => (
+                format!(
+                    "Start attempt {} of {release}?",
+                    engine.progress().attempt + 1
+                ),
+                vec![
+                    "For the fixed build: the release goes back to READY, its checklists,"
+                        .to_string(),
+                    "baselines and rules fresh; P then starts step 1. The journal keeps this attempt."
+                        .to_string(),
+                ],
+                Vec::new(),
+            ),
             Ask::Rollback => (
                 format!("ROLL BACK {release}?"),
                 vec![

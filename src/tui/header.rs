@@ -327,7 +327,9 @@ pub(crate) fn situation(engine: &Engine) -> (String, String) {
         }
         Phase::RolledBack { reason } => (
             "Rolled back:".into(),
-            format!(" {reason}. The flag is off, confirmed by the backend. b shows the runbook."),
+            format!(
+                " {reason}. The flag is off, confirmed by the backend. b: runbook; P: new attempt."
+            ),
         ),
         Phase::Watching => (
             "Released to the last step:".into(),

@@ -74,6 +74,9 @@ impl App {
                 ) {
                     self.ask(Ask::Promote, view);
                     None
+                } else if matches!(engine.phase(), Phase::RolledBack { .. }) {
+                    self.ask(Ask::Redeploy, view);
+                    None
                 } else {
                     // The engine says why not, in its own words.
                     command(Command::Promote { force: false })

@@ -88,6 +88,10 @@ pub enum Cmd {
     Resume(ActArgs),
     /// Roll back: the flag is disabled at once.
     Rollback(ActArgs),
+    /// After a rollback, start a new attempt of the release (the fixed build: a new
+    /// version in the plan, or the same one); it goes back to READY, the journal keeps the
+    /// earlier attempt.
+    Redeploy(ActArgs),
     /// Feature flags: evaluate who gets a flag.
     #[command(subcommand)]
     Flags(FlagsCmd),

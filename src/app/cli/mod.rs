@@ -69,6 +69,7 @@ pub async fn main(cli: Cli) -> Result<u8> {
         Some(Cmd::Pause(a)) => act::act(&cli, a, Command::Pause).await,
         Some(Cmd::Resume(a)) => act::act(&cli, a, Command::Resume { force: a.force }).await,
         Some(Cmd::Rollback(a)) => act::act(&cli, a, Command::Rollback).await,
+        Some(Cmd::Redeploy(a)) => act::act(&cli, a, Command::Redeploy).await,
         Some(Cmd::Flags(FlagsCmd::Eval {
             flag,
             user,

@@ -341,3 +341,53 @@ fn a_speed_that_makes_no_sense_is_refused_with_a_message() {
     let (code, stdout, stderr) = run(&["run", plan, "--headless", "--once", "--speed", "1e6"]);
     assert_ne!(code, 2, "{stdout}{stderr}");
 }
+
+/// The reference process after a rollback: fix and redeploy. Promote is refused with the
+/// way forward; `redeploy` starts attempt 2 with the plan's new version, the journal
+/// keeps attempt 1, and the fixed build runs to completion.
+#[test]
+fn after_a_rollback_a_new_attempt_runs_the_fixed_build() {
+    let (_dir, plan) = release("incident");
+    let arg = plan.to_str().unwrap();
+    let (code, stdout, stderr) = run(&["run", arg, "--headless", "--speed", "50000"]);
+    assert_eq!(code, 3, "{stdout}{stderr}");
+
+    let (code, stdout, stderr) = run(&["promote", arg]);
+    assert_ne!(code, 0, "{stdout}");
+    assert!(
+        stderr.contains("once it is fixed, start a new attempt (`shipdeck redeploy PLAN`"),
+        "{stderr}"
+    );
+    let (_fresh_dir, fresh) = release("healthy");
+    let (code, _, stderr) = run(&["redeploy", fresh.to_str().unwrap()]);
+    assert_ne!(code, 0, "a rolled-back release only");
+    assert!(
+        stderr.contains("a new attempt starts from a rolled-back release, not while ready"),
+        "{stderr}"
+    );
+    let text = std::fs::read_to_string(&plan).unwrap();
+    let fixed = text
+        .replace("version: 2.5.0", "version: 2.5.1")
+        .replace("scenario: incident", "scenario: healthy");
+    assert_ne!(fixed, text);
+    std::fs::write(&plan, fixed).unwrap();
+
+    let (code, stdout, stderr) = run(&["redeploy", arg, "--reason", "fixed the pool size"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let status = status_json(&plan);
+    assert_eq!(status["progress"]["phase"]["state"], "ready", "{status:#}");
+    assert_eq!(status["progress"]["attempt"], 2, "{status:#}");
+    assert_eq!(status["progress"]["version"], "2.5.1", "{status:#}");
+
+    let (code, stdout, stderr) = run(&["run", arg, "--headless", "--speed", "50000"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, journal, _) = run(&["journal", arg]);
+    assert_eq!(code, 0);
+    let rolled = journal.find("rolled back").expect("attempt 1 is kept");
+    let again = journal
+        .find("attempt 2 of checkout-v2: 2.5.1 (after 2.5.0); attempt 1 was rolled back")
+        .unwrap_or_else(|| panic!("{journal}"));
+    let done = journal.rfind("completed").expect("attempt 2 completes");
+    assert!(rolled < again && again < done, "{journal}");
+    assert!(journal.contains("fixed the pool size"), "{journal}");
+}

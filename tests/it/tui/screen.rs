@@ -119,6 +119,7 @@ fn popups_and_answers() {
             vec![KeyCode::Char('P')],
         ),
         ("confirm_rollback", baking, vec![KeyCode::Char('R')]),
+        ("confirm_redeploy", rolled_back, vec![KeyCode::Char('P')]),
         (
             "slider_target",
             baking,
@@ -547,4 +548,32 @@ fn undeclared_stages_are_not_tracked_and_undeclared_lists_are_suggestions() {
     assert!(text.contains("suggested"), "{text}");
     assert!(!text.contains("Pre-release checklist:"), "{text}");
     insta::assert_snapshot!("undeclared_pipeline_and_checklists_120x40", t.backend());
+}
+
+/// After a rollback, P asks to start a new attempt; y takes the release back to READY
+/// for the fixed build, and the rollback stays in the journal.
+#[test]
+fn after_a_rollback_p_starts_a_new_attempt() {
+    let mut world = rolled_back();
+    let t = after_keys(&mut world, &[KeyCode::Char('P')], 120, 40);
+    let text = t.backend().to_string();
+    assert!(text.contains("Start attempt 2 of checkout-v2"), "{text}");
+    assert!(text.contains("y start a new attempt"), "{text}");
+    let t = after_keys(
+        &mut world,
+        &[KeyCode::Char('P'), KeyCode::Char('y')],
+        120,
+        40,
+    );
+    assert_eq!(world.badge(), "READY");
+    assert_eq!(world.engine.progress().attempt, 2);
+    let text = t.backend().to_string();
+    assert!(text.contains("redeploy"), "{text}");
+    assert!(
+        world
+            .journal
+            .iter()
+            .any(|e| e.action == shipdeck::engine::journal::Verb::RolledBack),
+        "the earlier attempt's entries stay"
+    );
 }
