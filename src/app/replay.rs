@@ -62,7 +62,7 @@ pub async fn sandbox(
         recording.header.clock.start,
         speed.unwrap_or(recording.header.clock.speed),
     );
-    let opts = crate::control::Options::new(operator, clock, "replay");
+    let opts = crate::control::Options::new(operator, clock.clone(), "replay");
     let session = crate::control::open(Arc::new(plan), opts, Arc::new(store))
         .await
         .map_err(|e| fail("cannot open the recorded release", &e))?;

@@ -81,6 +81,13 @@ pub enum Notice {
     /// Another controller holds the release now: this process stopped guarding it and
     /// follows.
     Fenced { why: String },
+    /// The demo's clock runs slow around an event, so a person can watch it.
+    DemoPace {
+        /// Engine seconds per real second, before and now.
+        from: u32,
+        to: u32,
+        why: super::pace::Moment,
+    },
 }
 
 impl Notice {
@@ -134,6 +141,9 @@ impl std::fmt::Display for Notice {
                 "cannot confirm this process still holds the release ({why}); guardrails still act, nothing advances until the store answers"
             ),
             Notice::Fenced { why } => write!(f, "stopped guarding: {why}; following now"),
+            Notice::DemoPace { from, to, why } => {
+                write!(f, "demo clock ×{from} → ×{to}: {}", why.words())
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod exposition;
 pub mod follow;
 pub mod message;
 pub mod open;
+pub mod pace;
 pub mod snapshot;
 mod tasks;
 mod writer;
@@ -79,6 +80,10 @@ pub struct Controller {
     metrics_alive: bool,
     interval: chrono::Duration,
     notice: Option<Notice>,
+    /// The demo's pace, while it runs slow around an event.
+    pace: Option<Notice>,
+    /// The demo's fast pace, between events.
+    demo_speed: f64,
     /// The store write that keeps failing; guardrails act on from memory meanwhile.
     store_fault: Option<String>,
     /// Why the store cannot confirm this process still holds the release.
@@ -149,6 +154,8 @@ impl Controller {
             metrics_alive: true,
             interval,
             notice: None,
+            pace: None,
+            demo_speed: 1.0,
             store_fault: None,
             unconfirmed: None,
             fenced: None,
@@ -434,7 +441,7 @@ impl Controller {
         if let Some(why) = &self.unconfirmed {
             return Some(Notice::Unconfirmed { why: why.clone() });
         }
-        self.notice.clone()
+        self.notice.clone().or_else(|| self.pace.clone())
     }
 
     /// Why this process lost the release, once it has: it must stop acting on it.
@@ -659,6 +666,11 @@ impl Controller {
         }
         if !events.is_empty() {
             self.send(Job::Notify(events));
+        }
+        // Each input may begin what the demo slows down for: at its fast pace, a tick
+        // comes only every 40 engine minutes.
+        if self.autopilot {
+            self.pace_demo();
         }
         refused
     }

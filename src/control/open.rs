@@ -209,7 +209,7 @@ pub async fn open(
         run_metrics(
             source,
             names,
-            opts.clock,
+            opts.clock.clone(),
             plan.metrics.interval,
             backfill,
             catch_up,
@@ -299,6 +299,7 @@ pub async fn open(
     controller.journal_recorded = recorded.min(controller.journal_total);
     controller.lease = Some(lease);
     controller.autopilot = controller.opts.autopilot;
+    controller.demo_speed = controller.opts.clock.speed();
     controller.writer = Some(writer);
     controller.writer_thread = Some(writer_thread);
     controller.notifiers = Some(notifiers);
@@ -404,7 +405,7 @@ fn hold_engine_time(
     if would >= last {
         return None;
     }
-    opts.clock = opts.clock.not_before(last);
+    opts.clock = opts.clock.clone().not_before(last);
     let stamp = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let reason = format!(
         "engine time would have started at {}, before the last recorded {}; it goes on from {} at {}× real time",

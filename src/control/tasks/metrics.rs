@@ -16,6 +16,9 @@ use crate::metrics::MetricsSource;
 /// time of its last evaluation as `catch_up`, and gets the history up to then, then the
 /// samples since then as one catch-up (asked over that range only when the engine would
 /// credit it: see [`crate::engine::catch_up_limit`]).
+/// The longest the poller sleeps before it looks at the clock again.
+const NAP: Duration = Duration::from_millis(100);
+
 #[allow(clippy::too_many_arguments)]
 pub(in crate::control) async fn run_metrics(
     mut source: Box<dyn MetricsSource>,
@@ -63,7 +66,12 @@ pub(in crate::control) async fn run_metrics(
     loop {
         let wait = clock.real_until(next);
         if wait >= Duration::from_millis(1) {
-            tokio::time::sleep(wait).await;
+            // Short naps: the clock may speed up meanwhile (the demo's pace), and a long
+            // sleep at the old speed would leave a gap that reads as stale data.
+            tokio::time::sleep(wait.min(NAP)).await;
+            if clock.now() < next {
+                continue;
+            }
         } else {
             tokio::task::yield_now().await;
         }

@@ -1215,3 +1215,23 @@ fn promote_blockers_are_exactly_what_an_unforced_promote_is_refused_for() {
     d.cmd(Command::Rollback);
     assert!(d.engine.promote_blockers(d.now).is_empty());
 }
+
+/// The demo's pace follows the engine: slow while a new step goes live, fast through the
+/// quiet bake, slow again from the first breach through the pause and the rollback.
+#[test]
+fn the_demo_slows_down_for_what_a_person_should_see() {
+    use shipdeck::control::pace::{Moment, moment};
+    let mut plan = small_plan();
+    plan.rollout.steps[0].bake = secs(60 * MIN);
+    let mut d = started(plan);
+    assert_eq!(moment(&d.engine, d.now), Some(Moment::NewStep));
+    d.run_for(secs(4 * MIN));
+    assert_eq!(moment(&d.engine, d.now), None, "the quiet bake runs fast");
+    d.report("error_rate", 0.06);
+    d.sample();
+    assert_eq!(moment(&d.engine, d.now), Some(Moment::Paused));
+    d.run_until(secs(5 * MIN), |d| {
+        matches!(d.phase(), Phase::RolledBack { .. })
+    });
+    assert_eq!(moment(&d.engine, d.now), Some(Moment::RolledBack));
+}
