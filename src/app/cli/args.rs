@@ -76,7 +76,8 @@ pub enum Cmd {
     Replay(ReplayArgs),
     /// Where a release stands, and why.
     Status {
-        plan: PathBuf,
+        /// The plan file; default: ./plan.yaml.
+        plan: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -92,10 +93,13 @@ pub enum Cmd {
     #[command(subcommand)]
     Flags(FlagsCmd),
     /// Tick a checklist item by hand (through the controller holding the release, if any).
+    // `tick ITEM` alone takes ./plan.yaml: the one value is the item.
+    #[command(allow_missing_positional = true)]
     Tick(TickArgs),
     /// The plan's release notes as Markdown.
     Notes {
-        plan: PathBuf,
+        /// The plan file; default: ./plan.yaml.
+        plan: Option<PathBuf>,
         /// Leave out the section marks (✨ 🔧 🐛 ⚠️).
         #[arg(long)]
         plain: bool,
@@ -114,7 +118,8 @@ pub enum Cmd {
     Store(StoreCmd),
     /// The journal: every action and decision.
     Journal {
-        plan: PathBuf,
+        /// The plan file; default: ./plan.yaml.
+        plan: Option<PathBuf>,
         /// A Markdown timeline, ready for the postmortem.
         #[arg(long)]
         markdown: bool,
@@ -126,7 +131,8 @@ pub enum StoreCmd {
     /// Copy a release's state and journal from its files into the database, so every
     /// machine can share it. Refused while a controller holds the release.
     Copy {
-        plan: PathBuf,
+        /// The plan file; default: ./plan.yaml.
+        plan: Option<PathBuf>,
         /// The store to copy into.
         #[arg(long, value_enum)]
         to: StoreArg,
@@ -135,7 +141,8 @@ pub enum StoreCmd {
 
 #[derive(Debug, Args)]
 pub struct OpenArgs {
-    pub plan: PathBuf,
+    /// The plan file; default: ./plan.yaml.
+    pub plan: Option<PathBuf>,
     #[arg(long)]
     pub theme: Option<String>,
     #[command(flatten)]
@@ -155,7 +162,8 @@ pub struct OpenArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    pub plan: PathBuf,
+    /// The plan file; default: ./plan.yaml.
+    pub plan: Option<PathBuf>,
     /// Ask the metrics queries at this time (RFC 3339) instead of now.
     #[arg(long, value_parser = parse_time)]
     pub at: Option<chrono::DateTime<chrono::Utc>>,
@@ -166,7 +174,8 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct BacktestArgs {
-    pub plan: PathBuf,
+    /// The plan file; default: ./plan.yaml.
+    pub plan: Option<PathBuf>,
     /// Start of the range (RFC 3339); the first `baseline_window` of it is the baseline.
     #[arg(long, value_parser = parse_time)]
     pub from: chrono::DateTime<chrono::Utc>,
@@ -251,7 +260,8 @@ pub struct ReplayArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    pub plan: PathBuf,
+    /// The plan file; default: ./plan.yaml.
+    pub plan: Option<PathBuf>,
     /// No screen (the only way `run` works; kept explicit for scripts).
     #[arg(long)]
     pub headless: bool,
@@ -288,7 +298,8 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct ActArgs {
-    pub plan: PathBuf,
+    /// The plan file; default: ./plan.yaml.
+    pub plan: Option<PathBuf>,
     /// Why (journaled).
     #[arg(long)]
     pub reason: Option<String>,
@@ -303,7 +314,8 @@ pub struct ActArgs {
 
 #[derive(Debug, Args)]
 pub struct TickArgs {
-    pub plan: PathBuf,
+    /// The plan file; default: ./plan.yaml.
+    pub plan: Option<PathBuf>,
     /// The item's text, in any case; a unique prefix is enough.
     pub item: String,
     /// Look only in this list: pre-release, release-day, post-release or rollback.
@@ -349,7 +361,8 @@ pub enum FlagsCmd {
     },
     /// The plan's flag as its backend holds it, with a bucket preview for every step.
     List {
-        plan: PathBuf,
+        /// The plan file; default: ./plan.yaml.
+        plan: Option<PathBuf>,
         /// How many sample users (user-0, user-1, …) the preview buckets.
         #[arg(long, default_value_t = 1000)]
         users: usize,

@@ -28,7 +28,7 @@ pub(super) async fn flags_eval(
 ) -> Result<u8> {
     let eval = match plan {
         Some(path) => {
-            let plan = match load_plan(path) {
+            let plan = match load_plan(Some(path), "flags eval") {
                 Ok(p) => p,
                 Err(code) => return Ok(code),
             };
@@ -69,8 +69,8 @@ pub(super) async fn flags_eval(
 
 /// `shipdeck flags list PLAN`: the flag where the plan's backend keeps it, and how many
 /// sample users each step reaches by that backend's buckets.
-pub(super) async fn flags_list(path: &Path, users: usize, json: bool) -> Result<u8> {
-    let plan = match load_plan(path) {
+pub(super) async fn flags_list(path: Option<&Path>, users: usize, json: bool) -> Result<u8> {
+    let plan = match load_plan(path, "flags list") {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };

@@ -9,8 +9,8 @@ use super::Cli;
 use super::load::{load_plan, open_store_to_read};
 use crate::engine::journal::Timeline;
 
-pub(super) fn journal(cli: &Cli, path: &Path, markdown: bool) -> Result<u8> {
-    let plan = match load_plan(path) {
+pub(super) fn journal(cli: &Cli, path: Option<&Path>, markdown: bool) -> Result<u8> {
+    let plan = match load_plan(path, "journal") {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };

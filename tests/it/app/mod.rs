@@ -1,6 +1,7 @@
 //! The front-ends as a user meets them: headless runs, `notes` and `init`, the commands
 //! that only read, with the real binary.
 
+mod default_plan;
 mod headless;
 mod hostile_text;
 mod large_journal;
