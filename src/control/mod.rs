@@ -600,11 +600,8 @@ impl Controller {
                 let _ = self.command_as(command, PILOT, None);
             }
             Phase::AwaitingApproval { .. } => {
-                let _ = self.command_as(
-                    Command::Promote { force: false },
-                    PILOT,
-                    Some("approved by the demo".into()),
-                );
+                // The line already says `approved (demo autopilot)`: a reason would repeat it.
+                let _ = self.command_as(Command::Promote { force: false }, PILOT, None);
             }
             _ => {}
         }
