@@ -37,6 +37,11 @@ pub(super) async fn flags_eval(
                 ..plan.flag.clone()
             };
             match crate::flags::inspect(&spec).await {
+                Ok(found) if found.state.is_none() => {
+                    let names = crate::flags::flag_names(&spec.backend);
+                    eprintln!("{}", crate::flags::not_found(found.backend, flag, &names));
+                    return Ok(INVALID);
+                }
                 Ok(found) => found.evaluate(user, groups),
                 Err(e) => {
                     eprintln!("{e}");
@@ -45,7 +50,15 @@ pub(super) async fn flags_eval(
             }
         }
         None => match crate::flags::file::read_file_flag(file, flag) {
-            Ok(state) => crate::flags::bucket::evaluate(flag, state.as_ref(), user, groups),
+            Ok(Some(state)) => crate::flags::bucket::evaluate(flag, Some(&state), user, groups),
+            Ok(None) => {
+                let names = crate::flags::flag_names(&plan::BackendSpec::File {
+                    path: file.to_path_buf(),
+                });
+                let where_ = crate::support::fmt::shell_word(file);
+                eprintln!("{}", crate::flags::not_found(where_, flag, &names));
+                return Ok(INVALID);
+            }
             Err(e) => {
                 eprintln!("{e}");
                 return Ok(INVALID);
@@ -56,13 +69,7 @@ pub(super) async fn flags_eval(
         out!("{}", serde_json::to_string(&eval)?);
     } else {
         let word = if eval.enabled { "ON" } else { "off" };
-        out!(
-            "{} for {}: {word} ({}; bucket {})",
-            eval.flag,
-            eval.user,
-            eval.reason,
-            eval.bucket
-        );
+        out!("{} for {}: {word} ({})", eval.flag, eval.user, eval.why());
     }
     Ok(0)
 }
