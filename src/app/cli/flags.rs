@@ -151,13 +151,16 @@ pub(super) async fn flags_list(path: Option<&Path>, users: usize, json: bool) ->
             reach as f64 * 100.0 / users.max(1) as f64
         );
     }
-    let samples: Vec<String> = (0..5)
+    // The first few of the sample users, never more than the preview counted.
+    let samples: Vec<String> = (0..users.min(5))
         .map(|i| {
             let user = format!("user-{i}");
             format!("{user} bucket {}", found.evaluate(&user, &[]).bucket)
         })
         .collect();
-    out_line!("  sample buckets: {}", samples.join(", "));
+    if !samples.is_empty() {
+        out_line!("  sample buckets: {}", samples.join(", "));
+    }
     if !others.is_empty() {
         out_line!("  other flags in the file:");
         for (name, s) in &others {

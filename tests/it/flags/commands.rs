@@ -1,5 +1,6 @@
 //! `shipdeck flags eval` and `shipdeck flags list` as a person runs them: an unknown flag
-//! is an error with "did you mean", and a verdict names the bucket once.
+//! is an error with "did you mean", a verdict names the bucket once, and the preview shows
+//! the sample users it was asked for.
 
 use shipdeck::flags::unleash_bucket;
 
@@ -84,4 +85,17 @@ fn a_verdict_names_the_bucket_once() {
         stdout.trim(),
         format!("new_checkout for {user}: ON (in group internal; bucket {bucket})")
     );
+}
+
+#[test]
+fn flags_list_shows_as_many_sample_users_as_asked() {
+    let dir = at_ten_percent();
+    let (code, stdout, stderr) = here(&dir, &["flags", "list", "--users", "3"]);
+    assert_eq!(code, 0, "{stderr}");
+    let samples = stdout
+        .lines()
+        .find(|l| l.contains("sample buckets:"))
+        .unwrap_or_else(|| panic!("no sample buckets in:\n{stdout}"));
+    assert_eq!(samples.matches("user-").count(), 3, "{samples}");
+    assert!(!samples.contains("user-3"), "{samples}");
 }
