@@ -7,7 +7,7 @@ use clap::Args;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::app::options::screen_options;
+use crate::app::options::{HEADLESS, screen_options};
 use crate::clock::Clock;
 use crate::control as controller;
 use crate::plan::{Scenario, SourceSpec};
@@ -67,7 +67,7 @@ pub async fn run(
     state_dir: Option<PathBuf>,
     args: &DemoArgs,
 ) -> Result<u8> {
-    let tui = match screen_options(args.theme.as_deref()) {
+    let tui = match screen_options(args.theme.as_deref(), HEADLESS) {
         Ok(t) => t,
         Err(code) => return Ok(code),
     };

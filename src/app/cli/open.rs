@@ -6,7 +6,7 @@ use anyhow::Result;
 use super::Cli;
 use super::args::OpenArgs;
 use super::load::{load_plan, metrics_listener, open_release, open_store, operator};
-use crate::app::options::screen_options;
+use crate::app::options::{HEADLESS, screen_options};
 use crate::control as controller;
 
 pub(super) async fn open(cli: &Cli, args: &OpenArgs) -> Result<u8> {
@@ -14,7 +14,7 @@ pub(super) async fn open(cli: &Cli, args: &OpenArgs) -> Result<u8> {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let tui = match screen_options(args.theme.as_deref()) {
+    let tui = match screen_options(args.theme.as_deref(), HEADLESS) {
         Ok(t) => t,
         Err(code) => return Ok(code),
     };

@@ -5,5 +5,6 @@ mod default_plan;
 mod headless;
 mod hostile_text;
 mod large_journal;
+mod no_terminal;
 mod notes_init;
 mod read_only;
