@@ -22,6 +22,8 @@ pub const SPEED: f64 = 2400.0;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
+    /// The story: an incident and its automatic rollback, a healthy rollout, a slow burn
+    /// that creeps past a guardrail, or flaky data that goes stale.
     #[arg(long, default_value = "incident", value_parser = ["healthy", "incident", "slow-burn", "flaky"])]
     pub scenario: String,
     /// Engine seconds per real second (above 0, at most 1000000).

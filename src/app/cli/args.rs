@@ -78,16 +78,23 @@ pub enum Cmd {
     Status {
         /// The plan file; default: ./plan.yaml.
         plan: Option<PathBuf>,
+        /// One JSON object: the saved progress, the holder, its heartbeat and how many
+        /// journal entries there are.
         #[arg(long)]
         json: bool,
     },
     /// Promote to the next step (or start the rollout).
     Promote(ActArgs),
     /// Pause the rollout: timers freeze, the percent holds.
+    #[command(mut_arg("force", |a| a.help(NOTHING_TO_FORCE)))]
     Pause(ActArgs),
     /// Resume a paused rollout.
+    #[command(mut_arg("force", |a| a.help(
+        "Resume while a pause or rollback guardrail still trips or data is stale (journaled as forced)"
+    )))]
     Resume(ActArgs),
     /// Roll back: the flag is disabled at once.
+    #[command(mut_arg("force", |a| a.help(NOTHING_TO_FORCE)))]
     Rollback(ActArgs),
     /// Feature flags: evaluate who gets a flag.
     #[command(subcommand)]
@@ -143,6 +150,7 @@ pub enum StoreCmd {
 pub struct OpenArgs {
     /// The plan file; default: ./plan.yaml.
     pub plan: Option<PathBuf>,
+    /// dark, light, high-contrast, or a theme file.
     #[arg(long)]
     pub theme: Option<String>,
     #[command(flatten)]
@@ -241,6 +249,7 @@ pub enum EffectArg {
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
+    /// The recording: the file `open` or `run` wrote with `--record FILE`.
     pub recording: PathBuf,
     /// Engine seconds per real second; default: the recorded speed on screen, as fast as
     /// possible headless. Above 0, at most 1000000.
@@ -296,6 +305,12 @@ pub struct RunArgs {
     pub accept_plan_change: bool,
 }
 
+/// `--force` where nothing can be in the way: a pause and a rollback are never refused
+/// for the rollout's state, only for being already done.
+const NOTHING_TO_FORCE: &str = "Changes nothing: no check holds this command back (it is refused only when \
+     there is nothing to do), so there is nothing to force; accepted so that a script or a \
+     hurried hand that adds it is not refused";
+
 #[derive(Debug, Args)]
 pub struct ActArgs {
     /// The plan file; default: ./plan.yaml.
@@ -303,7 +318,9 @@ pub struct ActArgs {
     /// Why (journaled).
     #[arg(long)]
     pub reason: Option<String>,
-    /// Act past open checklist items, unclear guardrails or a starved step (journaled as forced).
+    /// Promote past what holds it (journaled as forced): at the start, stages not passed
+    /// and open pre-release items; later, guardrails not clear, stale data, a flag not yet
+    /// confirmed, a starved step.
     #[arg(long)]
     pub force: bool,
     /// How long the flag backend may take to confirm the change (a rollback: the flag read
@@ -331,6 +348,7 @@ pub struct TickArgs {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
+    /// The shape of the release the plan starts from.
     #[arg(long, value_enum, default_value = "canary")]
     pub template: crate::app::init::Template,
     /// The release name; default: the folder's name.
@@ -345,17 +363,23 @@ pub struct InitArgs {
 pub enum FlagsCmd {
     /// Would this user get the flag? Same bucketing as Unleash's gradual rollout.
     Eval {
+        /// The flag's name.
         flag: String,
+        /// The user's id: what the SDKs bucket (Unleash's userId, flagd's targetingKey).
         #[arg(long)]
         user: String,
+        /// The user's groups, comma-separated: a member of one of the flag's groups gets
+        /// it whatever the bucket says.
         #[arg(long, value_delimiter = ',')]
         groups: Vec<String>,
+        /// The YAML flag file to read the flag from (not read with --plan).
         #[arg(long, default_value = "flags.yaml")]
         file: PathBuf,
         /// Read the flag from this plan's backend (file, flagd or Unleash) and bucket the
         /// way that backend's SDKs do, instead of reading --file.
         #[arg(long)]
         plan: Option<PathBuf>,
+        /// The verdict as one JSON object: flag, user, enabled, bucket, reason.
         #[arg(long)]
         json: bool,
     },
@@ -366,6 +390,7 @@ pub enum FlagsCmd {
         /// How many sample users (user-0, user-1, …) the preview buckets.
         #[arg(long, default_value_t = 1000)]
         users: usize,
+        /// One JSON object: the flag, the preview by step and the file's other flags.
         #[arg(long)]
         json: bool,
     },
@@ -373,4 +398,61 @@ pub enum FlagsCmd {
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     plan::units::parse_duration(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every option and argument of every command, with the commands that lead to it.
+    fn arguments(cmd: &clap::Command, path: &str, out: &mut Vec<(String, Option<String>)>) {
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            let help = arg.get_help().map(|h| h.to_string());
+            out.push((format!("{path} {id}"), help));
+        }
+        for sub in cmd.get_subcommands() {
+            arguments(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_option_and_argument_says_what_it_is_for() {
+        let mut all = Vec::new();
+        arguments(&Cli::command(), "shipdeck", &mut all);
+        let silent: Vec<&str> = all
+            .iter()
+            .filter(|(_, help)| help.as_deref().is_none_or(|h| h.trim().is_empty()))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        assert!(silent.is_empty(), "no help for: {silent:#?}");
+        assert!(
+            all.len() > 50,
+            "{} arguments: the walk missed some",
+            all.len()
+        );
+    }
+
+    #[test]
+    fn force_says_what_it_does_for_each_command() {
+        let mut all = Vec::new();
+        arguments(&Cli::command(), "shipdeck", &mut all);
+        let force = |command: &str| {
+            all.iter()
+                .find(|(name, _)| *name == format!("shipdeck {command} force"))
+                .and_then(|(_, help)| help.clone())
+                .unwrap_or_default()
+        };
+        assert!(force("promote").contains("pre-release items"));
+        assert!(force("resume").contains("guardrail"));
+        for command in ["pause", "rollback"] {
+            let help = force(command);
+            assert!(help.starts_with("Changes nothing"), "{command}: {help}");
+            assert!(!help.contains("checklist"), "{command}: {help}");
+        }
+    }
 }
