@@ -123,6 +123,15 @@ pub enum Cmd {
     /// Move a release between stores.
     #[command(subcommand)]
     Store(StoreCmd),
+    /// A shell's completion script, on stdout (e.g. `shipdeck completions bash >
+    /// /etc/bash_completion.d/shipdeck`).
+    Completions {
+        /// The shell the script is for.
+        #[arg(value_enum)]
+        shell: ShellArg,
+    },
+    /// The manual page, as roff on stdout (`shipdeck man > shipdeck.1`).
+    Man,
     /// The journal: every action and decision.
     Journal {
         /// The plan file; default: ./plan.yaml.
@@ -131,6 +140,23 @@ pub enum Cmd {
         #[arg(long)]
         markdown: bool,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ShellArg {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+impl From<ShellArg> for clap_complete::Shell {
+    fn from(s: ShellArg) -> Self {
+        match s {
+            ShellArg::Bash => clap_complete::Shell::Bash,
+            ShellArg::Zsh => clap_complete::Shell::Zsh,
+            ShellArg::Fish => clap_complete::Shell::Fish,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -18,6 +18,7 @@ mod init;
 mod journal;
 mod judge;
 mod load;
+mod manual;
 mod notes;
 mod open;
 mod replay;
@@ -85,6 +86,8 @@ pub async fn main(cli: Cli) -> Result<u8> {
         Some(Cmd::Init(args)) => init::init(args),
         Some(Cmd::Releases { json }) => fleet::releases(*json),
         Some(Cmd::Store(StoreCmd::Copy { plan, to })) => fleet::copy(&cli, plan.as_deref(), *to),
+        Some(Cmd::Completions { shell }) => manual::completions(*shell),
+        Some(Cmd::Man) => manual::man(),
         Some(Cmd::Journal {
             plan: path,
             markdown,

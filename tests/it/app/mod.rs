@@ -5,6 +5,7 @@ mod default_plan;
 mod headless;
 mod hostile_text;
 mod large_journal;
+mod manual;
 mod no_terminal;
 mod notes_init;
 mod read_only;
