@@ -27,7 +27,7 @@ pub(super) fn journal(cli: &Cli, path: Option<&Path>, markdown: bool) -> Result<
         let torn = store.journal_each(&mut |e| {
             if left > 0 {
                 left -= 1;
-                out_part!("{}", Timeline::row(&e));
+                out_part!("{}", Timeline::row(&e, &plan.metrics));
             }
         })?;
         out_part!("{}", timeline.tail());

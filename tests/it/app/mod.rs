@@ -4,6 +4,7 @@
 mod default_plan;
 mod headless;
 mod hostile_text;
+mod journal_units;
 mod large_journal;
 mod manual;
 mod no_terminal;
