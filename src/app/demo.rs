@@ -7,7 +7,7 @@ use clap::Args;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::app::options::screen_options;
+use crate::app::options::{HEADLESS, screen_options};
 use crate::clock::Clock;
 use crate::control as controller;
 use crate::plan::{Scenario, SourceSpec};
@@ -22,6 +22,8 @@ pub const SPEED: f64 = 2400.0;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
+    /// The story: an incident and its automatic rollback, a healthy rollout, a slow burn
+    /// that creeps past a guardrail, or flaky data that goes stale.
     #[arg(long, default_value = "incident", value_parser = ["healthy", "incident", "slow-burn", "flaky"])]
     pub scenario: String,
     /// Engine seconds per real second (above 0, at most 1000000).
@@ -67,7 +69,7 @@ pub async fn run(
     state_dir: Option<PathBuf>,
     args: &DemoArgs,
 ) -> Result<u8> {
-    let tui = match screen_options(args.theme.as_deref()) {
+    let tui = match screen_options(args.theme.as_deref(), HEADLESS) {
         Ok(t) => t,
         Err(code) => return Ok(code),
     };
@@ -78,8 +80,81 @@ pub async fn run(
     let mut opts =
         controller::Options::new(operator.unwrap_or_else(|| "demo".into()), clock, "screen");
     opts.autopilot = true;
+    opts.paced = true;
     let session = controller::open(Arc::new(plan), opts, store).await?;
     crate::tui::run(session, tui).await?;
     drop(dir);
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::driver;
+    use crate::control::{Snapshot, Stop};
+    use crate::engine::Phase;
+    use crate::engine::journal::Verb;
+    use std::time::Duration;
+
+    /// The healthy demo's autopilot, on short bakes, until the watch: every line it
+    /// journals reads as a sentence (no reason repeating the approval, and the watch says
+    /// how the last step ended before what the watch does).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_autopilots_approvals_read_as_sentences() {
+        let (dir, mut plan) = prepare(Scenario::Healthy).unwrap();
+        // The pre-release list is ticked one item a second; the start is what matters here.
+        plan.checklists.pre_release.clear();
+        for step in &mut plan.rollout.steps {
+            step.bake = Duration::from_secs(120);
+        }
+        let store: Arc<dyn ReleaseStore> =
+            Arc::new(FileStore::open(&dir.path().join(".shipdeck")).unwrap());
+        let clock = Clock::starting(chrono::Utc::now(), 600.0);
+        let mut opts = controller::Options::new("demo".into(), clock, "screen");
+        opts.autopilot = true;
+        let session = controller::open(Arc::new(plan), opts, Arc::clone(&store))
+            .await
+            .unwrap();
+        let handle = driver::spawn(session);
+        let mut snapshots = handle.watch();
+        let watching = |s: &Snapshot| matches!(s.engine.phase(), Phase::Watching);
+        let reached = tokio::time::timeout(Duration::from_secs(60), async {
+            while !watching(&snapshots.borrow_and_update()) {
+                if snapshots.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+        let phase = handle.snapshot().engine.phase().clone();
+        handle.stop(Stop::Finished).await;
+        assert!(
+            reached.is_ok(),
+            "the demo did not reach its watch: {phase:?}"
+        );
+
+        let mut lines = Vec::new();
+        store
+            .journal_each(&mut |e| {
+                if e.operator == "demo autopilot" {
+                    lines.push((e.action.clone(), e.reason.clone()));
+                }
+            })
+            .unwrap();
+        let reason = |verb: Verb| {
+            lines
+                .iter()
+                .filter(|(v, _)| *v == verb)
+                .map(|(_, r)| r.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            reason(Verb::Promote),
+            ["→ Internal (0%)", "→ Beta (5%) approved"]
+        );
+        assert_eq!(
+            reason(Verb::Watch),
+            ["last step Full approved; guardrails stay live for 1d"]
+        );
+    }
 }

@@ -11,6 +11,9 @@ use crate::tui::{Theme, TuiOptions};
 /// Exit code for input a user can fix (a bad plan, a bad flag file).
 pub(crate) const INVALID: u8 = 2;
 
+/// What runs a release where the screen cannot: no terminal, a pipe, cron, CI.
+pub(crate) const HEADLESS: &str = "shipdeck run PLAN --headless";
+
 #[derive(Debug, Args, Clone)]
 pub struct ClockArgs {
     /// The engine clock starts here (RFC 3339); metrics are asked for at that clock.
@@ -64,8 +67,15 @@ pub(crate) fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, Strin
 }
 
 /// The screen's options from `--theme NAME|PATH` (default dark) and `NO_COLOR`, read at
-/// start-up, before the screen's loop runs; a bad theme is the user's to fix.
-pub(crate) fn screen_options(theme: Option<&str>) -> Result<TuiOptions, u8> {
+/// start-up, before the screen's loop runs; a bad theme is the user's to fix. Without a
+/// terminal (a pipe, cron, CI) it says to run `without` instead, before anything starts:
+/// taking the terminal there would fail, and its undoing would print escape codes.
+pub(crate) fn screen_options(theme: Option<&str>, without: &str) -> Result<TuiOptions, u8> {
+    use std::io::IsTerminal;
+    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        eprintln!("the screen needs a terminal; use `{without}`");
+        return Err(INVALID);
+    }
     let theme = match theme {
         Some(t) => theme_file::load_theme(t).map_err(|e| {
             eprintln!("{e}");

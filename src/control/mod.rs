@@ -607,11 +607,8 @@ impl Controller {
                 let _ = self.command_as(command, PILOT, None);
             }
             Phase::AwaitingApproval { .. } => {
-                let _ = self.command_as(
-                    Command::Promote { force: false },
-                    PILOT,
-                    Some("approved by the demo".into()),
-                );
+                // The line already says `approved (demo autopilot)`: a reason would repeat it.
+                let _ = self.command_as(Command::Promote { force: false }, PILOT, None);
             }
             _ => {}
         }
@@ -669,7 +666,7 @@ impl Controller {
         }
         // Each input may begin what the demo slows down for: at its fast pace, a tick
         // comes only every 40 engine minutes.
-        if self.autopilot {
+        if self.opts.paced {
             self.pace_demo();
         }
         refused

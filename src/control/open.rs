@@ -60,6 +60,8 @@ pub struct Options {
     pub mode: &'static str,
     /// The demo ticks its own checklist and approves its own steps.
     pub(crate) autopilot: bool,
+    /// The demo slows its clock around what a person should watch ([`super::pace`]).
+    pub(crate) paced: bool,
     /// Poll the flag backend for outside changes this often.
     pub(crate) flag_poll: Duration,
     /// The flight recorder's file: every engine input and decision, for `shipdeck replay`.
@@ -92,6 +94,7 @@ impl Options {
             state_dir: None,
             mode,
             autopilot: false,
+            paced: false,
             flag_poll: Duration::from_secs(1),
             record: None,
             plan_path: None,

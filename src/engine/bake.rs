@@ -12,6 +12,7 @@ use super::journal::Kind;
 use super::journal::Verb;
 use super::next::WhenBaked;
 use super::progress::{Phase, Resume};
+use super::transitions::{Advance, How};
 use super::{ENGINE, Engine};
 
 impl Engine {
@@ -88,14 +89,12 @@ impl Engine {
                         format!("{name} baked {bake} on healthy data; waiting for approval"),
                     )));
                 } else {
-                    self.promote_from(
-                        now,
-                        step,
-                        ENGINE,
-                        Kind::Decision,
-                        format!(" after {name} baked {bake} on healthy data"),
-                        fx,
-                    );
+                    let advance = Advance {
+                        how: How::Baked { bake },
+                        forced: None,
+                        reason: None,
+                    };
+                    self.promote_from(now, step, ENGINE, Kind::Decision, advance, fx);
                 }
             }
             Phase::Watching

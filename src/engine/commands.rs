@@ -16,6 +16,7 @@ use super::journal::Verb;
 use super::progress::{PauseCause, Phase, TickedBy};
 use super::readiness::gate;
 use super::refusal::Refusal;
+use super::transitions::{Advance, How};
 use super::values::DesiredFlag;
 
 impl Engine {
@@ -65,32 +66,28 @@ impl Engine {
                 }
                 Phase::AwaitingApproval { step } => {
                     let forced = match gate("promote", self.blockers(), force) {
-                        Ok(forced) => forced.map(|f| format!(" ({f})")).unwrap_or_default(),
+                        Ok(forced) => forced,
                         Err(why) => return refuse(fx, why),
                     };
-                    self.promote_from(
-                        now,
-                        step,
-                        operator,
-                        Kind::Action,
-                        format!(" approved{forced}{because}"),
-                        fx,
-                    );
+                    let advance = Advance {
+                        how: How::Approved,
+                        forced,
+                        reason,
+                    };
+                    self.promote_from(now, step, operator, Kind::Action, advance, fx);
                 }
                 Phase::Baking { step } => {
                     let forced = match gate("promote", self.promote_blockers(now), force) {
-                        Ok(forced) => forced.map(|f| format!("; {f}")).unwrap_or_default(),
+                        Ok(forced) => forced,
                         Err(why) => return refuse(fx, why),
                     };
                     let left = self.time_left().map(fmt::duration).unwrap_or_default();
-                    self.promote_from(
-                        now,
-                        step,
-                        operator,
-                        Kind::Action,
-                        format!(" early, {left} of bake left{forced}{because}"),
-                        fx,
-                    );
+                    let advance = Advance {
+                        how: How::Early { left },
+                        forced,
+                        reason,
+                    };
+                    self.promote_from(now, step, operator, Kind::Action, advance, fx);
                 }
                 Phase::Paused { .. } => refuse(fx, Refusal::PausedFirst),
                 Phase::Watching => refuse(fx, Refusal::Watching),

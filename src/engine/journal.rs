@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
 use super::guardrail::{Explain, format_value};
+use crate::plan::MetricsSpec;
 use crate::support::escape::shown;
 
 /// Who or what an entry comes from.
@@ -326,13 +327,16 @@ impl GapFinder {
     }
 }
 
-/// The journal as a Markdown timeline, ready to paste into a postmortem.
-pub fn markdown(title: &str, entries: &[Entry]) -> String {
+/// The journal as a Markdown timeline, ready to paste into a postmortem; values in the
+/// units of `metrics`' series.
+pub fn markdown(title: &str, entries: &[Entry], metrics: &MetricsSpec) -> String {
     let mut timeline = Timeline::default();
     entries.iter().for_each(|e| timeline.see(e));
     let mut out = timeline.head(title);
     if !entries.is_empty() {
-        entries.iter().for_each(|e| out.push_str(&Timeline::row(e)));
+        entries
+            .iter()
+            .for_each(|e| out.push_str(&Timeline::row(e, metrics)));
         out.push_str(&timeline.tail());
     }
     out
@@ -383,12 +387,17 @@ impl Timeline {
         out
     }
 
-    /// One entry as a row of the table.
-    pub fn row(e: &Entry) -> String {
+    /// One entry as a row of the table. Each value is shown in its series' unit
+    /// (`error_rate=1.44%`, `p95=390ms`); one whose series the plan no longer has is
+    /// shown as it was recorded, since its unit is not known.
+    pub fn row(e: &Entry, metrics: &MetricsSpec) -> String {
         let values = e
             .values
             .iter()
-            .map(|(k, v)| format!("{k}={}", trim_float(*v)))
+            .map(|(k, v)| match metrics.series(k) {
+                Some(series) => format!("{k}={}", format_value(*v, series.unit)),
+                None => format!("{k}={}", trim_float(*v)),
+            })
             .collect::<Vec<_>>()
             .join(", ");
         format!(
@@ -502,7 +511,40 @@ mod tests {
                 (at(70), None)
             ]
         );
-        assert!(markdown("r", &entries).contains("## When nobody guarded the release"));
+        let metrics = crate::plan::parse(PLAN, std::path::Path::new("plan.yaml"))
+            .unwrap()
+            .metrics;
+        assert!(markdown("r", &entries, &metrics).contains("## When nobody guarded the release"));
+    }
+
+    const PLAN: &str = "release: {name: r, version: 1, strategy: canary}
+flag: {name: f, backend: {kind: file, path: flags.yaml}}
+rollout:
+  steps:
+    - {name: A, percent: 10, bake: 1h}
+metrics:
+  source: {kind: simulated, scenario: healthy, seed: 1}
+  series:
+    error_rate: {unit: ratio}
+    p95: {unit: seconds}
+";
+
+    #[test]
+    fn values_are_shown_in_their_series_unit_and_unknown_ones_as_recorded() {
+        let metrics = crate::plan::parse(PLAN, std::path::Path::new("plan.yaml"))
+            .unwrap()
+            .metrics;
+        let mut entry = e(0, Kind::Decision, Verb::Guardrail);
+        entry.values = BTreeMap::from([
+            ("error_rate".to_string(), 0.014387),
+            ("p95".to_string(), 0.39),
+            ("gone".to_string(), 0.123456789),
+        ]);
+        let row = Timeline::row(&entry, &metrics);
+        assert!(
+            row.ends_with("| error_rate=1.44%, gone=0.123457, p95=390ms |\n"),
+            "{row}"
+        );
     }
 
     #[test]

@@ -162,11 +162,18 @@ impl Engine {
         step: usize,
         operator: &str,
         kind: Kind,
-        why: String,
+        advance: Advance,
         fx: &mut Vec<Effect>,
     ) {
+        let left = self
+            .plan
+            .rollout
+            .steps
+            .get(step)
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
         if step + 1 < self.plan.rollout.steps.len() {
-            self.enter_step(now, step + 1, operator, kind, why, fx);
+            self.enter_step(now, step + 1, operator, kind, advance.onto_next(&left), fx);
         } else {
             self.progress.phase = Phase::Watching;
             self.progress.served_ms = 0;
@@ -177,7 +184,7 @@ impl Engine {
                 operator,
                 kind,
                 Verb::Watch,
-                format!("last step done; guardrails stay live for {watch}{why}"),
+                advance.into_watch(&left, &watch),
             )));
         }
     }
@@ -235,5 +242,69 @@ impl Engine {
                 fx,
             );
         }
+    }
+}
+
+/// Why the rollout moves past a step, and the words its journal line gives for it.
+pub(super) struct Advance {
+    pub how: How,
+    /// What a forced promote was forced past (`forced past: …`).
+    pub forced: Option<String>,
+    /// The operator's own reason.
+    pub reason: Option<String>,
+}
+
+pub(super) enum How {
+    /// A person approved the baked step.
+    Approved,
+    /// A person promoted before the bake was done; `left` is the bake left, as shown.
+    Early { left: String },
+    /// The engine moved on by itself once the step baked `bake`, as shown.
+    Baked { bake: String },
+}
+
+impl Advance {
+    /// What follows `→ Next (5%)` in the next step's line, `from` being the step left:
+    /// ` approved`, ` early, 2h of bake left`, ` after Beta baked 2d on healthy data`.
+    fn onto_next(&self, from: &str) -> String {
+        let (how, forced) = match &self.how {
+            How::Approved => (" approved".to_string(), self.forced_in_brackets()),
+            How::Early { left } => (
+                format!(" early, {left} of bake left"),
+                self.forced.as_ref().map(|f| format!("; {f}")),
+            ),
+            How::Baked { bake } => (
+                format!(" after {from} baked {bake} on healthy data"),
+                self.forced_in_brackets(),
+            ),
+        };
+        format!("{how}{}{}", forced.unwrap_or_default(), self.because())
+    }
+
+    /// The watch's line after the last step, `last`: one sentence saying how that step
+    /// ended, then what the watch does (`last step Full approved; guardrails stay live
+    /// for 1d`).
+    fn into_watch(self, last: &str, watch: &str) -> String {
+        let how = match &self.how {
+            How::Approved => "approved".to_string(),
+            How::Early { left } => format!("promoted early, {left} of bake left"),
+            How::Baked { bake } => format!("baked {bake} on healthy data"),
+        };
+        format!(
+            "last step {last} {how}{}; guardrails stay live for {watch}{}",
+            self.forced_in_brackets().unwrap_or_default(),
+            self.because()
+        )
+    }
+
+    fn forced_in_brackets(&self) -> Option<String> {
+        self.forced.as_ref().map(|f| format!(" ({f})"))
+    }
+
+    fn because(&self) -> String {
+        self.reason
+            .as_deref()
+            .map(|r| format!(" — {r}"))
+            .unwrap_or_default()
     }
 }

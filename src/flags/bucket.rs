@@ -58,7 +58,60 @@ pub struct Evaluation {
     pub enabled: bool,
     /// The user's bucket, 1..=100, shown even when the bucket did not decide.
     pub bucket: u8,
-    pub reason: String,
+    pub reason: Reason,
+    /// What the backend does differently from this evaluation, when it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Evaluation {
+    /// `bucket 21 > rollout 10%`, `flag disabled; bucket 86`: what decided, and the
+    /// bucket when that was not it.
+    pub fn why(&self) -> String {
+        let mut why = self.reason.to_string();
+        if !matches!(self.reason, Reason::Rollout { .. }) {
+            why.push_str(&format!("; bucket {}", self.bucket));
+        }
+        if let Some(note) = &self.note {
+            why.push_str(&format!("; note: {note}"));
+        }
+        why
+    }
+}
+
+/// What decided an evaluation, in the reference order. Serialized as its words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    NotFound,
+    Disabled,
+    InGroup(String),
+    /// The bucket against the rollout: in when `bucket <= percent`.
+    Rollout {
+        bucket: u8,
+        percent: u8,
+    },
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::NotFound => write!(f, "flag not found"),
+            Reason::Disabled => write!(f, "flag disabled"),
+            Reason::InGroup(group) => write!(f, "in group {group}"),
+            Reason::Rollout { bucket, percent } if bucket <= percent => {
+                write!(f, "bucket {bucket} <= rollout {percent}%")
+            }
+            Reason::Rollout { bucket, percent } => {
+                write!(f, "bucket {bucket} > rollout {percent}%")
+            }
+        }
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// The reference flag semantics with Unleash's bucketing: a disabled or missing
@@ -96,28 +149,25 @@ fn decide(
     groups: &[String],
     bucket: u8,
 ) -> Evaluation {
-    let verdict = |enabled: bool, reason: String| Evaluation {
+    let verdict = |enabled: bool, reason: Reason| Evaluation {
         flag: flag_name.to_string(),
         user: user.to_string(),
         enabled,
         bucket,
         reason,
+        note: None,
     };
     let Some(state) = state else {
-        return verdict(false, "flag not found".to_string());
+        return verdict(false, Reason::NotFound);
     };
     if !state.enabled {
-        return verdict(false, "flag disabled".to_string());
+        return verdict(false, Reason::Disabled);
     }
     if let Some(group) = groups.iter().find(|group| state.groups.contains(group)) {
-        return verdict(true, format!("in group {group}"));
+        return verdict(true, Reason::InGroup(group.clone()));
     }
     let percent = state.percent();
-    if bucket <= percent {
-        verdict(true, format!("bucket {bucket} <= rollout {percent}%"))
-    } else {
-        verdict(false, format!("bucket {bucket} > rollout {percent}%"))
-    }
+    verdict(bucket <= percent, Reason::Rollout { bucket, percent })
 }
 
 #[cfg(test)]
@@ -152,26 +202,42 @@ mod tests {
         let groups = vec!["beta-testers".to_string()];
         let missing = evaluate("gr1", None, "123", &groups);
         assert!(!missing.enabled);
-        assert_eq!(missing.reason, "flag not found");
+        assert_eq!(missing.reason.to_string(), "flag not found");
 
         let off = flag(false, 100, &["beta-testers"]);
         let e = evaluate("gr1", Some(&off), "123", &groups);
         assert!(!e.enabled);
-        assert_eq!(e.reason, "flag disabled");
+        assert_eq!(e.reason.to_string(), "flag disabled");
 
         let grouped = flag(true, 0, &["internal", "beta-testers"]);
         let e = evaluate("gr1", Some(&grouped), "123", &groups);
         assert!(e.enabled);
-        assert_eq!(e.reason, "in group beta-testers");
+        assert_eq!(e.reason.to_string(), "in group beta-testers");
 
         // gr1:123 is bucket 73.
         let e = evaluate("gr1", Some(&flag(true, 73, &[])), "123", &[]);
         assert!(e.enabled);
         assert_eq!(e.bucket, 73);
-        assert_eq!(e.reason, "bucket 73 <= rollout 73%");
+        assert_eq!(e.reason.to_string(), "bucket 73 <= rollout 73%");
         let e = evaluate("gr1", Some(&flag(true, 72, &[])), "123", &[]);
         assert!(!e.enabled);
-        assert_eq!(e.reason, "bucket 73 > rollout 72%");
+        assert_eq!(e.reason.to_string(), "bucket 73 > rollout 72%");
+    }
+
+    #[test]
+    fn the_bucket_is_said_once() {
+        // gr1:123 is bucket 73.
+        let e = evaluate("gr1", Some(&flag(true, 10, &[])), "123", &[]);
+        assert_eq!(e.why(), "bucket 73 > rollout 10%");
+        let e = evaluate("gr1", Some(&flag(false, 10, &[])), "123", &[]);
+        assert_eq!(e.why(), "flag disabled; bucket 73");
+        let e = evaluate(
+            "gr1",
+            Some(&flag(true, 0, &["ops"])),
+            "123",
+            &["ops".into()],
+        );
+        assert_eq!(e.why(), "in group ops; bucket 73");
     }
 
     #[test]
@@ -182,6 +248,8 @@ mod tests {
         assert_eq!(json["user"], "123");
         assert_eq!(json["bucket"], 73);
         assert_eq!(json["enabled"], false);
+        assert_eq!(json["reason"], "bucket 73 > rollout 50%");
+        assert!(json.get("note").is_none());
     }
 
     #[test]

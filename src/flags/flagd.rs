@@ -337,6 +337,16 @@ impl FlagFile for FlagdFlags {
 
 /// A flagd flag-definition file (the one a running flagd watches) as a
 /// [`FlagBackend`](super::FlagBackend).
+/// The names of every flag in the flagd definition at `path`, in file order.
+pub(crate) fn flag_names(path: &Path) -> Result<Vec<String>, FlagError> {
+    let text = super::disk::read_text(path, &FlagdFlags.create_hint(path))?;
+    let root = FlagdFlags::parse(path, &text)?;
+    Ok(match root.get("flags") {
+        Some(Value::Object(flags)) => flags.keys().cloned().collect(),
+        _ => Vec::new(),
+    })
+}
+
 pub type FlagdBackend = DiskBackend<FlagdFlags>;
 
 impl FlagdBackend {

@@ -15,7 +15,7 @@ pub mod flagd;
 pub mod unleash;
 mod yaml_edit;
 
-pub use bucket::{Evaluation, evaluate, evaluate_flagd, fractional, unleash_bucket};
+pub use bucket::{Evaluation, Reason, evaluate, evaluate_flagd, fractional, unleash_bucket};
 pub use disk::DiskBackend;
 pub use file::{FileBackend, list_flags, read_file_flag};
 pub use flagd::FlagdBackend;
@@ -173,6 +173,37 @@ pub(crate) async fn inspect(spec: &crate::plan::FlagSpec) -> Result<Inspection, 
     }
 }
 
+/// The names of the flags a file backend holds (the YAML flag file, flagd), for "did
+/// you mean"; none for Unleash, whose other flags would cost a call to list.
+pub(crate) fn flag_names(backend: &crate::plan::BackendSpec) -> Vec<String> {
+    use crate::plan::BackendSpec;
+    let names = match backend {
+        BackendSpec::File { path } => {
+            list_flags(path).map(|flags| flags.into_iter().map(|(name, _)| name).collect())
+        }
+        BackendSpec::Flagd { path } => flagd::flag_names(path),
+        BackendSpec::Unleash { .. } => Ok(Vec::new()),
+    };
+    // Only a hint: a file that cannot be listed has already said why when it was read.
+    names.unwrap_or_default()
+}
+
+/// `flag` is not in `where_`, which holds `names`: the error, with the name it most
+/// likely misspells.
+pub(crate) fn not_found(where_: String, flag: &str, names: &[String]) -> FlagError {
+    let hint = match crate::support::suggest::closest(flag, names.iter().map(String::as_str)) {
+        Some(meant) => format!("did you mean `{meant}`?"),
+        None => {
+            "check its name (`shipdeck flags list PLAN` shows the flags a file holds)".to_string()
+        }
+    };
+    FlagError::NotFound {
+        where_,
+        flag: flag.to_string(),
+        hint,
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum FlagError {
     /// The flag file is not where the plan says it is.
@@ -260,6 +291,13 @@ pub enum FlagError {
     Unleash {
         url: String,
         message: String,
+        hint: String,
+    },
+    /// The flag asked about is not in the backend.
+    #[error("{where_}: no flag `{flag}`; {hint}")]
+    NotFound {
+        where_: String,
+        flag: String,
         hint: String,
     },
     /// A desired rollout outside 0..=100%.

@@ -20,13 +20,14 @@ use crate::support::fmt;
 /// A command from this terminal: the holder carries it out through the inbox, or, with
 /// nobody holding the release, this process takes the lock and acts directly.
 pub(super) async fn act(cli: &Cli, args: &ActArgs, command: Command) -> Result<u8> {
-    let plan = match load_plan(&args.plan) {
+    let plan = match load_plan(args.plan.as_deref(), command.name()) {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
+    let path = plan.path.clone();
     let store = open_store(cli, &plan)?;
     let mut opts = controller::Options::new(operator(cli), Clock::live(), "command");
-    opts.plan_path = Some(args.plan.clone());
+    opts.plan_path = Some(path.clone());
     let session = match open_release(plan, opts, store).await? {
         Ok(s) => s,
         Err(code) => return Ok(code),
@@ -43,12 +44,12 @@ pub(super) async fn act(cli: &Cli, args: &ActArgs, command: Command) -> Result<u
         Some(holder) => forward(&handle, asked, holder).await,
     };
     handle.stop(Stop::Finished).await;
-    Ok(outcome.report(&args.plan))
+    Ok(outcome.report(&path))
 }
 
 /// `shipdeck tick`: finds the item from what was typed, then acts like `promote` does.
 pub(super) async fn tick(cli: &Cli, args: &TickArgs) -> Result<u8> {
-    let plan = match load_plan(&args.plan) {
+    let plan = match load_plan(args.plan.as_deref(), "tick") {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -71,7 +72,7 @@ pub(super) async fn tick(cli: &Cli, args: &TickArgs) -> Result<u8> {
         return Ok(1);
     }
     let act_args = ActArgs {
-        plan: args.plan.clone(),
+        plan: Some(plan.path.clone()),
         reason: args.reason.clone(),
         force: false,
         // A tick moves no flag: this waits only for a write already pending.

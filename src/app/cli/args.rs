@@ -76,17 +76,25 @@ pub enum Cmd {
     Replay(ReplayArgs),
     /// Where a release stands, and why.
     Status {
-        plan: PathBuf,
+        /// The plan file; default: ./plan.yaml.
+        plan: Option<PathBuf>,
+        /// One JSON object: the saved progress, the holder, its heartbeat and how many
+        /// journal entries there are.
         #[arg(long)]
         json: bool,
     },
     /// Promote to the next step (or start the rollout).
     Promote(ActArgs),
     /// Pause the rollout: timers freeze, the percent holds.
+    #[command(mut_arg("force", |a| a.help(NOTHING_TO_FORCE)))]
     Pause(ActArgs),
     /// Resume a paused rollout.
+    #[command(mut_arg("force", |a| a.help(
+        "Resume while a pause or rollback guardrail still trips or data is stale (journaled as forced)"
+    )))]
     Resume(ActArgs),
     /// Roll back: the flag is disabled at once.
+    #[command(mut_arg("force", |a| a.help(NOTHING_TO_FORCE)))]
     Rollback(ActArgs),
     /// After a rollback, start a new attempt of the release (the fixed build: a new
     /// version in the plan, or the same one); it goes back to READY, the journal keeps the
@@ -96,10 +104,13 @@ pub enum Cmd {
     #[command(subcommand)]
     Flags(FlagsCmd),
     /// Tick a checklist item by hand (through the controller holding the release, if any).
+    // `tick ITEM` alone takes ./plan.yaml: the one value is the item.
+    #[command(allow_missing_positional = true)]
     Tick(TickArgs),
     /// The plan's release notes as Markdown.
     Notes {
-        plan: PathBuf,
+        /// The plan file; default: ./plan.yaml.
+        plan: Option<PathBuf>,
         /// Leave out the section marks (✨ 🔧 🐛 ⚠️).
         #[arg(long)]
         plain: bool,
@@ -116,13 +127,40 @@ pub enum Cmd {
     /// Move a release between stores.
     #[command(subcommand)]
     Store(StoreCmd),
+    /// A shell's completion script, on stdout (e.g. `shipdeck completions bash >
+    /// /etc/bash_completion.d/shipdeck`).
+    Completions {
+        /// The shell the script is for.
+        #[arg(value_enum)]
+        shell: ShellArg,
+    },
+    /// The manual page, as roff on stdout (`shipdeck man > shipdeck.1`).
+    Man,
     /// The journal: every action and decision.
     Journal {
-        plan: PathBuf,
+        /// The plan file; default: ./plan.yaml.
+        plan: Option<PathBuf>,
         /// A Markdown timeline, ready for the postmortem.
         #[arg(long)]
         markdown: bool,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ShellArg {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+impl From<ShellArg> for clap_complete::Shell {
+    fn from(s: ShellArg) -> Self {
+        match s {
+            ShellArg::Bash => clap_complete::Shell::Bash,
+            ShellArg::Zsh => clap_complete::Shell::Zsh,
+            ShellArg::Fish => clap_complete::Shell::Fish,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,7 +168,8 @@ pub enum StoreCmd {
     /// Copy a release's state and journal from its files into the database, so every
     /// machine can share it. Refused while a controller holds the release.
     Copy {
-        plan: PathBuf,
+        /// The plan file; default: ./plan.yaml.
+        plan: Option<PathBuf>,
         /// The store to copy into.
         #[arg(long, value_enum)]
         to: StoreArg,
@@ -139,7 +178,9 @@ pub enum StoreCmd {
 
 #[derive(Debug, Args)]
 pub struct OpenArgs {
-    pub plan: PathBuf,
+    /// The plan file; default: ./plan.yaml.
+    pub plan: Option<PathBuf>,
+    /// dark, light, high-contrast, or a theme file.
     #[arg(long)]
     pub theme: Option<String>,
     #[command(flatten)]
@@ -159,7 +200,8 @@ pub struct OpenArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    pub plan: PathBuf,
+    /// The plan file; default: ./plan.yaml.
+    pub plan: Option<PathBuf>,
     /// Ask the metrics queries at this time (RFC 3339) instead of now.
     #[arg(long, value_parser = parse_time)]
     pub at: Option<chrono::DateTime<chrono::Utc>>,
@@ -170,7 +212,8 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct BacktestArgs {
-    pub plan: PathBuf,
+    /// The plan file; default: ./plan.yaml.
+    pub plan: Option<PathBuf>,
     /// Start of the range (RFC 3339); the first `baseline_window` of it is the baseline.
     #[arg(long, value_parser = parse_time)]
     pub from: chrono::DateTime<chrono::Utc>,
@@ -236,6 +279,7 @@ pub enum EffectArg {
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
+    /// The recording: the file `open` or `run` wrote with `--record FILE`.
     pub recording: PathBuf,
     /// Engine seconds per real second; default: the recorded speed on screen, as fast as
     /// possible headless. Above 0, at most 1000000.
@@ -255,7 +299,8 @@ pub struct ReplayArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    pub plan: PathBuf,
+    /// The plan file; default: ./plan.yaml.
+    pub plan: Option<PathBuf>,
     /// No screen (the only way `run` works; kept explicit for scripts).
     #[arg(long)]
     pub headless: bool,
@@ -290,13 +335,22 @@ pub struct RunArgs {
     pub accept_plan_change: bool,
 }
 
+/// `--force` where nothing can be in the way: a pause and a rollback are never refused
+/// for the rollout's state, only for being already done.
+const NOTHING_TO_FORCE: &str = "Changes nothing: no check holds this command back (it is refused only when \
+     there is nothing to do), so there is nothing to force; accepted so that a script or a \
+     hurried hand that adds it is not refused";
+
 #[derive(Debug, Args)]
 pub struct ActArgs {
-    pub plan: PathBuf,
+    /// The plan file; default: ./plan.yaml.
+    pub plan: Option<PathBuf>,
     /// Why (journaled).
     #[arg(long)]
     pub reason: Option<String>,
-    /// Act past open checklist items, unclear guardrails or a starved step (journaled as forced).
+    /// Promote past what holds it (journaled as forced): at the start, stages not passed
+    /// and open pre-release items; later, guardrails not clear, stale data, a flag not yet
+    /// confirmed, a starved step.
     #[arg(long)]
     pub force: bool,
     /// How long the flag backend may take to confirm the change (a rollback: the flag read
@@ -307,7 +361,8 @@ pub struct ActArgs {
 
 #[derive(Debug, Args)]
 pub struct TickArgs {
-    pub plan: PathBuf,
+    /// The plan file; default: ./plan.yaml.
+    pub plan: Option<PathBuf>,
     /// The item's text, in any case; a unique prefix is enough.
     pub item: String,
     /// Look only in this list: pre-release, release-day, post-release or rollback.
@@ -323,6 +378,7 @@ pub struct TickArgs {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
+    /// The shape of the release the plan starts from.
     #[arg(long, value_enum, default_value = "canary")]
     pub template: crate::app::init::Template,
     /// The release name; default: the folder's name.
@@ -337,26 +393,34 @@ pub struct InitArgs {
 pub enum FlagsCmd {
     /// Would this user get the flag? Same bucketing as Unleash's gradual rollout.
     Eval {
+        /// The flag's name.
         flag: String,
+        /// The user's id: what the SDKs bucket (Unleash's userId, flagd's targetingKey).
         #[arg(long)]
         user: String,
+        /// The user's groups, comma-separated: a member of one of the flag's groups gets
+        /// it whatever the bucket says.
         #[arg(long, value_delimiter = ',')]
         groups: Vec<String>,
+        /// The YAML flag file to read the flag from (not read with --plan).
         #[arg(long, default_value = "flags.yaml")]
         file: PathBuf,
         /// Read the flag from this plan's backend (file, flagd or Unleash) and bucket the
         /// way that backend's SDKs do, instead of reading --file.
         #[arg(long)]
         plan: Option<PathBuf>,
+        /// The verdict as one JSON object: flag, user, enabled, bucket, reason.
         #[arg(long)]
         json: bool,
     },
     /// The plan's flag as its backend holds it, with a bucket preview for every step.
     List {
-        plan: PathBuf,
+        /// The plan file; default: ./plan.yaml.
+        plan: Option<PathBuf>,
         /// How many sample users (user-0, user-1, …) the preview buckets.
         #[arg(long, default_value_t = 1000)]
         users: usize,
+        /// One JSON object: the flag, the preview by step and the file's other flags.
         #[arg(long)]
         json: bool,
     },
@@ -364,4 +428,61 @@ pub enum FlagsCmd {
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     plan::units::parse_duration(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every option and argument of every command, with the commands that lead to it.
+    fn arguments(cmd: &clap::Command, path: &str, out: &mut Vec<(String, Option<String>)>) {
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            let help = arg.get_help().map(|h| h.to_string());
+            out.push((format!("{path} {id}"), help));
+        }
+        for sub in cmd.get_subcommands() {
+            arguments(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_option_and_argument_says_what_it_is_for() {
+        let mut all = Vec::new();
+        arguments(&Cli::command(), "shipdeck", &mut all);
+        let silent: Vec<&str> = all
+            .iter()
+            .filter(|(_, help)| help.as_deref().is_none_or(|h| h.trim().is_empty()))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        assert!(silent.is_empty(), "no help for: {silent:#?}");
+        assert!(
+            all.len() > 50,
+            "{} arguments: the walk missed some",
+            all.len()
+        );
+    }
+
+    #[test]
+    fn force_says_what_it_does_for_each_command() {
+        let mut all = Vec::new();
+        arguments(&Cli::command(), "shipdeck", &mut all);
+        let force = |command: &str| {
+            all.iter()
+                .find(|(name, _)| *name == format!("shipdeck {command} force"))
+                .and_then(|(_, help)| help.clone())
+                .unwrap_or_default()
+        };
+        assert!(force("promote").contains("pre-release items"));
+        assert!(force("resume").contains("guardrail"));
+        for command in ["pause", "rollback"] {
+            let help = force(command);
+            assert!(help.starts_with("Changes nothing"), "{command}: {help}");
+            assert!(!help.contains("checklist"), "{command}: {help}");
+        }
+    }
 }

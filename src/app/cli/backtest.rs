@@ -10,7 +10,7 @@ use crate::app::options::INVALID;
 use crate::control as controller;
 
 pub(super) async fn backtest(args: &BacktestArgs) -> Result<u8> {
-    let plan = match load_plan(&args.plan) {
+    let plan = match load_plan(args.plan.as_deref(), "backtest") {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -19,7 +19,7 @@ pub(super) async fn backtest(args: &BacktestArgs) -> Result<u8> {
             crate::backtest::run(Arc::clone(&plan), source.as_mut(), args.from, args.to).await
         }
         Err(e) => {
-            eprintln!("{}: the metrics source: {e}", args.plan.display());
+            eprintln!("{}: the metrics source: {e}", plan.path.display());
             return Ok(INVALID);
         }
     };

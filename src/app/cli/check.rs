@@ -9,7 +9,7 @@ use crate::app::options::INVALID;
 use crate::plan;
 
 pub(super) async fn check(args: &CheckArgs) -> Result<u8> {
-    let plan = match load_plan(&args.plan) {
+    let plan = match load_plan(args.plan.as_deref(), "check") {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -28,7 +28,7 @@ pub(super) async fn check(args: &CheckArgs) -> Result<u8> {
             }
             eprintln!(
                 "{}: {failed} of {} series failed their query (above)",
-                args.plan.display(),
+                plan.path.display(),
                 probe.readings.len()
             );
             Ok(INVALID)
@@ -36,7 +36,7 @@ pub(super) async fn check(args: &CheckArgs) -> Result<u8> {
         Err(e) => {
             eprintln!(
                 "{}: the metrics source: {e}\n  hint: `shipdeck check --no-probe` validates the file alone",
-                args.plan.display()
+                plan.path.display()
             );
             Ok(INVALID)
         }

@@ -28,7 +28,7 @@ pub(super) async fn flags_eval(
 ) -> Result<u8> {
     let eval = match plan {
         Some(path) => {
-            let plan = match load_plan(path) {
+            let plan = match load_plan(Some(path), "flags eval") {
                 Ok(p) => p,
                 Err(code) => return Ok(code),
             };
@@ -37,6 +37,11 @@ pub(super) async fn flags_eval(
                 ..plan.flag.clone()
             };
             match crate::flags::inspect(&spec).await {
+                Ok(found) if found.state.is_none() => {
+                    let names = crate::flags::flag_names(&spec.backend);
+                    eprintln!("{}", crate::flags::not_found(found.backend, flag, &names));
+                    return Ok(INVALID);
+                }
                 Ok(found) => found.evaluate(user, groups),
                 Err(e) => {
                     eprintln!("{e}");
@@ -45,7 +50,15 @@ pub(super) async fn flags_eval(
             }
         }
         None => match crate::flags::file::read_file_flag(file, flag) {
-            Ok(state) => crate::flags::bucket::evaluate(flag, state.as_ref(), user, groups),
+            Ok(Some(state)) => crate::flags::bucket::evaluate(flag, Some(&state), user, groups),
+            Ok(None) => {
+                let names = crate::flags::flag_names(&plan::BackendSpec::File {
+                    path: file.to_path_buf(),
+                });
+                let where_ = crate::support::fmt::shell_word(file);
+                eprintln!("{}", crate::flags::not_found(where_, flag, &names));
+                return Ok(INVALID);
+            }
             Err(e) => {
                 eprintln!("{e}");
                 return Ok(INVALID);
@@ -56,21 +69,15 @@ pub(super) async fn flags_eval(
         out!("{}", serde_json::to_string(&eval)?);
     } else {
         let word = if eval.enabled { "ON" } else { "off" };
-        out!(
-            "{} for {}: {word} ({}; bucket {})",
-            eval.flag,
-            eval.user,
-            eval.reason,
-            eval.bucket
-        );
+        out!("{} for {}: {word} ({})", eval.flag, eval.user, eval.why());
     }
     Ok(0)
 }
 
 /// `shipdeck flags list PLAN`: the flag where the plan's backend keeps it, and how many
 /// sample users each step reaches by that backend's buckets.
-pub(super) async fn flags_list(path: &Path, users: usize, json: bool) -> Result<u8> {
-    let plan = match load_plan(path) {
+pub(super) async fn flags_list(path: Option<&Path>, users: usize, json: bool) -> Result<u8> {
+    let plan = match load_plan(path, "flags list") {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -144,13 +151,16 @@ pub(super) async fn flags_list(path: &Path, users: usize, json: bool) -> Result<
             reach as f64 * 100.0 / users.max(1) as f64
         );
     }
-    let samples: Vec<String> = (0..5)
+    // The first few of the sample users, never more than the preview counted.
+    let samples: Vec<String> = (0..users.min(5))
         .map(|i| {
             let user = format!("user-{i}");
             format!("{user} bucket {}", found.evaluate(&user, &[]).bucket)
         })
         .collect();
-    out_line!("  sample buckets: {}", samples.join(", "));
+    if !samples.is_empty() {
+        out_line!("  sample buckets: {}", samples.join(", "));
+    }
     if !others.is_empty() {
         out_line!("  other flags in the file:");
         for (name, s) in &others {

@@ -57,11 +57,11 @@ pub(crate) fn table(all: &[postgres::Release], now: chrono::DateTime<Utc>) -> Ve
         .collect()
 }
 
-pub(super) fn copy(cli: &Cli, path: &Path, to: StoreArg) -> Result<u8> {
+pub(super) fn copy(cli: &Cli, path: Option<&Path>, to: StoreArg) -> Result<u8> {
     if to != StoreArg::Postgres {
         bail!("`store copy` moves a release from its files into the database: use --to postgres");
     }
-    let plan = match load_plan(path) {
+    let plan = match load_plan(path, "store copy") {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };

@@ -32,7 +32,7 @@ const PLAN_MAX_BYTES: u64 = 1 << 20;
 
 pub(super) async fn fleet_screen(cli: &Cli) -> Result<u8> {
     let url = DbUrl::from_env()?;
-    let tui = match screen_options(cli.theme.as_deref()) {
+    let tui = match screen_options(cli.theme.as_deref(), "shipdeck --store postgres releases") {
         Ok(t) => t,
         Err(code) => return Ok(code),
     };

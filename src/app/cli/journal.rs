@@ -9,8 +9,8 @@ use super::Cli;
 use super::load::{load_plan, open_store_to_read};
 use crate::engine::journal::Timeline;
 
-pub(super) fn journal(cli: &Cli, path: &Path, markdown: bool) -> Result<u8> {
-    let plan = match load_plan(path) {
+pub(super) fn journal(cli: &Cli, path: Option<&Path>, markdown: bool) -> Result<u8> {
+    let plan = match load_plan(path, "journal") {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -27,7 +27,7 @@ pub(super) fn journal(cli: &Cli, path: &Path, markdown: bool) -> Result<u8> {
         let torn = store.journal_each(&mut |e| {
             if left > 0 {
                 left -= 1;
-                out_part!("{}", Timeline::row(&e));
+                out_part!("{}", Timeline::row(&e, &plan.metrics));
             }
         })?;
         out_part!("{}", timeline.tail());

@@ -21,7 +21,13 @@ pub(super) fn operator(cli: &Cli) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-pub(super) fn load_plan(path: &Path) -> Result<Arc<Plan>, u8> {
+/// The plan a command names, else `./plan.yaml` (`command` is the command's name, for
+/// the hint when there is neither), read and validated.
+pub(super) fn load_plan(given: Option<&Path>, command: &str) -> Result<Arc<Plan>, u8> {
+    let path = match given {
+        Some(path) => path,
+        None => default_plan(command)?,
+    };
     match plan::load(path) {
         Ok(p) => Ok(Arc::new(p)),
         Err(e) => {
@@ -29,6 +35,26 @@ pub(super) fn load_plan(path: &Path) -> Result<Arc<Plan>, u8> {
             Err(INVALID)
         }
     }
+}
+
+/// The plan a command takes when it names none.
+const DEFAULT_PLAN: &str = "plan.yaml";
+
+/// `./plan.yaml` when it is there; otherwise says how to name a plan.
+fn default_plan(command: &str) -> Result<&'static Path, u8> {
+    let path = Path::new(DEFAULT_PLAN);
+    if path.exists() {
+        return Ok(path);
+    }
+    let here = std::env::current_dir()
+        .map(|d| format!(" ({})", d.display()))
+        .unwrap_or_default();
+    eprintln!(
+        "error: no plan named, and there is no {DEFAULT_PLAN} in the current directory{here}\n  \
+         hint: name the plan file after the command (`shipdeck {command} path/to/plan.yaml`), \
+         or run it in the plan's folder; `shipdeck init` writes a new plan"
+    );
+    Err(INVALID)
 }
 
 /// `--metrics-listen ADDR` bound before the release opens, so that a port in use is the

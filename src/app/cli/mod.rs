@@ -18,6 +18,7 @@ mod init;
 mod journal;
 mod judge;
 mod load;
+mod manual;
 mod notes;
 mod open;
 mod replay;
@@ -64,7 +65,7 @@ pub async fn main(cli: Cli) -> Result<u8> {
         Some(Cmd::Backtest(args)) => backtest::backtest(args).await,
         Some(Cmd::Judge(args)) => Ok(judge::judge(args)),
         Some(Cmd::Replay(args)) => replay::replay(&cli, args).await,
-        Some(Cmd::Status { plan: path, json }) => status::status(&cli, path, *json),
+        Some(Cmd::Status { plan: path, json }) => status::status(&cli, path.as_deref(), *json),
         Some(Cmd::Promote(a)) => act::act(&cli, a, Command::Promote { force: a.force }).await,
         Some(Cmd::Pause(a)) => act::act(&cli, a, Command::Pause).await,
         Some(Cmd::Resume(a)) => act::act(&cli, a, Command::Resume { force: a.force }).await,
@@ -79,16 +80,18 @@ pub async fn main(cli: Cli) -> Result<u8> {
             json,
         })) => flags::flags_eval(flag, user, groups, file, plan.as_deref(), *json).await,
         Some(Cmd::Flags(FlagsCmd::List { plan, users, json })) => {
-            flags::flags_list(plan, *users, *json).await
+            flags::flags_list(plan.as_deref(), *users, *json).await
         }
         Some(Cmd::Tick(args)) => act::tick(&cli, args).await,
-        Some(Cmd::Notes { plan: path, plain }) => notes::notes(path, *plain),
+        Some(Cmd::Notes { plan: path, plain }) => notes::notes(path.as_deref(), *plain),
         Some(Cmd::Init(args)) => init::init(args),
         Some(Cmd::Releases { json }) => fleet::releases(*json),
-        Some(Cmd::Store(StoreCmd::Copy { plan, to })) => fleet::copy(&cli, plan, *to),
+        Some(Cmd::Store(StoreCmd::Copy { plan, to })) => fleet::copy(&cli, plan.as_deref(), *to),
+        Some(Cmd::Completions { shell }) => manual::completions(*shell),
+        Some(Cmd::Man) => manual::man(),
         Some(Cmd::Journal {
             plan: path,
             markdown,
-        }) => journal::journal(&cli, path, *markdown),
+        }) => journal::journal(&cli, path.as_deref(), *markdown),
     }
 }

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use super::load::load_plan;
 
-pub(super) fn notes(path: &Path, plain: bool) -> Result<u8> {
-    let plan = match load_plan(path) {
+pub(super) fn notes(path: Option<&Path>, plain: bool) -> Result<u8> {
+    let plan = match load_plan(path, "notes") {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -19,7 +19,7 @@ pub(super) fn notes(path: &Path, plain: bool) -> Result<u8> {
     if crate::app::notes::is_empty(&plan.release) {
         eprintln!(
             "hint: {} has no release notes yet; add `release.notes` with `features`, `improvements`, `fixes` and `breaking` lists",
-            path.display()
+            plan.path.display()
         );
     }
     Ok(0)

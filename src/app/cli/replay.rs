@@ -30,7 +30,10 @@ pub(super) async fn replay(cli: &Cli, args: &ReplayArgs) -> Result<u8> {
     if args.headless {
         return Ok(crate::app::replay::play_headless(&recording, args.speed, args.json).await);
     }
-    let tui = match screen_options(args.theme.as_deref()) {
+    let tui = match screen_options(
+        args.theme.as_deref(),
+        "shipdeck replay RECORDING --headless",
+    ) {
         Ok(t) => t,
         Err(code) => return Ok(code),
     };

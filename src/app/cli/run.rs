@@ -14,7 +14,7 @@ pub(super) async fn run(cli: &Cli, args: &RunArgs) -> Result<u8> {
             "`shipdeck run` drives a release without a screen: add --headless (or use `shipdeck open PLAN` for the screen)"
         );
     }
-    let plan = match load_plan(&args.plan) {
+    let plan = match load_plan(args.plan.as_deref(), "run") {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -36,7 +36,7 @@ pub(super) async fn run(cli: &Cli, args: &RunArgs) -> Result<u8> {
     };
     let mut opts = controller::Options::new(operator(cli), args.clock.clock(), mode);
     opts.record = args.record.clone();
-    opts.plan_path = Some(args.plan.clone());
+    opts.plan_path = Some(plan.path.clone());
     opts.accept_plan_change = args.accept_plan_change;
     let mut session = match open_release(plan, opts, store).await? {
         Ok(s) => s,

@@ -10,8 +10,8 @@ use super::load::{load_plan, open_store_to_read};
 use crate::control as controller;
 use crate::engine::Phase;
 
-pub(super) fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
-    let plan = match load_plan(path) {
+pub(super) fn status(cli: &Cli, path: Option<&Path>, json: bool) -> Result<u8> {
+    let plan = match load_plan(path, "status") {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };

@@ -52,11 +52,11 @@ impl UnleashFlag {
         let mut eval = evaluate(&self.group_id, Some(&self.state), user, groups);
         eval.flag = flag.to_string();
         if !matches!(self.stickiness.as_str(), "default" | "userId") {
-            eval.reason = format!(
-                "{}; note: the strategy is sticky on `{}`, so Unleash buckets by that field, \
-                 not the user id",
-                eval.reason, self.stickiness
-            );
+            eval.note = Some(format!(
+                "the strategy is sticky on `{}`, so Unleash buckets by that field, not the \
+                 user id",
+                self.stickiness
+            ));
         }
         eval
     }
@@ -282,7 +282,7 @@ mod tests {
             stickiness: "tenantId".into(),
             ..flag
         };
-        assert!(custom.evaluate("f", "123", &[]).reason.contains("tenantId"));
+        assert!(custom.evaluate("f", "123", &[]).why().contains("tenantId"));
     }
 
     #[tokio::test]

@@ -1,8 +1,12 @@
 //! The front-ends as a user meets them: headless runs, `notes` and `init`, the commands
 //! that only read, with the real binary.
 
+mod default_plan;
 mod headless;
 mod hostile_text;
+mod journal_units;
 mod large_journal;
+mod manual;
+mod no_terminal;
 mod notes_init;
 mod read_only;

@@ -184,8 +184,22 @@ fn the_reference_plan_runs_to_completion_with_two_approvals() {
     d.run_until(secs(30 * MIN), |d| {
         matches!(d.phase(), Phase::AwaitingApproval { step: 4 })
     });
-    d.cmd(PROMOTE);
+    d.cmd_because(PROMOTE, "dashboards green");
     assert_eq!(*d.phase(), Phase::Watching);
+    // One sentence: how the last step ended, then what the watch does, then the reason.
+    let watch = d.last_entry("watch").unwrap();
+    assert!(
+        watch
+            .reason
+            .starts_with("last step Full approved; guardrails stay live for "),
+        "{}",
+        watch.reason
+    );
+    assert!(
+        watch.reason.ends_with(" — dashboards green"),
+        "{}",
+        watch.reason
+    );
     d.run_until(secs(10 * MIN), |d| *d.phase() == Phase::Completed);
     assert_eq!(
         d.baked_steps(),
