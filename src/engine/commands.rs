@@ -10,7 +10,7 @@ use crate::support::fmt;
 use super::Engine;
 use super::effect::Effect;
 use super::guardrail::RuleState;
-use super::input::Command;
+use super::input::{Command, MAX_NOTE_CHARS};
 use super::journal::Kind;
 use super::journal::Verb;
 use super::progress::{PauseCause, Phase, TickedBy};
@@ -155,6 +155,19 @@ impl Engine {
                 }
             }
             Command::Redeploy => self.redeploy(now, operator, &because, fx),
+            Command::Note { text } => {
+                let text = text.trim();
+                if text.is_empty() {
+                    return refuse(fx, Refusal::EmptyNote);
+                }
+                let chars = text.chars().count();
+                if chars > MAX_NOTE_CHARS {
+                    let max = MAX_NOTE_CHARS;
+                    return refuse(fx, Refusal::NoteTooLong { chars, max });
+                }
+                let e = self.entry(now, operator, Kind::Action, Verb::Note, text.to_string());
+                fx.push(Effect::Journal(e));
+            }
             Command::Rollback => match self.progress.phase {
                 Phase::RollingBack { .. } => refuse(fx, Refusal::AlreadyRollingBack),
                 Phase::RolledBack { .. } => refuse(fx, Refusal::AlreadyRolledBack),

@@ -34,7 +34,16 @@ pub enum Command {
     /// A new attempt of a rolled-back release (the reference process's "fix and
     /// redeploy"), with the plan's version as it is now.
     Redeploy,
+    /// An operator's note for the journal (what the room knows that the metrics do not):
+    /// recorded, replayed and forwarded like every other command, and changes nothing.
+    Note {
+        text: String,
+    },
 }
+
+/// The longest note the engine journals, in characters: a few sentences, so a journal line
+/// stays readable in the pane, the terminal and the postmortem.
+pub const MAX_NOTE_CHARS: usize = 1000;
 
 impl Command {
     pub fn name(&self) -> &'static str {
@@ -47,6 +56,7 @@ impl Command {
             Command::SetPercent { .. } => "set-percent",
             Command::Tick { .. } => "tick",
             Command::Redeploy => "redeploy",
+            Command::Note { .. } => "note",
         }
     }
 }

@@ -67,6 +67,8 @@ pub enum Verb {
     PlanChange,
     /// A new attempt of a rolled-back release.
     Redeploy,
+    /// An operator's note from the room.
+    Note,
     Other(String),
 }
 
@@ -105,6 +107,7 @@ impl Verb {
             Verb::CatchUp => "catch-up",
             Verb::PlanChange => "plan-change",
             Verb::Redeploy => "redeploy",
+            Verb::Note => "note",
             Verb::Other(word) => word,
         }
     }
@@ -145,6 +148,7 @@ impl From<&str> for Verb {
             "catch-up" => Verb::CatchUp,
             "plan-change" => Verb::PlanChange,
             "redeploy" => Verb::Redeploy,
+            "note" => Verb::Note,
             other => Verb::Other(other.to_string()),
         }
     }
@@ -344,7 +348,8 @@ pub fn markdown(title: &str, entries: &[Entry], metrics: &MetricsSpec) -> String
 
 /// [`markdown`] for a journal too large to hold: [`Timeline::see`] every entry (a first
 /// pass), then print [`Timeline::head`], [`Timeline::row`] of every entry (a second
-/// pass) and [`Timeline::tail`]. Keeps only the counts, the gaps and the trips.
+/// pass) and [`Timeline::tail`]. Keeps only the counts, the gaps, the trips and the
+/// operators' notes.
 #[derive(Debug, Default)]
 pub struct Timeline {
     entries: u64,
@@ -352,6 +357,7 @@ pub struct Timeline {
     last: Option<DateTime<Utc>>,
     gaps: GapFinder,
     trips: Vec<Explain>,
+    notes: Vec<Entry>,
 }
 
 impl Timeline {
@@ -361,6 +367,9 @@ impl Timeline {
         self.last = Some(e.at);
         self.gaps.see(e);
         self.trips.extend(e.explain.as_deref().cloned());
+        if e.action == Verb::Note {
+            self.notes.push(e.clone());
+        }
     }
 
     /// How many entries it has seen.
@@ -414,9 +423,26 @@ impl Timeline {
         )
     }
 
-    /// What follows the table: when nobody guarded the release, and each guardrail trip.
+    /// What follows the table: the notes from the room, when nobody guarded the release,
+    /// and each guardrail trip.
     pub fn tail(self) -> String {
         let mut out = String::new();
+        if !self.notes.is_empty() {
+            out.push_str("\n## Notes from the room\n\n");
+            for n in &self.notes {
+                let step = n
+                    .step
+                    .as_deref()
+                    .map(|s| format!(", on {}", shown(s)))
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "- {} {}{step}: {}\n",
+                    n.at.format("%Y-%m-%d %H:%M:%S"),
+                    shown(&n.operator),
+                    shown(&n.reason)
+                ));
+            }
+        }
         let gaps = self.gaps.finish();
         if !gaps.is_empty() {
             out.push_str(
@@ -548,8 +574,43 @@ metrics:
     }
 
     #[test]
+    fn the_postmortem_lists_the_notes_from_the_room_escaped() {
+        let mut note = e(30, Kind::Action, Verb::Note);
+        note.reason = "db failover at 14:02\n| forged | row |".into();
+        note.operator = "bob".into();
+        note.step = Some("Beta".into());
+        let entries = [e(10, Kind::Action, Verb::Promote), note];
+        let metrics = crate::plan::parse(PLAN, std::path::Path::new("plan.yaml"))
+            .unwrap()
+            .metrics;
+        let md = markdown("r", &entries, &metrics);
+        let section = md
+            .split("## Notes from the room\n\n")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{md}"));
+        assert!(
+            section.starts_with(
+                "- 1970-01-01 00:00:30 bob, on Beta: db failover at 14:02\\n| forged | row |\n"
+            ),
+            "{md}"
+        );
+        // In the timeline too, as one row.
+        assert!(
+            md.contains("| note | db failover at 14:02\\n\\| forged \\| row \\| | Beta |"),
+            "{md}"
+        );
+        assert!(!markdown("r", &entries[..1], &metrics).contains("Notes from the room"));
+    }
+
+    #[test]
     fn verbs_keep_their_words_and_words_from_a_newer_version() {
-        for word in ["rolled back", "set-percent", "control-stop", "promote"] {
+        for word in [
+            "rolled back",
+            "set-percent",
+            "control-stop",
+            "promote",
+            "note",
+        ] {
             let verb: Verb = serde_json::from_str(&format!("\"{word}\"")).unwrap();
             assert!(!matches!(verb, Verb::Other(_)), "{word}");
             assert_eq!(serde_json::to_string(&verb).unwrap(), format!("\"{word}\""));

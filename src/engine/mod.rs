@@ -28,7 +28,7 @@ pub mod values;
 pub use catch_up::catch_up_limit;
 pub use effect::{Effect, Event, EventKind, Situation};
 pub(crate) use flag::describe_flag;
-pub use input::{Command, FlagEvent, Input};
+pub use input::{Command, FlagEvent, Input, MAX_NOTE_CHARS};
 pub use next::WhenBaked;
 pub use progress::{
     CheckReport, PauseCause, Phase, Progress, Reports, Resume, Rung, StageReport, TickedBy,

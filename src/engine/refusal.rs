@@ -57,6 +57,13 @@ pub enum Refusal {
         item: String,
         why: String,
     },
+    /// A note with nothing in it.
+    EmptyNote,
+    /// A note longer than the journal takes (its length and the limit, in characters).
+    NoteTooLong {
+        chars: usize,
+        max: usize,
+    },
 }
 
 impl Refusal {
@@ -126,6 +133,11 @@ impl std::fmt::Display for Refusal {
             }
             Refusal::NoSuchItem { list, item } => write!(f, "{list} has no item {item}"),
             Refusal::TicksItself { item, why } => write!(f, "\"{item}\" ticks itself ({why})"),
+            Refusal::EmptyNote => write!(f, "the note is empty; nothing was journaled"),
+            Refusal::NoteTooLong { chars, max } => write!(
+                f,
+                "the note has {chars} characters, more than the {max} a journal entry takes; shorten it or split it"
+            ),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! act: `promote`, `pause`, `resume`, `rollback` and `tick`. A command goes to the
+//! act: `promote`, `pause`, `resume`, `rollback`, `tick` and `note`. A command goes to the
 //! controller holding the release, or with none, this process takes the lock and carries
 //! it out itself. Decides nothing: the engine accepts or refuses every command.
 
@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::Cli;
-use super::args::{ActArgs, TickArgs};
+use super::args::{ActArgs, NoteArgs, TickArgs};
 use super::load::{load_plan, open_release, open_store, operator};
 use crate::app::headless::NEEDS_HUMAN;
 use crate::app::options::INVALID;
@@ -80,6 +80,19 @@ pub(super) async fn tick(cli: &Cli, args: &TickArgs) -> Result<u8> {
     };
     let done = !args.undo;
     act(cli, &act_args, Command::Tick { list, item, done }).await
+}
+
+/// `shipdeck note`: a note from the room, carried like any other command.
+pub(super) async fn note(cli: &Cli, args: &NoteArgs) -> Result<u8> {
+    let act_args = ActArgs {
+        plan: args.plan.clone(),
+        reason: None,
+        force: false,
+        // A note moves no flag: this waits only for a write already pending.
+        wait: Duration::from_secs(10),
+    };
+    let text = args.text.clone();
+    act(cli, &act_args, Command::Note { text }).await
 }
 
 /// A command as this terminal asked it.

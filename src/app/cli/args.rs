@@ -107,6 +107,11 @@ pub enum Cmd {
     // `tick ITEM` alone takes ./plan.yaml: the one value is the item.
     #[command(allow_missing_positional = true)]
     Tick(TickArgs),
+    /// Write a note from the room into the journal (through the controller holding the
+    /// release, if any); `journal --markdown` lists the notes for the postmortem.
+    // `note TEXT` alone takes ./plan.yaml: the one value is the note.
+    #[command(allow_missing_positional = true)]
+    Note(NoteArgs),
     /// The plan's release notes as Markdown.
     Notes {
         /// The plan file; default: ./plan.yaml.
@@ -374,6 +379,14 @@ pub struct TickArgs {
     /// Why (journaled).
     #[arg(long)]
     pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NoteArgs {
+    /// The plan file; default: ./plan.yaml.
+    pub plan: Option<PathBuf>,
+    /// What the room knows that the metrics do not, in quotes: "DB failover at 14:02".
+    pub text: String,
 }
 
 #[derive(Debug, Args)]

@@ -83,6 +83,7 @@ pub async fn main(cli: Cli) -> Result<u8> {
             flags::flags_list(plan.as_deref(), *users, *json).await
         }
         Some(Cmd::Tick(args)) => act::tick(&cli, args).await,
+        Some(Cmd::Note(args)) => act::note(&cli, args).await,
         Some(Cmd::Notes { plan: path, plain }) => notes::notes(path.as_deref(), *plain),
         Some(Cmd::Init(args)) => init::init(args),
         Some(Cmd::Releases { json }) => fleet::releases(*json),

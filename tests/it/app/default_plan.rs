@@ -4,7 +4,7 @@
 use crate::support::cli::{cmd, output, release};
 
 /// Every command that takes a PLAN, with what else it needs to get as far as the plan.
-const TAKING_A_PLAN: [&[&str]; 14] = [
+const TAKING_A_PLAN: [&[&str]; 15] = [
     &["open"],
     &["run", "--headless"],
     &["check", "--no-probe"],
@@ -14,6 +14,7 @@ const TAKING_A_PLAN: [&[&str]; 14] = [
     &["resume"],
     &["rollback"],
     &["tick", "Check user feedback"],
+    &["note", "QA signed off by phone"],
     &["journal", "--markdown"],
     &["notes"],
     &["flags", "list"],
@@ -63,9 +64,13 @@ fn a_plan_yaml_here_is_the_plan_when_none_is_named() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("\"checkout-v2\""), "{stdout}");
 
+    let (code, _, stderr) = here(&["note", "QA signed off by phone"]);
+    assert_eq!(code, 0, "{stderr}");
+
     let (code, stdout, stderr) = here(&["journal"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("Check user feedback"), "{stdout}");
+    assert!(stdout.contains("QA signed off by phone"), "{stdout}");
 
     let (code, stdout, stderr) = here(&["flags", "list", "--users", "10"]);
     assert_eq!(code, 0, "{stderr}");

@@ -1,5 +1,5 @@
 //! The front-ends as a user meets them: headless runs, `notes` and `init`, the commands
-//! that only read, with the real binary.
+//! that only read, a note from any terminal, with the real binary.
 
 mod default_plan;
 mod headless;
@@ -10,3 +10,4 @@ mod manual;
 mod no_terminal;
 mod notes_init;
 mod read_only;
+mod room_notes;

@@ -2,6 +2,7 @@
 //! corners it once got wrong, and its rules over random input sequences. No files, no
 //! clock.
 
+mod notes;
 mod props;
 mod regressions;
 mod scenarios;
