@@ -6,6 +6,7 @@ use clap::Args;
 
 use super::theme_file;
 use crate::clock::{Clock, MAX_SPEED};
+use crate::tui::keymap::Keymap;
 use crate::tui::{Theme, TuiOptions};
 
 /// Exit code for input a user can fix (a bad plan, a bad flag file).
@@ -86,5 +87,6 @@ pub(crate) fn screen_options(theme: Option<&str>, without: &str) -> Result<TuiOp
     Ok(TuiOptions {
         theme,
         no_color: theme_file::no_color_from_env(),
+        keymap: Keymap::default(),
     })
 }

@@ -1,7 +1,8 @@
 //! tui::app: the screen's own state between frames (focus, zoom, popups, slider target,
-//! checklist cursor, journal scroll, theme, the last answer) and how it follows the
-//! release. What each key does lives in `keys`, the questions in `confirm`, the cursors in
-//! `cursor`. Pure: it never sends a command itself and never waits on anything.
+//! checklist cursor, journal scroll, theme, keymap, the note being written, the last
+//! answer) and how it follows the release. What each key does lives in `keys` (and
+//! `popup_keys`), the questions in `confirm`, the cursors in `cursor`, the note in
+//! `note`. Pure: it never sends a command itself and never waits on anything.
 
 use ratatui::layout::Rect;
 use std::collections::HashMap;
@@ -10,6 +11,7 @@ use super::View;
 use super::confirm::{Ask, Confirm};
 use super::cursor::first_open;
 use super::health::{self, Spark};
+use super::keymap::Keymap;
 use super::keys::Intent;
 use super::layout::{self, Pane};
 use super::status::{Status, StatusLine};
@@ -65,6 +67,7 @@ pub struct App {
     themes: Vec<Theme>,
     theme_index: usize,
     no_color: bool,
+    pub(super) keymap: Keymap,
     pub(super) focus: Pane,
     pub(super) zoom: bool,
     pub(super) popup: Option<Popup>,
@@ -72,6 +75,10 @@ pub struct App {
     pub(super) cursor: Option<(ListKind, usize)>,
     pub(super) runbook_cursor: usize,
     pub(super) journal_scroll: usize,
+    /// How far the help is scrolled, in lines.
+    pub(super) help_scroll: usize,
+    /// The note being written (`n`): while it is open, every key goes to it.
+    pub(super) note: Option<String>,
     pub(super) status: StatusLine,
     seen: Option<PhaseKey>,
     seen_trips: usize,
@@ -101,6 +108,7 @@ impl App {
             themes,
             theme_index: 0,
             no_color,
+            keymap: Keymap::default(),
             focus: Pane::Health,
             zoom: false,
             popup: None,
@@ -108,6 +116,8 @@ impl App {
             cursor: None,
             runbook_cursor: 0,
             journal_scroll: 0,
+            help_scroll: 0,
+            note: None,
             status: StatusLine::default(),
             seen: None,
             seen_trips: 0,
@@ -116,8 +126,31 @@ impl App {
         }
     }
 
+    /// The same screen with the user's keys.
+    pub fn with_keymap(mut self, keymap: Keymap) -> App {
+        self.keymap = keymap;
+        self
+    }
+
     pub fn theme(&self) -> &Theme {
         &self.theme
+    }
+
+    pub fn keymap(&self) -> &Keymap {
+        &self.keymap
+    }
+
+    /// The note being written, while it is open.
+    pub fn note(&self) -> Option<&str> {
+        self.note.as_deref()
+    }
+
+    pub(crate) fn help_scroll(&self) -> usize {
+        self.help_scroll
+    }
+
+    pub(crate) fn area(&self) -> Option<Rect> {
+        self.area
     }
 
     pub(crate) fn focus(&self) -> Pane {

@@ -66,9 +66,13 @@ impl App {
     }
 
     fn nothing_to_move(&mut self) -> Option<Intent> {
+        use super::keymap::Action;
         self.say(&format!(
-            "j/k move in the Checklist and scroll the Journal; {} has focus (tab moves it)",
-            self.focus.title()
+            "{}/{} move in the Checklist and scroll the Journal; {} has focus ({} moves it)",
+            self.keymap.label(Action::Down),
+            self.keymap.label(Action::Up),
+            self.focus.title(),
+            self.keymap.label(Action::FocusNext)
         ))
     }
 

@@ -8,6 +8,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
+use super::keymap::Action;
 use super::layout::Pane;
 use super::{App, Theme, View, fit, put_line, put_lines, spans_width};
 use crate::engine::{Engine, PauseCause, Phase, WhenBaked};
@@ -392,53 +393,59 @@ pub(crate) fn render_banner(frame: &mut Frame, app: &App, view: &View, area: Rec
     put_line(frame, area, &Line::from(text), style);
 }
 
-/// Key hints in the order they matter; the bottom line shows as many as fit. Health and
-/// Rollout have no keys of their own: these act in every pane.
-pub(crate) const HINTS: [(&str, &str); 10] = [
-    ("space", "pause/resume"),
-    ("P", "promote"),
-    ("R", "rollback"),
-    ("←/→", "slider"),
-    ("enter", "apply"),
-    ("tab", "focus"),
-    ("w", "why"),
-    ("z", "zoom"),
-    ("t", "theme"),
-    ("b", "runbook"),
+/// A hint in the bottom line: the actions whose keys it shows (`←/→`), and the word.
+type Hint = (&'static [Action], &'static str);
+
+/// Key hints in the order they matter; the bottom line shows as many as fit, with the
+/// user's keys. Health and Rollout have no keys of their own: these act in every pane.
+const HINTS: [Hint; 10] = [
+    (&[Action::Pause], "pause/resume"),
+    (&[Action::Promote], "promote"),
+    (&[Action::Rollback], "rollback"),
+    (&[Action::SliderDown, Action::SliderUp], "slider"),
+    (&[Action::Apply], "apply"),
+    (&[Action::FocusNext], "focus"),
+    (&[Action::Why], "why"),
+    (&[Action::Zoom], "zoom"),
+    (&[Action::Theme], "theme"),
+    (&[Action::Runbook], "runbook"),
 ];
 
 /// The hints while the checklist has focus: its own keys first (with no slider target
 /// waiting, enter opens the item's details there).
-pub(crate) const CHECKLIST_HINTS: [(&str, &str); 12] = [
-    ("j/k", "move"),
-    ("x", "tick"),
-    ("r", "re-run"),
-    ("enter", "details"),
-    ("space", "pause/resume"),
-    ("P", "promote"),
-    ("R", "rollback"),
-    ("tab", "focus"),
-    ("w", "why"),
-    ("z", "zoom"),
-    ("t", "theme"),
-    ("b", "runbook"),
+const CHECKLIST_HINTS: [Hint; 12] = [
+    (&[Action::Down, Action::Up], "move"),
+    (&[Action::Tick], "tick"),
+    (&[Action::Rerun], "re-run"),
+    (&[Action::Apply], "details"),
+    (&[Action::Pause], "pause/resume"),
+    (&[Action::Promote], "promote"),
+    (&[Action::Rollback], "rollback"),
+    (&[Action::FocusNext], "focus"),
+    (&[Action::Why], "why"),
+    (&[Action::Zoom], "zoom"),
+    (&[Action::Theme], "theme"),
+    (&[Action::Runbook], "runbook"),
 ];
 
 /// The hints while the journal has focus: its own keys first.
-pub(crate) const JOURNAL_HINTS: [(&str, &str); 12] = [
-    ("j/k", "scroll"),
-    ("home", "newest"),
-    ("space", "pause/resume"),
-    ("P", "promote"),
-    ("R", "rollback"),
-    ("←/→", "slider"),
-    ("enter", "apply"),
-    ("tab", "focus"),
-    ("w", "why"),
-    ("z", "zoom"),
-    ("t", "theme"),
-    ("b", "runbook"),
+const JOURNAL_HINTS: [Hint; 12] = [
+    (&[Action::Down, Action::Up], "scroll"),
+    (&[Action::Newest], "newest"),
+    (&[Action::Pause], "pause/resume"),
+    (&[Action::Promote], "promote"),
+    (&[Action::Rollback], "rollback"),
+    (&[Action::SliderDown, Action::SliderUp], "slider"),
+    (&[Action::Apply], "apply"),
+    (&[Action::FocusNext], "focus"),
+    (&[Action::Why], "why"),
+    (&[Action::Zoom], "zoom"),
+    (&[Action::Theme], "theme"),
+    (&[Action::Runbook], "runbook"),
 ];
+
+/// The hints that end the bottom line whatever fits before them.
+const TAIL_HINTS: [Hint; 2] = [(&[Action::Help], "help"), (&[Action::Quit], "quit")];
 
 pub(crate) fn render_status(frame: &mut Frame, app: &App, _view: &View, area: Rect) {
     let theme = app.theme();
@@ -453,31 +460,43 @@ pub(crate) fn render_status(frame: &mut Frame, app: &App, _view: &View, area: Re
         put_lines(frame, area, &[Line::styled(text, style)]);
         return;
     }
-    let tail = [("?", "help"), ("q", "quit")];
-    let hint = |k: &'static str, label: &'static str| {
+    // The user's first key for each action; an action left without a key is not hinted.
+    let keys = |actions: &[Action]| {
+        let keymap = app.keymap();
+        let names: Vec<String> = actions
+            .iter()
+            .filter_map(|a| keymap.keys(*a).first().map(|k| k.name()))
+            .collect();
+        (names.len() == actions.len()).then(|| names.join("/"))
+    };
+    let hint = |k: String, label: &'static str| {
         vec![
             Span::styled(k, theme.key),
             Span::styled(format!(" {label}"), theme.muted),
         ]
     };
     let sep = || Span::styled(" · ", theme.muted);
-    let tail_spans: Vec<Span> = tail
+    let tail_spans: Vec<Span> = TAIL_HINTS
         .iter()
+        .filter_map(|(a, l)| keys(a).map(|k| hint(k, l)))
         .enumerate()
-        .flat_map(|(i, (k, l))| {
+        .flat_map(|(i, h)| {
             let mut v = if i > 0 { vec![sep()] } else { Vec::new() };
-            v.extend(hint(k, l));
+            v.extend(h);
             v
         })
         .collect();
     let budget = width.saturating_sub(spans_width(&tail_spans) + 1);
     let mut spans = vec![Span::raw(" ")];
-    let hints: &[(&str, &str)] = match app.focus() {
+    let hints: &[Hint] = match app.focus() {
         Pane::Checklist if app.slider().is_none() => &CHECKLIST_HINTS,
         Pane::Journal => &JOURNAL_HINTS,
         _ => &HINTS,
     };
-    for (k, l) in hints.iter().copied() {
+    for (actions, l) in hints {
+        let Some(k) = keys(actions) else {
+            continue;
+        };
         let mut next = hint(k, l);
         next.push(sep());
         if spans_width(&spans) + spans_width(&next) > budget {

@@ -1,18 +1,20 @@
-//! tui::keys: what each key means. Pure: a key changes UI state or becomes an [`Intent`]
-//! for the controller; this module never sends a command itself and never treats a single
-//! stray keypress as consent to anything destructive (those keys ask first, in `confirm`).
+//! tui::keys: what each key means. Pure: a key is looked up in the user's keymap and its
+//! action changes UI state or becomes an [`Intent`] for the controller; this module never
+//! sends a command itself and never treats a single stray keypress as consent to anything
+//! destructive (those keys ask first, in `confirm`). A key bound to nothing says so.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
 use super::View;
 use super::app::{App, Popup};
 use super::confirm::Ask;
+use super::keymap::{Action, Key};
 use super::layout::Pane;
 use crate::engine::{Command, Engine, Phase};
 use crate::plan::{Check, ListKind};
 use crate::support::fmt;
 
-/// How far one `←`/`→` (or `h`/`l`) moves the slider, in percent.
+/// How far one slider key moves the slider, in percent.
 pub(crate) const SLIDER_STEP: u8 = 5;
 
 /// What a key asks of the controller.
@@ -44,30 +46,43 @@ impl App {
         if key.kind == KeyEventKind::Release {
             return None;
         }
-        if key.modifiers.contains(KeyModifiers::CONTROL)
-            && matches!(key.code, KeyCode::Char('c' | 'C'))
-        {
+        let pressed = Key::of(&key);
+        let action = self.keymap.action(pressed);
+        if action == Some(Action::QuitNow) {
             return Some(Intent::Quit);
         }
         if self.too_small() {
-            return self.on_key_too_small(key, view);
+            return self.on_key_too_small(key, action, view);
         }
         self.status.clear();
+        if self.note.is_some() {
+            return self.on_note_key(key);
+        }
         if let Some(popup) = self.popup.take() {
-            match self.on_popup_key(popup, key, view) {
+            match self.on_popup_key(popup, key, action, view) {
                 Flow::Done(intent) => return intent,
                 Flow::Pass => {}
             }
         }
+        match action {
+            Some(action) => self.on_action(action, view),
+            None => self.no_such_key(pressed),
+        }
+    }
+
+    /// What an action does on the screen, with no popup in the way.
+    fn on_action(&mut self, action: Action, view: &View) -> Option<Intent> {
         let engine = view.engine;
-        match key.code {
-            KeyCode::Char('q') => self.quit(view),
-            KeyCode::Char('?') => {
+        match action {
+            Action::Quit => self.quit(view),
+            Action::QuitNow => Some(Intent::Quit),
+            Action::Help => {
                 self.popup = Some(Popup::Help);
+                self.help_scroll = 0;
                 None
             }
-            KeyCode::Char(' ') => self.pause_or_resume(view),
-            KeyCode::Char('P') => {
+            Action::Pause => self.pause_or_resume(view),
+            Action::Promote => {
                 if matches!(
                     engine.phase(),
                     Phase::Ready | Phase::Baking { .. } | Phase::AwaitingApproval { .. }
@@ -82,7 +97,7 @@ impl App {
                     command(Command::Promote { force: false })
                 }
             }
-            KeyCode::Char('R') => {
+            Action::Rollback => {
                 if matches!(
                     engine.phase(),
                     Phase::RollingBack { .. } | Phase::RolledBack { .. }
@@ -93,28 +108,31 @@ impl App {
                     None
                 }
             }
-            KeyCode::Char('T') => {
+            Action::TakeOver => {
+                let key = self.keymap.label(Action::TakeOver);
                 if view.holder_state.is_some_and(|s| s.unguarded()) {
                     self.ask(Ask::TakeOver, view);
                     None
                 } else if view.follower_of.is_some() {
-                    self.say("T takes over only when the holder stops guarding")
+                    self.say(&format!("{key} takes over only when the holder stops guarding"))
                 } else {
                     self.say("this screen already guards the release")
                 }
             }
-            KeyCode::Char('p') => self.say("promote is P (shift-p): it asks before acting"),
-            KeyCode::Char('r') if self.focus == Pane::Checklist => {
+            Action::Rerun if self.focus == Pane::Checklist => {
                 let (list, item) = self.cursor(engine)?;
                 self.rerun(engine, list, item)
             }
-            KeyCode::Char('r') => self.say(&format!(
-                "r re-runs a checklist item (tab to the Checklist; {} has focus); roll back is R (shift-r), then y",
-                self.focus.title()
+            Action::Rerun => self.say(&format!(
+                "{} re-runs a checklist item ({} to the Checklist; {} has focus); roll back is {}, then y",
+                self.keymap.label(Action::Rerun),
+                self.keymap.label(Action::FocusNext),
+                self.focus.title(),
+                self.spoken(Action::Rollback)
             )),
-            KeyCode::Left | KeyCode::Char('h') => self.move_slider(view, false),
-            KeyCode::Right | KeyCode::Char('l') => self.move_slider(view, true),
-            KeyCode::Enter => match self.slider {
+            Action::SliderDown => self.move_slider(view, false),
+            Action::SliderUp => self.move_slider(view, true),
+            Action::Apply => match self.slider {
                 Some(target) => {
                     self.ask(Ask::SetPercent(target), view);
                     None
@@ -124,41 +142,51 @@ impl App {
                     self.popup = Some(Popup::Details { list, item });
                     None
                 }
-                None => self.say(
-                    "move the slider with ←/→ (or h/l) first, then enter; in the checklist, enter shows an item's details",
-                ),
+                None => self.say(&format!(
+                    "move the slider with {}/{} first, then {}; in the checklist, {} shows an item's details",
+                    self.keymap.label(Action::SliderDown),
+                    self.keymap.label(Action::SliderUp),
+                    self.keymap.label(Action::Apply),
+                    self.keymap.label(Action::Apply),
+                )),
             },
-            KeyCode::Tab => {
+            Action::FocusNext => {
                 self.focus = self.focus.next();
                 None
             }
-            KeyCode::BackTab => {
+            Action::FocusPrev => {
                 self.focus = self.focus.prev();
                 None
             }
-            KeyCode::Char('j') | KeyCode::Down => self.move_down(view, 1),
-            KeyCode::Char('k') | KeyCode::Up => self.move_up(view, 1),
-            KeyCode::PageDown => self.move_down(view, 10),
-            KeyCode::PageUp => self.move_up(view, 10),
-            KeyCode::Home if self.focus == Pane::Journal => {
+            Action::Down => self.move_down(view, 1),
+            Action::Up => self.move_up(view, 1),
+            Action::PageDown => self.move_down(view, 10),
+            Action::PageUp => self.move_up(view, 10),
+            Action::Newest if self.focus == Pane::Journal => {
                 self.journal_scroll = 0;
                 None
             }
-            KeyCode::Home => self.elsewhere("home shows the newest journal entry", Pane::Journal),
-            KeyCode::Char('x') if self.focus == Pane::Checklist => {
+            Action::Newest => self.elsewhere(
+                &format!("{} shows the newest journal entry", self.keymap.label(Action::Newest)),
+                Pane::Journal,
+            ),
+            Action::Tick if self.focus == Pane::Checklist => {
                 let (list, item) = self.cursor(engine)?;
                 tick(engine, list, item)
             }
-            KeyCode::Char('x') => self.elsewhere("x ticks the checklist item under ▸", Pane::Checklist),
-            KeyCode::Char('t') => {
+            Action::Tick => self.elsewhere(
+                &format!("{} ticks the checklist item under ▸", self.keymap.label(Action::Tick)),
+                Pane::Checklist,
+            ),
+            Action::Theme => {
                 self.next_theme();
                 None
             }
-            KeyCode::Char('z') => {
+            Action::Zoom => {
                 self.zoom = !self.zoom;
                 None
             }
-            KeyCode::Char('w') => {
+            Action::Why => {
                 if engine.progress().trips.is_empty() {
                     self.say("no guardrail has fired in this release")
                 } else {
@@ -166,24 +194,70 @@ impl App {
                     None
                 }
             }
-            KeyCode::Char('b') => {
+            Action::Runbook => {
                 self.popup = Some(Popup::Runbook);
                 None
             }
-            KeyCode::Esc => {
+            Action::Note => {
+                self.note = Some(String::new());
+                None
+            }
+            Action::Close => {
                 self.zoom = false;
                 self.slider = None;
                 None
             }
+            // The answers to a question are read by the question itself.
+            Action::Confirm | Action::Force => None,
+        }
+    }
+
+    /// A key bound to nothing says so, briefly, and where the keys are listed; a small
+    /// letter whose capital is bound says which action that is (`p`: promote is `P`).
+    fn no_such_key(&mut self, pressed: Key) -> Option<Intent> {
+        if !pressed.is_pressable() {
+            return None;
+        }
+        let help = self.keymap.label(Action::Help);
+        let name = pressed.name();
+        let flipped = match pressed.code {
+            KeyCode::Char(c) if !pressed.ctrl && c.is_lowercase() => {
+                c.to_uppercase().next().filter(|o| *o != c).map(Key::char)
+            }
             _ => None,
+        };
+        match flipped.and_then(|k| self.keymap.action(k)) {
+            Some(action) => self.say(&format!(
+                "{name}: no such key; {} is {} · {help} lists the keys",
+                action.name().replace('_', " "),
+                self.spoken(action)
+            )),
+            None => self.say(&format!("{name}: no such key; {help} lists the keys")),
+        }
+    }
+
+    /// An action's key as said in a hint: a capital letter says it is shift and the letter.
+    pub(super) fn spoken(&self, action: Action) -> String {
+        let label = self.keymap.label(action);
+        let mut chars = label.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) if c.is_ascii_uppercase() => {
+                format!("{c} (shift-{})", c.to_ascii_lowercase())
+            }
+            _ => label,
         }
     }
 
     /// Below the minimum size nothing but the "too small" notice is drawn, so a key cannot
-    /// be seen to act: only `q` does (asking first while the rollout is live, in words the
-    /// small screen shows) and ctrl-c. Any other key leaves the release and the screen as
-    /// they were, popups included.
-    fn on_key_too_small(&mut self, key: KeyEvent, view: &View) -> Option<Intent> {
+    /// be seen to act: only quitting does (asking first while the rollout is live, in words
+    /// the small screen shows). Any other key leaves the release and the screen as they
+    /// were, popups and a note being written included.
+    fn on_key_too_small(
+        &mut self,
+        key: KeyEvent,
+        action: Option<Action>,
+        view: &View,
+    ) -> Option<Intent> {
         if let Some(Popup::Confirm(c)) = &self.popup
             && c.ask == Ask::Quit
         {
@@ -191,7 +265,7 @@ impl App {
             self.popup = None;
             return self.on_confirm_key(&c, key, view);
         }
-        if key.code == KeyCode::Char('q') {
+        if action == Some(Action::Quit) {
             return self.quit(view);
         }
         None
@@ -201,13 +275,14 @@ impl App {
     /// status line says where it acts.
     pub(super) fn elsewhere(&mut self, what: &str, pane: Pane) -> Option<Intent> {
         self.say(&format!(
-            "{what}: tab to the {} first ({} has focus)",
+            "{what}: {} to the {} first ({} has focus)",
+            self.keymap.label(Action::FocusNext),
             pane.title(),
             self.focus.title()
         ))
     }
 
-    /// `q`: quits, asking first while this screen guards a live rollout.
+    /// Quit: quits, asking first while this screen guards a live rollout.
     fn quit(&mut self, view: &View) -> Option<Intent> {
         // Only a holder's screen guards: a follower's closing stops nothing.
         if view.engine.phase().is_live() && view.follower_of.is_none() {
@@ -215,69 +290,6 @@ impl App {
             None
         } else {
             Some(Intent::Quit)
-        }
-    }
-
-    fn on_popup_key(&mut self, popup: Popup, key: KeyEvent, view: &View) -> Flow {
-        let engine = view.engine;
-        let closes = matches!(key.code, KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q'));
-        match popup {
-            Popup::Help => Flow::Done(None),
-            Popup::Confirm(c) => Flow::Done(self.on_confirm_key(&c, key, view)),
-            Popup::Why => {
-                if closes || key.code == KeyCode::Char('w') {
-                    Flow::Done(None)
-                } else {
-                    Flow::Pass
-                }
-            }
-            Popup::Runbook => match key.code {
-                KeyCode::Char('j') | KeyCode::Down => {
-                    self.runbook_down(engine);
-                    self.popup = Some(Popup::Runbook);
-                    Flow::Done(None)
-                }
-                KeyCode::Char('k') | KeyCode::Up => {
-                    self.runbook_up();
-                    self.popup = Some(Popup::Runbook);
-                    Flow::Done(None)
-                }
-                KeyCode::Char('x') => {
-                    self.popup = Some(Popup::Runbook);
-                    let items = engine.plan().checklists.rollback.len();
-                    if self.runbook_cursor < items {
-                        Flow::Done(tick(engine, ListKind::Rollback, self.runbook_cursor))
-                    } else {
-                        Flow::Done(None)
-                    }
-                }
-                KeyCode::Char('b') => Flow::Done(None),
-                _ if closes => Flow::Done(None),
-                _ => Flow::Pass,
-            },
-            Popup::Details { list, item } => {
-                // Whatever the key does, it does to the item shown.
-                self.cursor = Some((list, item));
-                match key.code {
-                    KeyCode::Char('r') => {
-                        self.popup = Some(popup);
-                        Flow::Done(self.rerun(engine, list, item))
-                    }
-                    KeyCode::Char('j') | KeyCode::Down | KeyCode::Char('k') | KeyCode::Up => {
-                        if matches!(key.code, KeyCode::Char('j') | KeyCode::Down) {
-                            self.move_down(view, 1);
-                        } else {
-                            self.move_up(view, 1);
-                        }
-                        self.popup = self
-                            .cursor(engine)
-                            .map(|(list, item)| Popup::Details { list, item });
-                        Flow::Done(None)
-                    }
-                    _ if closes => Flow::Done(None),
-                    _ => Flow::Pass,
-                }
-            }
         }
     }
 
@@ -298,8 +310,11 @@ impl App {
                 ))
             }
             None => self.say(&format!(
-                "\"{}\" is ticked by hand with x; r re-runs automatic items; roll back is R (shift-r)",
-                it.text
+                "\"{}\" is ticked by hand with {}; {} re-runs automatic items; roll back is {}",
+                it.text,
+                self.keymap.label(Action::Tick),
+                self.keymap.label(Action::Rerun),
+                self.spoken(Action::Rollback)
             )),
         }
     }
@@ -341,7 +356,7 @@ impl App {
     }
 }
 
-enum Flow {
+pub(super) enum Flow {
     /// The popup consumed the key.
     Done(Option<Intent>),
     /// The popup closed; the key acts as if it were not there.
@@ -370,6 +385,7 @@ pub(super) fn tick(engine: &Engine, list: ListKind, item: usize) -> Option<Inten
 mod tests {
     use super::*;
     use crate::tui::rig::{Rig, cmd};
+    use crossterm::event::KeyModifiers;
 
     #[test]
     fn promote_that_cannot_act_goes_to_the_engine_for_its_reason() {
@@ -605,19 +621,38 @@ mod tests {
     }
 
     #[test]
-    fn help_lists_every_key_the_bottom_line_names() {
-        let help: Vec<&str> = super::super::popup::HELP.iter().map(|(k, _)| *k).collect();
-        let header = super::super::header::HINTS
-            .iter()
-            .chain(&super::super::header::CHECKLIST_HINTS)
-            .chain(&super::super::header::JOURNAL_HINTS);
-        for (key, _) in header {
-            let key = key.replace('/', " ");
-            assert!(
-                help.iter()
-                    .any(|h| h.contains(key.split(' ').next().unwrap_or(&key))),
-                "{key} missing from help"
-            );
+    fn a_key_bound_to_nothing_says_so_and_where_the_keys_are() {
+        let mut r = Rig::baking();
+        for (code, name) in [
+            (KeyCode::Char('/'), "/"),
+            (KeyCode::Char(':'), ":"),
+            (KeyCode::Char('g'), "g"),
+            (KeyCode::Char('G'), "G"),
+            (KeyCode::F(1), "F1"),
+        ] {
+            assert_eq!(r.press(code), None, "{name} acted");
+            let said = r.app.status().map(|s| s.text.clone()).unwrap_or_default();
+            assert_eq!(said, format!("{name}: no such key; ? lists the keys"));
         }
+        // A letter whose other case is bound names what that one does.
+        r.press(KeyCode::Char('p'));
+        let said = r.app.status().unwrap().text.clone();
+        assert_eq!(
+            said,
+            "p: no such key; promote is P (shift-p) · ? lists the keys"
+        );
+        // ctrl with a bound letter is not that letter.
+        r.press_with(KeyCode::Char('j'), KeyModifiers::CONTROL);
+        assert!(
+            r.app
+                .status()
+                .unwrap()
+                .text
+                .starts_with("ctrl-j: no such key")
+        );
+        // A modifier or media key on its own says nothing.
+        r.app.status.clear();
+        r.press(KeyCode::CapsLock);
+        assert!(r.app.status().is_none());
     }
 }

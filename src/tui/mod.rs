@@ -4,7 +4,8 @@
 //!
 //! The screen is a pure function of the engine, the journal and the UI state:
 //! [`render`] draws a [`View`] (borrowed engine state) with an [`App`] (focus, popups,
-//! slider, theme). [`App::on_key`] turns a key into an [`Intent`] without side effects.
+//! slider, theme, keymap). [`App::on_key`] turns a key into an [`Intent`] without side
+//! effects, through the user's [`keymap::Keymap`].
 //! [`run`] owns the terminal and the event loop.
 
 pub mod app;
@@ -15,11 +16,15 @@ mod details;
 pub mod fleet;
 pub mod header;
 pub mod health;
+pub mod help;
 pub mod journal;
+pub mod keymap;
 pub mod keys;
 pub mod layout;
+mod note;
 pub mod pipeline;
 pub mod popup;
+mod popup_keys;
 #[cfg(test)]
 mod rig;
 pub mod rollout;
@@ -150,7 +155,10 @@ pub fn render(frame: &mut Frame, app: &App, view: &View) {
     if let Some(r) = areas.journal {
         journal::render(frame, app, view, r);
     }
-    header::render_status(frame, app, view, areas.status);
+    match app.note() {
+        Some(text) => note::render(frame, app, text, areas.status),
+        None => header::render_status(frame, app, view, areas.status),
+    }
     popup::render(frame, app, view, area);
 }
 

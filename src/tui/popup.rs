@@ -1,7 +1,7 @@
-//! tui::popup: what is drawn over the panes — help (every key), confirmations (promote,
-//! rollback, slider apply, forced resume, quit), the why of the latest guardrail trip, the
-//! rollback runbook and a checklist item's details (`details`). Draws only; which popup is
-//! open and what its keys do is `app`'s.
+//! tui::popup: what is drawn over the panes — help (every key, from `help`),
+//! confirmations (promote, rollback, slider apply, forced resume, quit), the why of the
+//! latest guardrail trip, the rollback runbook and a checklist item's details (`details`).
+//! Draws only; which popup is open is `app`'s, what its keys do `popup_keys`'.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -19,53 +19,19 @@ use crate::engine::{Engine, Phase};
 use crate::plan::{Better, ListKind};
 use crate::support::fmt;
 
-/// Every key, as `?` shows it. The bottom line and the README list the same keys.
-pub(crate) const HELP: [(&str, &str); 19] = [
-    (
-        "space",
-        "pause / resume (a guardrail pause resumes by itself once clear)",
-    ),
-    (
-        "P",
-        "promote: start, approve, or promote early (asks first)",
-    ),
-    ("R", "roll back: the flag goes off at once (asks first: y)"),
-    ("← → / h l", "move the rollout slider by 5%"),
-    (
-        "enter",
-        "apply the slider's target (asks first); checklist: the item's details",
-    ),
-    ("tab / shift-tab", "move focus between panes"),
-    (
-        "j k / ↓ ↑",
-        "checklist: move; journal: scroll (in the focused pane only)",
-    ),
-    ("PgDn PgUp", "ten at a time"),
-    ("home", "journal: back to the newest entry"),
-    ("x", "checklist: tick or untick the item under ▸"),
-    (
-        "r",
-        "checklist: run the item's check or stage again (roll back is R)",
-    ),
-    ("w", "why: the latest guardrail trip, explained"),
-    ("b", "the rollback runbook"),
-    ("t", "next theme: dark, light, high-contrast"),
-    ("z", "zoom the focused pane (war-room view)"),
-    ("esc", "close a popup, unzoom, drop the slider's target"),
-    ("?", "this help"),
-    ("q", "quit (asks first while the rollout is live)"),
-    ("ctrl-c", "quit at once"),
-];
-
 pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     let Some(popup) = app.popup() else {
         return;
     };
     let theme = app.theme();
-    let width = area.width.saturating_sub(4).min(96);
+    let width = frame_width(area);
     let inner_w = usize::from(width.saturating_sub(4));
     let (title, title_style, lines) = match popup {
-        Popup::Help => (" Keys ".to_string(), theme.title, help(app)),
+        Popup::Help => (
+            " Keys ".to_string(),
+            theme.title,
+            super::help::lines(app, area),
+        ),
         Popup::Confirm(c) => {
             let style = if c.ask == Ask::Rollback {
                 theme.bad
@@ -118,6 +84,12 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     );
 }
 
+/// How wide a popup is on a screen of `area`: its text is four columns narrower (the
+/// frame and a column of padding each side).
+pub(super) fn frame_width(area: Rect) -> u16 {
+    area.width.saturating_sub(4).min(96)
+}
+
 pub(super) fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let width = width.min(area.width);
     let height = height.min(area.height);
@@ -166,26 +138,6 @@ pub(super) fn keys_line<'a>(app: &App, keys: &[(&'a str, &str)]) -> Line<'a> {
         spans.push(Span::styled(format!(" {label}"), theme.muted));
     }
     Line::from(spans)
-}
-
-fn help<'a>(app: &App) -> Vec<Line<'a>> {
-    let theme = app.theme();
-    let mut lines: Vec<Line> = HELP
-        .iter()
-        .map(|(k, what)| {
-            Line::from(vec![
-                Span::styled(format!("{k:<16}"), theme.key),
-                Span::styled(*what, theme.popup),
-            ])
-        })
-        .collect();
-    lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        "In a question: y confirms, f forces past what blocks it (journaled), any other key cancels.",
-        theme.muted,
-    ));
-    lines.push(keys_line(app, &[("any key", "closes")]));
-    lines
 }
 
 fn confirm<'a>(app: &App, c: &Confirm, width: usize) -> Vec<Line<'a>> {

@@ -14,6 +14,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::keymap::Keymap;
 use super::{App, Intent, Theme, View, draw};
 use crate::control::driver::{self, Handle};
 use crate::control::{Answer, Refused};
@@ -30,6 +31,8 @@ pub struct TuiOptions {
     pub theme: Theme,
     /// `NO_COLOR`: colour stays off whatever the theme.
     pub no_color: bool,
+    /// The user's keys (the defaults, or `keymap.yaml` laid over them).
+    pub keymap: Keymap,
 }
 
 /// What the loop does after an event.
@@ -49,7 +52,7 @@ pub struct Screen {
 impl Screen {
     pub fn new(opts: &TuiOptions) -> Screen {
         Screen {
-            app: App::new(opts.theme.clone(), opts.no_color),
+            app: App::new(opts.theme.clone(), opts.no_color).with_keymap(opts.keymap.clone()),
         }
     }
 

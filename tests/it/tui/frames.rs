@@ -81,6 +81,7 @@ async fn metrics_every_second_and_the_clock_draw_one_frame_a_second() {
     let mut screen = Screen::new(&TuiOptions {
         theme: Theme::dark(),
         no_color: false,
+        keymap: Default::default(),
     });
     let mut terminal = Terminal::new(Counting {
         inner: TestBackend::new(160, 45),

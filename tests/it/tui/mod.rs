@@ -1,11 +1,13 @@
 //! The screen: every state as text and style, every size, a checklist item's details, a
-//! whole release through the app, the idle frame rate, the fleet list, and the real
-//! binary in tmux.
+//! whole release through the app, the idle frame rate, the keys' help, a note from the
+//! room, the fleet list, and the real binary in tmux.
 
 mod common;
 mod details;
 mod fleet;
 mod frames;
+mod help;
+mod note;
 mod scenario;
 mod screen;
 mod sizes;

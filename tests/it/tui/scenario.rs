@@ -98,6 +98,7 @@ where
         let screen = Screen::new(&TuiOptions {
             theme: Theme::dark(),
             no_color: false,
+            keymap: Default::default(),
         });
         let mut s = Scenario {
             terminal: Terminal::new(backend).unwrap(),
