@@ -1,6 +1,6 @@
 //! app: the front-ends that are not the screen — the command line and its commands, the
 //! headless driver, the built-in demo, `init`'s starting files, the release notes and the
-//! reading of the screen's theme file and `NO_COLOR` at start-up.
+//! reading of the screen's theme, the user's keymap and `NO_COLOR` at start-up.
 //! Owns what the process prints and its exit codes; decides nothing about a release (the
 //! engine does) and must never be imported by the layers below it.
 
@@ -12,6 +12,7 @@ pub mod notes;
 pub(crate) mod options;
 pub mod replay;
 pub(crate) mod theme_file;
+pub(crate) mod user_config;
 
 /// Writes command output to stdout (through [`out!`]). A closed pipe ends the process with
 /// success: whoever read the output has all they wanted. Any other failure to write (a

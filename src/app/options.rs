@@ -4,9 +4,8 @@
 
 use clap::Args;
 
-use super::theme_file;
+use super::{theme_file, user_config};
 use crate::clock::{Clock, MAX_SPEED};
-use crate::tui::keymap::Keymap;
 use crate::tui::{Theme, TuiOptions};
 
 /// Exit code for input a user can fix (a bad plan, a bad flag file).
@@ -67,26 +66,34 @@ pub(crate) fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, Strin
         .map_err(|e| format!("{e}; write it as RFC 3339, e.g. 2026-03-15T14:00:00Z"))
 }
 
-/// The screen's options from `--theme NAME|PATH` (default dark) and `NO_COLOR`, read at
-/// start-up, before the screen's loop runs; a bad theme is the user's to fix. Without a
-/// terminal (a pipe, cron, CI) it says to run `without` instead, before anything starts:
-/// taking the terminal there would fail, and its undoing would print escape codes.
+/// The screen's options, read at start-up before the screen's loop runs: the theme from
+/// `--theme NAME|PATH`, else the user's `theme.yaml`, else dark; the user's `keymap.yaml`
+/// over the default keys; and `NO_COLOR`. A broken file is the user's to fix: it is
+/// reported and nothing starts, rather than a screen with keys or colours they did not ask
+/// for. Without a terminal (a pipe, cron, CI) it says to run `without` instead, before
+/// anything starts: taking the terminal there would fail, and its undoing would print
+/// escape codes.
 pub(crate) fn screen_options(theme: Option<&str>, without: &str) -> Result<TuiOptions, u8> {
     use std::io::IsTerminal;
     if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
         eprintln!("the screen needs a terminal; use `{without}`");
         return Err(INVALID);
     }
-    let theme = match theme {
-        Some(t) => theme_file::load_theme(t).map_err(|e| {
-            eprintln!("{e}");
-            INVALID
-        })?,
-        None => Theme::dark(),
+    let refuse = |e: &dyn std::fmt::Display| {
+        eprintln!("{e}");
+        INVALID
     };
+    let folder = user_config::folder();
+    let theme = match theme {
+        Some(t) => theme_file::load_theme(t).map_err(|e| refuse(&e))?,
+        None => user_config::theme(folder.as_deref())
+            .map_err(|e| refuse(&e))?
+            .unwrap_or_else(Theme::dark),
+    };
+    let keymap = user_config::keymap(folder.as_deref()).map_err(|e| refuse(&e))?;
     Ok(TuiOptions {
         theme,
         no_color: theme_file::no_color_from_env(),
-        keymap: Keymap::default(),
+        keymap,
     })
 }

@@ -1,5 +1,6 @@
 //! theme_file: what the screen's look is read from at start-up — `--theme NAME|PATH` (a
-//! built-in name, or a theme file read here) and the `NO_COLOR` environment variable.
+//! built-in name, or a theme file read here), the user's own `theme.yaml` (found by
+//! `user_config`) and the `NO_COLOR` environment variable.
 //! Owns that reading, so the screen does no I/O of its own; never parses a theme itself
 //! (`tui::theme` does, from the text handed to it).
 
@@ -12,7 +13,8 @@ use crate::tui::theme::{self, Theme, ThemeError};
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ThemeFileError {
     #[error(
-        "--theme: cannot read {path}: {source}; check the path, or use a built-in theme (dark, light, high-contrast)"
+        "{}: error: cannot read the theme: {source}\n  hint: check the path and its permissions, or use a built-in theme (dark, light, high-contrast)",
+        path.display()
     )]
     Read {
         path: PathBuf,
@@ -36,6 +38,11 @@ pub(crate) fn load_theme(name_or_path: &str) -> Result<Theme, ThemeFileError> {
     if !looks_like_path {
         return Err(theme::unknown(name_or_path).into());
     }
+    read_theme_file(path)
+}
+
+/// A theme file merged over the theme it `extends` (default `dark`).
+pub(crate) fn read_theme_file(path: &Path) -> Result<Theme, ThemeFileError> {
     let text = std::fs::read_to_string(path).map_err(|source| ThemeFileError::Read {
         path: path.to_path_buf(),
         source,

@@ -20,14 +20,19 @@ impl PlanError {
 
 impl fmt::Display for PlanError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, d) in self.diagnostics.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{d}")?;
-        }
-        Ok(())
+        write_all(f, &self.diagnostics)
     }
+}
+
+/// Every diagnostic, one after another: how any file shipdeck reads lists its problems.
+pub(crate) fn write_all(f: &mut fmt::Formatter<'_>, diagnostics: &[Diagnostic]) -> fmt::Result {
+    for (i, d) in diagnostics.iter().enumerate() {
+        if i > 0 {
+            writeln!(f)?;
+        }
+        write!(f, "{d}")?;
+    }
+    Ok(())
 }
 
 /// One problem at one place: `plan.yaml:12:14: error: percent 120 is outside 0..=100`.

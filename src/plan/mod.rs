@@ -10,11 +10,12 @@ pub mod model;
 mod read;
 mod summary;
 pub mod units;
-mod yaml;
+pub(crate) mod yaml;
 
 use std::path::Path;
 
 pub use defaults::default_checklists;
+pub(crate) use error::write_all as write_diagnostics;
 pub use error::{Diagnostic, PlanError};
 pub use model::*;
 pub(crate) use summary::condition_text;

@@ -1,6 +1,6 @@
-//! plan::yaml: turns plan text into a tree of YAML nodes, each with its 1-based line and
-//! column, through serde-saphyr's `Spanned`. Owns the YAML syntax layer only; it never
-//! knows what a plan means (that is `plan::read`).
+//! plan::yaml: turns plan text (and the screen's keymap file) into a tree of YAML nodes,
+//! each with its 1-based line and column, through serde-saphyr's `Spanned`. Owns the YAML
+//! syntax layer only; it never knows what a plan means (that is `plan::read`).
 //!
 //! A generic tree (instead of derived structs with `deny_unknown_fields`) is what lets the
 //! reader report every unknown key and every bad value in one pass, each at its place.
@@ -13,7 +13,7 @@ use serde_saphyr::{Location, MessageFormatter, Spanned, UserMessageFormatter};
 
 /// One YAML node and where it sits in the file.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct Node {
+pub(crate) struct Node {
     pub value: Value,
     pub line: usize,
     pub column: usize,
@@ -23,7 +23,7 @@ pub(super) struct Node {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum Value {
+pub(crate) enum Value {
     Null,
     Bool(bool),
     Int(i128),
@@ -65,7 +65,7 @@ impl Node {
 
 /// A YAML syntax error: the document cannot be read as YAML at all.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct SyntaxError {
+pub(crate) struct SyntaxError {
     pub line: usize,
     pub column: usize,
     pub message: String,
@@ -82,7 +82,7 @@ pub(super) const MAX_DEPTH: usize = 16;
 const MAX_NODES: usize = 25_000;
 
 /// Parse one YAML document into a located tree.
-pub(super) fn parse(text: &str) -> Result<Node, SyntaxError> {
+pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
     let options = serde_saphyr::options! {
         with_snippet: false,
         // `name: no` is the text "no", not false (YAML 1.2 booleans only).

@@ -384,6 +384,7 @@ pub(super) fn tick(engine: &Engine, list: ListKind, item: usize) -> Option<Inten
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tui::keymap::Keymap;
     use crate::tui::rig::{Rig, cmd};
     use crossterm::event::KeyModifiers;
 
@@ -654,5 +655,27 @@ mod tests {
         r.app.status.clear();
         r.press(KeyCode::CapsLock);
         assert!(r.app.status().is_none());
+    }
+
+    #[test]
+    fn rebound_keys_act_and_the_old_ones_are_free() {
+        let mut r = Rig::baking();
+        let keymap = crate::tui::keymap::parse(
+            std::path::Path::new("keymap.yaml"),
+            "rollback: X\nhelp: F1\n",
+        )
+        .unwrap();
+        r.app = App::default().with_keymap(keymap);
+        assert_eq!(r.press(KeyCode::Char('R')), None);
+        assert_eq!(
+            r.app.status().unwrap().text,
+            "R: no such key; F1 lists the keys"
+        );
+        assert_eq!(r.press(KeyCode::Char('X')), None);
+        assert!(matches!(r.app.popup(), Some(Popup::Confirm(c)) if c.ask == Ask::Rollback));
+        assert_eq!(r.press(KeyCode::Char('y')), cmd(Command::Rollback));
+        r.press(KeyCode::F(1));
+        assert_eq!(r.app.popup(), Some(&Popup::Help));
+        assert_ne!(Keymap::default(), r.app.keymap().clone());
     }
 }

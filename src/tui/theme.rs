@@ -29,7 +29,7 @@ pub enum ThemeError {
     )]
     Unknown { name: String, hint: String },
     #[error(
-        "{origin}:{line}:{column}: {message} (see themes/dark.yaml for every role and its form)"
+        "{origin}:{line}:{column}: error: {message}\n  hint: shipdeck's themes/dark.yaml sets every role, in the form each takes"
     )]
     Parse {
         origin: String,
@@ -38,7 +38,7 @@ pub enum ThemeError {
         message: String,
     },
     #[error(
-        "{origin}: `extends: {extends}` names no built-in theme; use dark, light or high-contrast"
+        "{origin}: error: `extends: {extends}` names no built-in theme\n  hint: use dark, light or high-contrast"
     )]
     Extends { origin: String, extends: String },
 }
@@ -391,7 +391,8 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(err.to_string().starts_with("t.yaml:3:1: "), "{err}");
+        assert!(err.to_string().starts_with("t.yaml:3:1: error: "), "{err}");
+        assert!(err.to_string().contains("\n  hint: "), "{err}");
         assert!(err.to_string().contains("bda"), "{err}");
     }
 
@@ -404,6 +405,7 @@ mod tests {
         }
         let text = err.to_string();
         assert!(text.starts_with("t.yaml:2:"), "{text}");
+        assert!(text.contains(": error: `greeen` is not a colour"), "{text}");
         assert!(text.contains("`greeen` is not a colour"), "{text}");
         let theme = parse("t.yaml", "ok: {fg: 12, bg: \"#102030\"}\n", Theme::dark()).unwrap();
         assert_eq!(theme.ok.fg, Some(Color::Indexed(12)));

@@ -1,5 +1,6 @@
 //! tui::keymap::key: one key as the keymap knows it — read from a terminal's key event,
-//! named for people (the help, the README, the bottom line) and read back from a name.
+//! named for people (the help, the README, the bottom line) and read back from a name in
+//! a keymap file.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -34,6 +35,9 @@ const NAMED: [(KeyCode, &str, &[&str]); 16] = [
     (KeyCode::Delete, "delete", &["delete", "del"]),
     (KeyCode::Insert, "insert", &["insert", "ins"]),
 ];
+
+/// What a keymap file may write for a key, for its error messages.
+pub(crate) const KEY_FORMS: &str = "a character (x, X, ?, 1), ctrl-CHARACTER (ctrl-x), space, enter, tab, shift-tab, esc, left, right, up, down, pgup, pgdn, home, end, backspace, delete, insert, or f1 to f12";
 
 impl Key {
     pub const fn char(c: char) -> Key {
@@ -107,7 +111,7 @@ impl Key {
         }
     }
 
-    /// A key by one of its names; `Err` says what was written.
+    /// A key as a keymap file writes it ([`KEY_FORMS`]); `Err` says what was written.
     pub fn parse(text: &str) -> Result<Key, String> {
         let text = text.trim();
         let refused = || format!("`{text}` is not a key");

@@ -1,12 +1,15 @@
 //! tui::keymap: which key does what on the release screen. [`KEYS`] is the one table of
 //! keys — the help popup, the bottom line's hints and the README's key table are drawn
-//! from it — and a [`Keymap`] is what the screen looks keys up in. Pure.
+//! from it — and a [`Keymap`] is that table as the user rebound it (`keymap.yaml`, read by
+//! `file`). Pure: the front-end's start-up reads the file and hands its text over.
 
+mod file;
 mod key;
 
 use crossterm::event::KeyCode;
 use std::collections::BTreeMap;
 
+pub use file::{KeymapError, parse};
 pub use key::Key;
 
 /// What a key does on the release screen. A keymap file names them as [`Action::name`]
@@ -235,6 +238,11 @@ impl Keymap {
         self.keys(action)
             .first()
             .map_or_else(|| format!("(no key for {})", action.name()), Key::name)
+    }
+
+    /// Binds `action` to `keys` instead of what it had.
+    fn bind(&mut self, action: Action, keys: Vec<Key>) {
+        self.keys.insert(action, keys);
     }
 }
 

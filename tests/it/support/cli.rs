@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_shipdeck"));
-    c.env("SHIPDECK_OPERATOR", "tester").env_remove("NO_COLOR");
+    // The user's own keymap and theme stay out of the tests.
+    c.env("SHIPDECK_OPERATOR", "tester")
+        .env_remove("NO_COLOR")
+        .env("XDG_CONFIG_HOME", "/nonexistent/shipdeck-tests");
     c
 }
 

@@ -1,12 +1,12 @@
 //! The keys as people read them: the `?` popup drawn from the one key table, readable at
-//! 80×24 (every word whole, every row reachable by scrolling), and the README's key
-//! table, which must be that same table.
+//! 80×24 (every word whole, every row reachable by scrolling), with the user's own keys,
+//! and the README's key table, which must be that same table.
 
 use crossterm::event::KeyCode;
 use std::path::Path;
 
 use super::common::*;
-use shipdeck::tui::keymap::KEYS;
+use shipdeck::tui::keymap::{self, KEYS};
 use shipdeck::tui::{App, help};
 
 /// The popup's text rows (inside its frame) on a `w`×`h` screen.
@@ -61,6 +61,32 @@ fn at_80x24_the_help_pages_through_every_key_without_cutting_a_word() {
     // Any other key closes it.
     key(&mut world, &mut app, KeyCode::Char('x'));
     assert!(app.popup().is_none());
+}
+
+#[test]
+fn the_help_shows_the_users_own_keys() {
+    let mut world = baking();
+    let keys = keymap::parse(Path::new("keymap.yaml"), "rollback: X\nnote: [N, ctrl-n]\n").unwrap();
+    let mut app = App::default().with_keymap(keys);
+    screen(&world, &mut app, 120, 40);
+    key(&mut world, &mut app, KeyCode::Char('?'));
+    let rows = popup_rows(&world, &mut app, 120, 40);
+    assert!(
+        rows.iter()
+            .any(|r| r.starts_with("X ") && r.contains("roll back")),
+        "{rows:#?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.starts_with("N ctrl-n ") && r.contains("note")),
+        "{rows:#?}"
+    );
+    assert!(!rows.iter().any(|r| r.starts_with("R ")), "{rows:#?}");
+    // The bottom line hints the rebound key too.
+    key(&mut world, &mut app, KeyCode::Esc);
+    let text = screen(&world, &mut app, 120, 40).backend().to_string();
+    let bottom = text.lines().last().unwrap_or_default();
+    assert!(bottom.contains("X rollback"), "{bottom}");
 }
 
 /// The README's key table is this one, with the default keys: paste the printed table in

@@ -88,10 +88,21 @@ fn flag_line(dir: &Path, key: &str) -> String {
 /// `shipdeck open` on a copy of the healthy fixture in a 120×40 tmux window, at the ready
 /// screen. The window reports the exit status when the program ends.
 fn open_healthy(name: &str) -> Option<(tempfile::TempDir, Tmux)> {
+    open_healthy_with(name, &[])
+}
+
+/// [`open_healthy`] with these files (name, text) in the user's config folder, which is
+/// `config/shipdeck` in the release's folder.
+fn open_healthy_with(name: &str, config: &[(&str, &str)]) -> Option<(tempfile::TempDir, Tmux)> {
     if !Tmux::installed() {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("config/shipdeck");
+    std::fs::create_dir_all(&folder).unwrap();
+    for (file, text) in config {
+        std::fs::write(folder.join(file), text).unwrap();
+    }
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/healthy");
     for f in ["plan.yaml", "flags.yaml"] {
         std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
@@ -100,7 +111,7 @@ fn open_healthy(name: &str) -> Option<(tempfile::TempDir, Tmux)> {
         socket: format!("shipdeck-{name}-{}", std::process::id()),
     };
     let command = format!(
-        "cd {} && {} open plan.yaml --operator e2e; echo SHIPDECK-EXITED-$?; sleep 60",
+        "cd {} && XDG_CONFIG_HOME=$PWD/config {} open plan.yaml --operator e2e; echo SHIPDECK-EXITED-$?; sleep 60",
         dir.path().display(),
         env!("CARGO_BIN_EXE_shipdeck")
     );
@@ -234,4 +245,127 @@ fn below_the_minimum_size_keys_wait_and_only_q_quits() {
     let screen = tmux.wait_for("the exit", |s| s.contains("SHIPDECK-EXITED-"));
     assert!(screen.contains("SHIPDECK-EXITED-0"), "{screen}");
     assert_eq!(flag_line(dir.path(), "enabled"), "enabled: true");
+}
+
+#[test]
+fn the_users_keys_act_and_a_note_reaches_the_journal() {
+    let keymap = "note: N\nrollback: X\n";
+    let Some((_dir, tmux)) = open_healthy_with("keys", &[("keymap.yaml", keymap)]) else {
+        return;
+    };
+    // n is free now, and says which key writes a note.
+    tmux.keys(&["n"]);
+    tmux.wait_for("the unbound key's answer", |s| {
+        s.contains("n: no such key; note is N (shift-n) · ? lists the keys")
+    });
+    tmux.keys(&["/"]);
+    tmux.wait_for("the unbound key's answer", |s| {
+        s.contains("/: no such key; ? lists the keys")
+    });
+    tmux.keys(&["N"]);
+    tmux.wait_for("the note line", |s| s.contains("note: █"));
+    tmux.run(&[
+        "send-keys",
+        "-t",
+        "e2e",
+        "-l",
+        "QA signed off by phone; R and q are letters here",
+    ]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the note in the journal", |s| {
+        s.contains("note: QA signed off by phone; R and q are letters here (e2e)")
+    });
+    // X asks to roll back; R does nothing now.
+    tmux.keys(&["R"]);
+    tmux.wait_for("R unbound", |s| s.contains("R: no such key"));
+    tmux.keys(&["?"]);
+    let help = tmux.wait_for("the help", |s| s.contains(" Keys "));
+    assert!(help.contains("║ X             roll back"), "{help}");
+    tmux.keys(&["Escape", "q"]);
+    let screen = tmux.wait_for("the exit", |s| s.contains("SHIPDECK-EXITED-"));
+    assert!(screen.contains("SHIPDECK-EXITED-0"), "{screen}");
+}
+
+/// `shipdeck ARGS` run to its end in a tmux window of its own (a terminal, as a screen
+/// needs) in the release folder `dir`, with `config` (name, text) in the user's config
+/// folder `dir/config/shipdeck`: its exit code and what it wrote to stderr.
+fn exit_in_tmux(name: &str, dir: &Path, config: &[(&str, &str)], args: &str) -> (i32, String) {
+    let folder = dir.join("config/shipdeck");
+    std::fs::create_dir_all(&folder).unwrap();
+    for (file, text) in config {
+        std::fs::write(folder.join(file), text).unwrap();
+    }
+    let tmux = Tmux {
+        socket: format!("shipdeck-{name}-{}", std::process::id()),
+    };
+    let command = format!(
+        "cd {} && XDG_CONFIG_HOME=$PWD/config {} {args} 2>stderr.txt; echo SHIPDECK-EXITED-$?; sleep 60",
+        dir.display(),
+        env!("CARGO_BIN_EXE_shipdeck")
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        &command,
+    ]);
+    let screen = tmux.wait_for("the exit", |s| s.contains("SHIPDECK-EXITED-"));
+    let code = screen
+        .split("SHIPDECK-EXITED-")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(-1);
+    let stderr = std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default();
+    (code, stderr)
+}
+
+#[test]
+fn a_broken_keymap_or_theme_stops_the_screen_with_its_place() {
+    if !Tmux::installed() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/healthy");
+    for f in ["plan.yaml", "flags.yaml"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+    }
+    let folder = dir.path().join("config/shipdeck");
+
+    let keymap = [("keymap.yaml", "rollback: t\nnoet: N\n")];
+    let (code, stderr) = exit_in_tmux("keymap", dir.path(), &keymap, "open plan.yaml");
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "{k}:1:11: error: `t` is already the key for theme\n  hint: rebind theme too (`theme: KEY`, or `theme: []` to leave it without one), or pick another key\n\
+             {k}:2:1: error: unknown action `noet`\n  hint: did you mean `note`?\n",
+            k = folder.join("keymap.yaml").display()
+        )
+    );
+    assert!(!dir.path().join(".shipdeck").exists(), "nothing started");
+
+    let files = [
+        ("keymap.yaml", "rollback: X\n"),
+        ("theme.yaml", "ok: {fg: greeen}\n"),
+    ];
+    let (code, stderr) = exit_in_tmux("theme", dir.path(), &files, "demo");
+    assert_eq!(code, 2, "{stderr}");
+    let theme = folder.join("theme.yaml");
+    assert!(
+        stderr.starts_with(&format!("{}:1:", theme.display()))
+            && stderr.contains(": error: `greeen` is not a colour"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("\n  hint: "), "{stderr}");
+
+    // `--theme` names the theme instead: the user's file is not read.
+    let (code, stderr) = exit_in_tmux("named", dir.path(), &[], "demo --theme nope");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("unknown theme `nope`"), "{stderr}");
 }
