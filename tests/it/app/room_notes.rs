@@ -43,10 +43,19 @@ fn a_note_with_nobody_holding_the_release_is_journaled_and_in_the_postmortem() {
 }
 
 #[test]
-fn a_note_reaches_the_holder_through_its_inbox() {
-    let (_dir, plan) = release("healthy");
+fn a_note_reaches_the_holder_through_its_inbox_and_replays_from_its_recording() {
+    let (dir, plan) = release("healthy");
     let arg = plan.to_str().unwrap();
-    let mut holder = Running::spawn(cmd(&["run", arg, "--headless", "--operator", "alice"]));
+    let rec = dir.path().join("session.jsonl");
+    let mut holder = Running::spawn(cmd(&[
+        "run",
+        arg,
+        "--headless",
+        "--operator",
+        "alice",
+        "--record",
+        rec.to_str().unwrap(),
+    ]));
     wait_for("the holder", Duration::from_secs(20), || {
         status_json(&plan)["holder"].is_object()
     });
@@ -56,7 +65,13 @@ fn a_note_reaches_the_holder_through_its_inbox() {
         stdout.contains("note: db failover at 14:02 (carried out by alice"),
         "{stdout}"
     );
-    holder.kill();
+    // Stopped as an operator stops it, so the recording ends cleanly.
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &holder.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    holder.wait(Duration::from_secs(20));
     let (_, journal, _) = run(&["journal", arg]);
     assert!(
         journal.lines().any(|l| l.contains(" note ")
@@ -64,6 +79,11 @@ fn a_note_reaches_the_holder_through_its_inbox() {
             && l.contains(&format!("({})", journaled_as("bob")))),
         "{journal}"
     );
+    // The recording holds the note as a command: a replay journals it again, the same.
+    let (code, stdout, stderr) = run(&["replay", rec.to_str().unwrap(), "--headless"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stderr.contains("the same"), "{stderr}");
+    assert!(stdout.contains("db failover at 14:02"), "{stdout}");
 }
 
 #[test]
