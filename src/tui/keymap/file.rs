@@ -304,4 +304,38 @@ mod tests {
         assert!(e[2].contains("`quit` needs a key"), "{e:?}");
         assert!(e[3].contains("ctrl-c cannot be bound"), "{e:?}");
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Whatever a keymap file holds, reading it ends in keys or in located errors.
+        #[test]
+        fn any_text_reads_or_is_refused_at_a_place(
+            text in proptest::prelude::any::<String>()
+        ) {
+            if let Err(e) = read(&text) {
+                proptest::prop_assert!(!e.diagnostics.is_empty());
+            }
+        }
+
+        #[test]
+        fn keymap_shaped_text_reads_or_is_refused_at_a_place(
+            lines in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec!["rollback", "note", "theme", "quit", "help", "confirm", "rollbak", "- x", "[", "{a: b}"]),
+                    proptest::sample::select(vec!["X", "t", "[]", "[n, ctrl-n]", "ctrl-c", "\"?\"", "?", "f13", "{k: v}", "[a, [b]]", "", "&a x", "*a"]),
+                ),
+                0..8,
+            )
+        ) {
+            let text: String = lines.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
+            match read(&text) {
+                Ok(map) => {
+                    proptest::prop_assert!(!map.keys(Action::Quit).is_empty());
+                    proptest::prop_assert!(!map.keys(Action::Help).is_empty());
+                }
+                Err(e) => proptest::prop_assert!(e.diagnostics.iter().all(|d| d.line > 0), "{e}"),
+            }
+        }
+    }
 }
