@@ -6,8 +6,9 @@
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
+use super::keymap::Action;
 use super::pipeline::stages;
-use super::popup::{keys_line, wrap};
+use super::popup::{bound_keys_line, wrap};
 use super::{App, View, fit};
 use crate::pipeline::checks::CHECK_EVERY;
 use crate::pipeline::{RunRecord, SourceKind};
@@ -31,7 +32,7 @@ pub(super) fn details<'a>(
     let Some(it) = engine.plan().checklists.list(list).get(item) else {
         return (
             " Details ".into(),
-            vec![keys_line(app, &[("esc", "close")])],
+            vec![bound_keys_line(app, &[(&[Action::Close], "close")])],
         );
     };
     let title = format!(" {} ({}) ", it.text, list.title().to_lowercase());
@@ -144,13 +145,16 @@ pub(super) fn details<'a>(
             }
         }
     }
-    let mut keys: Vec<(&str, &str)> = Vec::new();
+    let mut keys: Vec<(&[Action], &str)> = Vec::new();
     if let Some(label) = rerun
         && view.follower_of.is_none()
     {
-        keys.push(("r", label));
+        keys.push((&[Action::Rerun], label));
     }
-    keys.extend([("j/k", "next item"), ("esc", "close")]);
+    keys.extend([
+        (&[Action::Down, Action::Up][..], "next item"),
+        (&[Action::Close][..], "close"),
+    ]);
     // Room left for the output: its heading, the blank line and the keys take three.
     let room = rows.saturating_sub(d.lines.len() + 3);
     if let Some(run) = output {
@@ -174,7 +178,7 @@ pub(super) fn details<'a>(
         }
     }
     d.lines.push(Line::raw(""));
-    d.lines.push(keys_line(app, &keys));
+    d.lines.push(bound_keys_line(app, &keys));
     (title, d.lines)
 }
 

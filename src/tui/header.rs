@@ -460,15 +460,8 @@ pub(crate) fn render_status(frame: &mut Frame, app: &App, _view: &View, area: Re
         put_lines(frame, area, &[Line::styled(text, style)]);
         return;
     }
-    // The user's first key for each action; an action left without a key is not hinted.
-    let keys = |actions: &[Action]| {
-        let keymap = app.keymap();
-        let names: Vec<String> = actions
-            .iter()
-            .filter_map(|a| keymap.keys(*a).first().map(|k| k.name()))
-            .collect();
-        (names.len() == actions.len()).then(|| names.join("/"))
-    };
+    // The keys as the user bound them; an action left without a key is not hinted.
+    let keys = |actions: &[Action]| app.keymap().hint(actions);
     let hint = |k: String, label: &'static str| {
         vec![
             Span::styled(k, theme.key),

@@ -12,6 +12,7 @@ use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
 use super::app::Popup;
 use super::confirm::{Ask, Confirm};
 use super::details::details;
+use super::keymap::Action;
 use super::{App, View, fit};
 use crate::engine::guardrail::{Explain, breaks, format_value};
 use crate::engine::journal::Verb;
@@ -127,14 +128,25 @@ pub(super) fn wrap(text: &str, width: usize) -> Vec<String> {
     out
 }
 
-pub(super) fn keys_line<'a>(app: &App, keys: &[(&'a str, &str)]) -> Line<'a> {
+/// A popup's key hints with the keys as the user bound them: each names the actions whose
+/// keys it shows (`j/k`) and what they do there; an action without a key is left out.
+pub(super) fn bound_keys_line(app: &App, keys: &[(&[Action], &str)]) -> Line<'static> {
+    let named: Vec<(String, &str)> = keys
+        .iter()
+        .filter_map(|(actions, label)| Some((app.keymap().hint(actions)?, *label)))
+        .collect();
+    let named: Vec<(&str, &str)> = named.iter().map(|(k, l)| (k.as_str(), *l)).collect();
+    keys_line(app, &named)
+}
+
+pub(super) fn keys_line(app: &App, keys: &[(&str, &str)]) -> Line<'static> {
     let theme = app.theme();
     let mut spans = Vec::new();
     for (i, (k, label)) in keys.iter().enumerate() {
         if i > 0 {
             spans.push(Span::styled(" · ", theme.muted));
         }
-        spans.push(Span::styled(*k, theme.key));
+        spans.push(Span::styled(k.to_string(), theme.key));
         spans.push(Span::styled(format!(" {label}"), theme.muted));
     }
     Line::from(spans)
@@ -358,12 +370,15 @@ fn runbook<'a>(app: &App, view: &View, width: usize) -> Vec<Line<'a>> {
         lines.push(Line::styled(fit(&text, width), style));
     }
     lines.push(Line::raw(""));
-    let mut keys = vec![("j/k", "move"), ("x", "tick")];
+    let mut keys: Vec<(&[Action], &str)> = vec![
+        (&[Action::Down, Action::Up], "move"),
+        (&[Action::Tick], "tick"),
+    ];
     if !engine.progress().trips.is_empty() {
-        keys.push(("w", "why"));
+        keys.push((&[Action::Why], "why"));
     }
-    keys.push(("esc", "close"));
-    lines.push(keys_line(app, &keys));
+    keys.push((&[Action::Close], "close"));
+    lines.push(bound_keys_line(app, &keys));
     lines
 }
 

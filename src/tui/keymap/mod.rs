@@ -240,6 +240,16 @@ impl Keymap {
             .map_or_else(|| format!("(no key for {})", action.name()), Key::name)
     }
 
+    /// The first key of each of `actions`, joined with `/` (`j/k`), for a hint; `None` when
+    /// one of them has no key, since a hint with a gap would name nothing.
+    pub fn hint(&self, actions: &[Action]) -> Option<String> {
+        let names: Option<Vec<String>> = actions
+            .iter()
+            .map(|a| self.keys(*a).first().map(Key::name))
+            .collect();
+        names.map(|n| n.join("/"))
+    }
+
     /// Binds `action` to `keys` instead of what it had.
     fn bind(&mut self, action: Action, keys: Vec<Key>) {
         self.keys.insert(action, keys);

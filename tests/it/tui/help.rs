@@ -66,7 +66,11 @@ fn at_80x24_the_help_pages_through_every_key_without_cutting_a_word() {
 #[test]
 fn the_help_shows_the_users_own_keys() {
     let mut world = baking();
-    let keys = keymap::parse(Path::new("keymap.yaml"), "rollback: X\nnote: [N, ctrl-n]\n").unwrap();
+    let keys = keymap::parse(
+        Path::new("keymap.yaml"),
+        "rollback: X\nnote: [N, ctrl-n]\ntick: v\n",
+    )
+    .unwrap();
     let mut app = App::default().with_keymap(keys);
     screen(&world, &mut app, 120, 40);
     key(&mut world, &mut app, KeyCode::Char('?'));
@@ -87,6 +91,10 @@ fn the_help_shows_the_users_own_keys() {
     let text = screen(&world, &mut app, 120, 40).backend().to_string();
     let bottom = text.lines().last().unwrap_or_default();
     assert!(bottom.contains("X rollback"), "{bottom}");
+    // So do the popups' own hints.
+    key(&mut world, &mut app, KeyCode::Char('b'));
+    let text = screen(&world, &mut app, 120, 40).backend().to_string();
+    assert!(text.contains("j/k move · v tick · esc close"), "{text}");
 }
 
 /// The README's key table is this one, with the default keys: paste the printed table in
