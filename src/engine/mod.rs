@@ -5,6 +5,7 @@
 
 mod bake;
 mod catch_up;
+mod cause;
 mod commands;
 mod effect;
 pub mod explain;
@@ -319,8 +320,8 @@ impl Engine {
         let phase = &self.progress.phase;
         let reason = match phase {
             Phase::Paused { reason, .. }
-            | Phase::RollingBack { reason }
-            | Phase::RolledBack { reason } => Some(reason.clone()),
+            | Phase::RollingBack { reason, .. }
+            | Phase::RolledBack { reason, .. } => Some(reason.clone()),
             _ => None,
         };
         let needs_human = match kind {

@@ -73,6 +73,7 @@ impl Engine {
         let entry = self.entry(now, operator, kind, Verb::Rollback, reason.clone());
         self.progress.phase = Phase::RollingBack {
             reason: reason.clone(),
+            trip: explain.map(Explain::id),
         };
         let desired = DesiredFlag {
             enabled: false,

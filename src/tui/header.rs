@@ -310,7 +310,7 @@ pub(crate) fn situation(engine: &Engine) -> (String, String) {
                 format!(" {reason}. Timers are frozen; {how}"),
             )
         }
-        Phase::RollingBack { reason } => {
+        Phase::RollingBack { reason, .. } => {
             let failures = engine.progress().flag_failures;
             let retry = if failures > 0 {
                 format!(" Flag write failing (attempt {failures}), retrying.")
@@ -324,7 +324,7 @@ pub(crate) fn situation(engine: &Engine) -> (String, String) {
                 ),
             )
         }
-        Phase::RolledBack { reason } => (
+        Phase::RolledBack { reason, .. } => (
             "Rolled back:".into(),
             format!(" {reason}. The flag is off, confirmed by the backend. b shows the runbook."),
         ),

@@ -236,7 +236,7 @@ fn better_of(engine: &Engine, x: &Explain) -> Better {
 
 fn why<'a>(app: &App, engine: &Engine, width: usize) -> Vec<Line<'a>> {
     let theme = app.theme();
-    let Some(x) = engine.progress().trips.last() else {
+    let Some(x) = engine.trip_to_explain() else {
         return vec![
             Line::styled("No guardrail has fired in this release.", theme.popup),
             keys_line(app, &[("esc", "close")]),
@@ -342,11 +342,11 @@ fn runbook<'a>(app: &App, view: &View, width: usize) -> Vec<Line<'a>> {
     let engine = view.engine;
     let mut lines: Vec<Line> = Vec::new();
     let (state, reason) = match engine.phase() {
-        Phase::RollingBack { reason } => (
+        Phase::RollingBack { reason, .. } => (
             "Rolling back: the flag disable is sent; waiting for the backend to confirm it.",
             Some(reason.clone()),
         ),
-        Phase::RolledBack { reason } => (
+        Phase::RolledBack { reason, .. } => (
             "Rolled back: the backend confirmed the flag is off.",
             Some(reason.clone()),
         ),

@@ -65,8 +65,8 @@ pub(super) fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
     );
     match engine.phase() {
         Phase::Paused { reason, .. }
-        | Phase::RollingBack { reason }
-        | Phase::RolledBack { reason } => out_line!("  why: {reason}"),
+        | Phase::RollingBack { reason, .. }
+        | Phase::RolledBack { reason, .. } => out_line!("  why: {reason}"),
         _ => {}
     }
     if let Some(left) = engine.time_left() {
@@ -84,9 +84,14 @@ pub(super) fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
             crate::engine::describe_flag(live)
         );
     }
-    if let Some(x) = p.trips.last() {
+    // The trip behind where the release stands; else, the newest, named as such.
+    let trip = match engine.cause() {
+        Some(x) => Some(("the trip that did it", x)),
+        None => p.trips.last().map(|x| ("last trip", x)),
+    };
+    if let Some((what, x)) = trip {
         out_line!(
-            "  last trip at {}: {}",
+            "  {what} at {}: {}",
             x.at.format("%Y-%m-%d %H:%M:%SZ"),
             x.summary()
         );

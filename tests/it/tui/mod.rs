@@ -3,6 +3,7 @@
 //! binary in tmux.
 
 mod common;
+mod crisis;
 mod details;
 mod fleet;
 mod frames;
