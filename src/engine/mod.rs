@@ -29,7 +29,7 @@ pub use catch_up::catch_up_limit;
 pub use effect::{Effect, Event, EventKind, Situation};
 pub(crate) use flag::describe_flag;
 pub use input::{Command, FlagEvent, Input};
-pub use next::WhenBaked;
+pub use next::{Next, Wait, WhenBaked};
 pub use progress::{
     CheckReport, PauseCause, Phase, Progress, Reports, Resume, Rung, StageReport, TickedBy,
 };

@@ -46,6 +46,8 @@ pub(super) fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
         }
         return Ok(0);
     };
+    // The engine time the state was saved at: what happens next is counted from there.
+    let saved_at = p.now;
     let engine = crate::engine::Engine::follow(Arc::clone(&plan), p);
     let step = engine
         .step_index()
@@ -71,6 +73,13 @@ pub(super) fn status(cli: &Cli, path: &Path, json: bool) -> Result<u8> {
     }
     if let Some(left) = engine.time_left() {
         out_line!("  bake left: {}", crate::support::fmt::duration(left));
+    }
+    let next = engine.next_words(&engine.next_at(saved_at));
+    if !next.is_empty() {
+        let at = saved_at
+            .map(|t| format!(" (at {})", t.format("%H:%M:%S")))
+            .unwrap_or_default();
+        out_line!("  next{at}: {next}");
     }
     let p = engine.progress();
     if let Some(live) = &p.live {

@@ -1,4 +1,5 @@
-//! The screen in a crisis: the trip that did it, not the latest one.
+//! The screen in a crisis: what happens next and when, and the trip that did it (not
+//! the latest one).
 
 use crossterm::event::KeyCode;
 
@@ -62,6 +63,15 @@ fn status(world: &World) -> String {
     let (code, stdout, stderr) = run(&["status", plan.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
     stdout
+}
+
+#[test]
+fn status_says_what_happens_next() {
+    let stdout = status(&rollback_coming());
+    assert!(
+        stdout.contains("next (at 11:55:00): ROLLBACK in 1m 15s unless error_rate ≤ 5.00%"),
+        "{stdout}"
+    );
 }
 
 #[test]

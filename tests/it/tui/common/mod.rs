@@ -275,6 +275,15 @@ pub fn paused_by_guardrail() -> World {
     w
 }
 
+/// Paused, and the error rate has been past 5% for a minute: the rollback guardrail
+/// holds, and fires in 1m 15s unless the rate comes back.
+pub fn rollback_coming() -> World {
+    let mut w = paused_by_guardrail();
+    w.run(mins(1), |s| s.error_rate = Some(0.06));
+    assert_eq!(w.badge(), "PAUSED");
+    w
+}
+
 /// The error rate goes past 5% for 2 minutes: the rollback guardrail fires; the flag
 /// backend has not confirmed yet.
 pub fn rolling_back() -> World {
