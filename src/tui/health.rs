@@ -19,7 +19,7 @@ use super::{App, View, fit, pane_block, put_lines};
 use crate::engine::Engine;
 use crate::engine::guardrail::format_value;
 use crate::engine::health::{Guard, RuleStanding, SeriesState};
-use crate::plan::{Better, Condition, Series, StaleAction, Unit};
+use crate::plan::{Action, Better, Condition, Series, StaleAction, Unit};
 use crate::support::fmt;
 
 const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -366,9 +366,24 @@ fn rule_line<'a>(app: &App, engine: &Engine, i: usize, width: usize) -> Line<'a>
     });
     let (glyph, word, style) = match engine.rule_standing(i) {
         RuleStanding::Tripped => ('✗', "TRIPPED".to_string(), theme.bad),
-        RuleStanding::Holding { held_secs } => {
-            ('◐', format!("holding {}", fmt::secs(held_secs)), theme.warn)
-        }
+        RuleStanding::Holding { held_secs } => match engine.fires_in(i) {
+            // The countdown of what the rule is about to do, from the engine's clock.
+            Some(left) => (
+                '◐',
+                format!(
+                    "held {} · {} in {}",
+                    fmt::secs(held_secs),
+                    rule.action.name(),
+                    fmt::duration(left)
+                ),
+                if rule.action == Action::Rollback {
+                    theme.bad
+                } else {
+                    theme.warn
+                },
+            ),
+            None => ('◐', format!("holding {}", fmt::secs(held_secs)), theme.warn),
+        },
         RuleStanding::NoBaseline => ('○', "no baseline yet".to_string(), theme.stale),
         RuleStanding::Ok => ('✓', "ok".to_string(), theme.ok),
     };

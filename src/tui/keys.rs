@@ -604,10 +604,10 @@ mod tests {
     #[test]
     fn help_lists_every_key_the_bottom_line_names() {
         let help: Vec<&str> = super::super::popup::HELP.iter().map(|(k, _)| *k).collect();
-        let header = super::super::header::HINTS
+        let header = super::super::lines::HINTS
             .iter()
-            .chain(&super::super::header::CHECKLIST_HINTS)
-            .chain(&super::super::header::JOURNAL_HINTS);
+            .chain(&super::super::lines::CHECKLIST_HINTS)
+            .chain(&super::super::lines::JOURNAL_HINTS);
         for (key, _) in header {
             let key = key.replace('/', " ");
             assert!(

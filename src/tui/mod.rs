@@ -18,6 +18,7 @@ pub mod health;
 pub mod journal;
 pub mod keys;
 pub mod layout;
+pub(crate) mod lines;
 pub mod pipeline;
 pub mod popup;
 #[cfg(test)]
@@ -134,9 +135,9 @@ pub fn render(frame: &mut Frame, app: &App, view: &View) {
     };
     header::render(frame, app, view, areas.header);
     pipeline::render(frame, app, view, areas.pipeline);
-    header::render_situation(frame, app, view, areas.situation);
+    lines::render_situation(frame, app, view, areas.situation);
     if let Some(banner) = areas.banner {
-        header::render_banner(frame, app, view, banner);
+        lines::render_banner(frame, app, view, banner);
     }
     if let Some(r) = areas.health {
         health::render(frame, app, view, r);
@@ -150,7 +151,7 @@ pub fn render(frame: &mut Frame, app: &App, view: &View) {
     if let Some(r) = areas.journal {
         journal::render(frame, app, view, r);
     }
-    header::render_status(frame, app, view, areas.status);
+    lines::render_status(frame, app, view, areas.status);
     popup::render(frame, app, view, area);
 }
 

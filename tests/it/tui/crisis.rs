@@ -4,6 +4,8 @@
 use crossterm::event::KeyCode;
 
 use super::common::*;
+use shipdeck::engine::Next;
+use shipdeck::plan::Action;
 use shipdeck::tui::App;
 
 /// The screen as text, one string per row.
@@ -14,6 +16,66 @@ fn rows(world: &World, app: &mut App, width: u16, height: u16) -> Vec<String> {
         .lines()
         .map(|l| l.trim_matches('"').to_string())
         .collect()
+}
+
+/// The first row that contains `needle`.
+fn row<'a>(rows: &'a [String], needle: &str) -> &'a str {
+    rows.iter()
+        .find(|r| r.contains(needle))
+        .unwrap_or_else(|| panic!("no row with {needle:?}:\n{}", rows.join("\n")))
+}
+
+#[test]
+fn the_header_and_the_rule_row_count_down_to_the_rollback() {
+    let world = rollback_coming();
+    // The engine answers what happens next, as a value.
+    let next = world.engine.next();
+    assert!(
+        matches!(
+            next,
+            Next::Fires {
+                rule: 1,
+                action: Action::Rollback,
+                ..
+            }
+        ),
+        "{next:?}"
+    );
+    assert_eq!(next.left(), Some(std::time::Duration::from_secs(75)));
+    let mut app = App::default();
+    let text = rows(&world, &mut app, 120, 40);
+    let header = &text[0];
+    assert!(
+        header.contains("ROLLBACK in 1m 15s unless error_rate ≤ 5.00%"),
+        "{header}"
+    );
+    assert!(
+        text[2].contains("ROLLBACK in 1m 15s"),
+        "the situation line says it too: {}",
+        text[2]
+    );
+    let rule = row(&text, "error_rate above 5% for 2m");
+    assert!(rule.contains("rollback in 1m 15s"), "{rule}");
+    insta::assert_snapshot!(
+        "rollback_coming_120x40",
+        screen(&world, &mut App::default(), 120, 40).backend()
+    );
+}
+
+#[test]
+fn the_header_says_what_each_state_does_next() {
+    let header = |world: &World| rows(world, &mut App::default(), 120, 40)[0].clone();
+    let baking = header(&baking());
+    assert!(baking.contains("● BAKING  promotes in 1h 19m"), "{baking}");
+    let approval = header(&awaiting_approval());
+    assert!(approval.contains("waits for approval"), "{approval}");
+    let paused = header(&paused_by_guardrail());
+    assert!(
+        paused.contains("‖ PAUSED  by error_rate · resumes once clear"),
+        "{paused}"
+    );
+    let rolling = header(&rolling_back());
+    assert!(rolling.contains("waits for the backend"), "{rolling}");
 }
 
 /// After a rollback on error_rate, p95 trips too. `w` and `status` tell the error_rate
