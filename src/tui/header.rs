@@ -1,7 +1,7 @@
 //! tui::header: the top line — release, step, state badge, what the engine does next by
-//! itself and when, who is at the keys, the data's age, the clock. Never hides state
-//! behind colour: every badge has a glyph and a word. The other lines around the panes
-//! are `lines`'.
+//! itself and when, the data's age, who is at the keys, the clock — laid out so that it
+//! keeps still from one frame to the next. Never hides state behind colour: every badge
+//! has a glyph and a word. The other lines around the panes are `lines`'.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -71,6 +71,11 @@ fn badge_detail(engine: &Engine) -> String {
     }
 }
 
+/// The widest a countdown reads in [`fmt::duration`] below 100 days (`23h 59m`).
+const COUNTDOWN_W: usize = 7;
+/// The widest the data's age reads: `data 59m 59s old`.
+const AGE_W: usize = 16;
+
 /// How a segment joins the one before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Joint {
@@ -89,15 +94,21 @@ struct Segment<'a> {
     joint: Joint,
     /// The state badge, which what follows it hangs on.
     badge: bool,
+    /// The columns it takes: text that changes between frames (a countdown, the data's
+    /// age) takes its widest, so what is beside it never moves and the same segments
+    /// fit from one frame to the next.
+    width: usize,
 }
 
 impl<'a> Segment<'a> {
     fn new(spans: Vec<Span<'a>>, keep: u8) -> Segment<'a> {
+        let width = spans_width(&spans);
         Segment {
             spans,
             keep,
             joint: Joint::Separator,
             badge: false,
+            width,
         }
     }
 
@@ -107,6 +118,11 @@ impl<'a> Segment<'a> {
 
     fn joined(mut self, joint: Joint) -> Self {
         self.joint = joint;
+        self
+    }
+
+    fn at_least(mut self, width: usize) -> Self {
+        self.width = self.width.max(width);
         self
     }
 }
@@ -127,16 +143,33 @@ fn next_segment<'a>(app: &App, engine: &Engine) -> Option<Segment<'a>> {
         Next::Fires { .. } => theme.warn,
         _ => theme.header,
     };
-    Some(Segment::text(words, style, 9).joined(Joint::Then))
+    let width = words.chars().count();
+    // The countdown takes its widest, so the line does not move as it counts.
+    let reserved = next.left().map_or(width, |left| {
+        let shown = fmt::duration(left).chars().count();
+        width - shown + shown.max(COUNTDOWN_W)
+    });
+    Some(
+        Segment::text(words, style, 9)
+            .joined(Joint::Then)
+            .at_least(reserved),
+    )
 }
 
-/// How old the newest sample is at the engine clock.
+/// `data ≤15s old` while every sample has come on time, else how old the newest is.
 fn age_segment<'a>(app: &App, view: &View) -> Segment<'a> {
     let theme = app.theme();
     let metrics = &view.engine.plan().metrics;
+    let interval = chrono::Duration::from_std(metrics.interval).unwrap_or_default();
     let stale_after = chrono::Duration::from_std(metrics.stale_window()).unwrap_or_default();
     let (text, style) = match view.data_age {
         None => ("no data yet".to_string(), theme.stale),
+        // Within one interval the newest sample is the newest there can be: saying how
+        // far into the interval the clock is would only flicker.
+        Some(a) if a <= interval => (
+            format!("data ≤{} old", fmt::duration(metrics.interval)),
+            theme.header,
+        ),
         Some(a) => (
             format!("data {} old", fmt::secs(a.num_seconds())),
             if a > stale_after {
@@ -146,7 +179,7 @@ fn age_segment<'a>(app: &App, view: &View) -> Segment<'a> {
             },
         ),
     };
-    Segment::text(text, style, 5)
+    Segment::text(text, style, 5).at_least(AGE_W)
 }
 
 pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
@@ -185,16 +218,16 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     }
     left.extend(next_segment(app, engine));
     let mut right = vec![
-        Segment::text(format!("as {}", view.operator), h, 2),
         age_segment(app, view),
+        Segment::text(format!("as {}", view.operator), h, 2),
         Segment::text(view.now.format("%Y-%m-%d").to_string(), h, 0),
-        Segment::text(format!("{} ", view.now.format("%H:%M:%SZ")), h, 4),
+        Segment::text(view.now.format("%H:%M:%SZ").to_string(), h, 6),
     ];
     let width = usize::from(area.width);
     let measure = |segs: &[Segment]| {
         segs.iter()
             .enumerate()
-            .map(|(i, s)| spans_width(&s.spans) + joint(segs, i).chars().count())
+            .map(|(i, s)| s.width + joint(segs, i).chars().count())
             .sum::<usize>()
     };
     // A space at each end, and room between the two sides so they never run together.
@@ -207,18 +240,28 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
             (None, None) => break,
         }
     }
-    let join = |segs: Vec<Segment<'static>>| {
+    // Each segment padded to its width: after it on the left, before it on the right,
+    // so the padding joins the gap between the two sides.
+    let join = |segs: Vec<Segment<'static>>, pad_before: bool| {
         let joints: Vec<&str> = (0..segs.len()).map(|i| joint(&segs, i)).collect();
         let mut out: Vec<Span> = Vec::new();
         for (s, joint) in segs.into_iter().zip(joints) {
             out.push(Span::styled(joint, h));
+            let pad = " ".repeat(s.width.saturating_sub(spans_width(&s.spans)));
+            if pad_before {
+                out.push(Span::styled(pad.clone(), h));
+            }
             out.extend(s.spans);
+            if !pad_before {
+                out.push(Span::styled(pad, h));
+            }
         }
         out
     };
     let mut spans = vec![Span::styled(" ", h)];
-    spans.extend(join(left));
-    let right_spans = join(right);
+    spans.extend(join(left, false));
+    let mut right_spans = join(right, true);
+    right_spans.push(Span::styled(" ", h));
     let gap = width.saturating_sub(spans_width(&spans) + spans_width(&right_spans));
     spans.push(Span::styled(" ".repeat(gap), h));
     spans.extend(right_spans);

@@ -86,14 +86,6 @@ impl<'a> View<'a> {
         now: DateTime<Utc>,
         operator: &'a str,
     ) -> Self {
-        let newest = engine
-            .plan()
-            .metrics
-            .series
-            .iter()
-            .filter_map(|s| engine.history(&s.name)?.last_value())
-            .map(|p| p.at)
-            .max();
         View {
             engine,
             journal,
@@ -104,7 +96,7 @@ impl<'a> View<'a> {
             alarm: false,
             holder_state: None,
             flag: String::new(),
-            data_age: newest.map(|t| now - t),
+            data_age: engine.data_age(now),
             stages: &[],
             checks: &[],
         }

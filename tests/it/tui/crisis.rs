@@ -1,12 +1,12 @@
-//! The screen in a crisis: what happens next and when, and the trip that did it (not
-//! the latest one).
+//! The screen in a crisis: what happens next and when, the trip that did it (not the
+//! latest one), and a header that keeps still.
 
 use crossterm::event::KeyCode;
 
 use super::common::*;
 use shipdeck::engine::Next;
 use shipdeck::plan::Action;
-use shipdeck::tui::App;
+use shipdeck::tui::{App, View};
 
 /// The screen as text, one string per row.
 fn rows(world: &World, app: &mut App, width: u16, height: u16) -> Vec<String> {
@@ -78,6 +78,55 @@ fn the_header_says_what_each_state_does_next() {
     assert!(rolling.contains("waits for the backend"), "{rolling}");
 }
 
+/// Frames a second apart and across samples: the same segments, each where it was.
+#[test]
+fn the_header_keeps_still_between_frames() {
+    let mut world = baking();
+    let mut headers = Vec::new();
+    for _ in 0..6 {
+        let start = world.now;
+        for s in [0, 1, 5, 9, 14] {
+            world.now = start + chrono::Duration::seconds(s);
+            headers.push(rows(&world, &mut App::default(), 120, 40)[0].clone());
+        }
+        world.now = start;
+        // A bake countdown of another width: `1h 19m`, `1h 5m`, `1h`, `59m 45s`.
+        world.healthy(mins(7));
+    }
+    let at = |h: &str, needle: &str| h.find(needle).map(|i| h[..i].chars().count());
+    let first = &headers[0];
+    for h in &headers {
+        for needle in ["shipdeck", "checkout-v2", "2.5.0", "canary", "as alice"] {
+            assert_eq!(
+                h.contains(needle),
+                first.contains(needle),
+                "{needle} comes and goes:\n{first}\n{h}"
+            );
+        }
+        for needle in ["data", "Z "] {
+            assert_eq!(
+                at(h, needle),
+                at(first, needle),
+                "{needle} moved:\n{first}\n{h}"
+            );
+        }
+        assert!(h.contains("data ≤15s old"), "{h}");
+    }
+}
+
+#[test]
+fn the_data_age_is_the_newest_samples_own() {
+    let mut world = baking();
+    // Within the interval the newest sample is as fresh as samples come.
+    world.now += chrono::Duration::seconds(14);
+    let header = rows(&world, &mut App::default(), 120, 40)[0].clone();
+    assert!(header.contains("data ≤15s old"), "{header}");
+    // Past it, the age is counted from the sample's own time.
+    world.silence(std::time::Duration::from_secs(46));
+    let header = rows(&world, &mut App::default(), 120, 40)[0].clone();
+    assert!(header.contains("data 1m old"), "{header}");
+}
+
 /// After a rollback on error_rate, p95 trips too. `w` and `status` tell the error_rate
 /// trip: it is the one that rolled the release back.
 fn rolled_back_then_p95_trips() -> World {
@@ -145,4 +194,13 @@ fn status_tells_the_trip_that_rolled_back_not_the_latest() {
         .unwrap_or_else(|| panic!("{stdout}"));
     assert!(line.contains("error_rate 6.10%"), "{line}");
     assert!(!stdout.contains("p95 3.00s"), "{stdout}");
+}
+
+/// One reading of the data's age, the engine's, for the screen and the controller.
+#[test]
+fn the_view_takes_the_data_age_from_the_engine() {
+    let world = baking();
+    let view = View::new(&world.engine, &world.journal, world.now, OPERATOR);
+    assert_eq!(view.data_age, world.engine.data_age(world.now));
+    assert_eq!(view.data_age, Some(chrono::Duration::zero()));
 }
