@@ -9,9 +9,10 @@ use std::collections::HashMap;
 use super::View;
 use super::confirm::{Ask, Confirm};
 use super::cursor::first_open;
-use super::health::{self, Spark};
+use super::health;
 use super::keys::Intent;
 use super::layout::{self, Pane};
+use super::spark::{self, Spark};
 use super::status::{Status, StatusLine};
 use super::theme::{self, Theme};
 use crate::engine::{Engine, PauseCause, Phase};
@@ -244,12 +245,12 @@ impl App {
     pub fn prepare_health(&mut self, view: &View, rect: Rect) {
         let width = health::spark_width(view, rect);
         for s in &view.engine.plan().metrics.series {
-            let key = health::spark_key(view, &s.name, width);
+            let key = spark::spark_key(view, &s.name, width);
             if self.sparks.get(&s.name).is_some_and(|c| c.key == key) {
                 continue;
             }
             self.sparks
-                .insert(s.name.clone(), health::downsample(view, &s.name, key));
+                .insert(s.name.clone(), spark::downsample(view, &s.name, key));
         }
     }
 

@@ -25,6 +25,7 @@ pub mod popup;
 mod rig;
 pub mod rollout;
 pub mod run;
+pub mod spark;
 pub mod status;
 pub mod theme;
 

@@ -1,12 +1,13 @@
-//! The screen in a crisis: what happens next and when, the trip that did it (not the
-//! latest one), and a header that keeps still.
+//! The screen in a crisis: what happens next and when, sparklines that keep their
+//! scale, the trip that did it (not the latest one), and a header that keeps still.
 
 use crossterm::event::KeyCode;
+use ratatui::style::Color;
 
 use super::common::*;
 use shipdeck::engine::Next;
 use shipdeck::plan::Action;
-use shipdeck::tui::{App, View};
+use shipdeck::tui::{App, Theme, View};
 
 /// The screen as text, one string per row.
 fn rows(world: &World, app: &mut App, width: u16, height: u16) -> Vec<String> {
@@ -76,6 +77,67 @@ fn the_header_says_what_each_state_does_next() {
     );
     let rolling = header(&rolling_back());
     assert!(rolling.contains("waits for the backend"), "{rolling}");
+}
+
+/// The health row of `series`.
+fn series_row<'a>(rows: &'a [String], series: &str) -> &'a str {
+    row(rows, &format!("┃ {series} "))
+}
+
+/// The part of a row inside the health pane (the checklist beside it has bars too).
+fn in_health(row: &str) -> String {
+    row.split("┃│").next().unwrap_or(row).to_string()
+}
+
+/// The bars of a health row, oldest first.
+fn bars(row: &str) -> String {
+    in_health(row)
+        .chars()
+        .filter(|c| "▁▂▃▄▅▆▇█◆·".contains(*c))
+        .collect()
+}
+
+#[test]
+fn a_climb_towards_the_rollback_limit_shows_on_the_sparkline() {
+    let world = climbing();
+    let mut app = App::default();
+    let t = screen(&world, &mut app, 120, 40);
+    let text: Vec<String> = t
+        .backend()
+        .to_string()
+        .lines()
+        .map(|l| l.trim_matches('"').to_string())
+        .collect();
+    let y = text
+        .iter()
+        .position(|r| r.starts_with("┃ error_rate "))
+        .unwrap();
+    let line = series_row(&text, "error_rate");
+    let drawn = bars(line);
+    let climb: String = drawn
+        .chars()
+        .rev()
+        .take(6)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    // 1.99% → 6.60%: every step up shows; nothing is cut off flat at a limit.
+    assert_eq!(climb, "▃▄▅▆▇█", "{line}");
+    // The limits are marked: past the pause limit in its colour, past the rollback limit
+    // in the rollback's.
+    let theme = Theme::dark();
+    let health = in_health(line);
+    let last = health.chars().count() - health.chars().rev().position(|c| c == '█').unwrap() - 1;
+    let buffer = t.backend().buffer();
+    let fg = |x: usize| buffer[(x as u16, y as u16)].fg;
+    let warn = theme.warn.fg.unwrap_or(Color::Reset);
+    let breach = theme.spark_breach.fg.unwrap_or(Color::Reset);
+    assert_eq!(fg(last - 5), warn, "1.99%");
+    assert_eq!(fg(last - 2), warn, "4.70%");
+    assert_eq!(fg(last - 1), breach, "5.60%");
+    assert_eq!(fg(last), breach, "6.60%");
+    insta::assert_snapshot!("climb_120x40", t.backend());
 }
 
 /// Frames a second apart and across samples: the same segments, each where it was.

@@ -284,6 +284,15 @@ pub fn rollback_coming() -> World {
     w
 }
 
+/// Paused, and the error rate climbs from 1.99% to 6.60% towards the rollback limit.
+pub fn climbing() -> World {
+    let mut w = paused_by_guardrail();
+    let mut rates = [0.0199, 0.029, 0.038, 0.047, 0.056, 0.066].into_iter();
+    w.run(Duration::from_secs(6 * 15), |s| s.error_rate = rates.next());
+    assert_eq!(w.badge(), "PAUSED");
+    w
+}
+
 /// The error rate goes past 5% for 2 minutes: the rollback guardrail fires; the flag
 /// backend has not confirmed yet.
 pub fn rolling_back() -> World {
