@@ -52,6 +52,7 @@ impl Engine {
                 *n = n.saturating_add(1);
             }
         }
+        self.follow_incident(&batch);
     }
 
     pub(super) fn on_samples(&mut self, now: DateTime<Utc>, batch: Batch, fx: &mut Vec<Effect>) {

@@ -13,6 +13,7 @@ mod flag;
 pub mod guardrail;
 pub mod health;
 pub mod history;
+pub mod incident;
 mod input;
 pub mod journal;
 mod judge;
@@ -94,6 +95,7 @@ impl Engine {
             flag_failures: 0,
             reports: Reports::default(),
             ladder: None,
+            incident: None,
         };
         Self::restore(plan, progress)
     }

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::plan::{ListKind, Plan, StageSource, StageStatus};
 
 use super::guardrail::{Explain, RuleState, TripId};
+use super::incident::Incident;
 use super::values::{DesiredFlag, FlagState};
 
 /// Where the release stands (DESIGN §3).
@@ -226,6 +227,9 @@ pub struct Progress {
     /// steps changed under the release. Missing in a state saved before it was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ladder: Option<Vec<Rung>>,
+    /// The samples around the rollback, once there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<Incident>,
 }
 
 /// One step of the rollout as a saved state knew it: what step `k` meant when it was

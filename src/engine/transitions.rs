@@ -83,6 +83,7 @@ impl Engine {
         self.progress.desired = Some(desired.clone());
         self.progress.confirmed = false;
         self.progress.overridden = None;
+        self.keep_incident(now, explain);
         fx.push(Effect::Journal(entry));
         fx.push(Effect::SetFlag(desired));
         fx.push(self.event(

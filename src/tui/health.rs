@@ -2,15 +2,17 @@
 //! against its limits, the tightest guardrail, and a state word — then every guardrail
 //! with its standing or countdown. Never judges a value itself: the tightest guardrail,
 //! the state words, each rule's standing and countdown come from the engine
-//! (`engine::health`, `engine::next`).
+//! (`engine::health`, `engine::next`). After a rollback the sparklines show the incident
+//! the engine kept, and the rules that fired in it say when.
 
+use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::layout::Pane;
-use super::spark;
+use super::spark::{self, Window};
 use super::{App, View, fit, pane_block, put_lines};
 use crate::engine::Engine;
 use crate::engine::guardrail::format_value;
@@ -121,8 +123,45 @@ fn state_style(state: &SeriesState, app: &App) -> Style {
     }
 }
 
+/// The time the sparklines of an incident cover: `(from, to)`; `None` for the live window.
+fn incident_span(
+    view: &View,
+    window: Window,
+    width: usize,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let Window::Incident { right, per_cell } = window else {
+        return None;
+    };
+    let ms = spark::interval_ms(view.engine);
+    let cells = i64::try_from(width).unwrap_or(i64::MAX);
+    let from = spark::slot_start(right.saturating_sub(cells.saturating_mul(per_cell)) + 1, ms)?;
+    Some((from, spark::slot_start(right + 1, ms)?))
+}
+
+/// When rule `i` last fired within `span`, the incident on screen.
+fn fired_within(
+    engine: &Engine,
+    span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    i: usize,
+) -> Option<DateTime<Utc>> {
+    let (from, to) = span?;
+    engine
+        .progress()
+        .trips
+        .iter()
+        .rev()
+        .find(|t| t.rule == i && t.at >= from && t.at < to)
+        .map(|t| t.at)
+}
+
 /// One guardrail rule as the list under the rows shows it.
-fn rule_line<'a>(app: &App, engine: &Engine, i: usize, width: usize) -> Line<'a> {
+fn rule_line<'a>(
+    app: &App,
+    engine: &Engine,
+    span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    i: usize,
+    width: usize,
+) -> Line<'a> {
     let theme = app.theme();
     let plan = engine.plan();
     let rule = &plan.guardrails.rules[i];
@@ -130,7 +169,21 @@ fn rule_line<'a>(app: &App, engine: &Engine, i: usize, width: usize) -> Line<'a>
         let unit = plan.metrics.series(&rule.metric)?.unit;
         Some(format_value(t, unit))
     });
+    let severe = |action: Action| {
+        if action == Action::Rollback {
+            theme.bad
+        } else {
+            theme.warn
+        }
+    };
+    let fired = fired_within(engine, span, i);
     let (glyph, word, style) = match engine.rule_standing(i) {
+        // The incident on screen: the rules that fired in it say when, clear or not now.
+        _ if fired.is_some() => (
+            '✗',
+            fired.map_or_else(String::new, |at| format!("fired {}", at.format("%H:%M:%S"))),
+            severe(rule.action),
+        ),
         RuleStanding::Tripped => ('✗', "TRIPPED".to_string(), theme.bad),
         RuleStanding::Holding { held_secs } => match engine.fires_in(i) {
             // The countdown of what the rule is about to do, from the engine's clock.
@@ -142,11 +195,7 @@ fn rule_line<'a>(app: &App, engine: &Engine, i: usize, width: usize) -> Line<'a>
                     rule.action.name(),
                     fmt::duration(left)
                 ),
-                if rule.action == Action::Rollback {
-                    theme.bad
-                } else {
-                    theme.warn
-                },
+                severe(rule.action),
             ),
             None => ('◐', format!("holding {}", fmt::secs(held_secs)), theme.warn),
         },
@@ -166,29 +215,56 @@ fn rule_line<'a>(app: &App, engine: &Engine, i: usize, width: usize) -> Line<'a>
     ])
 }
 
+/// The pane's title: the time the sparklines cover, one cell's span, and the legend
+/// where it fits whole.
+fn window_title(
+    view: &View,
+    window: Window,
+    span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    inner_w: usize,
+) -> String {
+    let engine = view.engine;
+    let interval = engine.plan().metrics.interval;
+    let cells = u32::try_from(columns(view, inner_w).spark).unwrap_or(u32::MAX);
+    match (window, span) {
+        (Window::Incident { per_cell, .. }, Some((from, to))) => {
+            let at = engine
+                .progress()
+                .incident
+                .as_ref()
+                .map(|i| format!(" at {}", i.at.format("%H:%M:%S")))
+                .unwrap_or_default();
+            format!(
+                "around the rollback{at} · {}–{} · {}/cell",
+                from.format("%H:%M"),
+                to.format("%H:%M"),
+                fmt::duration(interval.saturating_mul(u32::try_from(per_cell).unwrap_or(1)))
+            )
+        }
+        _ => {
+            let mut d = format!(
+                "last {} · {}/cell",
+                fmt::duration(interval.saturating_mul(cells)),
+                fmt::duration(interval)
+            );
+            // The legend only where it fits whole.
+            if inner_w >= 80 {
+                d.push_str(" · bars up to the next limit, · = missing, ◆ = trip");
+            }
+            d
+        }
+    }
+}
+
 pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     let engine = view.engine;
     let plan = engine.plan();
     let theme = app.theme();
     let inner_w = usize::from(area.width.saturating_sub(2));
     let cols = columns(view, inner_w);
-    let span = plan
-        .metrics
-        .interval
-        .as_secs()
-        .saturating_mul(cols.spark as u64);
-    let detail = (cols.spark > 0).then(|| {
-        let mut d = format!(
-            "last {} · {}/cell",
-            fmt::secs(span as i64),
-            fmt::duration(plan.metrics.interval)
-        );
-        // The legend only where it fits whole.
-        if inner_w >= 80 {
-            d.push_str(" · bars up to the next limit, · = missing, ◆ = trip");
-        }
-        d
-    });
+    let window = spark::window(view, cols.spark);
+    let span = incident_span(view, window, cols.spark);
+    let detail = (cols.spark > 0).then(|| window_title(view, window, span, inner_w));
     let block = pane_block(app, Pane::Health, detail);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -319,7 +395,7 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
             order.into_iter().take(room).collect()
         };
         for i in shown {
-            lines.push(rule_line(app, engine, i, inner_w));
+            lines.push(rule_line(app, engine, span, i, inner_w));
         }
     }
     put_lines(frame, inner, &lines);

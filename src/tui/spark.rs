@@ -1,6 +1,7 @@
-//! tui::spark: a metric series as one row of bars. Owns downsampling to the pane's width
-//! (done when data arrives, from `App::sync`, never while drawing), the scale and the
-//! glyphs. Never judges a value itself: the limits it marks are the engine's.
+//! tui::spark: a metric series as one row of bars. Owns the window of time the health
+//! pane shows (the newest intervals, or the incident around a rollback), downsampling
+//! into it (done when data arrives, from `App::sync`, never while drawing), the scale and
+//! the glyphs. Never judges a value itself: the limits it marks are the engine's.
 //!
 //! A missing sample is drawn as `·`, never as a zero bar; a guardrail trip is marked `◆`
 //! in the cell where it fired. Bars run from zero to the next limit the values shown are
@@ -21,6 +22,16 @@ const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█
 const MISSING: char = '·';
 const TRIP: char = '◆';
 
+/// The span of time the health pane shows, the same for every series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// The newest intervals up to the engine clock, one a cell.
+    Live,
+    /// Around a rollback: the cells end at interval `right` and each holds `per_cell`
+    /// intervals, so the whole incident fits.
+    Incident { right: i64, per_cell: i64 },
+}
+
 /// What a downsampled series was computed from: when this matches, the cache is current.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SparkKey {
@@ -30,9 +41,10 @@ pub struct SparkKey {
     /// The interval the right edge stands for (the engine clock moves the window).
     slot: i64,
     last_trip: Option<DateTime<Utc>>,
+    window: Window,
 }
 
-/// One sparkline cell: one metrics interval.
+/// One sparkline cell: one metrics interval (or several, zoomed out).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Cell {
     /// Before the oldest sample kept: nothing to show.
@@ -52,7 +64,7 @@ pub struct Spark {
     pub trips: Vec<usize>,
 }
 
-fn interval_ms(engine: &Engine) -> i64 {
+pub(crate) fn interval_ms(engine: &Engine) -> i64 {
     i64::try_from(engine.plan().metrics.interval.as_millis())
         .unwrap_or(i64::MAX)
         .max(1)
@@ -62,10 +74,64 @@ fn slot(at: DateTime<Utc>, interval: i64) -> i64 {
     at.timestamp_millis().div_euclid(interval)
 }
 
+/// The start of interval `slot`.
+pub(crate) fn slot_start(slot: i64, interval: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(slot.checked_mul(interval)?)
+}
+
+/// What `width` cells show now: after a rollback, the incident the engine kept, zoomed
+/// out as far as it takes to hold it whole; otherwise the newest intervals.
+pub fn window(view: &View, width: usize) -> Window {
+    let engine = view.engine;
+    let Some(incident) = engine.progress().incident.as_ref() else {
+        return Window::Live;
+    };
+    if width == 0 || engine.phase().is_live() {
+        return Window::Live;
+    }
+    let interval = interval_ms(engine);
+    let right = slot(incident.end(), interval);
+    let need = (right - slot(incident.from, interval) + 1).max(1);
+    let width = i64::try_from(width).unwrap_or(i64::MAX);
+    Window::Incident {
+        right,
+        per_cell: ((need + width - 1) / width).max(1),
+    }
+}
+
+/// The samples of a series the engine kept around the rollback.
+fn kept<'a>(engine: &'a Engine, series: &str) -> &'a [Point] {
+    engine
+        .progress()
+        .incident
+        .as_ref()
+        .and_then(|i| i.samples.get(series))
+        .map_or(&[][..], Vec::as_slice)
+}
+
 pub fn spark_key(view: &View, series: &str, width: usize) -> SparkKey {
     let engine = view.engine;
-    let history = engine.history(series);
     let interval = interval_ms(engine);
+    let window = window(view, width);
+    let last_trip = engine
+        .progress()
+        .trips
+        .iter()
+        .rev()
+        .find(|t| t.metric == series)
+        .map(|t| t.at);
+    if let Window::Incident { right, .. } = window {
+        let kept = kept(engine, series);
+        return SparkKey {
+            len: kept.len(),
+            last: kept.last().map(|p| p.at),
+            width,
+            slot: right,
+            last_trip,
+            window,
+        };
+    }
+    let history = engine.history(series);
     let last = history.and_then(|h| h.last()).map(|p| p.at);
     // The interval under way is not missing until it is over: the right edge is the newest
     // sample's interval, or the last one that has ended.
@@ -75,62 +141,78 @@ pub fn spark_key(view: &View, series: &str, width: usize) -> SparkKey {
         last,
         width,
         slot: last.map_or(ended, |t| ended.max(slot(t, interval))),
-        last_trip: engine
-            .progress()
-            .trips
-            .iter()
-            .rev()
-            .find(|t| t.metric == series)
-            .map(|t| t.at),
+        last_trip,
+        window,
     }
 }
 
 /// The cell that time `at` falls in, counting back from interval `right`.
-fn cell_of(at: DateTime<Utc>, right: i64, width: usize, interval: i64) -> Option<usize> {
-    let back = usize::try_from((right - slot(at, interval)).max(0)).ok()?;
+fn cell_of(
+    at: DateTime<Utc>,
+    right: i64,
+    per_cell: i64,
+    width: usize,
+    interval: i64,
+) -> Option<usize> {
+    let back = usize::try_from((right - slot(at, interval)).max(0) / per_cell.max(1)).ok()?;
     (back < width).then(|| width - 1 - back)
 }
 
-/// The newest `width` intervals of a series, one cell each, aligned to the engine clock so
-/// that a dead source shows as missing cells up to now. O(width): it walks back from the
-/// newest sample and stops at the left edge.
+/// The window's cells of a series, oldest first, aligned to the engine clock so that a
+/// dead source shows as missing cells up to now. O(width) in the live window: it walks
+/// back from the newest sample and stops at the left edge.
 pub fn downsample(view: &View, series: &str, key: SparkKey) -> Spark {
     let engine = view.engine;
     let width = key.width;
     let interval = interval_ms(engine);
-    let right = key.slot;
+    let (right, per_cell) = match key.window {
+        Window::Live => (key.slot, 1),
+        Window::Incident { right, per_cell } => (right, per_cell),
+    };
     let better = engine
         .plan()
         .metrics
         .series(series)
         .map_or(Better::Lower, |s| s.better);
-    let cells = match engine.history(series) {
-        Some(h) => fill(
+    let cells = match (key.window, engine.history(series)) {
+        (Window::Live, Some(h)) => fill(
             h.iter(),
             h.len() >= h.capacity(),
             right,
+            1,
             width,
             interval,
             better,
         ),
-        None => vec![Cell::Blank; width],
+        (Window::Live, None) => vec![Cell::Blank; width],
+        // Everything the incident kept is drawn: older cells are before it, blank.
+        (Window::Incident { .. }, _) => fill(
+            kept(engine, series).iter(),
+            false,
+            right,
+            per_cell,
+            width,
+            interval,
+            better,
+        ),
     };
     let trips = engine
         .progress()
         .trips
         .iter()
         .filter(|t| t.metric == series)
-        .filter_map(|t| cell_of(t.at, right, width, interval))
+        .filter_map(|t| cell_of(t.at, right, per_cell, width, interval))
         .collect();
     Spark { key, cells, trips }
 }
 
-/// `points` (oldest first) into `width` cells ending at interval `right`, each the worst
-/// value in its interval. `full`: older points were dropped.
+/// `points` (oldest first) into `width` cells ending at interval `right`, `per_cell`
+/// intervals a cell, each the worst value in it. `full`: older points were dropped.
 fn fill<'p>(
     points: impl DoubleEndedIterator<Item = &'p Point>,
     full: bool,
     right: i64,
+    per_cell: i64,
     width: usize,
     interval: i64,
     better: Better,
@@ -138,7 +220,7 @@ fn fill<'p>(
     let mut cells = vec![Cell::Missing; width];
     let mut oldest_cell = None;
     for p in points.rev() {
-        let Some(i) = cell_of(p.at, right, width, interval) else {
+        let Some(i) = cell_of(p.at, right, per_cell, width, interval) else {
             break;
         };
         oldest_cell = Some(i);
@@ -152,8 +234,7 @@ fn fill<'p>(
             (_, None) => Cell::Missing,
         };
     }
-    // Cells older than everything kept were never sampled by this session: blank, not
-    // missing.
+    // Cells older than everything kept were never sampled here: blank, not missing.
     if !full || oldest_cell.is_none() {
         for c in cells.iter_mut().take(oldest_cell.unwrap_or(width)) {
             *c = Cell::Blank;

@@ -1,5 +1,6 @@
 //! The screen in a crisis: what happens next and when, sparklines that keep their
-//! scale, the trip that did it (not the latest one), and a header that keeps still.
+//! scale, the incident still on screen after the rollback, the trip that did it (not
+//! the latest one), and a header that keeps still.
 
 use crossterm::event::KeyCode;
 use ratatui::style::Color;
@@ -138,6 +139,66 @@ fn a_climb_towards_the_rollback_limit_shows_on_the_sparkline() {
     assert_eq!(fg(last - 1), breach, "5.60%");
     assert_eq!(fg(last), breach, "6.60%");
     insta::assert_snapshot!("climb_120x40", t.backend());
+}
+
+#[test]
+fn after_a_rollback_health_still_shows_the_incident() {
+    let mut world = rolled_back();
+    let trip = world.engine.cause().unwrap().clone();
+    // Three healthy hours: the history ring has long let the incident go.
+    world.healthy(mins(180));
+    let oldest = world
+        .engine
+        .history("error_rate")
+        .unwrap()
+        .iter()
+        .next()
+        .unwrap()
+        .at;
+    assert!(oldest > trip.at, "the history still holds the trip");
+    let mut app = App::default();
+    screen(&world, &mut app, 120, 40);
+    key(&mut world, &mut app, KeyCode::Esc);
+    let t = screen(&world, &mut app, 120, 40);
+    let text: Vec<String> = t
+        .backend()
+        .to_string()
+        .lines()
+        .map(|l| l.trim_matches('"').to_string())
+        .collect();
+    let title = row(&text, "Health");
+    assert!(title.contains("around the rollback at 11:56:15"), "{title}");
+    let error_rate = bars(series_row(&text, "error_rate"));
+    assert!(error_rate.contains('◆'), "the trip is marked: {error_rate}");
+    assert!(
+        error_rate.contains('█'),
+        "the incident is drawn: {error_rate}"
+    );
+    let rule = row(&text, "error_rate above 5% for 2m");
+    assert!(rule.contains("fired 11:56:15"), "{rule}");
+    let pause = row(&text, "error_rate above 1% → pause");
+    assert!(pause.contains("fired 11:53:15"), "{pause}");
+    // The values now are live.
+    assert!(series_row(&text, "error_rate").contains("0.2"), "{text:?}");
+    insta::assert_snapshot!("incident_kept_120x40", t.backend());
+}
+
+#[test]
+fn the_incident_survives_a_restart() {
+    let world = rolled_back();
+    let plan = world.engine.plan().clone();
+    let json = serde_json::to_string(world.engine.progress()).unwrap();
+    let restored = shipdeck::engine::Engine::restore(plan, serde_json::from_str(&json).unwrap());
+    let kept = restored.progress().incident.as_ref().unwrap();
+    assert!(
+        kept.samples["error_rate"]
+            .iter()
+            .any(|p| p.value > Some(0.05))
+    );
+    assert!(
+        kept.end() > kept.at,
+        "the recovery after the rollback is kept too"
+    );
 }
 
 /// Frames a second apart and across samples: the same segments, each where it was.
