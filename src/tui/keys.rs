@@ -156,10 +156,13 @@ impl App {
                 None
             }
             KeyCode::Char('w') => {
-                if engine.progress().trips.is_empty() {
+                if self.why {
+                    self.why = false;
+                    None
+                } else if engine.progress().trips.is_empty() {
                     self.say("no guardrail has fired in this release")
                 } else {
-                    self.popup = Some(Popup::Why);
+                    self.why = true;
                     None
                 }
             }
@@ -170,6 +173,7 @@ impl App {
             KeyCode::Esc => {
                 self.zoom = false;
                 self.slider = None;
+                self.why = false;
                 None
             }
             _ => None,
@@ -221,13 +225,6 @@ impl App {
         match popup {
             Popup::Help => Flow::Done(None),
             Popup::Confirm(c) => Flow::Done(self.on_confirm_key(&c, key, view)),
-            Popup::Why => {
-                if closes || key.code == KeyCode::Char('w') {
-                    Flow::Done(None)
-                } else {
-                    Flow::Pass
-                }
-            }
             Popup::Runbook => match key.code {
                 KeyCode::Char('j') | KeyCode::Down => {
                     self.runbook_down(engine);

@@ -28,6 +28,7 @@ pub mod run;
 pub mod spark;
 pub mod status;
 pub mod theme;
+mod why;
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
@@ -103,7 +104,7 @@ impl<'a> View<'a> {
         }
     }
 
-    fn banner(&self) -> bool {
+    pub(crate) fn banner(&self) -> bool {
         self.notice.is_some() || self.follower_of.is_some()
     }
 }
@@ -120,7 +121,14 @@ pub fn render(frame: &mut Frame, app: &App, view: &View) {
     let area = frame.area();
     let theme = app.theme();
     frame.render_widget(Block::new().style(theme.text), area);
-    let Some(areas) = layout::areas(area, view.banner(), app.zoomed(), health::rows(view)) else {
+    let why_rows = app.why_open().then(|| why::rows(app, view, area.width));
+    let Some(areas) = layout::areas(
+        area,
+        view.banner(),
+        app.zoomed(),
+        health::rows(view),
+        why_rows,
+    ) else {
         let asking_quit =
             matches!(app.popup(), Some(app::Popup::Confirm(c)) if c.ask == confirm::Ask::Quit);
         too_small(frame, app.theme(), area, asking_quit);
@@ -143,6 +151,9 @@ pub fn render(frame: &mut Frame, app: &App, view: &View) {
     }
     if let Some(r) = areas.journal {
         journal::render(frame, app, view, r);
+    }
+    if let Some(r) = areas.why {
+        why::render(frame, app, view, r);
     }
     lines::render_status(frame, app, view, areas.status);
     popup::render(frame, app, view, area);
@@ -191,8 +202,17 @@ pub(crate) fn too_small(frame: &mut Frame, theme: &Theme, area: Rect, asking_qui
 /// A pane's frame, titled with its name and `detail`: thick and in the focus colour when
 /// focused, so focus shows without colour.
 pub(crate) fn pane_block<'a>(app: &App, pane: Pane, detail: Option<String>) -> Block<'a> {
+    pane_block_titled(app, pane.title(), detail, app.focus() == pane)
+}
+
+/// A frame titled `name` and `detail`, thick when `focused`.
+pub(crate) fn pane_block_titled<'a>(
+    app: &App,
+    name: &'a str,
+    detail: Option<String>,
+    focused: bool,
+) -> Block<'a> {
     let theme = app.theme();
-    let focused = app.focus() == pane;
     let (border, kind) = if focused {
         (theme.border_focus, BorderType::Thick)
     } else {
@@ -202,7 +222,7 @@ pub(crate) fn pane_block<'a>(app: &App, pane: Pane, detail: Option<String>) -> B
         .borders(Borders::ALL)
         .border_type(kind)
         .border_style(border)
-        .title(title(app, pane.title(), detail))
+        .title(title(app, name, detail))
 }
 
 /// ` Title ` in the title style, with optional muted detail after it.

@@ -1,6 +1,6 @@
 //! The screen in a crisis: what happens next and when, sparklines that keep their
-//! scale, the incident still on screen after the rollback, the trip that did it (not
-//! the latest one), and a header that keeps still.
+//! scale, the incident still on screen after the rollback, a why that covers nothing,
+//! the trip that did it (not the latest one), and a header that keeps still.
 
 use crossterm::event::KeyCode;
 use ratatui::style::Color;
@@ -201,6 +201,61 @@ fn the_incident_survives_a_restart() {
     );
 }
 
+/// Rows of the screen outside the why pane and the journal below it.
+fn above_the_journal(screen: &[String]) -> Vec<String> {
+    screen
+        .iter()
+        .take_while(|r| !r.starts_with("┌ Why") && !r.starts_with("┌ Journal"))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn the_why_pane_covers_no_live_data() {
+    let world = paused_by_guardrail();
+    let mut app = App::default();
+    let open = rows(&world, &mut app, 120, 40);
+    assert!(app.why_open(), "a guardrail pause opens it by itself");
+    let mut closed_app = App::default();
+    rows(&world, &mut closed_app, 120, 40);
+    let mut w = world;
+    key(&mut w, &mut closed_app, KeyCode::Char('w'));
+    assert!(!closed_app.why_open());
+    let closed = rows(&w, &mut closed_app, 120, 40);
+    // Health, the rules, the checklist and the slider are the same with it open.
+    assert_eq!(above_the_journal(&open), above_the_journal(&closed));
+    // The newest journal entries still show.
+    let journal = open
+        .iter()
+        .position(|r| r.starts_with("┌ Journal"))
+        .unwrap();
+    assert!(open[journal + 1].contains("11:53:15 pause:"), "{open:?}");
+    // Its values say when they were taken; the series now is beside them.
+    assert!(row(&open, "fired").contains("pause at 11:53:15: error_rate 1.05%"));
+    assert!(row(&open, "│ now").contains("error_rate 1.44% at 11:54:00"));
+}
+
+#[test]
+fn the_why_pane_keeps_the_value_now_live() {
+    let mut world = paused_by_guardrail();
+    world.run(mins(1), |s| s.error_rate = Some(0.0515));
+    let text = rows(&world, &mut App::default(), 120, 40);
+    assert!(row(&text, "fired").contains("1.05%"));
+    assert!(row(&text, "│ now").contains("error_rate 5.15% at 11:55:00"));
+}
+
+#[test]
+fn on_a_small_screen_the_why_waits_for_w() {
+    let mut world = paused_by_guardrail();
+    let mut app = App::default();
+    let text = rows(&world, &mut app, 80, 24);
+    assert!(!app.why_open(), "{text:?}");
+    assert!(!text.iter().any(|r| r.contains("Why")));
+    key(&mut world, &mut app, KeyCode::Char('w'));
+    let asked = rows(&world, &mut app, 80, 24);
+    assert!(asked.iter().any(|r| r.starts_with("┌ Why")), "{asked:?}");
+}
+
 /// Frames a second apart and across samples: the same segments, each where it was.
 #[test]
 fn the_header_keeps_still_between_frames() {
@@ -273,12 +328,13 @@ fn w_tells_the_trip_that_rolled_back_not_the_latest() {
     key(&mut world, &mut app, KeyCode::Esc);
     key(&mut world, &mut app, KeyCode::Char('w'));
     let text = rows(&world, &mut app, 120, 40);
-    let rule = text
-        .iter()
-        .find(|r| r.contains("║ rule"))
-        .unwrap_or_else(|| panic!("{text:?}"));
+    let why = row(&text, "┌ Why");
     assert!(
-        rule.contains("error_rate above 5% for 2m → rollback"),
+        why.contains("the trip that rolled the release back"),
+        "{why}"
+    );
+    assert!(
+        row(&text, "│ rule").contains("error_rate above 5% for 2m → rollback"),
         "{text:?}"
     );
 }

@@ -53,7 +53,10 @@ fn the_screen_says_what_each_state_needs() {
     let paused = text(&paused_by_guardrail());
     assert!(paused.contains("‖ PAUSED"), "{paused}");
     assert!(paused.contains("TRIPPED"), "{paused}");
-    assert!(paused.contains("Why did the guardrail fire?"), "{paused}");
+    assert!(
+        paused.contains("Why the trip that paused the release"),
+        "{paused}"
+    );
     assert!(
         paused.contains("◆"),
         "the trip is marked on the sparkline: {paused}"
@@ -361,7 +364,7 @@ fn no_color_has_no_colour_and_still_reads() {
     }
     let text = t.backend().to_string();
     assert!(text.contains("‖ PAUSED"));
-    assert!(text.contains("Why did the guardrail fire?"));
+    assert!(text.contains("Paused:"), "{text}");
     insta::assert_debug_snapshot!("style_no_color", buffer);
 }
 
