@@ -17,7 +17,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use shipdeck::engine::values::{Batch, Outcome, Reading};
 use shipdeck::engine::{Engine, Input};
-use shipdeck::tui::{self, App, View, health};
+use shipdeck::tui::{self, App, View, spark};
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,8 +40,8 @@ fn frames(c: &mut Criterion) {
     let view = world.view();
     c.bench_function("downsample one series to 140 cells", |b| {
         b.iter(|| {
-            let key = health::spark_key(&view, "error_rate", 140);
-            black_box(health::downsample(&view, "error_rate", key))
+            let key = spark::spark_key(&view, "error_rate", 140);
+            black_box(spark::downsample(&view, "error_rate", key))
         })
     });
 }
@@ -73,21 +73,21 @@ fn day_sparkline(c: &mut Criterion) {
     let now = tui_common::start_time() + chrono::Duration::seconds(86_400);
     let view = View::new(&engine, &journal, now, "bench");
     // The day really is there: every one of the 200 cells holds a value.
-    let spark = health::downsample(
+    let spark = spark::downsample(
         &view,
         "error_rate",
-        health::spark_key(&view, "error_rate", 200),
+        spark::spark_key(&view, "error_rate", 200),
     );
     let values = spark
         .cells
         .iter()
-        .filter(|c| matches!(c, health::Cell::Value(_)))
+        .filter(|c| matches!(c, spark::Cell::Value(_)))
         .count();
     assert_eq!(values, 200, "{:?}", spark.cells);
     c.bench_function("downsample a day of 1 s samples to 200 cells", |b| {
         b.iter(|| {
-            let key = health::spark_key(&view, "error_rate", 200);
-            black_box(health::downsample(&view, "error_rate", key))
+            let key = spark::spark_key(&view, "error_rate", 200);
+            black_box(spark::downsample(&view, "error_rate", key))
         })
     });
 }

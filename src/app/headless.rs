@@ -139,7 +139,7 @@ async fn stand_by(
                 why: "completed (under another controller)".into(),
             });
         }
-        Phase::RolledBack { reason } => {
+        Phase::RolledBack { reason, .. } => {
             return Some(Outcome {
                 code: ROLLED_BACK,
                 why: format!("rolled back (under another controller): {reason}"),
@@ -214,7 +214,7 @@ fn verdict(
                 why: "completed".into(),
             });
         }
-        Phase::RolledBack { reason } => {
+        Phase::RolledBack { reason, .. } => {
             return Some(Outcome {
                 code: ROLLED_BACK,
                 why: format!("rolled back: {reason}"),

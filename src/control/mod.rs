@@ -478,20 +478,7 @@ impl Controller {
 
     /// Age of the newest sample with a value, at the engine clock.
     pub fn data_age(&self) -> Option<chrono::Duration> {
-        let newest = self
-            .engine
-            .plan()
-            .metrics
-            .series
-            .iter()
-            .filter_map(|s| {
-                self.engine
-                    .history(&s.name)
-                    .and_then(|h| h.last_value())
-                    .map(|p| p.at)
-            })
-            .max()?;
-        Some(self.now() - newest)
+        self.engine.data_age(self.now())
     }
 
     /// An operator command: `Ok(what happened)` or `Err(why it cannot act now)`.

@@ -37,11 +37,12 @@ impl Engine {
                     .is_some_and(|d| d.is_met_by(&state));
                 let text = state.summary();
                 self.progress.live = Some(state.clone());
-                if let Phase::RollingBack { reason } = self.progress.phase.clone()
+                if let Phase::RollingBack { reason, trip } = self.progress.phase.clone()
                     && !state.enabled
                 {
                     self.progress.phase = Phase::RolledBack {
                         reason: reason.clone(),
+                        trip,
                     };
                     self.progress.confirmed = true;
                     self.progress.confirmed_at = Some(now);

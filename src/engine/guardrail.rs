@@ -53,7 +53,21 @@ pub struct Explain {
     pub samples: Vec<Point>,
 }
 
+/// Which trip a record is: a rule fires at most once at one sample time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TripId {
+    pub rule: usize,
+    pub at: DateTime<Utc>,
+}
+
 impl Explain {
+    pub fn id(&self) -> TripId {
+        TripId {
+            rule: self.rule,
+            at: self.at,
+        }
+    }
+
     pub fn value(&self) -> Option<f64> {
         self.samples.iter().rev().find_map(|p| p.value)
     }

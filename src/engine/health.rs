@@ -245,6 +245,18 @@ impl Engine {
         .filter(|t| t.is_finite())
     }
 
+    /// Whether rule `rule` breaks upwards (see [`breaks_above`]).
+    pub(crate) fn rule_breaks_above(&self, rule: usize) -> bool {
+        self.plan.guardrails.rules.get(rule).is_none_or(|r| {
+            let better = self
+                .plan
+                .metrics
+                .series(&r.metric)
+                .map_or(Better::Lower, |s| s.better);
+            breaks_above(r.condition, better)
+        })
+    }
+
     /// Where rule `rule` stands: tripped, holding (for how long, in sample time), waiting
     /// for a baseline, or ok.
     pub(crate) fn rule_standing(&self, rule: usize) -> RuleStanding {

@@ -14,7 +14,7 @@ use super::journal::Kind;
 use super::journal::Verb;
 use super::progress::{PauseCause, Phase};
 use super::values::{Batch, Outcome};
-use super::{ENGINE, Engine, TRIPS_KEPT};
+use super::{ENGINE, Engine};
 
 impl Engine {
     /// Puts a batch into the history; `counting` adds its values to the step's fresh samples.
@@ -52,6 +52,7 @@ impl Engine {
                 *n = n.saturating_add(1);
             }
         }
+        self.follow_incident(&batch);
     }
 
     pub(super) fn on_samples(&mut self, now: DateTime<Utc>, batch: Batch, fx: &mut Vec<Effect>) {
@@ -132,10 +133,7 @@ impl Engine {
         if let Some(state) = self.progress.rules.get_mut(rule_index) {
             state.trips = state.trips.saturating_add(1);
         }
-        self.progress.trips.push(explain.clone());
-        if self.progress.trips.len() > TRIPS_KEPT {
-            self.progress.trips.remove(0);
-        }
+        self.keep_trip(explain.clone());
         if !live {
             return;
         }

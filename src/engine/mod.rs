@@ -5,6 +5,7 @@
 
 mod bake;
 mod catch_up;
+mod cause;
 mod commands;
 mod effect;
 pub mod explain;
@@ -12,6 +13,7 @@ mod flag;
 pub mod guardrail;
 pub mod health;
 pub mod history;
+pub mod incident;
 mod input;
 pub mod journal;
 mod judge;
@@ -29,7 +31,7 @@ pub use catch_up::catch_up_limit;
 pub use effect::{Effect, Event, EventKind, Situation};
 pub(crate) use flag::describe_flag;
 pub use input::{Command, FlagEvent, Input, MAX_NOTE_CHARS};
-pub use next::WhenBaked;
+pub use next::{Next, Wait, WhenBaked};
 pub use progress::{
     CheckReport, PauseCause, Phase, Progress, Reports, Resume, Rung, StageReport, TickedBy,
 };
@@ -96,6 +98,7 @@ impl Engine {
             ladder: None,
             attempt: 1,
             version: Some(plan.release.version.clone()),
+            incident: None,
         };
         Self::restore(plan, progress)
     }
@@ -325,8 +328,8 @@ impl Engine {
         let phase = &self.progress.phase;
         let reason = match phase {
             Phase::Paused { reason, .. }
-            | Phase::RollingBack { reason }
-            | Phase::RolledBack { reason } => Some(reason.clone()),
+            | Phase::RollingBack { reason, .. }
+            | Phase::RolledBack { reason, .. } => Some(reason.clone()),
             _ => None,
         };
         let needs_human = match kind {

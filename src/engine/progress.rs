@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::plan::{ListKind, Plan, StageSource, StageStatus};
 
-use super::guardrail::{Explain, RuleState};
+use super::guardrail::{Explain, RuleState, TripId};
+use super::incident::Incident;
 use super::values::{DesiredFlag, FlagState};
 
 /// Where the release stands (DESIGN §3).
@@ -29,9 +30,15 @@ pub enum Phase {
     },
     RollingBack {
         reason: String,
+        /// The guardrail trip that rolled it back; `None` for a person's rollback or stale
+        /// data (and in a state saved before it was kept).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trip: Option<TripId>,
     },
     RolledBack {
         reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trip: Option<TripId>,
     },
     Watching,
     Completed,
@@ -74,9 +81,11 @@ impl Phase {
             },
             Phase::RollingBack {
                 reason: String::new(),
+                trip: None,
             },
             Phase::RolledBack {
                 reason: String::new(),
+                trip: None,
             },
             Phase::Watching,
             Phase::Completed,
@@ -225,6 +234,9 @@ pub struct Progress {
     /// The version this attempt rolls out (the plan's, when the attempt began).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// The samples around the rollback, once there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<Incident>,
 }
 
 fn first_attempt() -> u32 {
@@ -251,6 +263,29 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A rollback names its trip; a state saved before it did still reads.
+    #[test]
+    fn a_rollback_names_its_trip_and_older_states_still_read() {
+        use chrono::TimeZone;
+        let at = Utc.timestamp_opt(1_700_000_000, 0).single().unwrap();
+        let phase = Phase::RolledBack {
+            reason: "guardrail".into(),
+            trip: Some(TripId { rule: 1, at }),
+        };
+        let json = serde_json::to_value(&phase).unwrap();
+        assert_eq!(serde_json::from_value::<Phase>(json).unwrap(), phase);
+        let old: Phase =
+            serde_json::from_str(r#"{"state": "rolled_back", "reason": "manual rollback"}"#)
+                .unwrap();
+        assert_eq!(
+            old,
+            Phase::RolledBack {
+                reason: "manual rollback".into(),
+                trip: None
+            }
+        );
+    }
 
     /// `name` is the tag `state.json` writes, and `each` holds every phase once.
     #[test]

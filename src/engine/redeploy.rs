@@ -20,7 +20,7 @@ impl Engine {
         because: &str,
         fx: &mut Vec<Effect>,
     ) {
-        let Phase::RolledBack { reason: why } = self.progress.phase.clone() else {
+        let Phase::RolledBack { reason: why, .. } = self.progress.phase.clone() else {
             let phase = self.progress.phase.badge();
             return fx.push(Effect::Refused(Refusal::NotRolledBack { phase }));
         };
@@ -41,6 +41,7 @@ impl Engine {
         p.overridden = None;
         p.baseline.clear();
         p.trips.clear();
+        p.incident = None;
         p.ticked.clear();
         p.ticked_by.clear();
         p.ladder = Some(super::ladder::of(&self.plan));

@@ -13,6 +13,17 @@ use super::progress::{PauseCause, Phase};
 use super::{ENGINE, Engine};
 
 impl Engine {
+    /// How old the newest sample with a value is at `now`, from that sample's own time.
+    pub fn data_age(&self, now: DateTime<Utc>) -> Option<chrono::Duration> {
+        let newest = self
+            .history
+            .values()
+            .filter_map(|h| h.last_value())
+            .map(|p| p.at)
+            .max()?;
+        Some(now - newest)
+    }
+
     /// The last time every watched metric's data still counts as fresh.
     pub(super) fn fresh_until(&self) -> Option<DateTime<Utc>> {
         self.fresh_until_from(self.progress.step_started_at.max(self.woke))

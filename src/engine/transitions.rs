@@ -73,6 +73,7 @@ impl Engine {
         let entry = self.entry(now, operator, kind, Verb::Rollback, reason.clone());
         self.progress.phase = Phase::RollingBack {
             reason: reason.clone(),
+            trip: explain.map(Explain::id),
         };
         let desired = DesiredFlag {
             enabled: false,
@@ -82,6 +83,7 @@ impl Engine {
         self.progress.desired = Some(desired.clone());
         self.progress.confirmed = false;
         self.progress.overridden = None;
+        self.keep_incident(now, explain);
         fx.push(Effect::Journal(entry));
         fx.push(Effect::SetFlag(desired));
         fx.push(self.event(

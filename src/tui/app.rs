@@ -10,10 +10,11 @@ use std::collections::HashMap;
 use super::View;
 use super::confirm::{Ask, Confirm};
 use super::cursor::first_open;
-use super::health::{self, Spark};
+use super::health;
 use super::keymap::Keymap;
 use super::keys::Intent;
 use super::layout::{self, Pane};
+use super::spark::{self, Spark};
 use super::status::{Status, StatusLine};
 use super::theme::{self, Theme};
 use crate::engine::{Engine, PauseCause, Phase};
@@ -23,8 +24,6 @@ use crate::plan::ListKind;
 pub enum Popup {
     Help,
     Confirm(Confirm),
-    /// The latest guardrail trip, explained.
-    Why,
     /// The rollback checklist, after a rollback.
     Runbook,
     /// One checklist item: where its result comes from, its runs and their output, or
@@ -71,6 +70,8 @@ pub struct App {
     pub(super) focus: Pane,
     pub(super) zoom: bool,
     pub(super) popup: Option<Popup>,
+    /// The why pane is open (docked above the journal, not a popup).
+    pub(super) why: bool,
     pub(super) slider: Option<u8>,
     pub(super) cursor: Option<(ListKind, usize)>,
     pub(super) runbook_cursor: usize,
@@ -112,6 +113,7 @@ impl App {
             focus: Pane::Health,
             zoom: false,
             popup: None,
+            why: false,
             slider: None,
             cursor: None,
             runbook_cursor: 0,
@@ -164,6 +166,11 @@ impl App {
 
     pub fn popup(&self) -> Option<&Popup> {
         self.popup.as_ref()
+    }
+
+    /// Whether the why pane is open.
+    pub fn why_open(&self) -> bool {
+        self.why
     }
 
     /// The slider's target when it differs from what is live.
@@ -242,29 +249,40 @@ impl App {
             if rolling(&key) && !was_rolling {
                 self.popup = Some(Popup::Runbook);
                 self.runbook_cursor = first_open(engine, ListKind::Rollback);
+                // The why stays open only for a guardrail's rollback: it explains that.
+                self.why &= engine.cause().is_some();
             } else if key.guardrail_pause {
-                self.popup = Some(Popup::Why);
-            } else if matches!(self.popup, Some(Popup::Why | Popup::Runbook)) && !rolling(&key) {
-                self.popup = None;
+                self.open_why_if_it_fits(view, area);
+            } else if !rolling(&key) {
+                if matches!(self.popup, Some(Popup::Runbook)) {
+                    self.popup = None;
+                }
+                self.why = false;
             }
             self.slider = None;
             self.cursor = None;
             self.seen = Some(key);
         } else if trips > self.seen_trips && self.seen.as_ref().is_some_and(|k| k.guardrail_pause) {
-            self.popup = Some(Popup::Why);
+            self.open_why_if_it_fits(view, area);
         }
         self.seen_trips = trips;
         self.area = Some(area);
         self.sync_sparks(view, area);
     }
 
+    /// The why pane opens by itself only where it covers nothing: above the journal, with
+    /// the journal's newest entries still shown. Elsewhere `w` opens it.
+    fn open_why_if_it_fits(&mut self, view: &View, area: Rect) {
+        if layout::why_fits(area, view.banner(), health::rows(view)) {
+            self.why = true;
+        }
+    }
+
     fn sync_sparks(&mut self, view: &View, area: Rect) {
-        let Some(areas) = layout::areas(
-            area,
-            view.notice.is_some() || view.follower_of.is_some(),
-            self.zoomed(),
-            health::rows(view),
-        ) else {
+        // The why pane takes rows from the journal only: the health pane is the same.
+        let Some(areas) =
+            layout::areas(area, view.banner(), self.zoomed(), health::rows(view), None)
+        else {
             return;
         };
         if let Some(rect) = areas.health {
@@ -277,12 +295,12 @@ impl App {
     pub fn prepare_health(&mut self, view: &View, rect: Rect) {
         let width = health::spark_width(view, rect);
         for s in &view.engine.plan().metrics.series {
-            let key = health::spark_key(view, &s.name, width);
+            let key = spark::spark_key(view, &s.name, width);
             if self.sparks.get(&s.name).is_some_and(|c| c.key == key) {
                 continue;
             }
             self.sparks
-                .insert(s.name.clone(), health::downsample(view, &s.name, key));
+                .insert(s.name.clone(), spark::downsample(view, &s.name, key));
         }
     }
 
@@ -337,7 +355,10 @@ mod tests {
         r.samples(1, 0.002);
         r.sync();
         r.press(KeyCode::Esc);
+        assert!(!r.app.why_open());
         r.press(KeyCode::Char('w'));
-        assert_eq!(r.app.popup(), Some(&Popup::Why));
+        assert!(r.app.why_open());
+        r.press(KeyCode::Char('w'));
+        assert!(!r.app.why_open(), "w closes it again");
     }
 }

@@ -1,17 +1,16 @@
-//! tui::header: the lines around the panes — the header (release, step, state badge,
-//! time left, who is at the keys, data age, clock), the situation line (what is happening and what the
-//! operator can do about it), the loud banner, and the bottom line (keys, or the answer to
-//! the last key). Never hides state behind colour: every badge has a glyph and a word.
+//! tui::header: the top line — release, step, state badge, what the engine does next by
+//! itself and when, the data's age, who is at the keys, the clock — laid out so that it
+//! keeps still from one frame to the next. Never hides state behind colour: every badge
+//! has a glyph and a word. The other lines around the panes are `lines`'.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
-use super::keymap::Action;
-use super::layout::Pane;
-use super::{App, Theme, View, fit, put_line, put_lines, spans_width};
-use crate::engine::{Engine, PauseCause, Phase, WhenBaked};
+use super::{App, Theme, View, put_line, spans_width};
+use crate::engine::{Engine, Next, PauseCause, Phase};
+use crate::plan::Action;
 use crate::support::fmt;
 
 /// The state badge's glyph: the state reads without colour.
@@ -46,21 +45,14 @@ pub(crate) fn phase_style_in(t: &Theme, phase: &Phase) -> Style {
     }
 }
 
-/// What follows the badge: time left, who paused, what to do.
+/// Who or what put the release in its state, beside the badge: `by alice`, `by
+/// error_rate`, `flag off`. What happens next is [`next_segment`]'s.
 fn badge_detail(engine: &Engine) -> String {
-    let left = || {
-        engine
-            .time_left()
-            .map(|d| format!("{} left", fmt::duration(d)))
-            .unwrap_or_default()
-    };
     match engine.phase() {
-        Phase::Ready => String::new(),
-        Phase::Baking { .. } => match engine.starved() {
-            Some((have, need)) => format!("{} · starved {have}/{need}", left()),
-            None => left(),
-        },
-        Phase::AwaitingApproval { .. } => "P to approve".into(),
+        Phase::Baking { .. } | Phase::Watching => engine
+            .starved()
+            .map(|(have, need)| format!("starved {have}/{need}"))
+            .unwrap_or_default(),
         Phase::Paused { by, .. } => match by {
             PauseCause::Operator(who) => format!("by {who}"),
             PauseCause::Guardrail(i) => engine
@@ -68,24 +60,126 @@ fn badge_detail(engine: &Engine) -> String {
                 .guardrails
                 .rules
                 .get(*i)
-                .map(|r| format!("by guardrail: {}", r.metric))
+                .map(|r| format!("by {}", r.metric))
                 .unwrap_or_else(|| "by a guardrail".into()),
             PauseCause::Stale(m) => format!("{m} stale"),
             PauseCause::Outside => "flag changed outside".into(),
         },
-        Phase::RollingBack { .. } => "waiting for the backend".into(),
         Phase::RolledBack { .. } => "flag off".into(),
-        Phase::Watching => left(),
         Phase::Completed => "remove the flag".into(),
+        Phase::Ready | Phase::AwaitingApproval { .. } | Phase::RollingBack { .. } => String::new(),
     }
+}
+
+/// The widest a countdown reads in [`fmt::duration`] below 100 days (`23h 59m`).
+const COUNTDOWN_W: usize = 7;
+/// The widest the data's age reads: `data 59m 59s old`.
+const AGE_W: usize = 16;
+
+/// How a segment joins the one before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Joint {
+    /// ` ─ `
+    Separator,
+    /// A space: `checkout-v2 2.5.0`, `‖ PAUSED  by alice`.
+    Space,
+    /// ` · ` after what says who, a space straight after the badge: what happens next.
+    Then,
 }
 
 struct Segment<'a> {
     spans: Vec<Span<'a>>,
     /// Higher stays longer when the line is too narrow.
     keep: u8,
-    /// Joined to the segment before with a space, not a separator (`checkout-v2 2.5.0`).
-    glued: bool,
+    joint: Joint,
+    /// The state badge, which what follows it hangs on.
+    badge: bool,
+    /// The columns it takes: text that changes between frames (a countdown, the data's
+    /// age) takes its widest, so what is beside it never moves and the same segments
+    /// fit from one frame to the next.
+    width: usize,
+}
+
+impl<'a> Segment<'a> {
+    fn new(spans: Vec<Span<'a>>, keep: u8) -> Segment<'a> {
+        let width = spans_width(&spans);
+        Segment {
+            spans,
+            keep,
+            joint: Joint::Separator,
+            badge: false,
+            width,
+        }
+    }
+
+    fn text(text: String, style: Style, keep: u8) -> Segment<'a> {
+        Segment::new(vec![Span::styled(text, style)], keep)
+    }
+
+    fn joined(mut self, joint: Joint) -> Self {
+        self.joint = joint;
+        self
+    }
+
+    fn at_least(mut self, width: usize) -> Self {
+        self.width = self.width.max(width);
+        self
+    }
+}
+
+/// What the engine does next by itself, in its words, in the style of its weight.
+fn next_segment<'a>(app: &App, engine: &Engine) -> Option<Segment<'a>> {
+    let theme = app.theme();
+    let next = engine.next();
+    let words = engine.next_words(&next);
+    if words.is_empty() {
+        return None;
+    }
+    let style = match next {
+        Next::Fires {
+            action: Action::Rollback,
+            ..
+        } => theme.bad,
+        Next::Fires { .. } => theme.warn,
+        _ => theme.header,
+    };
+    let width = words.chars().count();
+    // The countdown takes its widest, so the line does not move as it counts.
+    let reserved = next.left().map_or(width, |left| {
+        let shown = fmt::duration(left).chars().count();
+        width - shown + shown.max(COUNTDOWN_W)
+    });
+    Some(
+        Segment::text(words, style, 9)
+            .joined(Joint::Then)
+            .at_least(reserved),
+    )
+}
+
+/// `data ≤15s old` while every sample has come on time, else how old the newest is.
+fn age_segment<'a>(app: &App, view: &View) -> Segment<'a> {
+    let theme = app.theme();
+    let metrics = &view.engine.plan().metrics;
+    let interval = chrono::Duration::from_std(metrics.interval).unwrap_or_default();
+    let stale_after = chrono::Duration::from_std(metrics.stale_window()).unwrap_or_default();
+    let (text, style) = match view.data_age {
+        None => ("no data yet".to_string(), theme.stale),
+        // Within one interval the newest sample is the newest there can be: saying how
+        // far into the interval the clock is would only flicker.
+        Some(a) if a <= interval => (
+            format!("data ≤{} old", fmt::duration(metrics.interval)),
+            theme.header,
+        ),
+        Some(a) => (
+            format!("data {} old", fmt::secs(a.num_seconds())),
+            if a > stale_after {
+                theme.stale
+            } else {
+                theme.header
+            },
+        ),
+    };
+    Segment::text(text, style, 5).at_least(AGE_W)
 }
 
 pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
@@ -94,112 +188,50 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     let plan = engine.plan();
     let phase = engine.phase();
     let steps = &plan.rollout.steps;
+    let h = theme.header;
     let mut left = vec![
-        Segment {
-            spans: vec![Span::styled("shipdeck", theme.header)],
-            keep: 1,
-            glued: false,
-        },
-        Segment {
-            spans: vec![Span::styled(plan.release.name.clone(), theme.header)],
-            keep: 8,
-            glued: false,
-        },
-        Segment {
-            spans: vec![Span::styled(plan.release.version.clone(), theme.header)],
-            keep: 3,
-            glued: true,
-        },
-        Segment {
-            spans: vec![Span::styled(plan.release.strategy.name(), theme.header)],
-            keep: 2,
-            glued: false,
-        },
+        Segment::text("shipdeck".into(), h, 1),
+        Segment::text(plan.release.name.clone(), h, 8),
+        Segment::text(plan.release.version.clone(), h, 3).joined(Joint::Space),
+        Segment::text(plan.release.strategy.name().into(), h, 2),
     ];
     if let Some(i) = engine.step_index() {
         let name = steps.get(i).map(|s| s.name.as_str()).unwrap_or("");
-        left.push(Segment {
-            spans: vec![Span::styled(
-                format!("step {}/{} {name}", i + 1, steps.len()),
-                theme.header,
-            )],
-            keep: 7,
-            glued: false,
-        });
+        left.push(Segment::text(
+            format!("step {}/{} {name}", i + 1, steps.len()),
+            h,
+            7,
+        ));
     }
-    let mut badge = vec![Span::styled(
-        format!(" {} {} ", glyph(phase), phase.badge()),
-        phase_style(app, phase),
-    )];
+    let mut badge = Segment::new(
+        vec![Span::styled(
+            format!(" {} {} ", glyph(phase), phase.badge()),
+            phase_style(app, phase),
+        )],
+        10,
+    );
+    badge.badge = true;
+    left.push(badge);
     let detail = badge_detail(engine);
     if !detail.is_empty() {
-        badge.push(Span::styled(format!(" {detail}"), theme.header));
+        left.push(Segment::text(detail, h, 4).joined(Joint::Space));
     }
-    left.push(Segment {
-        spans: badge,
-        keep: 10,
-        glued: false,
-    });
-    let stale_after = chrono::Duration::from_std(plan.metrics.stale_window()).unwrap_or_default();
-    let (age, age_style) = match view.data_age {
-        None => ("no data yet".to_string(), theme.stale),
-        Some(a) if a > stale_after => (
-            format!("data {} old", fmt::secs(a.num_seconds())),
-            theme.stale,
-        ),
-        Some(a) => (
-            format!("data {} old", fmt::secs(a.num_seconds())),
-            theme.header,
-        ),
-    };
+    left.extend(next_segment(app, engine));
     let mut right = vec![
-        Segment {
-            spans: vec![Span::styled(format!("as {}", view.operator), theme.header)],
-            keep: 2,
-            glued: false,
-        },
-        Segment {
-            spans: vec![Span::styled(age, age_style)],
-            keep: 5,
-            glued: false,
-        },
-        Segment {
-            spans: vec![Span::styled(
-                view.now.format("%Y-%m-%d").to_string(),
-                theme.header,
-            )],
-            keep: 0,
-            glued: false,
-        },
-        Segment {
-            spans: vec![Span::styled(
-                format!("{} ", view.now.format("%H:%M:%SZ")),
-                theme.header,
-            )],
-            keep: 4,
-            glued: false,
-        },
+        age_segment(app, view),
+        Segment::text(format!("as {}", view.operator), h, 2),
+        Segment::text(view.now.format("%Y-%m-%d").to_string(), h, 0),
+        Segment::text(view.now.format("%H:%M:%SZ").to_string(), h, 6),
     ];
     let width = usize::from(area.width);
-    let sep = " ─ ";
-    let measure = |l: &[Segment], r: &[Segment]| {
-        let w = |segs: &[Segment]| {
-            segs.iter()
-                .enumerate()
-                .map(|(i, s)| {
-                    let joint = match (i, s.glued) {
-                        (0, _) => 0,
-                        (_, true) => 1,
-                        _ => sep.chars().count(),
-                    };
-                    spans_width(&s.spans) + joint
-                })
-                .sum::<usize>()
-        };
-        // A space at each end, and room between the two sides so they never run together.
-        w(l) + w(r) + 2 + 3
+    let measure = |segs: &[Segment]| {
+        segs.iter()
+            .enumerate()
+            .map(|(i, s)| s.width + joint(segs, i).chars().count())
+            .sum::<usize>()
     };
-    while measure(&left, &right) > width {
+    // A space at each end, and room between the two sides so they never run together.
+    while measure(&left) + measure(&right) + 2 + 3 > width {
         let lowest = |segs: &[Segment]| segs.iter().map(|s| s.keep).min();
         match (lowest(&left), lowest(&right)) {
             (Some(a), Some(b)) if b <= a => drop_lowest(&mut right),
@@ -208,23 +240,45 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
             (None, None) => break,
         }
     }
-    let join = |segs: Vec<Segment<'static>>, sep_style: Style| {
+    // Each segment padded to its width: after it on the left, before it on the right,
+    // so the padding joins the gap between the two sides.
+    let join = |segs: Vec<Segment<'static>>, pad_before: bool| {
+        let joints: Vec<&str> = (0..segs.len()).map(|i| joint(&segs, i)).collect();
         let mut out: Vec<Span> = Vec::new();
-        for (i, s) in segs.into_iter().enumerate() {
-            if i > 0 {
-                out.push(Span::styled(if s.glued { " " } else { sep }, sep_style));
+        for (s, joint) in segs.into_iter().zip(joints) {
+            out.push(Span::styled(joint, h));
+            let pad = " ".repeat(s.width.saturating_sub(spans_width(&s.spans)));
+            if pad_before {
+                out.push(Span::styled(pad.clone(), h));
             }
             out.extend(s.spans);
+            if !pad_before {
+                out.push(Span::styled(pad, h));
+            }
         }
         out
     };
-    let mut spans = vec![Span::styled(" ", theme.header)];
-    spans.extend(join(left, theme.header));
-    let right_spans = join(right, theme.header);
+    let mut spans = vec![Span::styled(" ", h)];
+    spans.extend(join(left, false));
+    let mut right_spans = join(right, true);
+    right_spans.push(Span::styled(" ", h));
     let gap = width.saturating_sub(spans_width(&spans) + spans_width(&right_spans));
-    spans.push(Span::styled(" ".repeat(gap), theme.header));
+    spans.push(Span::styled(" ".repeat(gap), h));
     spans.extend(right_spans);
-    put_line(frame, area, &Line::from(spans), theme.header);
+    put_line(frame, area, &Line::from(spans), h);
+}
+
+/// What goes before segment `i`.
+fn joint(segs: &[Segment], i: usize) -> &'static str {
+    let Some(before) = i.checked_sub(1).and_then(|b| segs.get(b)) else {
+        return "";
+    };
+    match segs[i].joint {
+        Joint::Separator => " ─ ",
+        Joint::Space => " ",
+        Joint::Then if before.badge => " ",
+        Joint::Then => " · ",
+    }
 }
 
 fn drop_lowest(segs: &mut Vec<Segment>) {
@@ -236,267 +290,4 @@ fn drop_lowest(segs: &mut Vec<Segment>) {
     {
         segs.remove(i);
     }
-}
-
-/// One sentence: where the release stands and what can be done now.
-pub(crate) fn situation(engine: &Engine) -> (String, String) {
-    let plan = engine.plan();
-    let steps = &plan.rollout.steps;
-    let step_text = |i: usize| steps.get(i).map(|s| s.label()).unwrap_or_default();
-    let left = engine.time_left().map(fmt::duration).unwrap_or_default();
-    let watch = fmt::duration(plan.rollout.watch);
-    match engine.phase() {
-        Phase::Ready => {
-            let list = crate::plan::ListKind::PreRelease;
-            let open = engine.open_items(list).len();
-            let total = plan.checklists.pre_release.len();
-            let gate = if open > 0 && plan.checklists.gates(list) {
-                format!(" Pre-release checklist: {}/{total} done.", total - open)
-            } else {
-                String::new()
-            };
-            (
-                "Not started.".into(),
-                format!(" P starts step 1: {}.{gate}", step_text(0)),
-            )
-        }
-        Phase::Baking { step } => {
-            // In the engine's own words of what it will do, so the line never promises a
-            // promote the engine will not make (after a slider override, it waits).
-            let then = match engine.when_baked(*step) {
-                WhenBaked::Promotes if step + 1 < steps.len() => {
-                    format!("then promotes to {} by itself", step_text(step + 1))
-                }
-                WhenBaked::Promotes => format!("then the {watch} watch starts by itself"),
-                WhenBaked::WaitsForApproval => "then waits for approval (P)".to_string(),
-                WhenBaked::HeldBySlider(held) => {
-                    format!("then waits for a promote (P): the slider holds {held}%")
-                }
-            };
-            let held = if let Some((have, need)) = engine.starved() {
-                format!(" Starved: {have}/{need} fresh samples; the bake cannot finish yet.")
-            } else {
-                let b = engine.blockers();
-                if b.is_empty() {
-                    String::new()
-                } else {
-                    format!(" Held: {}.", b.join("; "))
-                }
-            };
-            (
-                format!("Baking {}:", step_text(*step)),
-                format!(" {left} left on healthy data, {then}.{held}"),
-            )
-        }
-        Phase::AwaitingApproval { step } => {
-            let next = if step + 1 < steps.len() {
-                format!("P promotes to {}", step_text(step + 1))
-            } else {
-                format!("P starts the {watch} watch")
-            };
-            (
-                format!("{} baked clean.", step_text(*step)),
-                format!(" {next}; R rolls back."),
-            )
-        }
-        Phase::Paused { reason, by, .. } => {
-            let how = match by {
-                PauseCause::Guardrail(_) | PauseCause::Stale(_) => {
-                    "resumes by itself once clear; w explains, space forces, R rolls back."
-                }
-                PauseCause::Outside => "space re-applies the plan's flag; R rolls back.",
-                PauseCause::Operator(_) => "space resumes; R rolls back.",
-            };
-            (
-                "Paused:".into(),
-                format!(" {reason}. Timers are frozen; {how}"),
-            )
-        }
-        Phase::RollingBack { reason } => {
-            let failures = engine.progress().flag_failures;
-            let retry = if failures > 0 {
-                format!(" Flag write failing (attempt {failures}), retrying.")
-            } else {
-                String::new()
-            };
-            (
-                "Rolling back:".into(),
-                format!(
-                    " {reason}. Waiting for the flag backend to confirm the flag is off.{retry}"
-                ),
-            )
-        }
-        Phase::RolledBack { reason } => (
-            "Rolled back:".into(),
-            format!(
-                " {reason}. The flag is off, confirmed by the backend. b: runbook; P: new attempt."
-            ),
-        ),
-        Phase::Watching => (
-            "Released to the last step:".into(),
-            format!(" guardrails watch {left} more; a trip still pauses or rolls back."),
-        ),
-        Phase::Completed => (
-            "Completed:".into(),
-            " watched clean. Post-release: remove the flag, announce, document learnings.".into(),
-        ),
-    }
-}
-
-pub(crate) fn render_situation(frame: &mut Frame, app: &App, view: &View, area: Rect) {
-    let phase = view.engine.phase();
-    let (lead, rest) = situation(view.engine);
-    let width = usize::from(area.width);
-    let lead = fit(&format!(" {lead}"), width);
-    let rest = fit(&rest, width.saturating_sub(lead.chars().count()));
-    let lead_style = match phase {
-        Phase::Paused { .. } | Phase::RollingBack { .. } | Phase::RolledBack { .. } => {
-            app.theme().bad
-        }
-        _ => app.theme().title,
-    };
-    put_lines(
-        frame,
-        area,
-        &[Line::from(vec![
-            Span::styled(lead, lead_style),
-            Span::styled(rest, app.theme().text),
-        ])],
-    );
-}
-
-pub(crate) fn render_banner(frame: &mut Frame, app: &App, view: &View, area: Rect) {
-    use crate::control::HolderState;
-    let mut parts = Vec::new();
-    if let Some(n) = &view.notice {
-        parts.push(format!("⚠ {n}"));
-    }
-    let mut alarm = view.alarm;
-    if let Some(holder) = view.follower_of {
-        parts.push(match view.holder_state {
-            Some(HolderState::Gone) => format!(
-                "HOLDER GONE: {holder} stopped; nobody guards this release · T take over · R roll back now"
-            ),
-            Some(HolderState::Silent { secs }) => format!(
-                "HOLDER SILENT: no heartbeat from {holder} for {secs}s; it may be frozen or cut off · T take over"
-            ),
-            _ => format!("READ-ONLY: {holder} holds this release; this screen follows it"),
-        });
-        alarm |= view.holder_state.is_some_and(|s| s.unguarded());
-    }
-    let text = fit(&format!(" {}", parts.join(" · ")), usize::from(area.width));
-    let style = if alarm {
-        app.theme().bad
-    } else {
-        app.theme().notice
-    };
-    put_line(frame, area, &Line::from(text), style);
-}
-
-/// A hint in the bottom line: the actions whose keys it shows (`←/→`), and the word.
-type Hint = (&'static [Action], &'static str);
-
-/// Key hints in the order they matter; the bottom line shows as many as fit, with the
-/// user's keys. Health and Rollout have no keys of their own: these act in every pane.
-const HINTS: [Hint; 10] = [
-    (&[Action::Pause], "pause/resume"),
-    (&[Action::Promote], "promote"),
-    (&[Action::Rollback], "rollback"),
-    (&[Action::SliderDown, Action::SliderUp], "slider"),
-    (&[Action::Apply], "apply"),
-    (&[Action::FocusNext], "focus"),
-    (&[Action::Why], "why"),
-    (&[Action::Zoom], "zoom"),
-    (&[Action::Theme], "theme"),
-    (&[Action::Runbook], "runbook"),
-];
-
-/// The hints while the checklist has focus: its own keys first (with no slider target
-/// waiting, enter opens the item's details there).
-const CHECKLIST_HINTS: [Hint; 12] = [
-    (&[Action::Down, Action::Up], "move"),
-    (&[Action::Tick], "tick"),
-    (&[Action::Rerun], "re-run"),
-    (&[Action::Apply], "details"),
-    (&[Action::Pause], "pause/resume"),
-    (&[Action::Promote], "promote"),
-    (&[Action::Rollback], "rollback"),
-    (&[Action::FocusNext], "focus"),
-    (&[Action::Why], "why"),
-    (&[Action::Zoom], "zoom"),
-    (&[Action::Theme], "theme"),
-    (&[Action::Runbook], "runbook"),
-];
-
-/// The hints while the journal has focus: its own keys first.
-const JOURNAL_HINTS: [Hint; 12] = [
-    (&[Action::Down, Action::Up], "scroll"),
-    (&[Action::Newest], "newest"),
-    (&[Action::Pause], "pause/resume"),
-    (&[Action::Promote], "promote"),
-    (&[Action::Rollback], "rollback"),
-    (&[Action::SliderDown, Action::SliderUp], "slider"),
-    (&[Action::Apply], "apply"),
-    (&[Action::FocusNext], "focus"),
-    (&[Action::Why], "why"),
-    (&[Action::Zoom], "zoom"),
-    (&[Action::Theme], "theme"),
-    (&[Action::Runbook], "runbook"),
-];
-
-/// The hints that end the bottom line whatever fits before them.
-const TAIL_HINTS: [Hint; 2] = [(&[Action::Help], "help"), (&[Action::Quit], "quit")];
-
-pub(crate) fn render_status(frame: &mut Frame, app: &App, _view: &View, area: Rect) {
-    let theme = app.theme();
-    let width = usize::from(area.width);
-    if let Some(status) = app.status() {
-        let (mark, style) = if status.ok {
-            ('✓', theme.status_ok)
-        } else {
-            ('✗', theme.status_error)
-        };
-        let text = fit(&format!(" {mark} {}", status.text), width);
-        put_lines(frame, area, &[Line::styled(text, style)]);
-        return;
-    }
-    // The keys as the user bound them; an action left without a key is not hinted.
-    let keys = |actions: &[Action]| app.keymap().hint(actions);
-    let hint = |k: String, label: &'static str| {
-        vec![
-            Span::styled(k, theme.key),
-            Span::styled(format!(" {label}"), theme.muted),
-        ]
-    };
-    let sep = || Span::styled(" · ", theme.muted);
-    let tail_spans: Vec<Span> = TAIL_HINTS
-        .iter()
-        .filter_map(|(a, l)| keys(a).map(|k| hint(k, l)))
-        .enumerate()
-        .flat_map(|(i, h)| {
-            let mut v = if i > 0 { vec![sep()] } else { Vec::new() };
-            v.extend(h);
-            v
-        })
-        .collect();
-    let budget = width.saturating_sub(spans_width(&tail_spans) + 1);
-    let mut spans = vec![Span::raw(" ")];
-    let hints: &[Hint] = match app.focus() {
-        Pane::Checklist if app.slider().is_none() => &CHECKLIST_HINTS,
-        Pane::Journal => &JOURNAL_HINTS,
-        _ => &HINTS,
-    };
-    for (actions, l) in hints {
-        let Some(k) = keys(actions) else {
-            continue;
-        };
-        let mut next = hint(k, l);
-        next.push(sep());
-        if spans_width(&spans) + spans_width(&next) > budget {
-            break;
-        }
-        spans.extend(next);
-    }
-    spans.extend(tail_spans);
-    put_lines(frame, area, &[Line::from(spans)]);
 }

@@ -1,12 +1,9 @@
-//! tui::health: one row per metric series — name, value in its unit, a sparkline against
-//! the tightest guardrail, that guardrail, and a state word. Owns the sparkline's
-//! downsampling (done when data arrives, from `App::sync`) and its glyphs; never judges a
-//! value itself: the tightest guardrail, the state words and each rule's standing come
-//! from the engine (`engine::health`).
-//!
-//! A missing sample is drawn as `·`, never as a zero bar; a guardrail trip is marked `◆`
-//! in the cell where it fired. A bar at full height `█` means the value is past the
-//! guardrail: the scale runs from zero to the tightest threshold.
+//! tui::health: one row per metric series — name, value in its unit, a sparkline (`spark`)
+//! against its limits, the tightest guardrail, and a state word — then every guardrail
+//! with its standing or countdown. Never judges a value itself: the tightest guardrail,
+//! the state words, each rule's standing and countdown come from the engine
+//! (`engine::health`, `engine::next`). After a rollback the sparklines show the incident
+//! the engine kept, and the rules that fired in it say when.
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
@@ -15,47 +12,13 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::layout::Pane;
+use super::spark::{self, Window};
 use super::{App, View, fit, pane_block, put_lines};
 use crate::engine::Engine;
 use crate::engine::guardrail::format_value;
-use crate::engine::health::{Guard, RuleStanding, SeriesState};
-use crate::plan::{Better, Condition, Series, StaleAction, Unit};
+use crate::engine::health::{RuleStanding, SeriesState};
+use crate::plan::{Action, Condition, Series, StaleAction};
 use crate::support::fmt;
-
-const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-const MISSING: char = '·';
-const TRIP: char = '◆';
-
-/// What a downsampled series was computed from: when this matches, the cache is current.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SparkKey {
-    len: usize,
-    last: Option<DateTime<Utc>>,
-    width: usize,
-    /// The interval the right edge stands for (the engine clock moves the window).
-    slot: i64,
-    last_trip: Option<DateTime<Utc>>,
-}
-
-/// One sparkline cell: one metrics interval.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Cell {
-    /// Before the oldest sample kept: nothing to show.
-    Blank,
-    /// A sample was due and none came, or it carried no value.
-    Missing,
-    /// The worst value of the samples in the interval (the one nearest the guardrail).
-    Value(f64),
-}
-
-/// A series downsampled to its sparkline's width, oldest cell first.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Spark {
-    pub key: SparkKey,
-    pub cells: Vec<Cell>,
-    /// Cells where a guardrail on this series fired.
-    pub trips: Vec<usize>,
-}
 
 /// Column widths of the health rows for a pane of `inner` columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,99 +89,6 @@ pub(crate) fn spark_width(view: &View, rect: Rect) -> usize {
     columns(view, usize::from(rect.width.saturating_sub(2))).spark
 }
 
-fn interval_ms(engine: &Engine) -> i64 {
-    i64::try_from(engine.plan().metrics.interval.as_millis())
-        .unwrap_or(i64::MAX)
-        .max(1)
-}
-
-fn slot(at: DateTime<Utc>, interval: i64) -> i64 {
-    at.timestamp_millis().div_euclid(interval)
-}
-
-pub fn spark_key(view: &View, series: &str, width: usize) -> SparkKey {
-    let engine = view.engine;
-    let history = engine.history(series);
-    let interval = interval_ms(engine);
-    let last = history.and_then(|h| h.last()).map(|p| p.at);
-    // The interval under way is not missing until it is over: the right edge is the newest
-    // sample's interval, or the last one that has ended.
-    let ended = slot(view.now, interval) - 1;
-    SparkKey {
-        len: history.map_or(0, |h| h.len()),
-        last,
-        width,
-        slot: last.map_or(ended, |t| ended.max(slot(t, interval))),
-        last_trip: engine
-            .progress()
-            .trips
-            .iter()
-            .rev()
-            .find(|t| t.metric == series)
-            .map(|t| t.at),
-    }
-}
-
-/// The newest `width` intervals of a series, one cell each, aligned to the engine clock so
-/// that a dead source shows as missing cells up to now. O(width): it walks back from the
-/// newest sample and stops at the left edge.
-pub fn downsample(view: &View, series: &str, key: SparkKey) -> Spark {
-    let engine = view.engine;
-    let width = key.width;
-    let interval = interval_ms(engine);
-    let right = key.slot;
-    let mut cells = vec![Cell::Missing; width];
-    let better = engine
-        .plan()
-        .metrics
-        .series(series)
-        .map_or(Better::Lower, |s| s.better);
-    let mut oldest_cell = None;
-    if let Some(history) = engine.history(series) {
-        for p in history.iter().rev() {
-            let back = (right - slot(p.at, interval)).max(0);
-            let Ok(back) = usize::try_from(back) else {
-                break;
-            };
-            if back >= width {
-                break;
-            }
-            let i = width - 1 - back;
-            oldest_cell = Some(i);
-            cells[i] = match (cells[i], p.value) {
-                (Cell::Value(a), Some(b)) => Cell::Value(match better {
-                    Better::Lower => a.max(b),
-                    Better::Higher => a.min(b),
-                }),
-                (Cell::Value(a), None) => Cell::Value(a),
-                (_, Some(b)) => Cell::Value(b),
-                (_, None) => Cell::Missing,
-            };
-        }
-        // Cells older than everything kept were never sampled by this session: blank, not missing.
-        let full = history.len() >= history.capacity();
-        let first = oldest_cell.unwrap_or(width);
-        if !full || oldest_cell.is_none() {
-            for c in cells.iter_mut().take(first) {
-                *c = Cell::Blank;
-            }
-        }
-    } else {
-        cells.fill(Cell::Blank);
-    }
-    let trips = engine
-        .progress()
-        .trips
-        .iter()
-        .filter(|t| t.metric == series)
-        .filter_map(|t| {
-            let back = usize::try_from(right - slot(t.at, interval)).ok()?;
-            (back < width).then(|| width - 1 - back)
-        })
-        .collect();
-    Spark { key, cells, trips }
-}
-
 /// `≤1.00% pause`, `≤360ms (5m) rollback`, `≥90.0/s rollback`, `≤3x base rollback`.
 fn guard_text(engine: &Engine, series: &Series) -> String {
     let Some(g) = engine.tightest(series) else {
@@ -253,110 +123,45 @@ fn state_style(state: &SeriesState, app: &App) -> Style {
     }
 }
 
-/// The sparkline's glyphs, scaled from zero to the guardrail's threshold (or, with no
-/// threshold, to the largest value shown).
-fn spark_spans<'a>(
-    app: &App,
-    spark: Option<&Spark>,
+/// The time the sparklines of an incident cover: `(from, to)`; `None` for the live window.
+fn incident_span(
+    view: &View,
+    window: Window,
     width: usize,
-    guard: Option<Guard>,
-    unit: Unit,
-) -> Vec<Span<'a>> {
-    let theme = app.theme();
-    let cells: Vec<Cell> = match spark {
-        Some(s) => {
-            let mut c: Vec<Cell> = s.cells.iter().rev().take(width).rev().copied().collect();
-            while c.len() < width {
-                c.insert(0, Cell::Blank);
-            }
-            c
-        }
-        None => vec![Cell::Blank; width],
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let Window::Incident { right, per_cell } = window else {
+        return None;
     };
-    let shift = spark.map_or(0, |s| s.cells.len().saturating_sub(width));
-    let trips: Vec<usize> = spark
-        .map(|s| {
-            s.trips
-                .iter()
-                .filter_map(|i| i.checked_sub(shift))
-                .collect()
-        })
-        .unwrap_or_default();
-    let max_seen = cells
+    let ms = spark::interval_ms(view.engine);
+    let cells = i64::try_from(width).unwrap_or(i64::MAX);
+    let from = spark::slot_start(right.saturating_sub(cells.saturating_mul(per_cell)) + 1, ms)?;
+    Some((from, spark::slot_start(right + 1, ms)?))
+}
+
+/// When rule `i` last fired within `span`, the incident on screen.
+fn fired_within(
+    engine: &Engine,
+    span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    i: usize,
+) -> Option<DateTime<Utc>> {
+    let (from, to) = span?;
+    engine
+        .progress()
+        .trips
         .iter()
-        .filter_map(|c| match c {
-            Cell::Value(v) => Some(*v),
-            _ => None,
-        })
-        .fold(0.0_f64, f64::max);
-    let threshold = guard.and_then(|g| g.threshold).filter(|t| *t > 0.0);
-    let above = guard.is_none_or(|g| g.above);
-    // Upper guardrail: 0..threshold, so a full bar means past it. Lower guardrail: from half
-    // the threshold up, so the room above it shows. No guardrail: ratios 0..100%, the rest
-    // up to a little over the largest value shown.
-    let (bottom, top) = match threshold {
-        Some(t) if above => (0.0, t),
-        Some(t) => (t * 0.5, t.max(max_seen) * 1.1),
-        None if unit == Unit::Ratio => (0.0, max_seen.max(1.0)),
-        None => (0.0, max_seen * 1.2),
-    };
-    let mut spans: Vec<Span> = Vec::with_capacity(width);
-    let mut run = String::new();
-    let mut run_style = theme.spark;
-    let mut push = |spans: &mut Vec<Span<'a>>, ch: char, style: Style| {
-        if style != run_style && !run.is_empty() {
-            spans.push(Span::styled(std::mem::take(&mut run), run_style));
-        }
-        run_style = style;
-        run.push(ch);
-    };
-    for (i, cell) in cells.iter().enumerate() {
-        let (ch, style) = match cell {
-            Cell::Blank => (' ', theme.text),
-            Cell::Missing => (MISSING, theme.spark_missing),
-            Cell::Value(v) => {
-                let breach = match threshold {
-                    Some(t) if above => *v > t,
-                    Some(t) => *v < t,
-                    None => false,
-                };
-                let share = if top > bottom && v.is_finite() {
-                    ((v - bottom) / (top - bottom)).clamp(0.0, 1.0)
-                } else {
-                    0.0
-                };
-                let level = if above && threshold.is_some() {
-                    // Within the guardrail: ▁..▇; past it: █.
-                    if breach {
-                        7
-                    } else {
-                        (share * 7.0).floor().min(6.0) as usize
-                    }
-                } else {
-                    (share * 7.0).round() as usize
-                };
-                let style = if breach {
-                    theme.spark_breach
-                } else {
-                    theme.spark
-                };
-                (LEVELS[level.min(7)], style)
-            }
-        };
-        if trips.contains(&i) {
-            push(&mut spans, TRIP, theme.marker);
-        } else {
-            push(&mut spans, ch, style);
-        }
-    }
-    if !run.is_empty() {
-        spans.push(Span::styled(run, run_style));
-    }
-    spans
+        .rev()
+        .find(|t| t.rule == i && t.at >= from && t.at < to)
+        .map(|t| t.at)
 }
 
 /// One guardrail rule as the list under the rows shows it.
-fn rule_line<'a>(app: &App, engine: &Engine, i: usize, width: usize) -> Line<'a> {
+fn rule_line<'a>(
+    app: &App,
+    engine: &Engine,
+    span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    i: usize,
+    width: usize,
+) -> Line<'a> {
     let theme = app.theme();
     let plan = engine.plan();
     let rule = &plan.guardrails.rules[i];
@@ -364,11 +169,36 @@ fn rule_line<'a>(app: &App, engine: &Engine, i: usize, width: usize) -> Line<'a>
         let unit = plan.metrics.series(&rule.metric)?.unit;
         Some(format_value(t, unit))
     });
-    let (glyph, word, style) = match engine.rule_standing(i) {
-        RuleStanding::Tripped => ('✗', "TRIPPED".to_string(), theme.bad),
-        RuleStanding::Holding { held_secs } => {
-            ('◐', format!("holding {}", fmt::secs(held_secs)), theme.warn)
+    let severe = |action: Action| {
+        if action == Action::Rollback {
+            theme.bad
+        } else {
+            theme.warn
         }
+    };
+    let fired = fired_within(engine, span, i);
+    let (glyph, word, style) = match engine.rule_standing(i) {
+        // The incident on screen: the rules that fired in it say when, clear or not now.
+        _ if fired.is_some() => (
+            '✗',
+            fired.map_or_else(String::new, |at| format!("fired {}", at.format("%H:%M:%S"))),
+            severe(rule.action),
+        ),
+        RuleStanding::Tripped => ('✗', "TRIPPED".to_string(), theme.bad),
+        RuleStanding::Holding { held_secs } => match engine.fires_in(i) {
+            // The countdown of what the rule is about to do, from the engine's clock.
+            Some(left) => (
+                '◐',
+                format!(
+                    "held {} · {} in {}",
+                    fmt::secs(held_secs),
+                    rule.action.name(),
+                    fmt::duration(left)
+                ),
+                severe(rule.action),
+            ),
+            None => ('◐', format!("holding {}", fmt::secs(held_secs)), theme.warn),
+        },
         RuleStanding::NoBaseline => ('○', "no baseline yet".to_string(), theme.stale),
         RuleStanding::Ok => ('✓', "ok".to_string(), theme.ok),
     };
@@ -385,29 +215,56 @@ fn rule_line<'a>(app: &App, engine: &Engine, i: usize, width: usize) -> Line<'a>
     ])
 }
 
+/// The pane's title: the time the sparklines cover, one cell's span, and the legend
+/// where it fits whole.
+fn window_title(
+    view: &View,
+    window: Window,
+    span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    inner_w: usize,
+) -> String {
+    let engine = view.engine;
+    let interval = engine.plan().metrics.interval;
+    let cells = u32::try_from(columns(view, inner_w).spark).unwrap_or(u32::MAX);
+    match (window, span) {
+        (Window::Incident { per_cell, .. }, Some((from, to))) => {
+            let at = engine
+                .progress()
+                .incident
+                .as_ref()
+                .map(|i| format!(" at {}", i.at.format("%H:%M:%S")))
+                .unwrap_or_default();
+            format!(
+                "around the rollback{at} · {}–{} · {}/cell",
+                from.format("%H:%M"),
+                to.format("%H:%M"),
+                fmt::duration(interval.saturating_mul(u32::try_from(per_cell).unwrap_or(1)))
+            )
+        }
+        _ => {
+            let mut d = format!(
+                "last {} · {}/cell",
+                fmt::duration(interval.saturating_mul(cells)),
+                fmt::duration(interval)
+            );
+            // The legend only where it fits whole.
+            if inner_w >= 80 {
+                d.push_str(" · bars up to the next limit, · = missing, ◆ = trip");
+            }
+            d
+        }
+    }
+}
+
 pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     let engine = view.engine;
     let plan = engine.plan();
     let theme = app.theme();
     let inner_w = usize::from(area.width.saturating_sub(2));
     let cols = columns(view, inner_w);
-    let span = plan
-        .metrics
-        .interval
-        .as_secs()
-        .saturating_mul(cols.spark as u64);
-    let detail = (cols.spark > 0).then(|| {
-        let mut d = format!(
-            "last {} · {}/cell",
-            fmt::secs(span as i64),
-            fmt::duration(plan.metrics.interval)
-        );
-        // The legend only where it fits whole.
-        if inner_w >= 80 {
-            d.push_str(" · █ = at the guardrail, · = missing");
-        }
-        d
-    });
+    let window = spark::window(view, cols.spark);
+    let span = incident_span(view, window, cols.spark);
+    let detail = (cols.spark > 0).then(|| window_title(view, window, span, inner_w));
     let block = pane_block(app, Pane::Health, detail);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -443,7 +300,6 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
         lines.push(Line::styled(fit(&head, inner_w), theme.muted));
     }
     for s in series {
-        let guard = engine.tightest(s);
         let state = engine.series_state(s);
         let value = match engine.history(&s.name).and_then(|h| h.last()) {
             Some(p) => p
@@ -465,11 +321,12 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
             Span::styled(format!("{value:>w$}  ", w = cols.value), value_style),
         ];
         if cols.spark > 0 {
-            spans.extend(spark_spans(
+            let limits = spark::limits(engine, &s.name);
+            spans.extend(spark::spans(
                 app,
                 app.spark(&s.name),
                 cols.spark,
-                guard,
+                &limits,
                 s.unit,
             ));
             spans.push(Span::raw("  "));
@@ -538,7 +395,7 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
             order.into_iter().take(room).collect()
         };
         for i in shown {
-            lines.push(rule_line(app, engine, i, inner_w));
+            lines.push(rule_line(app, engine, span, i, inner_w));
         }
     }
     put_lines(frame, inner, &lines);

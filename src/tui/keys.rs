@@ -187,10 +187,13 @@ impl App {
                 None
             }
             Action::Why => {
-                if engine.progress().trips.is_empty() {
+                if self.why {
+                    self.why = false;
+                    None
+                } else if engine.progress().trips.is_empty() {
                     self.say("no guardrail has fired in this release")
                 } else {
-                    self.popup = Some(Popup::Why);
+                    self.why = true;
                     None
                 }
             }
@@ -205,6 +208,7 @@ impl App {
             Action::Close => {
                 self.zoom = false;
                 self.slider = None;
+                self.why = false;
                 None
             }
             // The answers to a question are read by the question itself.

@@ -13,6 +13,9 @@
 //! ┌ Rollout ────────────────────────────────────────────────────┐
 //! │ step stops, live percent, slider target                     │
 //! └─────────────────────────────────────────────────────────────┘
+//! ┌ Why ────────────────────────────────────────────────────────┐
+//! │ the trip behind the state (only while open: `w`)            │  from the journal's rows
+//! └─────────────────────────────────────────────────────────────┘
 //! ┌ Journal ────────────────────────────────────────────────────┐
 //! │ newest first                                                │  takes what is left
 //! └─────────────────────────────────────────────────────────────┘
@@ -69,8 +72,16 @@ pub(crate) struct Areas {
     pub checklist: Option<Rect>,
     pub rollout: Option<Rect>,
     pub journal: Option<Rect>,
+    /// The why pane, while it is open: rows the journal gives up, keeping its newest
+    /// entries; the whole journal area when not even that leaves room.
+    pub(crate) why: Option<Rect>,
     pub status: Rect,
 }
+
+/// Rows the journal keeps below the why pane: its frame and three entries.
+const JOURNAL_MIN: u16 = 5;
+/// The fewest rows the why pane takes beside the journal: its frame and three lines.
+const WHY_MIN: u16 = 5;
 
 pub(crate) fn too_small(area: Rect) -> bool {
     area.width < MIN_WIDTH || area.height < MIN_HEIGHT
@@ -78,12 +89,14 @@ pub(crate) fn too_small(area: Rect) -> bool {
 
 /// The layout for `area`, or `None` when the terminal is below 80×24.
 /// `health_rows` is how many lines the health pane would like; the top row grows to show
-/// them all when the terminal is tall enough.
+/// them all when the terminal is tall enough. `why` is how many rows the why pane would
+/// like, while it is open.
 pub(crate) fn areas(
     area: Rect,
     banner: bool,
     zoom: Option<Pane>,
     health_rows: usize,
+    why: Option<usize>,
 ) -> Option<Areas> {
     if too_small(area) {
         return None;
@@ -106,6 +119,7 @@ pub(crate) fn areas(
         checklist: None,
         rollout: None,
         journal: None,
+        why: None,
         status,
     };
     if let Some(pane) = zoom {
@@ -138,7 +152,28 @@ pub(crate) fn areas(
     out.checklist = Some(checklist);
     out.rollout = Some(rollout);
     out.journal = Some(journal);
+    if let Some(wanted) = why {
+        let wanted = u16::try_from(wanted).unwrap_or(u16::MAX).max(WHY_MIN);
+        let room = journal.height.saturating_sub(JOURNAL_MIN);
+        if room >= WHY_MIN {
+            let [why, rest] =
+                Layout::vertical([Constraint::Length(wanted.min(room)), Constraint::Fill(1)])
+                    .areas(journal);
+            out.why = Some(why);
+            out.journal = Some(rest);
+        } else {
+            out.why = Some(journal);
+            out.journal = None;
+        }
+    }
     Some(out)
+}
+
+/// Whether the why pane fits above the journal without hiding it: only then does it
+/// open by itself.
+pub(crate) fn why_fits(area: Rect, banner: bool, health_rows: usize) -> bool {
+    areas(area, banner, None, health_rows, Some(usize::from(WHY_MIN)))
+        .is_some_and(|a| a.why.is_some() && a.journal.is_some())
 }
 
 #[cfg(test)]
@@ -159,16 +194,16 @@ mod tests {
 
     #[test]
     fn below_the_minimum_there_is_no_layout() {
-        assert!(areas(Rect::new(0, 0, 79, 24), false, None, 4).is_none());
-        assert!(areas(Rect::new(0, 0, 80, 23), false, None, 4).is_none());
-        assert!(areas(Rect::new(0, 0, 80, 24), false, None, 4).is_some());
+        assert!(areas(Rect::new(0, 0, 79, 24), false, None, 4, None).is_none());
+        assert!(areas(Rect::new(0, 0, 80, 23), false, None, 4, None).is_none());
+        assert!(areas(Rect::new(0, 0, 80, 24), false, None, 4, None).is_some());
     }
 
     #[test]
     fn panes_tile_the_body_without_overlap() {
         for (w, h) in [(80, 24), (120, 40), (200, 50), (250, 70)] {
             for banner in [false, true] {
-                let a = areas(Rect::new(0, 0, w, h), banner, None, 5).unwrap();
+                let a = areas(Rect::new(0, 0, w, h), banner, None, 5, None).unwrap();
                 let panes: Vec<Rect> = Pane::ALL.iter().filter_map(|p| a.pane(*p)).collect();
                 assert_eq!(panes.len(), 4);
                 for (i, p) in panes.iter().enumerate() {
@@ -189,15 +224,38 @@ mod tests {
 
     #[test]
     fn health_shows_every_series_when_there_is_room() {
-        let a = areas(Rect::new(0, 0, 120, 40), false, None, 12).unwrap();
+        let a = areas(Rect::new(0, 0, 120, 40), false, None, 12, None).unwrap();
         assert!(a.health.unwrap().height >= 14);
     }
 
     #[test]
     fn zoom_gives_the_pane_the_whole_body() {
-        let a = areas(Rect::new(0, 0, 100, 30), false, Some(Pane::Journal), 4).unwrap();
+        let a = areas(
+            Rect::new(0, 0, 100, 30),
+            false,
+            Some(Pane::Journal),
+            4,
+            None,
+        )
+        .unwrap();
         assert_eq!(a.journal, Some(Rect::new(0, 3, 100, 26)));
         assert!(a.health.is_none() && a.rollout.is_none() && a.checklist.is_none());
+    }
+
+    #[test]
+    fn the_why_pane_takes_rows_from_the_journal_and_leaves_its_newest() {
+        let a = areas(Rect::new(0, 0, 120, 40), false, None, 12, Some(8)).unwrap();
+        let (why, journal) = (a.why.unwrap(), a.journal.unwrap());
+        assert_eq!(why.height, 8);
+        assert_eq!(why.bottom(), journal.top());
+        assert!(journal.height >= JOURNAL_MIN);
+        assert!(!why.intersects(a.rollout.unwrap()) && !why.intersects(a.health.unwrap()));
+        assert!(why_fits(Rect::new(0, 0, 120, 40), false, 12));
+        // At 80×24 there is no room beside the journal: it does not open by itself, and
+        // asked for, it takes the journal's place.
+        assert!(!why_fits(Rect::new(0, 0, 80, 24), false, 12));
+        let small = areas(Rect::new(0, 0, 80, 24), false, None, 12, Some(8)).unwrap();
+        assert!(small.journal.is_none() && small.why.is_some());
     }
 
     #[test]

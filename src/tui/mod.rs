@@ -21,6 +21,7 @@ pub mod journal;
 pub mod keymap;
 pub mod keys;
 pub mod layout;
+pub(crate) mod lines;
 mod note;
 pub mod pipeline;
 pub mod popup;
@@ -29,8 +30,10 @@ mod popup_keys;
 mod rig;
 pub mod rollout;
 pub mod run;
+pub mod spark;
 pub mod status;
 pub mod theme;
+mod why;
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
@@ -90,14 +93,6 @@ impl<'a> View<'a> {
         now: DateTime<Utc>,
         operator: &'a str,
     ) -> Self {
-        let newest = engine
-            .plan()
-            .metrics
-            .series
-            .iter()
-            .filter_map(|s| engine.history(&s.name)?.last_value())
-            .map(|p| p.at)
-            .max();
         View {
             engine,
             journal,
@@ -108,13 +103,13 @@ impl<'a> View<'a> {
             alarm: false,
             holder_state: None,
             flag: String::new(),
-            data_age: newest.map(|t| now - t),
+            data_age: engine.data_age(now),
             stages: &[],
             checks: &[],
         }
     }
 
-    fn banner(&self) -> bool {
+    pub(crate) fn banner(&self) -> bool {
         self.notice.is_some() || self.follower_of.is_some()
     }
 }
@@ -131,7 +126,14 @@ pub fn render(frame: &mut Frame, app: &App, view: &View) {
     let area = frame.area();
     let theme = app.theme();
     frame.render_widget(Block::new().style(theme.text), area);
-    let Some(areas) = layout::areas(area, view.banner(), app.zoomed(), health::rows(view)) else {
+    let why_rows = app.why_open().then(|| why::rows(app, view, area.width));
+    let Some(areas) = layout::areas(
+        area,
+        view.banner(),
+        app.zoomed(),
+        health::rows(view),
+        why_rows,
+    ) else {
         let asking_quit =
             matches!(app.popup(), Some(app::Popup::Confirm(c)) if c.ask == confirm::Ask::Quit);
         too_small(frame, app.theme(), area, asking_quit);
@@ -139,9 +141,9 @@ pub fn render(frame: &mut Frame, app: &App, view: &View) {
     };
     header::render(frame, app, view, areas.header);
     pipeline::render(frame, app, view, areas.pipeline);
-    header::render_situation(frame, app, view, areas.situation);
+    lines::render_situation(frame, app, view, areas.situation);
     if let Some(banner) = areas.banner {
-        header::render_banner(frame, app, view, banner);
+        lines::render_banner(frame, app, view, banner);
     }
     if let Some(r) = areas.health {
         health::render(frame, app, view, r);
@@ -155,9 +157,12 @@ pub fn render(frame: &mut Frame, app: &App, view: &View) {
     if let Some(r) = areas.journal {
         journal::render(frame, app, view, r);
     }
+    if let Some(r) = areas.why {
+        why::render(frame, app, view, r);
+    }
     match app.note() {
         Some(text) => note::render(frame, app, text, areas.status),
-        None => header::render_status(frame, app, view, areas.status),
+        None => lines::render_status(frame, app, view, areas.status),
     }
     popup::render(frame, app, view, area);
 }
@@ -205,8 +210,17 @@ pub(crate) fn too_small(frame: &mut Frame, theme: &Theme, area: Rect, asking_qui
 /// A pane's frame, titled with its name and `detail`: thick and in the focus colour when
 /// focused, so focus shows without colour.
 pub(crate) fn pane_block<'a>(app: &App, pane: Pane, detail: Option<String>) -> Block<'a> {
+    pane_block_titled(app, pane.title(), detail, app.focus() == pane)
+}
+
+/// A frame titled `name` and `detail`, thick when `focused`.
+pub(crate) fn pane_block_titled<'a>(
+    app: &App,
+    name: &'a str,
+    detail: Option<String>,
+    focused: bool,
+) -> Block<'a> {
     let theme = app.theme();
-    let focused = app.focus() == pane;
     let (border, kind) = if focused {
         (theme.border_focus, BorderType::Thick)
     } else {
@@ -216,7 +230,7 @@ pub(crate) fn pane_block<'a>(app: &App, pane: Pane, detail: Option<String>) -> B
         .borders(Borders::ALL)
         .border_type(kind)
         .border_style(border)
-        .title(title(app, pane.title(), detail))
+        .title(title(app, name, detail))
 }
 
 /// ` Title ` in the title style, with optional muted detail after it.

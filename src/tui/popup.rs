@@ -1,11 +1,11 @@
 //! tui::popup: what is drawn over the panes — help (every key, from `help`),
-//! confirmations (promote, rollback, slider apply, forced resume, quit), the why of the
-//! latest guardrail trip, the rollback runbook and a checklist item's details (`details`).
-//! Draws only; which popup is open is `app`'s, what its keys do `popup_keys`'.
+//! confirmations (promote, rollback, slider apply, forced resume, quit), the rollback
+//! runbook and a checklist item's details (`details`). Draws only; which popup is open is
+//! `app`'s, what its keys do `popup_keys`'. The why of a trip is a pane of its own
+//! (`why`): it must not cover live data.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
 
@@ -14,11 +14,9 @@ use super::confirm::{Ask, Confirm};
 use super::details::details;
 use super::keymap::Action;
 use super::{App, View, fit};
-use crate::engine::guardrail::{Explain, breaks, format_value};
+use crate::engine::Phase;
 use crate::engine::journal::Verb;
-use crate::engine::{Engine, Phase};
-use crate::plan::{Better, ListKind};
-use crate::support::fmt;
+use crate::plan::ListKind;
 
 pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     let Some(popup) = app.popup() else {
@@ -41,11 +39,6 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
             };
             (format!(" {} ", c.title), style, confirm(app, c, inner_w))
         }
-        Popup::Why => (
-            " Why did the guardrail fire? ".to_string(),
-            theme.title,
-            why(app, view.engine, inner_w),
-        ),
         Popup::Runbook => (
             " Rollback runbook ".to_string(),
             theme.bad,
@@ -190,127 +183,16 @@ fn confirm<'a>(app: &App, c: &Confirm, width: usize) -> Vec<Line<'a>> {
     lines
 }
 
-fn better_of(engine: &Engine, x: &Explain) -> Better {
-    engine
-        .plan()
-        .metrics
-        .series(&x.metric)
-        .map_or(Better::Lower, |s| s.better)
-}
-
-fn why<'a>(app: &App, engine: &Engine, width: usize) -> Vec<Line<'a>> {
-    let theme = app.theme();
-    let Some(x) = engine.progress().trips.last() else {
-        return vec![
-            Line::styled("No guardrail has fired in this release.", theme.popup),
-            keys_line(app, &[("esc", "close")]),
-        ];
-    };
-    let field = |name: &str, value: String, style: Style| {
-        Line::from(vec![
-            Span::styled(format!("{name:<10}"), theme.muted),
-            Span::styled(value, style),
-        ])
-    };
-    let value = x
-        .value()
-        .map(|v| format_value(v, x.unit))
-        .unwrap_or_else(|| "no data".into());
-    let baseline = x
-        .baseline
-        .map(|b| format_value(b, x.unit))
-        .unwrap_or_else(|| "none (absolute rule)".into());
-    let mut lines = vec![
-        field("rule", x.rule_text.clone(), theme.title),
-        field(
-            "decision",
-            format!("{} at {}", x.action.name(), x.at.format("%H:%M:%S")),
-            theme.bad,
-        ),
-        field(
-            "value",
-            format!("{value} vs threshold {}", format_value(x.threshold, x.unit)),
-            theme.bad,
-        ),
-        field("baseline", baseline, theme.popup),
-        field(
-            "held",
-            format!(
-                "{} (from {} to {})",
-                fmt::secs(x.held_secs),
-                x.since.format("%H:%M:%S"),
-                x.at.format("%H:%M:%S")
-            ),
-            theme.popup,
-        ),
-    ];
-    let query = x
-        .query
-        .clone()
-        .unwrap_or_else(|| "(simulated source: no query)".into());
-    for (i, l) in wrap(&query, width.saturating_sub(10))
-        .into_iter()
-        .enumerate()
-    {
-        lines.push(field(if i == 0 { "query" } else { "" }, l, theme.popup));
-    }
-    lines.push(Line::styled(
-        format!(
-            "samples in the rule's window ({}), oldest first:",
-            x.samples.len()
-        ),
-        theme.muted,
-    ));
-    let rule_condition = engine
-        .plan()
-        .guardrails
-        .rules
-        .get(x.rule)
-        .map(|r| r.condition);
-    let better = better_of(engine, x);
-    let cell_w = 18;
-    let per_line = (width / cell_w).max(1);
-    for chunk in x.samples.chunks(per_line) {
-        let mut spans = Vec::new();
-        for p in chunk {
-            let (text, style) = match p.value {
-                Some(v) => {
-                    let breach = rule_condition.is_some_and(|c| breaks(c, v, x.threshold, better));
-                    let style = if breach { theme.bad } else { theme.popup };
-                    (format_value(v, x.unit), style)
-                }
-                None => ("missing".to_string(), theme.stale),
-            };
-            spans.push(Span::styled(
-                format!("{} ", p.at.format("%H:%M:%S")),
-                theme.muted,
-            ));
-            spans.push(Span::styled(format!("{text:<9}"), style));
-        }
-        lines.push(Line::from(spans));
-    }
-    lines.push(Line::raw(""));
-    lines.push(keys_line(
-        app,
-        &[
-            ("esc", "close"),
-            ("space", "resume/force"),
-            ("R", "roll back"),
-        ],
-    ));
-    lines
-}
-
 fn runbook<'a>(app: &App, view: &View, width: usize) -> Vec<Line<'a>> {
     let theme = app.theme();
     let engine = view.engine;
     let mut lines: Vec<Line> = Vec::new();
     let (state, reason) = match engine.phase() {
-        Phase::RollingBack { reason } => (
+        Phase::RollingBack { reason, .. } => (
             "Rolling back: the flag disable is sent; waiting for the backend to confirm it.",
             Some(reason.clone()),
         ),
-        Phase::RolledBack { reason } => (
+        Phase::RolledBack { reason, .. } => (
             "Rolled back: the backend confirmed the flag is off.",
             Some(reason.clone()),
         ),

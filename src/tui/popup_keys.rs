@@ -38,13 +38,6 @@ impl App {
                 _ => Flow::Done(None),
             },
             Popup::Confirm(c) => Flow::Done(self.on_confirm_key(&c, key, view)),
-            Popup::Why => {
-                if closes || action == Some(Action::Why) {
-                    Flow::Done(None)
-                } else {
-                    Flow::Pass
-                }
-            }
             Popup::Runbook => match action {
                 Some(Action::Down) => {
                     self.runbook_down(engine);

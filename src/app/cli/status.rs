@@ -46,6 +46,8 @@ pub(super) fn status(cli: &Cli, path: Option<&Path>, json: bool) -> Result<u8> {
         }
         return Ok(0);
     };
+    // The engine time the state was saved at: what happens next is counted from there.
+    let saved_at = p.now;
     let engine = crate::engine::Engine::follow(Arc::clone(&plan), p);
     let step = engine
         .step_index()
@@ -65,12 +67,19 @@ pub(super) fn status(cli: &Cli, path: Option<&Path>, json: bool) -> Result<u8> {
     );
     match engine.phase() {
         Phase::Paused { reason, .. }
-        | Phase::RollingBack { reason }
-        | Phase::RolledBack { reason } => out_line!("  why: {reason}"),
+        | Phase::RollingBack { reason, .. }
+        | Phase::RolledBack { reason, .. } => out_line!("  why: {reason}"),
         _ => {}
     }
     if let Some(left) = engine.time_left() {
         out_line!("  bake left: {}", crate::support::fmt::duration(left));
+    }
+    let next = engine.next_words(&engine.next_at(saved_at));
+    if !next.is_empty() {
+        let at = saved_at
+            .map(|t| format!(" (at {})", t.format("%H:%M:%S")))
+            .unwrap_or_default();
+        out_line!("  next{at}: {next}");
     }
     let p = engine.progress();
     if let Some(live) = &p.live {
@@ -84,9 +93,14 @@ pub(super) fn status(cli: &Cli, path: Option<&Path>, json: bool) -> Result<u8> {
             crate::engine::describe_flag(live)
         );
     }
-    if let Some(x) = p.trips.last() {
+    // The trip behind where the release stands; else, the newest, named as such.
+    let trip = match engine.cause() {
+        Some(x) => Some(("the trip that did it", x)),
+        None => p.trips.last().map(|x| ("last trip", x)),
+    };
+    if let Some((what, x)) = trip {
         out_line!(
-            "  last trip at {}: {}",
+            "  {what} at {}: {}",
             x.at.format("%Y-%m-%d %H:%M:%SZ"),
             x.summary()
         );

@@ -307,7 +307,7 @@ fn error_rate_above_five_percent_for_two_minutes_rolls_back_once_the_backend_con
     assert!(!d.engine.item_done(ListKind::Rollback, 0).0);
 
     d.confirm();
-    let Phase::RolledBack { reason } = d.phase().clone() else {
+    let Phase::RolledBack { reason, .. } = d.phase().clone() else {
         panic!("expected RolledBack, got {:?}", d.phase());
     };
     assert!(reason.contains("guardrail"), "{reason}");
@@ -376,7 +376,7 @@ fn the_rollback_key_wins_in_every_state_and_is_journaled_with_its_operator() {
     d.run_for(secs(30));
     d.auto_confirm = false;
     d.cmd_because(Command::Rollback, "data integrity issue");
-    let Phase::RollingBack { reason } = d.phase().clone() else {
+    let Phase::RollingBack { reason, .. } = d.phase().clone() else {
         panic!("expected RollingBack, got {:?}", d.phase());
     };
     assert_eq!(reason, "data integrity issue");
@@ -640,7 +640,7 @@ fn stale_data_rolls_back_when_the_plan_says_so() {
     d.run_for(secs(15));
     d.report_outcome("error_rate", Outcome::NoData);
     d.run_until(secs(5 * MIN), |d| !d.phase().is_live());
-    let Phase::RolledBack { reason } = d.phase().clone() else {
+    let Phase::RolledBack { reason, .. } = d.phase().clone() else {
         panic!("expected RolledBack, got {:?}", d.phase());
     };
     assert!(reason.contains("stale"), "{reason}");

@@ -204,7 +204,15 @@ async fn static_stages_and_prod_cannot_be_rerun_and_prod_follows_the_phase() {
     assert_eq!(all[1].status, StageStatus::Running);
     let done = stage_detail(&runner, "Prod", &Phase::Completed).unwrap();
     assert_eq!(done.status, StageStatus::Passed);
-    let back = stage_detail(&runner, "Prod", &Phase::RolledBack { reason: "x".into() }).unwrap();
+    let back = stage_detail(
+        &runner,
+        "Prod",
+        &Phase::RolledBack {
+            reason: "x".into(),
+            trip: None,
+        },
+    )
+    .unwrap();
     assert_eq!(back.status, StageStatus::Failed);
 }
 

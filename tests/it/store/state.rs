@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use shipdeck::engine::guardrail::{Explain, RuleState};
 use shipdeck::engine::history::Point;
+use shipdeck::engine::incident::Incident;
 use shipdeck::engine::values::{DesiredFlag, FlagState};
 use shipdeck::engine::{CheckReport, Engine, PauseCause, Phase, Progress, Resume, StageReport};
 use shipdeck::plan::*;
@@ -171,6 +172,24 @@ fn progress() -> Progress {
         )]),
     )]);
     p.flag_failures = 2;
+    p.incident = Some(Incident {
+        at: t(555),
+        from: t(480),
+        until: t(675),
+        samples: BTreeMap::from([(
+            "error_rate".into(),
+            vec![
+                Point {
+                    at: t(540),
+                    value: Some(0.012),
+                },
+                Point {
+                    at: t(570),
+                    value: None,
+                },
+            ],
+        )]),
+    });
     p.reports.stages.insert(
         "QA".into(),
         StageReport {

@@ -3,6 +3,7 @@
 //! room, the fleet list, and the real binary in tmux.
 
 mod common;
+mod crisis;
 mod details;
 mod fleet;
 mod frames;

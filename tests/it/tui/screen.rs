@@ -53,7 +53,10 @@ fn the_screen_says_what_each_state_needs() {
     let paused = text(&paused_by_guardrail());
     assert!(paused.contains("‖ PAUSED"), "{paused}");
     assert!(paused.contains("TRIPPED"), "{paused}");
-    assert!(paused.contains("Why did the guardrail fire?"), "{paused}");
+    assert!(
+        paused.contains("Why the trip that paused the release"),
+        "{paused}"
+    );
     assert!(
         paused.contains("◆"),
         "the trip is marked on the sparkline: {paused}"
@@ -362,7 +365,7 @@ fn no_color_has_no_colour_and_still_reads() {
     }
     let text = t.backend().to_string();
     assert!(text.contains("‖ PAUSED"));
-    assert!(text.contains("Why did the guardrail fire?"));
+    assert!(text.contains("Paused:"), "{text}");
     insta::assert_debug_snapshot!("style_no_color", buffer);
 }
 
@@ -453,12 +456,12 @@ fn pane_keys_act_only_where_they_belong() {
 
 #[test]
 fn sparkline_cells_follow_the_engine_clock() {
-    use shipdeck::tui::health::{self, Cell};
+    use shipdeck::tui::spark::{self, Cell};
     let mut world = baking();
     world.silence(mins(2));
     let view = world.view();
-    let key = health::spark_key(&view, "error_rate", 20);
-    let spark = health::downsample(&view, "error_rate", key);
+    let key = spark::spark_key(&view, "error_rate", 20);
+    let spark = spark::downsample(&view, "error_rate", key);
     assert_eq!(spark.cells.len(), 20);
     // Two minutes without a sample: the seven intervals that have ended since are missing;
     // the one under way is not counted yet.
@@ -473,8 +476,8 @@ fn sparkline_cells_follow_the_engine_clock() {
     // A fresh plan has no history: blank, not missing.
     let fresh = World::new();
     let view = fresh.view();
-    let key = health::spark_key(&view, "error_rate", 10);
-    let spark = health::downsample(&view, "error_rate", key);
+    let key = spark::spark_key(&view, "error_rate", 10);
+    let spark = spark::downsample(&view, "error_rate", key);
     assert!(spark.cells.iter().all(|c| *c == Cell::Blank));
 }
 
@@ -482,7 +485,7 @@ fn sparkline_cells_follow_the_engine_clock() {
 fn the_worst_sample_of_an_interval_is_the_one_drawn() {
     use shipdeck::engine::Input;
     use shipdeck::engine::values::{Batch, Outcome, Reading};
-    use shipdeck::tui::health::{self, Cell};
+    use shipdeck::tui::spark::{self, Cell};
     let mut world = baking();
     // Two more samples inside the last 15 s interval: the spike is kept, not averaged away
     // or overwritten by the calmer sample after it.
@@ -498,8 +501,8 @@ fn the_worst_sample_of_an_interval_is_the_one_drawn() {
         world.input(Input::Samples { batch });
     }
     let view = world.view();
-    let key = health::spark_key(&view, "error_rate", 4);
-    let spark = health::downsample(&view, "error_rate", key);
+    let key = spark::spark_key(&view, "error_rate", 4);
+    let spark = spark::downsample(&view, "error_rate", key);
     assert_eq!(
         spark.cells.last(),
         Some(&Cell::Value(0.009)),

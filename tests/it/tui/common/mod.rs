@@ -279,6 +279,24 @@ pub fn paused_by_guardrail() -> World {
     w
 }
 
+/// Paused, and the error rate has been past 5% for a minute: the rollback guardrail
+/// holds, and fires in 1m 15s unless the rate comes back.
+pub fn rollback_coming() -> World {
+    let mut w = paused_by_guardrail();
+    w.run(mins(1), |s| s.error_rate = Some(0.06));
+    assert_eq!(w.badge(), "PAUSED");
+    w
+}
+
+/// Paused, and the error rate climbs from 1.99% to 6.60% towards the rollback limit.
+pub fn climbing() -> World {
+    let mut w = paused_by_guardrail();
+    let mut rates = [0.0199, 0.029, 0.038, 0.047, 0.056, 0.066].into_iter();
+    w.run(Duration::from_secs(6 * 15), |s| s.error_rate = rates.next());
+    assert_eq!(w.badge(), "PAUSED");
+    w
+}
+
 /// The error rate goes past 5% for 2 minutes: the rollback guardrail fires; the flag
 /// backend has not confirmed yet.
 pub fn rolling_back() -> World {
