@@ -374,19 +374,9 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     let rules = plan.guardrails.rules.len();
     if rules > 0 && height >= lines.len() + 3 {
         lines.push(Line::raw(""));
-        lines.push(Line::styled(
-            format!(
-                " guardrails (stale data: {})",
-                match plan.guardrails.on_stale {
-                    StaleAction::Alert => "alert",
-                    StaleAction::Pause => "pause",
-                    StaleAction::Rollback => "rollback",
-                }
-            ),
-            theme.muted,
-        ));
-        let room = height - lines.len();
-        // Breaking rules first, so a short pane still shows what matters.
+        let room = height - lines.len() - 1;
+        // Breaking rules first, so a short pane still shows what matters; the title counts
+        // the rows that do not fit, never dropping them silently.
         let mut order: Vec<usize> = (0..rules).collect();
         order.sort_by_key(|i| engine.rule_standing(*i).urgency());
         let shown: Vec<usize> = if room >= rules {
@@ -394,6 +384,23 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
         } else {
             order.into_iter().take(room).collect()
         };
+        let hidden = rules - shown.len();
+        let stale = match plan.guardrails.on_stale {
+            StaleAction::Alert => "alert",
+            StaleAction::Pause => "pause",
+            StaleAction::Rollback => "rollback",
+        };
+        let mut title = format!(" guardrails (stale data: {stale})");
+        if hidden > 0 {
+            let more = format!(" +{hidden} more");
+            let zoom = app
+                .keymap()
+                .hint(&[super::keymap::Action::Zoom])
+                .map(|k| format!("{more} ({k} zooms)"))
+                .filter(|long| title.chars().count() + long.chars().count() <= inner_w);
+            title.push_str(&zoom.unwrap_or(more));
+        }
+        lines.push(Line::styled(fit(&title, inner_w), theme.muted));
         for i in shown {
             lines.push(rule_line(app, engine, span, i, inner_w));
         }
