@@ -237,13 +237,7 @@ pub(crate) fn render_status(frame: &mut Frame, app: &App, _view: &View, area: Re
     let theme = app.theme();
     let width = usize::from(area.width);
     if let Some(status) = app.status() {
-        let (mark, style) = if status.ok {
-            ('✓', theme.status_ok)
-        } else {
-            ('✗', theme.status_error)
-        };
-        let text = fit(&format!(" {mark} {}", status.text), width);
-        put_lines(frame, area, &[Line::styled(text, style)]);
+        put_lines(frame, area, &[status.line(theme, width)]);
         return;
     }
     // The keys as the user bound them; an action left without a key is not hinted.

@@ -14,6 +14,18 @@ pub struct Status {
     pub text: String,
 }
 
+impl Status {
+    /// The answer as the bottom line draws it: ✓ or ✗, its text cut to `width`.
+    pub(crate) fn line(&self, theme: &super::Theme, width: usize) -> ratatui::text::Line<'static> {
+        let (mark, style) = if self.ok {
+            ('✓', theme.status_ok)
+        } else {
+            ('✗', theme.status_error)
+        };
+        ratatui::text::Line::styled(super::fit(&format!(" {mark} {}", self.text), width), style)
+    }
+}
+
 /// The bottom line's answer and when it was first drawn: it fades [`STATUS_FOR`] later,
 /// so an old "✓ promote approved" does not stand in for the key hints for minutes.
 #[derive(Debug, Clone, Default)]

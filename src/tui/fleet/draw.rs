@@ -428,13 +428,7 @@ fn render_status(frame: &mut Frame, screen: &FleetScreen, area: Rect) {
     let theme = screen.theme();
     let width = usize::from(area.width);
     if let Some(status) = screen.status() {
-        let (mark, style) = if status.ok {
-            ('✓', theme.status_ok)
-        } else {
-            ('✗', theme.status_error)
-        };
-        let text = fit(&format!(" {mark} {}", status.text), width);
-        put_lines(frame, area, &[Line::styled(text, style)]);
+        put_lines(frame, area, &[status.line(theme, width)]);
         return;
     }
     let mut spans = vec![Span::raw(" ")];

@@ -153,26 +153,13 @@ fn the_real_binary_lists_a_release_started_in_a_fresh_database_and_opens_it() {
     }
     // Another machine, with its own copy of the plan.
     let viewer = room.machine(&plan("10m"));
-    let tmux = Tmux {
-        socket: format!("shipdeck-fleet-{}", std::process::id()),
-    };
     let command = format!(
         "cd {} && SHIPDECK_DATABASE_URL={} {} --store postgres --operator bob; echo SHIPDECK-EXITED-$?; sleep 60",
         viewer.plan().parent().unwrap().display(),
         room.url,
         env!("CARGO_BIN_EXE_shipdeck")
     );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        &command,
-    ]);
+    let tmux = Tmux::start("fleet", &command);
     let list = tmux.wait_for("the release in the list", |s| {
         s.contains("checkout-v2") && s.contains("BAKING") && s.contains("alice (headless")
     });

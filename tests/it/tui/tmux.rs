@@ -11,6 +11,26 @@ pub(super) struct Tmux {
 }
 
 impl Tmux {
+    /// A server of its own (named after `name` and this process) running `command` in a
+    /// 120×40 session `e2e`.
+    pub(super) fn start(name: &str, command: &str) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("shipdeck-{name}-{}", std::process::id()),
+        };
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            "120",
+            "-y",
+            "40",
+            command,
+        ]);
+        tmux
+    }
+
     /// Whether tmux is here; without it the test fails under `CI` and is skipped elsewhere.
     pub(super) fn installed() -> bool {
         if Command::new("tmux").arg("-V").output().is_ok() {
@@ -98,34 +118,17 @@ fn open_healthy_with(name: &str, config: &[(&str, &str)]) -> Option<(tempfile::T
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
-    let folder = dir.path().join("config/shipdeck");
-    std::fs::create_dir_all(&folder).unwrap();
-    for (file, text) in config {
-        std::fs::write(folder.join(file), text).unwrap();
-    }
+    write_config(dir.path(), config);
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/healthy");
     for f in ["plan.yaml", "flags.yaml"] {
         std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
     }
-    let tmux = Tmux {
-        socket: format!("shipdeck-{name}-{}", std::process::id()),
-    };
     let command = format!(
         "cd {} && XDG_CONFIG_HOME=$PWD/config {} open plan.yaml --operator e2e; echo SHIPDECK-EXITED-$?; sleep 60",
         dir.path().display(),
         env!("CARGO_BIN_EXE_shipdeck")
     );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        &command,
-    ]);
+    let tmux = Tmux::start(name, &command);
     tmux.wait_for("the ready screen", |s| {
         s.contains("READY") && s.contains("Pipeline")
     });
@@ -150,6 +153,16 @@ fn start_rollout(tmux: &Tmux) {
         );
         tmux.keys(&["Escape"]);
         std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Puts `config` (file name, text) in the user's config folder under `dir`
+/// (`dir/config/shipdeck`, which the sessions name as `XDG_CONFIG_HOME`).
+fn write_config(dir: &Path, config: &[(&str, &str)]) {
+    let folder = dir.join("config/shipdeck");
+    std::fs::create_dir_all(&folder).unwrap();
+    for (file, text) in config {
+        std::fs::write(folder.join(file), text).unwrap();
     }
 }
 
@@ -290,30 +303,13 @@ fn the_users_keys_act_and_a_note_reaches_the_journal() {
 /// needs) in the release folder `dir`, with `config` (name, text) in the user's config
 /// folder `dir/config/shipdeck`: its exit code and what it wrote to stderr.
 fn exit_in_tmux(name: &str, dir: &Path, config: &[(&str, &str)], args: &str) -> (i32, String) {
-    let folder = dir.join("config/shipdeck");
-    std::fs::create_dir_all(&folder).unwrap();
-    for (file, text) in config {
-        std::fs::write(folder.join(file), text).unwrap();
-    }
-    let tmux = Tmux {
-        socket: format!("shipdeck-{name}-{}", std::process::id()),
-    };
+    write_config(dir, config);
     let command = format!(
         "cd {} && XDG_CONFIG_HOME=$PWD/config {} {args} 2>stderr.txt; echo SHIPDECK-EXITED-$?; sleep 60",
         dir.display(),
         env!("CARGO_BIN_EXE_shipdeck")
     );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        &command,
-    ]);
+    let tmux = Tmux::start(name, &command);
     let screen = tmux.wait_for("the exit", |s| s.contains("SHIPDECK-EXITED-"));
     let code = screen
         .split("SHIPDECK-EXITED-")
