@@ -29,6 +29,7 @@ fn batch(plan: &Plan, at: DateTime<Utc>, error_rate: f64) -> Batch {
         _ => 25.0,
     };
     Batch {
+        arms: Vec::new(),
         at,
         readings: plan
             .metrics

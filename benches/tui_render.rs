@@ -56,6 +56,7 @@ fn a_day_at_one_hz() -> Engine {
     let start = tui_common::start_time();
     let batches = (0..86_400i64)
         .map(|i| Batch {
+            arms: Vec::new(),
             at: start + chrono::Duration::seconds(i),
             readings: vec![Reading {
                 series: "error_rate".into(),

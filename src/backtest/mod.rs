@@ -334,6 +334,7 @@ guardrails:
     fn data(minutes: i64, error: impl Fn(i64) -> Option<f64>) -> Vec<Batch> {
         (0..minutes)
             .map(|m| Batch {
+                arms: Vec::new(),
                 at: at(m),
                 readings: vec![
                     Reading {

@@ -235,6 +235,10 @@ fn history_batches(
         }
     }
     at.into_iter()
-        .map(|(at, readings)| Batch { at, readings })
+        .map(|(at, readings)| Batch {
+            arms: Vec::new(),
+            at,
+            readings,
+        })
         .collect()
 }

@@ -289,6 +289,7 @@ guardrails:
         fn sample(&mut self, error_rate: f64) {
             self.now += chrono::Duration::seconds(15);
             let batch = Batch {
+                arms: Vec::new(),
                 at: self.now,
                 readings: vec![Reading {
                     series: "error_rate".into(),
@@ -306,6 +307,7 @@ guardrails:
                 }
                 self.now += chrono::Duration::seconds(15);
                 let batch = Batch {
+                    arms: Vec::new(),
                     at: self.now,
                     readings: vec![Reading {
                         series: "error_rate".into(),

@@ -129,11 +129,45 @@ pub struct Reading {
     pub outcome: Outcome,
 }
 
+/// What a canary-judge reading measures: a compared series, or one of the two counts
+/// errors are judged by.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArmKey {
+    Series(String),
+    /// Errors each arm served in the interval.
+    Errors,
+    /// Requests each arm served in the interval.
+    Requests,
+}
+
+impl ArmKey {
+    /// The series' name, or `errors` / `requests`, for messages.
+    pub fn name(&self) -> &str {
+        match self {
+            ArmKey::Series(s) => s,
+            ArmKey::Errors => "errors",
+            ArmKey::Requests => "requests",
+        }
+    }
+}
+
+/// One judged series measured for the canary and for the baseline at the same instant.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ArmReading {
+    pub key: ArmKey,
+    pub canary: Outcome,
+    pub baseline: Outcome,
+}
+
 /// Every series' reading at one instant of the engine clock.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Batch {
     pub at: DateTime<Utc>,
     pub readings: Vec<Reading>,
+    /// The canary judge's readings per arm; empty without a `canary:` section.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arms: Vec<ArmReading>,
 }
 
 impl Batch {
@@ -188,6 +222,7 @@ mod tests {
     #[test]
     fn batch_finds_a_series() {
         let b = Batch {
+            arms: Vec::new(),
             at: DateTime::<Utc>::UNIX_EPOCH,
             readings: vec![Reading {
                 series: "p95".into(),

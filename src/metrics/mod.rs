@@ -130,8 +130,14 @@ impl fmt::Debug for Secret {
 pub fn open(spec: &crate::plan::MetricsSpec) -> Result<Box<dyn MetricsSource>, MetricsError> {
     use crate::plan::SourceSpec;
     match &spec.source {
-        SourceSpec::Simulated { scenario, seed } => Ok(Box::new(
-            simulated::Simulated::new(*scenario, *seed, &spec.series).with_interval(spec.interval),
+        SourceSpec::Simulated {
+            scenario,
+            seed,
+            arms,
+        } => Ok(Box::new(
+            simulated::Simulated::new(*scenario, *seed, &spec.series)
+                .with_interval(spec.interval)
+                .with_arms(*arms, &spec.arms),
         )),
         SourceSpec::Prometheus {
             url,
@@ -144,12 +150,10 @@ pub fn open(spec: &crate::plan::MetricsSpec) -> Result<Box<dyn MetricsSource>, M
             let access =
                 prometheus::Access::from_env(token_env.as_deref(), basic_auth.as_ref(), headers)?
                     .with_ca_file(ca_file.clone());
-            Ok(Box::new(prometheus::Prometheus::new(
-                url,
-                access,
-                *timeout,
-                &spec.series,
-            )?))
+            Ok(Box::new(
+                prometheus::Prometheus::new(url, access, *timeout, &spec.series)?
+                    .with_arms(&spec.arms)?,
+            ))
         }
         SourceSpec::Replay { path } => Ok(Box::new(replay::Replay::open(
             path,

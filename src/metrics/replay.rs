@@ -85,9 +85,11 @@ impl Replay {
         (at - b.at < tolerance).then_some(b)
     }
 
-    /// `found`'s readings of the plan's series, stamped `at`; a series the batch lacks is missing.
+    /// `found`'s readings of the plan's series, stamped `at`; a series the batch lacks is
+    /// missing. The canary judge's readings per arm come as recorded.
     fn answer(&self, at: DateTime<Utc>, found: &Batch) -> Batch {
         Batch {
+            arms: found.arms.clone(),
             at,
             readings: self
                 .series
@@ -102,6 +104,7 @@ impl Replay {
 
     fn every(&self, at: DateTime<Utc>, outcome: Outcome) -> Batch {
         Batch {
+            arms: Vec::new(),
             at,
             readings: self
                 .series
@@ -206,6 +209,7 @@ mod tests {
 
     fn batch(s: i64, v: f64) -> Batch {
         Batch {
+            arms: Vec::new(),
             at: at(s),
             readings: vec![
                 Reading {

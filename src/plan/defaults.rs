@@ -4,10 +4,13 @@
 
 use std::time::Duration;
 
+use super::canary::ArmScenario;
 use super::model::*;
 use super::summary::rule_text;
 
 pub(super) const DEFAULT_SEED: u64 = 7;
+/// How long past its bake a step waits for the canary judge to have enough data.
+pub(crate) const DEFAULT_STARVED_LIMIT: Duration = Duration::from_secs(30 * 60);
 pub(super) const DEFAULT_INTERVAL: Duration = Duration::from_secs(15);
 pub(super) const DEFAULT_BASELINE_WINDOW: Duration = Duration::from_secs(30 * 60);
 pub(super) const DEFAULT_STALE_AFTER: u32 = 3;
@@ -107,6 +110,7 @@ pub(super) fn default_source() -> SourceSpec {
     SourceSpec::Simulated {
         scenario: Scenario::Healthy,
         seed: DEFAULT_SEED,
+        arms: ArmScenario::Healthy,
     }
 }
 

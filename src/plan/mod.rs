@@ -4,6 +4,7 @@
 //! `load`/`parse` turn a plan file into a [`Plan`] or a [`PlanError`] that lists
 //! every problem found, each at its `file:line:column` with a hint.
 
+pub mod canary;
 mod defaults;
 mod error;
 pub mod model;
@@ -14,6 +15,7 @@ pub(crate) mod yaml;
 
 use std::path::Path;
 
+pub use canary::{ArmScenario, ArmSeries, CanarySpec, Compared, CountsSpec};
 pub use defaults::default_checklists;
 pub(crate) use error::write_all as write_diagnostics;
 pub use error::{Diagnostic, PlanError};

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::canary::{ArmScenario, ArmSeries, CanarySpec};
+
 /// One release, as the plan file describes it (the format: README, "The plan file").
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
@@ -17,6 +19,8 @@ pub struct Plan {
     pub guardrails: Guardrails,
     pub checklists: Checklists,
     pub notify: Vec<NotifierSpec>,
+    /// The canary judge; `None` judges by the guardrails alone.
+    pub canary: Option<CanarySpec>,
     /// Where the release's state, journal and lock live.
     pub store: StoreKind,
 }
@@ -256,6 +260,8 @@ pub struct MetricsSpec {
     pub min_samples: u32,
     /// In plan order.
     pub series: Vec<Series>,
+    /// What the canary judge measures per arm (from `canary:`); empty without one.
+    pub arms: Vec<ArmSeries>,
 }
 
 impl MetricsSpec {
@@ -274,6 +280,8 @@ pub enum SourceSpec {
     Simulated {
         scenario: Scenario,
         seed: u64,
+        /// What the canary arm does beside the baseline, when the plan compares arms.
+        arms: ArmScenario,
     },
     Prometheus {
         url: String,

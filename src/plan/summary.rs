@@ -217,7 +217,7 @@ fn argv_text(argv: &[String]) -> String {
 
 fn source_text(s: &SourceSpec) -> String {
     match s {
-        SourceSpec::Simulated { scenario, seed } => {
+        SourceSpec::Simulated { scenario, seed, .. } => {
             format!("simulated {} (seed {seed})", scenario.name())
         }
         SourceSpec::Prometheus {

@@ -59,6 +59,7 @@ mod fixtures {
 
     pub(super) fn batch(s: i64, v: f64) -> Batch {
         Batch {
+            arms: Vec::new(),
             at: at(s),
             readings: vec![Reading {
                 series: "error_rate".into(),

@@ -133,6 +133,7 @@ pub(super) fn write_line(out: &mut impl Write, record: &Record) -> std::io::Resu
 /// engine (which treats both alike), so every line reads back.
 pub(super) fn normalized(input: &Input) -> Input {
     let clean = |b: &Batch| Batch {
+        arms: Vec::new(),
         at: b.at,
         readings: b
             .readings

@@ -124,6 +124,7 @@ impl Rig {
         for _ in 0..n {
             self.now += chrono::Duration::seconds(15);
             let batch = Batch {
+                arms: Vec::new(),
                 at: self.now,
                 readings: vec![Reading {
                     series: "error_rate".into(),

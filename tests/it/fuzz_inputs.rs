@@ -972,6 +972,7 @@ fn drive(progress: Progress, around: DateTime<Utc>) {
     let mut engine = Engine::restore(Arc::clone(&plan), progress);
     let offsets = [-3_600_000i64, 0, 15_000, 3_600_000, 86_400_000];
     let sample = |t: DateTime<Utc>, v: f64| Batch {
+        arms: Vec::new(),
         at: t,
         readings: plan
             .metrics

@@ -102,6 +102,7 @@ pub(in crate::control) async fn run_metrics(
 
 fn failed_batch(names: &[String], at: DateTime<Utc>, why: &str) -> Batch {
     Batch {
+        arms: Vec::new(),
         at,
         readings: names
             .iter()

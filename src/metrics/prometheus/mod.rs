@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{MetricsError, MetricsSource, Secret};
-use crate::engine::values::{Batch, Exposure, Outcome, Reading};
-use crate::plan::{BasicAuth, Series};
+use crate::engine::values::{ArmKey, ArmReading, Batch, Exposure, Outcome, Reading};
+use crate::plan::{ArmSeries, BasicAuth, Series};
 use crate::support::fmt;
 use answer::{Origin, Presented, instant_answer, range_answer};
 
@@ -38,6 +38,15 @@ pub struct Prometheus {
     auth: Option<Auth>,
     timeout: Duration,
     series: Vec<Query>,
+    /// The canary judge's series: one query per arm.
+    arms: Vec<ArmQuery>,
+}
+
+#[derive(Debug, Clone)]
+struct ArmQuery {
+    key: ArmKey,
+    canary: Query,
+    baseline: Query,
 }
 
 /// How to reach a server: who to say we are, what to add to every request, and which CA
@@ -204,6 +213,7 @@ impl Prometheus {
             auth,
             timeout,
             series,
+            arms: Vec::new(),
         })
     }
 
@@ -329,6 +339,32 @@ impl Prometheus {
     }
 }
 
+impl Prometheus {
+    /// Measures the canary judge's series too, each arm by its own query.
+    pub fn with_arms(mut self, arms: &[ArmSeries]) -> Result<Prometheus, MetricsError> {
+        let query = |key: &ArmKey, q: &Option<String>| match q {
+            Some(q) if !q.trim().is_empty() => Ok(Query {
+                name: key.name().to_string(),
+                promql: q.clone(),
+            }),
+            _ => Err(MetricsError::MissingQuery {
+                series: format!("canary {}", key.name()),
+            }),
+        };
+        self.arms = arms
+            .iter()
+            .map(|a| {
+                Ok(ArmQuery {
+                    key: a.key.clone(),
+                    canary: query(&a.key, &a.canary)?,
+                    baseline: query(&a.key, &a.baseline)?,
+                })
+            })
+            .collect::<Result<_, MetricsError>>()?;
+        Ok(self)
+    }
+}
+
 impl MetricsSource for Prometheus {
     fn describe(&self) -> String {
         format!("prometheus {} ({} series)", self.base, self.series.len())
@@ -337,8 +373,21 @@ impl MetricsSource for Prometheus {
     fn poll(&mut self, at: DateTime<Utc>, _exposure: Exposure) -> BoxFuture<'_, Batch> {
         async move {
             let time = unix_seconds(at.timestamp_millis());
-            let outcomes = join_all(self.series.iter().map(|q| self.instant(q, &time))).await;
+            let outcomes = join_all(self.series.iter().map(|q| self.instant(q, &time)));
+            let arms = join_all(self.arms.iter().map(|a| async {
+                let (canary, baseline) = futures::join!(
+                    self.instant(&a.canary, &time),
+                    self.instant(&a.baseline, &time)
+                );
+                ArmReading {
+                    key: a.key.clone(),
+                    canary,
+                    baseline,
+                }
+            }));
+            let (outcomes, arms) = futures::join!(outcomes, arms);
             Batch {
+                arms,
                 at,
                 readings: self
                     .series
@@ -397,7 +446,11 @@ impl MetricsSource for Prometheus {
                             },
                         })
                         .collect();
-                    Some(Batch { at, readings })
+                    Some(Batch {
+                        arms: Vec::new(),
+                        at,
+                        readings,
+                    })
                 })
                 .collect()
         }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::Reader;
 use super::values::{Fields, backticked, fold};
+use crate::plan::canary::ArmScenario;
 use crate::plan::defaults::*;
 use crate::plan::model::*;
 use crate::plan::summary::{rule_text, unit_name};
@@ -94,6 +95,7 @@ impl Reader {
                 stale_after,
                 min_samples,
                 series: series.clone(),
+                arms: Vec::new(),
             }),
             _ => None,
         };
@@ -118,7 +120,11 @@ impl Reader {
         )?;
         match kind {
             K::Simulated => {
-                let f = self.fields(node, "the simulated source", &["kind", "scenario", "seed"])?;
+                let f = self.fields(
+                    node,
+                    "the simulated source",
+                    &["kind", "scenario", "seed", "arms"],
+                )?;
                 let scenario = match f.get("scenario") {
                     Some(n) => self.choice(n, "scenario", &SCENARIOS),
                     None => Some(Scenario::Healthy),
@@ -127,9 +133,14 @@ impl Reader {
                     Some(n) => self.whole(n, "seed", 0, u64::MAX),
                     None => Some(DEFAULT_SEED),
                 };
+                let arms = match f.get("arms") {
+                    Some(n) => self.choice(n, "arms scenario", &ArmScenario::ALL),
+                    None => Some(ArmScenario::Healthy),
+                };
                 Some(SourceSpec::Simulated {
                     scenario: scenario?,
                     seed: seed?,
+                    arms: arms?,
                 })
             }
             K::Prometheus => {
@@ -715,7 +726,7 @@ const UNITS: [(&str, Unit); 4] = [
     ("count", Unit::Count),
 ];
 
-const ACTIONS: [(&str, Action); 3] = [
+pub(super) const ACTIONS: [(&str, Action); 3] = [
     ("alert", Action::Alert),
     ("pause", Action::Pause),
     ("rollback", Action::Rollback),

@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+mod canary;
 mod checklists;
 mod metrics;
 mod notify;
@@ -28,6 +29,7 @@ const TOP_KEYS: &[&str] = &[
     "guardrails",
     "checklists",
     "notify",
+    "canary",
     "store",
 ];
 
@@ -115,6 +117,7 @@ impl Reader {
                     stale_after: DEFAULT_STALE_AFTER,
                     min_samples: DEFAULT_MIN_SAMPLES,
                     series: default_series(),
+                    arms: Vec::new(),
                 }),
                 Some(default_series()),
             ),
@@ -135,6 +138,15 @@ impl Reader {
             Some(n) => self.notify(n),
             None => Some(Vec::new()),
         };
+        let source = metrics.as_ref().map(|m| &m.source);
+        let (canary, arms) = match f.get("canary") {
+            Some(n) => match self.canary(n, series, source) {
+                Some((spec, arms)) => (Some(Some(spec)), arms),
+                None => (None, Vec::new()),
+            },
+            None => (Some(None), Vec::new()),
+        };
+        let metrics = metrics.map(|m| MetricsSpec { arms, ..m });
         let store = match f.get("store") {
             Some(n) => self.store(n),
             None => Some(StoreKind::File),
@@ -150,6 +162,7 @@ impl Reader {
             guardrails: guardrails?,
             checklists: checklists?,
             notify: notify?,
+            canary: canary?,
         })
     }
 }
@@ -286,7 +299,8 @@ rollout:
             p.metrics.source,
             SourceSpec::Simulated {
                 scenario: Scenario::SlowBurn,
-                seed: 7
+                seed: 7,
+                ..
             }
         ));
     }

@@ -230,6 +230,7 @@ fn a_late_batch_from_before_the_step_is_not_fresh_for_it() {
     let before = d.now - chrono::Duration::seconds(5);
     d.handle(Input::Samples {
         batch: Batch {
+            arms: Vec::new(),
             at: before,
             readings: vec![Reading {
                 series: "error_rate".into(),
@@ -513,6 +514,7 @@ fn cron_run(saved: &Progress, now: chrono::DateTime<chrono::Utc>, outcome: Outco
     let history = (0..20)
         .rev()
         .map(|k| Batch {
+            arms: Vec::new(),
             at: since - chrono::Duration::seconds(15 * k),
             readings: ["error_rate", "p95"]
                 .iter()
@@ -541,7 +543,11 @@ fn cron_run(saved: &Progress, now: chrono::DateTime<chrono::Utc>, outcome: Outco
                 },
             })
             .collect();
-        batches.push(Batch { at, readings });
+        batches.push(Batch {
+            arms: Vec::new(),
+            at,
+            readings,
+        });
         at += chrono::Duration::seconds(15);
     }
     r.handle(Input::CatchUp { since, batches });

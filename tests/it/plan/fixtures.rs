@@ -73,7 +73,8 @@ fn demo_is_the_reference_release() {
         p.metrics.source,
         SourceSpec::Simulated {
             scenario: Scenario::Incident,
-            seed: 7
+            seed: 7,
+            arms: ArmScenario::Healthy,
         }
     );
     assert_eq!(p.metrics.series.len(), 4);
@@ -166,7 +167,8 @@ fn incident_differs_from_healthy_only_in_scenario() {
         incident.metrics.source,
         SourceSpec::Simulated {
             scenario: Scenario::Incident,
-            seed: 7
+            seed: 7,
+            ..
         }
     ));
     assert_eq!(healthy.rollout, incident.rollout);

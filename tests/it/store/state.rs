@@ -63,6 +63,7 @@ fn plan() -> Plan {
             source: SourceSpec::Simulated {
                 scenario: Scenario::Healthy,
                 seed: 7,
+                arms: shipdeck::plan::ArmScenario::Healthy,
             },
             interval: Duration::from_secs(15),
             baseline_window: Duration::from_secs(1800),
@@ -72,6 +73,7 @@ fn plan() -> Plan {
                 series("error_rate", Unit::Ratio),
                 series("p95", Unit::Seconds),
             ],
+            arms: Vec::new(),
         },
         guardrails: Guardrails {
             on_stale: StaleAction::Pause,
@@ -94,6 +96,7 @@ fn plan() -> Plan {
         },
         checklists: Checklists::default(),
         notify: Vec::new(),
+        canary: None,
         store: Default::default(),
     }
 }

@@ -358,6 +358,7 @@ impl Checker {
                 self.now += chrono::Duration::seconds(i64::from(*dt));
                 Input::Samples {
                     batch: Batch {
+                        arms: Vec::new(),
                         at: self.now,
                         readings: SERIES
                             .iter()

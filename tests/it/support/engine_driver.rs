@@ -182,6 +182,7 @@ impl Driver {
 
     pub fn batch(&self) -> Batch {
         Batch {
+            arms: Vec::new(),
             at: self.now,
             readings: self
                 .outcomes

@@ -120,6 +120,7 @@ pub fn small_plan() -> Plan {
             source: SourceSpec::Simulated {
                 scenario: Scenario::Healthy,
                 seed: 7,
+                arms: shipdeck::plan::ArmScenario::Healthy,
             },
             interval: secs(15),
             baseline_window: secs(30 * MIN),
@@ -129,6 +130,7 @@ pub fn small_plan() -> Plan {
                 series("error_rate", Unit::Ratio, Better::Lower),
                 series("p95", Unit::Seconds, Better::Lower),
             ],
+            arms: Vec::new(),
         },
         guardrails: Guardrails {
             on_stale: StaleAction::Pause,
@@ -136,6 +138,7 @@ pub fn small_plan() -> Plan {
         },
         checklists: Checklists::default(),
         notify: Vec::new(),
+        canary: None,
         store: Default::default(),
     }
 }

@@ -166,6 +166,7 @@ where
             outcome: Outcome::Value(v),
         };
         let batch = Batch {
+            arms: Vec::new(),
             at,
             readings: vec![
                 reading("error_rate", error_rate),

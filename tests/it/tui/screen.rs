@@ -492,6 +492,7 @@ fn the_worst_sample_of_an_interval_is_the_one_drawn() {
     for error_rate in [0.009, 0.002] {
         world.now += chrono::Duration::seconds(5);
         let batch = Batch {
+            arms: Vec::new(),
             at: world.now,
             readings: vec![Reading {
                 series: "error_rate".into(),

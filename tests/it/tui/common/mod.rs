@@ -188,6 +188,7 @@ impl World {
                 outcome: v.map_or(Outcome::NoData, Outcome::Value),
             };
             let batch = Batch {
+                arms: Vec::new(),
                 at: self.now,
                 readings: vec![
                     reading("error_rate", s.error_rate),

@@ -8,9 +8,11 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use std::time::Duration;
 
+mod arms;
+
 use super::MetricsSource;
-use crate::engine::values::{Batch, Exposure, Outcome, Reading};
-use crate::plan::{Scenario, Series};
+use crate::engine::values::{ArmKey, Batch, Exposure, Outcome, Reading};
+use crate::plan::{ArmScenario, ArmSeries, Scenario, Series};
 
 const UNKNOWN_SERIES: &str = "the simulated source knows error_rate, p95, cpu, memory";
 
@@ -102,6 +104,9 @@ pub struct Simulated {
     /// The exposure of the latest poll; `history` describes the world under it.
     exposure: Exposure,
     episode: Option<Episode>,
+    /// What the canary arm does, and the judged series measured per arm (none: no arms).
+    arm_scenario: ArmScenario,
+    arms: Vec<ArmKey>,
 }
 
 impl Simulated {
@@ -113,7 +118,17 @@ impl Simulated {
             interval_ms: DEFAULT_INTERVAL.as_millis() as i64,
             exposure: Exposure::default(),
             episode: None,
+            arm_scenario: ArmScenario::Healthy,
+            arms: Vec::new(),
         }
+    }
+
+    /// Measures `arms` for the canary and the baseline, the canary behaving as `scenario`
+    /// says; the aggregate series then carry the canary's share of its difference.
+    pub fn with_arms(mut self, scenario: ArmScenario, arms: &[ArmSeries]) -> Simulated {
+        self.arm_scenario = scenario;
+        self.arms = arms.iter().map(|a| a.key.clone()).collect();
+        self
     }
 
     /// Sizes the flaky scenario's gaps in the plan's polling interval (default 15s), so a
@@ -170,6 +185,7 @@ impl Simulated {
 
     fn batch(&self, t: i64, at: DateTime<Utc>) -> Batch {
         Batch {
+            arms: self.arm_readings(t),
             at,
             readings: self
                 .series
@@ -211,13 +227,17 @@ impl Simulated {
         })
     }
 
-    fn value(&self, known: Known, t: i64) -> f64 {
-        let share = if self.exposure.enabled {
+    /// The live share of users on the new code, 0.0..=1.0.
+    fn share(&self) -> f64 {
+        if self.exposure.enabled {
             f64::from(self.exposure.percent.min(100)) / 100.0
         } else {
             0.0
-        };
-        let n = noise(self.seed, known.salt(), t);
+        }
+    }
+
+    /// (incident severity 0..=1, the percent it broke at, slow-burn hours) at `t`.
+    fn levels(&self, t: i64) -> (f64, u8, f64) {
         let (incident, incident_percent) = match (self.scenario, self.episode) {
             (Scenario::Incident, Some(ep)) => (ep.level(t, incident_severity), ep.percent),
             _ => (0.0, INCIDENT_PERCENT),
@@ -226,10 +246,23 @@ impl Simulated {
             (Scenario::SlowBurn, Some(ep)) => ep.level(t, slow_burn_hours),
             _ => 0.0,
         };
+        (incident, incident_percent, burn_hours)
+    }
+
+    fn value(&self, known: Known, t: i64) -> f64 {
+        let share = self.share();
+        let n = noise(self.seed, known.salt(), t);
+        let (incident, incident_percent, burn_hours) = self.levels(t);
+        // With arms, the whole fleet carries the canary's share of its difference.
+        let arm = if self.arms.is_empty() {
+            1.0
+        } else {
+            1.0 + share * (arms::factor(self.arm_scenario, known) - 1.0)
+        };
         match known {
             Known::ErrorRate => {
                 // The new code costs a little: +0.04 points of errors at 100%.
-                let healthy = 0.001 + 0.0004 * share;
+                let healthy = (0.001 + 0.0004 * share) * arm;
                 // A broken release sits at 6.5% (at 25%) to 8% (at 100%) once fully ramped.
                 let over = f64::from(incident_percent.saturating_sub(INCIDENT_PERCENT)) / 75.0;
                 let broken = 0.065 + 0.015 * over.min(1.0);
@@ -237,13 +270,15 @@ impl Simulated {
                 (mean + n * (0.0002 + 0.003 * incident)).max(0.0)
             }
             Known::P95 => {
-                let healthy = 0.300 * (1.0 + 0.04 * share);
+                let healthy = 0.300 * (1.0 + 0.04 * share) * arm;
                 let degraded =
                     healthy * (1.0 + 1.5 * incident) * (1.0 + SLOW_BURN_PER_HOUR * burn_hours);
                 (degraded * (1.0 + 0.03 * n)).max(0.0)
             }
-            Known::Cpu => (0.40 + 0.03 * share + 0.05 * incident + 0.02 * n).clamp(0.0, 1.0),
-            Known::Memory => (0.60 + 0.02 * share + 0.01 * n).clamp(0.0, 1.0),
+            Known::Cpu => {
+                ((0.40 + 0.03 * share) * arm + 0.05 * incident + 0.02 * n).clamp(0.0, 1.0)
+            }
+            Known::Memory => ((0.60 + 0.02 * share) * arm + 0.01 * n).clamp(0.0, 1.0),
         }
     }
 }
