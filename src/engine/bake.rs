@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::support::fmt;
 
+use super::canary::Gate;
 use super::effect::{Effect, EventKind};
 use super::journal::Kind;
 use super::journal::Verb;
@@ -57,13 +58,16 @@ impl Engine {
     pub(super) fn check_progress(&mut self, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
         match self.progress.phase.clone() {
             Phase::Baking { step } => {
-                let Some(s) = self.plan.rollout.steps.get(step) else {
+                let Some(s) = self.plan.rollout.steps.get(step).cloned() else {
                     return;
                 };
                 if self.progress.served_ms < s.bake.as_millis() as u64 {
                     return;
                 }
                 if !self.blockers().is_empty() || self.starved().is_some() {
+                    return;
+                }
+                if self.canary_gate(now, step, fx) == Gate::Holds {
                     return;
                 }
                 let name = s.name.clone();

@@ -69,6 +69,8 @@ pub enum Verb {
     Redeploy,
     /// An operator's note from the room.
     Note,
+    /// The canary judge's verdict changed, or it acted.
+    Canary,
     Other(String),
 }
 
@@ -108,6 +110,7 @@ impl Verb {
             Verb::PlanChange => "plan-change",
             Verb::Redeploy => "redeploy",
             Verb::Note => "note",
+            Verb::Canary => "canary",
             Verb::Other(word) => word,
         }
     }
@@ -149,6 +152,7 @@ impl From<&str> for Verb {
             "plan-change" => Verb::PlanChange,
             "redeploy" => Verb::Redeploy,
             "note" => Verb::Note,
+            "canary" => Verb::Canary,
             other => Verb::Other(other.to_string()),
         }
     }

@@ -64,6 +64,7 @@ impl Engine {
                 Phase::Baking { .. } | Phase::AwaitingApproval { .. } | Phase::Watching
             );
         self.record(&batch, counting);
+        self.judge_canary(now, &batch, fx);
         let plan = Arc::clone(&self.plan);
         for (i, rule) in plan.guardrails.rules.iter().enumerate() {
             let Some(series) = plan.metrics.series(&rule.metric) else {

@@ -4,6 +4,8 @@
 //! to it in its own vocabulary (`values`, `input`) and carry out its `effect`s.
 
 mod bake;
+mod canary;
+pub mod canary_report;
 mod catch_up;
 mod cause;
 mod commands;
@@ -70,6 +72,8 @@ pub struct Engine {
     /// may find its flag changed while nobody looked: until it is read back, no bake
     /// time counts and no step completes.
     flag_read: bool,
+    /// The canary judge's samples of the current step (memory only).
+    arms: canary::ArmWindow,
 }
 
 impl Engine {
@@ -99,6 +103,7 @@ impl Engine {
             attempt: 1,
             version: Some(plan.release.version.clone()),
             incident: None,
+            canary: None,
         };
         Self::restore(plan, progress)
     }
@@ -157,6 +162,7 @@ impl Engine {
             woke: None,
             flag_unreadable: None,
             flag_read: true,
+            arms: canary::ArmWindow::default(),
         }
     }
 

@@ -44,6 +44,9 @@ pub enum Next {
         left: Duration,
         then: WhenBaked,
     },
+    /// The bake is served but the canary judge has too little data: the step waits for
+    /// it, and pauses in `left` if it still has too little.
+    AwaitsJudge { left: Duration },
     /// The watch ends clean in `left` and the release completes.
     Completes { left: Duration },
     /// A guardrail or stale data paused it: it resumes by itself once clear.
@@ -136,10 +139,13 @@ impl Engine {
         let left = || self.time_left().unwrap_or_default();
         match phase {
             Phase::Ready => Next::Waits(Wait::Start),
-            Phase::Baking { step } => Next::Bakes {
-                step: *step,
-                left: left(),
-                then: self.when_baked(*step),
+            Phase::Baking { step } => match self.canary_waits() {
+                Some(left) => Next::AwaitsJudge { left },
+                None => Next::Bakes {
+                    step: *step,
+                    left: left(),
+                    then: self.when_baked(*step),
+                },
             },
             Phase::AwaitingApproval { .. } => match self.progress.overridden {
                 Some(held) => Next::Waits(Wait::Promote(held)),
@@ -147,7 +153,9 @@ impl Engine {
             },
             Phase::Paused { by, .. } => match by {
                 PauseCause::Guardrail(_) | PauseCause::Stale(_) => Next::ResumesWhenClear,
-                PauseCause::Operator(_) | PauseCause::Outside => Next::Waits(Wait::Resume),
+                PauseCause::Operator(_) | PauseCause::Outside | PauseCause::Canary => {
+                    Next::Waits(Wait::Resume)
+                }
             },
             Phase::Watching => Next::Completes { left: left() },
             Phase::RollingBack { .. } => Next::ConfirmsOff,
@@ -160,9 +168,10 @@ impl Next {
     /// The time this answer counts down, if it counts one.
     pub fn left(&self) -> Option<Duration> {
         match self {
-            Next::Fires { left, .. } | Next::Bakes { left, .. } | Next::Completes { left } => {
-                Some(*left)
-            }
+            Next::Fires { left, .. }
+            | Next::Bakes { left, .. }
+            | Next::AwaitsJudge { left }
+            | Next::Completes { left } => Some(*left),
             _ => None,
         }
     }
@@ -205,6 +214,9 @@ impl Engine {
                     WhenBaked::WaitsForApproval => format!("approval due in {left}"),
                     WhenBaked::HeldBySlider(held) => format!("baked in {left}, holds {held}%"),
                 }
+            }
+            Next::AwaitsJudge { left } => {
+                format!("waits for canary data, pauses in {}", fmt::duration(left))
             }
             Next::Completes { left } => format!("completes in {}", fmt::duration(left)),
             Next::ResumesWhenClear => "resumes once clear".into(),

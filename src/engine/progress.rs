@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::plan::{ListKind, Plan, StageSource, StageStatus};
 
+use super::canary_report::CanaryReport;
 use super::guardrail::{Explain, RuleState, TripId};
 use super::incident::Incident;
 use super::values::{DesiredFlag, FlagState};
@@ -63,6 +64,9 @@ pub enum PauseCause {
     Stale(String),
     /// The flag was changed outside shipdeck.
     Outside,
+    /// The canary judge: a marginal or failing score, a traffic-split mismatch, or too
+    /// little data past the starved limit.
+    Canary,
 }
 
 impl Phase {
@@ -237,6 +241,9 @@ pub struct Progress {
     /// The samples around the rollback, once there was one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident: Option<Incident>,
+    /// The canary judge's last word on the current step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanaryReport>,
 }
 
 fn first_attempt() -> u32 {

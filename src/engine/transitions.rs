@@ -200,9 +200,15 @@ impl Engine {
         why: String,
         fx: &mut Vec<Effect>,
     ) {
-        let Phase::Paused { step, resume, .. } = self.progress.phase.clone() else {
+        let Phase::Paused {
+            step, resume, by, ..
+        } = self.progress.phase.clone()
+        else {
             return;
         };
+        if by == PauseCause::Canary {
+            self.waive_canary(operator);
+        }
         self.progress.phase = match resume {
             Resume::Baking => Phase::Baking { step },
             Resume::AwaitingApproval => Phase::AwaitingApproval { step },

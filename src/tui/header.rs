@@ -64,6 +64,7 @@ fn badge_detail(engine: &Engine) -> String {
                 .unwrap_or_else(|| "by a guardrail".into()),
             PauseCause::Stale(m) => format!("{m} stale"),
             PauseCause::Outside => "flag changed outside".into(),
+            PauseCause::Canary => "by the canary judge".into(),
         },
         Phase::RolledBack { .. } => "flag off".into(),
         Phase::Completed => "remove the flag".into(),

@@ -92,6 +92,7 @@ fn standing(engine: &Engine) -> (String, String) {
                 }
                 PauseCause::Outside => "space re-applies the plan's flag; R rolls back.",
                 PauseCause::Operator(_) => "space resumes; R rolls back.",
+                PauseCause::Canary => "c shows the judge; space resumes past it; R rolls back.",
             };
             (
                 "Paused:".into(),

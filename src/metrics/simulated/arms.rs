@@ -142,7 +142,7 @@ fn normal(a: u64, b: u64) -> f64 {
 /// A Poisson deviate with mean `lambda` from one hash: inversion for small means, the
 /// normal approximation beyond.
 fn poisson(lambda: f64, h: u64) -> u64 {
-    if !(lambda > 0.0) {
+    if lambda.is_nan() || lambda <= 0.0 {
         return 0;
     }
     if lambda > 50.0 {

@@ -2,5 +2,6 @@
 //! by property, and the offline `shipdeck judge` command.
 
 mod cli;
+mod engine;
 mod false_alarms;
 mod props;

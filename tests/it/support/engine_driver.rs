@@ -11,6 +11,7 @@ use shipdeck::engine::journal::Entry;
 use shipdeck::engine::values::{Batch, Outcome, Reading};
 use shipdeck::engine::values::{DesiredFlag, FlagState};
 use shipdeck::engine::{Command, Effect, Engine, Event, FlagEvent, Input, Phase, Progress};
+use shipdeck::metrics::MetricsSource;
 use shipdeck::plan::{FlagKind, Plan};
 
 pub const OPERATOR: &str = "alice";
@@ -56,6 +57,9 @@ pub struct Driver {
     pub outcomes: BTreeMap<String, Outcome>,
     /// Every phase the engine went through, with the time it was entered.
     pub phases: Vec<(DateTime<Utc>, Phase)>,
+    /// When set, batches come from this source (polled with the engine's exposure)
+    /// instead of `outcomes`.
+    pub source: Option<Box<dyn MetricsSource>>,
 }
 
 impl Driver {
@@ -97,7 +101,17 @@ impl Driver {
             auto_confirm: true,
             outcomes,
             phases: vec![(now, phase)],
+            source: None,
         }
+    }
+
+    /// A driver whose batches come from the plan's own metrics source (the simulated
+    /// world, with its arms), polled under the engine's live exposure.
+    pub fn sourced(plan: Plan) -> Self {
+        let source = shipdeck::metrics::open(&plan.metrics).expect("the plan's source opens");
+        let mut d = Driver::new(plan);
+        d.source = Some(source);
+        d
     }
 
     pub fn phase(&self) -> &Phase {
@@ -180,7 +194,11 @@ impl Driver {
         self.outcomes.remove(series);
     }
 
-    pub fn batch(&self) -> Batch {
+    pub fn batch(&mut self) -> Batch {
+        if let Some(source) = self.source.as_mut() {
+            let exposure = self.engine.exposure();
+            return futures::executor::block_on(source.poll(self.now, exposure));
+        }
         Batch {
             arms: Vec::new(),
             at: self.now,

@@ -1,0 +1,406 @@
+//! engine::canary: the canary judge inside the engine. Each interval the arms' samples of
+//! the current step are gathered and judged (the [`CanaryReport`] every front-end shows);
+//! counts that fail (an anytime-valid test) and a traffic split that is not the
+//! configured one act at once; the series' score decides when the bake is served — a pass
+//! lets it complete, marginal and fail act as the plan says, too little data holds the
+//! step up to the starved limit and then pauses.
+//!
+//! The samples themselves live in memory only: after a restart the judge gathers afresh,
+//! and the step waits for it (up to the limit) as it would for a new step.
+
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::canary::{
+    self, Classification, CountsState, Judged, PerArm, Verdict, judge_counts, judge_series,
+};
+use crate::plan::{Action, CanarySpec};
+use crate::support::fmt;
+
+use super::canary_report::{CanaryReport, Histogram, SeriesReport, verdict_word};
+use super::effect::{Effect, EventKind};
+use super::journal::{Kind, Verb};
+use super::progress::{PauseCause, Phase, Resume};
+use super::values::{ArmKey, Batch, Outcome};
+use super::{ENGINE, Engine};
+
+/// What the arms served during one step at one percent: the samples the judge reads.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ArmWindow {
+    /// (attempt, step, percent) the samples belong to.
+    of: Option<(u32, usize, u8)>,
+    last: Option<DateTime<Utc>>,
+    /// (canary, baseline) samples per compared series.
+    samples: BTreeMap<String, (Vec<f64>, Vec<f64>)>,
+    requests: PerArm,
+    errors: PerArm,
+    state: CountsState,
+}
+
+/// What the judge lets the bake do once its time is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Gate {
+    Open,
+    Holds,
+}
+
+impl Engine {
+    /// The judge's last word on the current step, if the plan has a judge and it has spoken.
+    pub fn canary(&self) -> Option<&CanaryReport> {
+        self.progress.canary.as_ref()
+    }
+
+    /// The step and the percent the arms are judged at now: a step under way with the
+    /// canary beside a baseline (neither 0% nor 100%).
+    fn judged_step(&self) -> Option<(usize, u8)> {
+        let step = match self.progress.phase {
+            Phase::Baking { step } | Phase::AwaitingApproval { step } => step,
+            Phase::Paused {
+                step,
+                resume: Resume::Baking | Resume::AwaitingApproval,
+                ..
+            } => step,
+            _ => return None,
+        };
+        let desired = self.progress.desired.as_ref()?;
+        (desired.enabled && (1..=99).contains(&desired.percent)).then_some((step, desired.percent))
+    }
+
+    /// Takes the batch's arm readings into the step's window and judges them.
+    pub(super) fn judge_canary(&mut self, now: DateTime<Utc>, batch: &Batch, fx: &mut Vec<Effect>) {
+        let Some(spec) = self.plan.canary.clone() else {
+            return;
+        };
+        // A report belongs to its step: a new step (or attempt) starts without one.
+        let at_step = match self.progress.phase {
+            Phase::Baking { step }
+            | Phase::AwaitingApproval { step }
+            | Phase::Paused { step, .. } => Some(step),
+            _ => None,
+        };
+        if let (Some(r), Some(step)) = (&self.progress.canary, at_step)
+            && (r.step != step
+                || self
+                    .arms
+                    .of
+                    .is_some_and(|(attempt, ..)| attempt != self.progress.attempt))
+        {
+            self.progress.canary = None;
+        }
+        let Some((step, percent)) = self.judged_step() else {
+            return;
+        };
+        let of = (self.progress.attempt, step, percent);
+        if self.arms.of != Some(of) {
+            self.arms = ArmWindow {
+                of: Some(of),
+                ..ArmWindow::default()
+            };
+            if self
+                .progress
+                .canary
+                .as_ref()
+                .is_some_and(|r| r.step != step || r.percent != percent)
+            {
+                self.progress.canary = None;
+            }
+        }
+        let after_change =
+            self.progress.confirmed && self.progress.confirmed_at.is_none_or(|c| batch.at >= c);
+        let newer = self.arms.last.is_none_or(|l| batch.at > l);
+        if !(after_change && newer) || batch.arms.is_empty() {
+            return;
+        }
+        self.arms.last = Some(batch.at);
+        self.gather(batch);
+        let report = self.judge_window(&spec, batch.at, step, percent);
+        let before = self.progress.canary.replace(report);
+        let (acted, waived_by) = before
+            .as_ref()
+            .map_or((None, None), |b| (b.acted, b.waived_by.clone()));
+        let verdict = match self.progress.canary.as_mut() {
+            Some(r) => {
+                r.acted = acted;
+                r.waived_by = waived_by;
+                r.score.verdict
+            }
+            None => return,
+        };
+        if before.as_ref().map(|b| b.score.verdict) != Some(verdict) {
+            self.journal_canary(now, Verb::Canary, fx);
+        }
+        self.act_at_once(now, &spec, fx);
+    }
+
+    fn gather(&mut self, batch: &Batch) {
+        let value = |o: &Outcome| match o {
+            Outcome::Value(v) if v.is_finite() => Some(*v),
+            _ => None,
+        };
+        for reading in &batch.arms {
+            let (c, b) = (value(&reading.canary), value(&reading.baseline));
+            match &reading.key {
+                ArmKey::Series(name) => {
+                    let (cs, bs) = self.arms.samples.entry(name.clone()).or_default();
+                    cs.extend(c);
+                    bs.extend(b);
+                }
+                ArmKey::Requests => add(&mut self.arms.requests, c, b),
+                ArmKey::Errors => add(&mut self.arms.errors, c, b),
+            }
+        }
+    }
+
+    fn judge_window(
+        &mut self,
+        spec: &CanarySpec,
+        at: DateTime<Utc>,
+        step: usize,
+        percent: u8,
+    ) -> CanaryReport {
+        let empty = (Vec::new(), Vec::new());
+        let series: Vec<SeriesReport> = spec
+            .compare
+            .iter()
+            .map(|c| {
+                let (cs, bs) = self.arms.samples.get(&c.series).unwrap_or(&empty);
+                SeriesReport {
+                    name: c.series.clone(),
+                    verdict: judge_series(&c.rule, cs, bs),
+                    histogram: Histogram::of(cs, bs),
+                }
+            })
+            .collect();
+        let counts = spec.counts.as_ref().map(|c| {
+            let rule = canary::CountsRule {
+                canary_share: f64::from(percent) / 100.0,
+                ..c.rule
+            };
+            judge_counts(
+                &rule,
+                &mut self.arms.state,
+                self.arms.requests,
+                self.arms.errors,
+            )
+        });
+        let mut judged: Vec<Judged> = spec
+            .compare
+            .iter()
+            .zip(&series)
+            .map(|(c, s)| Judged {
+                name: &c.series,
+                groups: &c.groups,
+                classification: s.verdict.classification,
+                critical_failure: s.verdict.critical_failure,
+            })
+            .collect();
+        if let (Some(c), Some(v)) = (&spec.counts, &counts) {
+            judged.push(Judged {
+                name: "errors",
+                groups: &c.groups,
+                classification: v.classification,
+                critical_failure: v.critical_failure,
+            });
+        }
+        let trusted = counts.as_ref().is_none_or(|c| c.split.trusted);
+        let score = canary::score(&spec.scoring, &judged, trusted);
+        CanaryReport {
+            at,
+            step,
+            percent,
+            series,
+            counts,
+            score,
+            acted: None,
+            waived_by: None,
+        }
+    }
+
+    /// What cannot wait for the bake: errors the anytime-valid test already finds higher
+    /// (or lower) on the canary, and a traffic split that makes every comparison untrustworthy.
+    fn act_at_once(&mut self, now: DateTime<Utc>, spec: &CanarySpec, fx: &mut Vec<Effect>) {
+        let Some(report) = &self.progress.canary else {
+            return;
+        };
+        if report.waived_by.is_some()
+            || !matches!(
+                self.progress.phase,
+                Phase::Baking { .. } | Phase::AwaitingApproval { .. }
+            )
+        {
+            return;
+        }
+        let counts_failed = report.counts.is_some_and(|c| {
+            matches!(c.classification, Classification::High | Classification::Low)
+        });
+        let verdict = report.score.verdict;
+        if verdict == Verdict::Untrusted && report.acted != Some(Verdict::Untrusted) {
+            self.canary_acts(now, Action::Pause, Verdict::Untrusted, fx);
+        } else if counts_failed && verdict == Verdict::Fail && report.acted != Some(Verdict::Fail) {
+            self.canary_acts(now, spec.on_fail, Verdict::Fail, fx);
+        }
+    }
+
+    /// Whether a served bake may complete, by the judge: called once the bake time is in.
+    pub(super) fn canary_gate(
+        &mut self,
+        now: DateTime<Utc>,
+        step: usize,
+        fx: &mut Vec<Effect>,
+    ) -> Gate {
+        let Some(spec) = self.plan.canary.clone() else {
+            return Gate::Open;
+        };
+        if self.judged_step().is_none() {
+            return Gate::Open;
+        }
+        let (verdict, acted) = match &self.progress.canary {
+            Some(r) if r.waived_by.is_some() => return Gate::Open,
+            Some(r) => (r.score.verdict, r.acted),
+            None => (Verdict::Starved, None),
+        };
+        match verdict {
+            Verdict::Pass => {
+                if acted != Some(Verdict::Pass) {
+                    self.mark_acted(Verdict::Pass);
+                    self.journal_canary(now, Verb::Canary, fx);
+                }
+                Gate::Open
+            }
+            Verdict::Marginal | Verdict::Fail => {
+                let action = if verdict == Verdict::Fail {
+                    spec.on_fail
+                } else {
+                    spec.on_marginal
+                };
+                if acted != Some(verdict) {
+                    self.canary_acts(now, action, verdict, fx);
+                }
+                if action == Action::Alert {
+                    Gate::Open
+                } else {
+                    Gate::Holds
+                }
+            }
+            Verdict::Untrusted => {
+                if acted != Some(verdict) {
+                    self.canary_acts(now, Action::Pause, verdict, fx);
+                }
+                Gate::Holds
+            }
+            Verdict::Starved => {
+                let bake = self
+                    .plan
+                    .rollout
+                    .steps
+                    .get(step)
+                    .map_or(Duration::ZERO, |s| s.bake);
+                let served = Duration::from_millis(self.progress.served_ms);
+                if served >= bake + spec.starved_limit {
+                    self.canary_acts(now, Action::Pause, Verdict::Starved, fx);
+                }
+                Gate::Holds
+            }
+        }
+    }
+
+    /// How long the step still waits for the judge's data before it pauses: `Some` while a
+    /// served bake is held by a starved judge.
+    pub fn canary_waits(&self) -> Option<Duration> {
+        let spec = self.plan.canary.as_ref()?;
+        let Phase::Baking { step } = self.progress.phase else {
+            return None;
+        };
+        self.judged_step()?;
+        let bake = self.plan.rollout.steps.get(step)?.bake;
+        let served = Duration::from_millis(self.progress.served_ms);
+        let starved = self
+            .progress
+            .canary
+            .as_ref()
+            .is_none_or(|r| r.score.verdict == Verdict::Starved && r.waived_by.is_none());
+        (served >= bake && starved).then(|| (bake + spec.starved_limit).saturating_sub(served))
+    }
+
+    fn mark_acted(&mut self, verdict: Verdict) {
+        if let Some(r) = self.progress.canary.as_mut() {
+            r.acted = Some(verdict);
+        }
+    }
+
+    fn canary_acts(
+        &mut self,
+        now: DateTime<Utc>,
+        action: Action,
+        verdict: Verdict,
+        fx: &mut Vec<Effect>,
+    ) {
+        self.mark_acted(verdict);
+        let summary = match &self.progress.canary {
+            Some(r) => r.headline(&self.plan),
+            None => format!("canary {}: no arm has reported", verdict_word(verdict)),
+        };
+        let summary = if verdict == Verdict::Starved {
+            let limit = self
+                .plan
+                .canary
+                .as_ref()
+                .map_or(Duration::ZERO, |c| c.starved_limit);
+            format!("{summary}; waited {} past the bake", fmt::duration(limit))
+        } else {
+            summary
+        };
+        match action {
+            Action::Alert => {
+                self.journal_canary(now, Verb::Canary, fx);
+                fx.push(self.event(
+                    now,
+                    EventKind::Alert,
+                    format!("Alert on {}: {summary}", self.release_label()),
+                    None,
+                ));
+            }
+            Action::Pause => {
+                self.journal_canary(now, Verb::Canary, fx);
+                self.pause(now, PauseCause::Canary, summary, None, fx);
+            }
+            Action::Rollback => {
+                self.journal_canary(now, Verb::Canary, fx);
+                self.rollback_as(now, ENGINE, Kind::Decision, summary, None, fx);
+            }
+        }
+    }
+
+    /// The judge's headline, and each series' line beneath it, as one journal entry.
+    fn journal_canary(&self, now: DateTime<Utc>, verb: Verb, fx: &mut Vec<Effect>) {
+        let Some(r) = &self.progress.canary else {
+            return;
+        };
+        let mut text = r.headline(&self.plan);
+        for line in r.lines(&self.plan) {
+            text.push_str("\n  ");
+            text.push_str(&line);
+        }
+        fx.push(Effect::Journal(self.entry(
+            now,
+            ENGINE,
+            Kind::Decision,
+            verb,
+            text,
+        )));
+    }
+
+    /// A person resumed past the judge's pause: its verdict no longer holds the step.
+    pub(super) fn waive_canary(&mut self, operator: &str) {
+        if let Some(r) = self.progress.canary.as_mut() {
+            r.waived_by = Some(operator.to_string());
+        }
+    }
+}
+
+fn add(to: &mut PerArm, canary: Option<f64>, baseline: Option<f64>) {
+    let whole = |v: Option<f64>| v.map_or(0, |v| v.max(0.0).round() as u64);
+    to.canary = to.canary.saturating_add(whole(canary));
+    to.baseline = to.baseline.saturating_add(whole(baseline));
+}
