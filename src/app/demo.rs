@@ -10,11 +10,13 @@ use std::sync::Arc;
 use crate::app::options::{HEADLESS, screen_options};
 use crate::clock::Clock;
 use crate::control as controller;
-use crate::plan::{Scenario, SourceSpec};
+use crate::plan::{ArmScenario, Scenario, SourceSpec};
 use crate::store::{FileStore, ReleaseStore};
 
 pub const PLAN: &str = include_str!("../../fixtures/demo/plan.yaml");
 pub const FLAGS: &str = include_str!("../../fixtures/demo/flags.yaml");
+/// The judge the canary story adds to the demo plan.
+pub const CANARY: &str = include_str!("../../fixtures/demo/canary.yaml");
 
 /// Engine seconds per real second: Internal (1 day) and Beta (2 days) pass in about two
 /// minutes, and the incident at 25% follows.
@@ -23,8 +25,9 @@ pub const SPEED: f64 = 2400.0;
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// The story: an incident and its automatic rollback, a healthy rollout, a slow burn
-    /// that creeps past a guardrail, or flaky data that goes stale.
-    #[arg(long, default_value = "incident", value_parser = ["healthy", "incident", "slow-burn", "flaky"])]
+    /// that creeps past a guardrail, flaky data that goes stale, or a canary 15% slower
+    /// than its baseline that only the canary judge sees.
+    #[arg(long, default_value = "incident", value_parser = ["healthy", "incident", "slow-burn", "flaky", "canary"])]
     pub scenario: String,
     /// Engine seconds per real second (above 0, at most 1000000).
     #[arg(long, value_parser = crate::app::options::parse_speed, allow_hyphen_values = true)]
@@ -34,32 +37,55 @@ pub struct DemoArgs {
     pub theme: Option<String>,
 }
 
+/// A demo story: the simulated world's scenario, and whether the canary judge runs on a
+/// canary that regressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Story {
+    pub scenario: Scenario,
+    pub judged: bool,
+}
+
 /// Writes the demo release into a fresh temporary directory and loads it.
-pub(crate) fn prepare(scenario: Scenario) -> Result<(tempfile::TempDir, crate::plan::Plan)> {
+pub(crate) fn prepare(story: Story) -> Result<(tempfile::TempDir, crate::plan::Plan)> {
     let dir = tempfile::Builder::new()
         .prefix("shipdeck-demo-")
         .tempdir()
         .context("cannot create a temporary directory for the demo")?;
     let plan_path = dir.path().join("plan.yaml");
-    std::fs::write(&plan_path, PLAN)
+    let text = if story.judged {
+        format!("{PLAN}\n{CANARY}")
+    } else {
+        PLAN.to_string()
+    };
+    std::fs::write(&plan_path, text)
         .with_context(|| format!("cannot write {}", plan_path.display()))?;
     let flags_path = dir.path().join("flags.yaml");
     std::fs::write(&flags_path, FLAGS)
         .with_context(|| format!("cannot write {}", flags_path.display()))?;
     let mut plan = crate::plan::load(&plan_path)
         .map_err(|e| anyhow::anyhow!("the built-in demo plan is invalid:\n{e}"))?;
-    if let SourceSpec::Simulated { scenario: s, .. } = &mut plan.metrics.source {
-        *s = scenario;
+    if let SourceSpec::Simulated {
+        scenario: s, arms, ..
+    } = &mut plan.metrics.source
+    {
+        *s = story.scenario;
+        if story.judged {
+            *arms = ArmScenario::P95Regression;
+        }
     }
     Ok((dir, plan))
 }
 
-pub fn scenario(name: &str) -> Scenario {
-    match name {
-        "healthy" => Scenario::Healthy,
+pub fn story(name: &str) -> Story {
+    let scenario = match name {
+        "healthy" | "canary" => Scenario::Healthy,
         "slow-burn" => Scenario::SlowBurn,
         "flaky" => Scenario::Flaky,
         _ => Scenario::Incident,
+    };
+    Story {
+        scenario,
+        judged: name == "canary",
     }
 }
 
@@ -73,7 +99,7 @@ pub async fn run(
         Ok(t) => t,
         Err(code) => return Ok(code),
     };
-    let (dir, plan) = prepare(scenario(&args.scenario))?;
+    let (dir, plan) = prepare(story(&args.scenario))?;
     let state_dir = state_dir.unwrap_or_else(|| dir.path().join(".shipdeck"));
     let store: Arc<dyn ReleaseStore> = Arc::new(FileStore::open(&state_dir)?);
     let clock = Clock::starting(chrono::Utc::now(), args.speed.unwrap_or(SPEED));
@@ -101,7 +127,7 @@ mod tests {
     /// how the last step ended before what the watch does).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_autopilots_approvals_read_as_sentences() {
-        let (dir, mut plan) = prepare(Scenario::Healthy).unwrap();
+        let (dir, mut plan) = prepare(story("healthy")).unwrap();
         // The pre-release list is ticked one item a second; the start is what matters here.
         plan.checklists.pre_release.clear();
         for step in &mut plan.rollout.steps {

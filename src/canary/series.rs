@@ -17,6 +17,17 @@ pub enum Direction {
     Either,
 }
 
+impl Direction {
+    /// As a plan writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Increase => "increase",
+            Direction::Decrease => "decrease",
+            Direction::Either => "either",
+        }
+    }
+}
+
 /// How big the change is, beside whether it is real (Kayenta's `effectSize.measure`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]

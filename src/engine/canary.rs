@@ -9,7 +9,7 @@
 //! and the step waits for it (up to the limit) as it would for a new step.
 
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use crate::canary::{
@@ -31,8 +31,8 @@ pub(super) struct ArmWindow {
     /// (attempt, step, percent) the samples belong to.
     of: Option<(u32, usize, u8)>,
     last: Option<DateTime<Utc>>,
-    /// (canary, baseline) samples per compared series.
-    samples: BTreeMap<String, (Vec<f64>, Vec<f64>)>,
+    /// (sample time, canary, baseline) per compared series, the last `window` of them.
+    samples: BTreeMap<String, VecDeque<(DateTime<Utc>, Option<f64>, Option<f64>)>>,
     requests: PerArm,
     errors: PerArm,
     state: CountsState,
@@ -113,7 +113,7 @@ impl Engine {
             return;
         }
         self.arms.last = Some(batch.at);
-        self.gather(batch);
+        self.gather(batch, spec.window);
         let report = self.judge_window(&spec, batch.at, step, percent);
         let before = self.progress.canary.replace(report);
         let (acted, waived_by) = before
@@ -133,7 +133,12 @@ impl Engine {
         self.act_at_once(now, &spec, fx);
     }
 
-    fn gather(&mut self, batch: &Batch) {
+    /// Adds the batch's readings; series samples older than `window` leave the window
+    /// (counts stay cumulative: their test is valid at every look).
+    fn gather(&mut self, batch: &Batch, window: Duration) {
+        let since = chrono::Duration::from_std(window)
+            .ok()
+            .and_then(|w| batch.at.checked_sub_signed(w));
         let value = |o: &Outcome| match o {
             Outcome::Value(v) if v.is_finite() => Some(*v),
             _ => None,
@@ -142,9 +147,13 @@ impl Engine {
             let (c, b) = (value(&reading.canary), value(&reading.baseline));
             match &reading.key {
                 ArmKey::Series(name) => {
-                    let (cs, bs) = self.arms.samples.entry(name.clone()).or_default();
-                    cs.extend(c);
-                    bs.extend(b);
+                    let kept = self.arms.samples.entry(name.clone()).or_default();
+                    kept.push_back((batch.at, c, b));
+                    while let (Some(since), Some((at, ..))) = (since, kept.front())
+                        && *at <= since
+                    {
+                        kept.pop_front();
+                    }
                 }
                 ArmKey::Requests => add(&mut self.arms.requests, c, b),
                 ArmKey::Errors => add(&mut self.arms.errors, c, b),
@@ -159,16 +168,22 @@ impl Engine {
         step: usize,
         percent: u8,
     ) -> CanaryReport {
-        let empty = (Vec::new(), Vec::new());
         let series: Vec<SeriesReport> = spec
             .compare
             .iter()
             .map(|c| {
-                let (cs, bs) = self.arms.samples.get(&c.series).unwrap_or(&empty);
+                let kept = self.arms.samples.get(&c.series);
+                let arm = |pick: fn(&(DateTime<Utc>, Option<f64>, Option<f64>)) -> Option<f64>| {
+                    kept.into_iter()
+                        .flatten()
+                        .filter_map(pick)
+                        .collect::<Vec<f64>>()
+                };
+                let (cs, bs) = (arm(|s| s.1), arm(|s| s.2));
                 SeriesReport {
                     name: c.series.clone(),
-                    verdict: judge_series(&c.rule, cs, bs),
-                    histogram: Histogram::of(cs, bs),
+                    verdict: judge_series(&c.rule, &cs, &bs),
+                    histogram: Histogram::of(&cs, &bs),
                 }
             })
             .collect();

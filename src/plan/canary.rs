@@ -21,6 +21,8 @@ pub struct CanarySpec {
     pub on_fail: Action,
     /// How long past its bake a step waits for enough data before it pauses as starved.
     pub starved_limit: Duration,
+    /// The series are judged over the step's last `window` of samples.
+    pub window: Duration,
 }
 
 /// One series judged canary against baseline.

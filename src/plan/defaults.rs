@@ -11,6 +11,8 @@ use super::summary::rule_text;
 pub(super) const DEFAULT_SEED: u64 = 7;
 /// How long past its bake a step waits for the canary judge to have enough data.
 pub(crate) const DEFAULT_STARVED_LIMIT: Duration = Duration::from_secs(30 * 60);
+/// The canary judge compares the last hour of each step, as Kayenta's analysis windows do.
+pub(crate) const DEFAULT_JUDGE_WINDOW: Duration = Duration::from_secs(60 * 60);
 pub(super) const DEFAULT_INTERVAL: Duration = Duration::from_secs(15);
 pub(super) const DEFAULT_BASELINE_WINDOW: Duration = Duration::from_secs(30 * 60);
 pub(super) const DEFAULT_STALE_AFTER: u32 = 3;

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use super::canary::CanarySpec;
 use super::model::*;
 use super::units::{format_latency, format_number, format_percent};
 use crate::support::escape::{passwords, shown};
@@ -139,6 +140,10 @@ pub fn summary(plan: &Plan) -> String {
         let _ = writeln!(out, "  {}", rule.text);
     }
 
+    if let Some(canary) = &plan.canary {
+        canary_text(&mut out, canary, &m.source);
+    }
+
     let c = &plan.checklists;
     let counts: Vec<String> = ListKind::ALL
         .iter()
@@ -163,6 +168,50 @@ pub fn summary(plan: &Plan) -> String {
         let _ = writeln!(out, "notify      {}", notifiers.join(" · "));
     }
     out
+}
+
+/// The judge: what it compares, how, and what each score does.
+fn canary_text(out: &mut String, c: &CanarySpec, source: &SourceSpec) {
+    let arms = match source {
+        SourceSpec::Simulated { arms, .. } => format!(" · simulated arms: {}", arms.name()),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "canary      judges the last {} · score pass {} marginal {} · marginal → {} · fail → {} · no data: waits {} past the bake, then pauses{arms}",
+        fmt::duration(c.window),
+        format_number(c.scoring.pass),
+        format_number(c.scoring.marginal),
+        c.on_marginal.name(),
+        c.on_fail.name(),
+        fmt::duration(c.starved_limit),
+    );
+    for s in &c.compare {
+        let r = &s.rule;
+        let critical = if r.critical { " · critical" } else { "" };
+        let _ = writeln!(
+            out,
+            "  {} {} · {} confidence · tolerance {} · min {} samples{critical}",
+            shown(&s.series),
+            r.direction.name(),
+            format_percent(r.confidence),
+            format_number(r.tolerance),
+            r.min_samples,
+        );
+    }
+    if let Some(counts) = &c.counts {
+        let critical = if counts.rule.critical {
+            " · critical"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  errors against requests per arm (anytime-valid) · {} confidence · split checked at {}{critical}",
+            format_percent(counts.rule.confidence),
+            format_percent(counts.rule.srm_confidence),
+        );
+    }
 }
 
 fn backend_text(b: &BackendSpec) -> String {

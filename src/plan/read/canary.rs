@@ -12,7 +12,7 @@ use crate::canary::{
 };
 use crate::engine::values::ArmKey;
 use crate::plan::canary::{ArmSeries, CanarySpec, Compared, CountsSpec};
-use crate::plan::defaults::DEFAULT_STARVED_LIMIT;
+use crate::plan::defaults::{DEFAULT_JUDGE_WINDOW, DEFAULT_STARVED_LIMIT};
 use crate::plan::model::{Action, Series, SourceSpec};
 use crate::plan::units;
 use crate::plan::yaml::{Node, Value};
@@ -29,6 +29,7 @@ const KEYS: &[&str] = &[
     "on_marginal",
     "on_fail",
     "starved",
+    "window",
 ];
 
 const COMPARE_KEYS: &[&str] = &[
@@ -152,6 +153,10 @@ impl Reader {
             Some(n) => self.duration(n, "canary starved"),
             None => Some(DEFAULT_STARVED_LIMIT),
         };
+        let window = match f.get("window") {
+            Some(n) => self.positive_duration(n, "canary window"),
+            None => Some(DEFAULT_JUDGE_WINDOW),
+        };
         let compare = compare?;
         let (counts, count_arms) = counts?.unzip();
         let mut arm_series: Vec<ArmSeries> = compare.iter().map(|(_, a)| a.clone()).collect();
@@ -164,6 +169,7 @@ impl Reader {
                 on_marginal: on_marginal?,
                 on_fail: on_fail?,
                 starved_limit: starved_limit?,
+                window: window?,
             },
             arm_series,
         ))

@@ -224,3 +224,35 @@ fn a_marginal_score_pauses_when_the_bake_is_served() {
         d.journal_text()
     );
 }
+
+/// The demo's canary story: Internal is approved, Beta (5%) bakes two days beside the
+/// baseline, and the judge fails the 15% slower canary when the bake is served. No
+/// threshold rule trips on the way.
+#[test]
+fn the_demo_canary_story_rolls_back_at_beta_on_the_judge() {
+    use shipdeck::app::demo::{CANARY, PLAN};
+    let text = format!("{PLAN}\n{CANARY}").replace(
+        "scenario: incident, seed: 7",
+        "scenario: healthy, seed: 7, arms: p95-regression",
+    );
+    let plan = plan::parse(&text, std::path::Path::new("/tmp/shipdeck-demo/plan.yaml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The demo's checklists gate the start; the story is about what follows.
+    let mut d = Driver::sourced(plan);
+    d.warm_up();
+    d.cmd(Command::Start { force: true });
+    d.run_until(Duration::from_secs(25 * 3600), |d| {
+        matches!(d.phase(), Phase::AwaitingApproval { step: 0 })
+    });
+    d.cmd(Command::Promote { force: false });
+    d.run_until(Duration::from_secs(49 * 3600), |d| {
+        matches!(
+            d.phase(),
+            Phase::RollingBack { .. } | Phase::RolledBack { .. }
+        )
+    });
+    let report = d.engine.canary().expect("judged");
+    assert_eq!(report.step, 1, "at Beta");
+    assert_eq!(report.score.verdict, Verdict::Fail);
+    assert!(d.entries("guardrail").is_empty(), "{}", d.journal_text());
+}
