@@ -31,12 +31,15 @@ pub(super) struct ArmWindow {
     /// (attempt, step, percent) the samples belong to.
     of: Option<(u32, usize, u8)>,
     last: Option<DateTime<Utc>>,
-    /// (sample time, canary, baseline) per compared series, the last `window` of them.
-    samples: BTreeMap<String, VecDeque<(DateTime<Utc>, Option<f64>, Option<f64>)>>,
+    /// Per compared series, the last `window` of its samples.
+    samples: BTreeMap<String, VecDeque<Paired>>,
     requests: PerArm,
     errors: PerArm,
     state: CountsState,
 }
+
+/// One instant of a compared series: (sample time, canary, baseline).
+type Paired = (DateTime<Utc>, Option<f64>, Option<f64>);
 
 /// What the judge lets the bake do once its time is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,7 +176,7 @@ impl Engine {
             .iter()
             .map(|c| {
                 let kept = self.arms.samples.get(&c.series);
-                let arm = |pick: fn(&(DateTime<Utc>, Option<f64>, Option<f64>)) -> Option<f64>| {
+                let arm = |pick: fn(&Paired) -> Option<f64>| {
                     kept.into_iter()
                         .flatten()
                         .filter_map(pick)
