@@ -324,6 +324,7 @@ mod tests {
             step: None,
             values: Default::default(),
             explain: None,
+            canary: None,
             origin: None,
         }
     }

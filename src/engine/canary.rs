@@ -36,7 +36,13 @@ pub(super) struct ArmWindow {
     requests: PerArm,
     errors: PerArm,
     state: CountsState,
+    /// The last verdict change journaled, and when: a score that flaps near a threshold
+    /// is journaled at most once per [`JOURNAL_SPACING`].
+    journaled: Option<(DateTime<Utc>, Verdict)>,
 }
+
+/// The least engine time between two journaled changes of the judge's verdict.
+const JOURNAL_SPACING: Duration = Duration::from_secs(5 * 60);
 
 /// One instant of a compared series: (sample time, canary, baseline).
 type Paired = (DateTime<Utc>, Option<f64>, Option<f64>);
@@ -130,7 +136,11 @@ impl Engine {
             }
             None => return,
         };
-        if before.as_ref().map(|b| b.score.verdict) != Some(verdict) {
+        let spaced = self.arms.journaled.is_none_or(|(at, v)| {
+            v != verdict && (batch.at - at).to_std().unwrap_or_default() >= JOURNAL_SPACING
+        });
+        if before.as_ref().map(|b| b.score.verdict) != Some(verdict) && spaced {
+            self.arms.journaled = Some((batch.at, verdict));
             self.journal_canary(now, Verb::Canary, fx);
         }
         self.act_at_once(now, &spec, fx);
@@ -226,6 +236,12 @@ impl Engine {
         CanaryReport {
             at,
             step,
+            step_name: self
+                .plan
+                .rollout
+                .steps
+                .get(step)
+                .map_or_else(String::new, |s| s.name.clone()),
             percent,
             series,
             counts,
@@ -356,7 +372,7 @@ impl Engine {
     ) {
         self.mark_acted(verdict);
         let summary = match &self.progress.canary {
-            Some(r) => r.headline(&self.plan),
+            Some(r) => r.headline(),
             None => format!("canary {}: no arm has reported", verdict_word(verdict)),
         };
         let summary = if verdict == Verdict::Starved {
@@ -390,23 +406,14 @@ impl Engine {
         }
     }
 
-    /// The judge's headline, and each series' line beneath it, as one journal entry.
+    /// The judge's headline as a journal entry, with everything it judged beside it.
     fn journal_canary(&self, now: DateTime<Utc>, verb: Verb, fx: &mut Vec<Effect>) {
         let Some(r) = &self.progress.canary else {
             return;
         };
-        let mut text = r.headline(&self.plan);
-        for line in r.lines(&self.plan) {
-            text.push_str("\n  ");
-            text.push_str(&line);
-        }
-        fx.push(Effect::Journal(self.entry(
-            now,
-            ENGINE,
-            Kind::Decision,
-            verb,
-            text,
-        )));
+        let mut e = self.entry(now, ENGINE, Kind::Decision, verb, r.headline());
+        e.canary = Some(Box::new(r.clone()));
+        fx.push(Effect::Journal(e));
     }
 
     /// A person resumed past the judge's pause: its verdict no longer holds the step.

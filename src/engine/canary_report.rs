@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::canary::{Classification, CountsVerdict, Score, ScoreReason, SeriesVerdict, Verdict};
-use crate::plan::{Plan, Unit};
+use crate::plan::{MetricsSpec, Unit};
 
 use super::guardrail::format_value;
 
@@ -19,6 +19,7 @@ pub struct CanaryReport {
     /// The sample time of the last judgement.
     pub at: DateTime<Utc>,
     pub step: usize,
+    pub step_name: String,
     /// The canary's share of users the arms were judged at.
     pub percent: u8,
     pub series: Vec<SeriesReport>,
@@ -99,18 +100,18 @@ pub fn verdict_word(v: Verdict) -> &'static str {
 
 impl CanaryReport {
     /// `canary PASS 100 at Beta 5%` — the headline.
-    pub fn headline(&self, plan: &Plan) -> String {
-        let step = plan
-            .rollout
-            .steps
-            .get(self.step)
-            .map_or(String::new(), |s| {
-                format!(" at {} {}%", s.name, self.percent)
-            });
+    pub fn headline(&self) -> String {
+        let step = format!(" at {} {}%", self.step_name, self.percent);
+        // A score means something only once every metric was judged and the split holds.
+        let score = match self.score.verdict {
+            Verdict::Pass | Verdict::Marginal | Verdict::Fail => {
+                format!(" {:.0}", self.score.value)
+            }
+            Verdict::Starved | Verdict::Untrusted => String::new(),
+        };
         format!(
-            "canary {} {:.0}{step}{}",
+            "canary {}{score}{step}{}",
             verdict_word(self.score.verdict),
-            self.score.value,
             self.why().map_or(String::new(), |w| format!(": {w}"))
         )
     }
@@ -139,8 +140,12 @@ impl CanaryReport {
 
     /// One line per judged series and for the counts, in the series' units:
     /// `p95  canary 345ms  baseline 300ms  shift +45ms [+38ms, +52ms] band ±11ms  p 1.2e-9  n 240/240  HIGH`.
-    pub fn lines(&self, plan: &Plan) -> Vec<String> {
-        let mut out: Vec<String> = self.series.iter().map(|s| series_line(s, plan)).collect();
+    pub fn lines(&self, metrics: &MetricsSpec) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .series
+            .iter()
+            .map(|s| series_line(s, metrics))
+            .collect();
         if let Some(c) = &self.counts {
             out.push(counts_line(c));
         }
@@ -148,18 +153,49 @@ impl CanaryReport {
     }
 }
 
-/// A value in the series' unit; a shift keeps its sign.
+/// A value in the series' unit; a shift keeps its sign and three significant digits, so
+/// a shift of a small error rate does not read as 0.00%.
 fn shown(v: Option<f64>, unit: Unit, signed: bool) -> String {
     match v {
-        Some(v) if signed && v >= 0.0 => format!("+{}", format_value(v, unit)),
-        Some(v) if signed => format!("−{}", format_value(-v, unit)),
+        Some(v) if signed => {
+            let sign = if v < 0.0 { "−" } else { "+" };
+            format!("{sign}{}", precise(v.abs(), unit))
+        }
         Some(v) => format_value(v, unit),
         None => "–".to_string(),
     }
 }
 
-pub fn series_line(s: &SeriesReport, plan: &Plan) -> String {
-    let unit = plan.metrics.series(&s.name).map_or(Unit::Count, |x| x.unit);
+/// `v` (≥ 0) in the unit's display scale with three significant digits.
+fn precise(v: f64, unit: Unit) -> String {
+    let (scaled, suffix) = match unit {
+        Unit::Ratio => (v * 100.0, "%"),
+        Unit::Seconds if v < 1.0 => (v * 1000.0, "ms"),
+        Unit::Seconds => (v, "s"),
+        Unit::PerSecond => (v, "/s"),
+        Unit::Count => (v, ""),
+    };
+    if !scaled.is_finite() {
+        return format_value(v, unit);
+    }
+    let decimals = if scaled == 0.0 {
+        0
+    } else {
+        (2 - scaled.log10().floor() as i32).clamp(0, 6) as usize
+    };
+    format!("{scaled:.decimals$}{suffix}")
+}
+
+/// The shift as a share of the baseline's median: `+15.0%`.
+fn relative(shift: f64, baseline: Option<f64>) -> Option<String> {
+    let b = baseline.filter(|b| *b != 0.0 && b.is_finite())?;
+    let r = shift / b * 100.0;
+    r.is_finite()
+        .then(|| format!("{}{:.1}%", if r < 0.0 { "−" } else { "+" }, r.abs()))
+}
+
+pub fn series_line(s: &SeriesReport, metrics: &MetricsSpec) -> String {
+    let unit = metrics.series(&s.name).map_or(Unit::Count, |x| x.unit);
     let v = &s.verdict;
     let mut line = format!(
         "{}: canary {} baseline {}",
@@ -168,14 +204,17 @@ pub fn series_line(s: &SeriesReport, plan: &Plan) -> String {
         shown(v.baseline.median, unit, false)
     );
     if let Some(t) = &v.test {
+        let rel = relative(t.estimate, v.baseline.median)
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
         line.push_str(&format!(
-            "; shift {} [{}, {}]",
+            "; shift {}{rel} [{}, {}]",
             shown(Some(t.estimate), unit, true),
             shown(Some(t.ci_low), unit, true),
             shown(Some(t.ci_high), unit, true),
         ));
         if let Some((_, hi)) = v.band {
-            line.push_str(&format!(" band ±{}", format_value(hi, unit)));
+            line.push_str(&format!(" band ±{}", precise(hi, unit)));
         }
         line.push_str(&format!("; p {}", p_text(t.p_value)));
     }
@@ -237,6 +276,15 @@ mod tests {
     #[test]
     fn histogram_of_nothing_is_empty() {
         assert_eq!(Histogram::of(&[], &[f64::NAN]), Histogram::default());
+    }
+
+    #[test]
+    fn shifts_keep_three_significant_digits() {
+        assert_eq!(shown(Some(0.000_012_3), Unit::Ratio, true), "+0.00123%");
+        assert_eq!(shown(Some(-0.045), Unit::Seconds, true), "−45.0ms");
+        assert_eq!(shown(Some(1.5), Unit::Seconds, true), "+1.50s");
+        assert_eq!(relative(0.045, Some(0.3)).as_deref(), Some("+15.0%"));
+        assert_eq!(relative(0.045, Some(0.0)), None);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
+use super::canary_report::CanaryReport;
 use super::guardrail::{Explain, format_value};
 use crate::plan::MetricsSpec;
 use crate::support::escape::shown;
@@ -200,6 +201,9 @@ pub struct Entry {
     pub values: BTreeMap<String, f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explain: Option<Box<Explain>>,
+    /// For the canary judge's entries: everything it judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<Box<CanaryReport>>,
     /// For who-guards entries (a controller's start, stop or takeover): which process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
@@ -237,6 +241,7 @@ impl Entry {
             step: None,
             values: BTreeMap::new(),
             explain: None,
+            canary: None,
             origin: None,
         }
     }
@@ -345,7 +350,7 @@ pub fn markdown(title: &str, entries: &[Entry], metrics: &MetricsSpec) -> String
         entries
             .iter()
             .for_each(|e| out.push_str(&Timeline::row(e, metrics)));
-        out.push_str(&timeline.tail());
+        out.push_str(&timeline.tail(metrics));
     }
     out
 }
@@ -362,6 +367,8 @@ pub struct Timeline {
     gaps: GapFinder,
     trips: Vec<Explain>,
     notes: Vec<Entry>,
+    /// The canary judge's entries: its verdicts and what it did.
+    judged: Vec<Entry>,
 }
 
 impl Timeline {
@@ -373,6 +380,9 @@ impl Timeline {
         self.trips.extend(e.explain.as_deref().cloned());
         if e.action == Verb::Note {
             self.notes.push(e.clone());
+        }
+        if e.canary.is_some() {
+            self.judged.push(e.clone());
         }
     }
 
@@ -428,9 +438,23 @@ impl Timeline {
     }
 
     /// What follows the table: the notes from the room, when nobody guarded the release,
-    /// and each guardrail trip.
-    pub fn tail(self) -> String {
+    /// each guardrail trip and each verdict of the canary judge.
+    pub fn tail(self, metrics: &MetricsSpec) -> String {
         let mut out = String::new();
+        if !self.judged.is_empty() {
+            out.push_str("\n## Canary judge\n");
+            for e in &self.judged {
+                let Some(r) = &e.canary else { continue };
+                out.push_str(&format!(
+                    "\n### {} ({})\n\n",
+                    shown(&r.headline()),
+                    e.at.format("%Y-%m-%d %H:%M:%S")
+                ));
+                for line in r.lines(metrics) {
+                    out.push_str(&format!("- {}\n", shown(&line)));
+                }
+            }
+        }
         if !self.notes.is_empty() {
             out.push_str("\n## Notes from the room\n\n");
             for n in &self.notes {
@@ -513,6 +537,7 @@ mod tests {
             step: None,
             values: BTreeMap::new(),
             explain: None,
+            canary: None,
             origin: None,
         }
     }

@@ -320,6 +320,7 @@ impl Engine {
                 .map(|s| s.name.clone()),
             values: self.current_values(),
             explain: None,
+            canary: None,
             origin: None,
         }
     }

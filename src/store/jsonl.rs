@@ -87,6 +87,7 @@ mod tests {
             step: Some("Beta".into()),
             values: [("error_rate".to_string(), 0.004)].into_iter().collect(),
             explain: None,
+            canary: None,
             origin: None,
         }
     }

@@ -493,6 +493,7 @@ fn entry(n: u32) -> Entry {
         step: Some("Beta".into()),
         values: Default::default(),
         explain: None,
+        canary: None,
         origin: None,
     }
 }

@@ -659,6 +659,7 @@ fn arb_entry() -> impl Strategy<Value = Entry> {
             step,
             values,
             explain: None,
+            canary: None,
             origin: None,
         })
 }

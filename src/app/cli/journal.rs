@@ -30,7 +30,7 @@ pub(super) fn journal(cli: &Cli, path: Option<&Path>, markdown: bool) -> Result<
                 out_part!("{}", Timeline::row(&e, &plan.metrics));
             }
         })?;
-        out_part!("{}", timeline.tail());
+        out_part!("{}", timeline.tail(&plan.metrics));
         torn
     } else {
         store.journal_each(&mut |e| {

@@ -123,6 +123,12 @@ pub(super) fn status(cli: &Cli, path: Option<&Path>, json: bool) -> Result<u8> {
             .collect();
         out_line!("    samples: {}", samples.join(", "));
     }
+    if let Some(r) = engine.canary() {
+        out_line!("  {} (judged at {})", r.headline(), r.at.format("%H:%M:%S"));
+        for line in r.lines(&plan.metrics) {
+            out_line!("    {line}");
+        }
+    }
     match holder {
         Some(h) => {
             out_line!("  held by {}", controller::describe_holder(&h));

@@ -41,6 +41,7 @@ fn write_journal(path: &Path) {
                 ("p95".into(), 0.3),
             ]),
             explain: None,
+            canary: None,
             origin: None,
         };
         serde_json::to_writer(&mut out, &entry).unwrap();

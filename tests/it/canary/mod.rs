@@ -5,3 +5,4 @@ mod cli;
 mod engine;
 mod false_alarms;
 mod props;
+mod release;

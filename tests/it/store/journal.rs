@@ -25,6 +25,7 @@ fn entry(n: i64, reason: &str) -> Entry {
         step: Some("Beta".into()),
         values: BTreeMap::from([("error_rate".into(), 0.004), ("p95".into(), 0.32)]),
         explain: None,
+        canary: None,
         origin: None,
     }
 }
@@ -235,6 +236,7 @@ fn arb_entry() -> impl Strategy<Value = Entry> {
             step,
             values,
             explain: None,
+            canary: None,
             origin: None,
         })
 }

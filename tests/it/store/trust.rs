@@ -26,6 +26,7 @@ fn entry(reason: &str) -> Entry {
         step: None,
         values: BTreeMap::new(),
         explain: None,
+        canary: None,
         origin: None,
     }
 }
