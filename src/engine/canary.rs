@@ -33,8 +33,8 @@ pub(super) struct ArmWindow {
     last: Option<DateTime<Utc>>,
     /// Per compared series, the last `window` of its samples.
     samples: BTreeMap<String, VecDeque<Paired>>,
-    requests: PerArm,
-    errors: PerArm,
+    requests: Counted,
+    errors: Counted,
     state: CountsState,
     /// The last verdict change journaled, and when: a score that flaps near a threshold
     /// is journaled at most once per [`JOURNAL_SPACING`].
@@ -46,6 +46,33 @@ const JOURNAL_SPACING: Duration = Duration::from_secs(5 * 60);
 
 /// One instant of a compared series: (sample time, canary, baseline).
 type Paired = (DateTime<Utc>, Option<f64>, Option<f64>);
+
+/// Counts per arm summed as the source gave them, and rounded only when judged. A count
+/// from `increase()` is extrapolated, so a sparse arm's count per interval is fractional
+/// (one error seen in 10s of a 15s window reads 1.5): rounded one by one, every such
+/// interval would gain or lose part of an event, on the sparse arm far more than on the
+/// other, and bias the comparison.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counted {
+    canary: f64,
+    baseline: f64,
+}
+
+impl Counted {
+    fn add(&mut self, canary: Option<f64>, baseline: Option<f64>) {
+        // A counter reset reads as a negative increase: no events, never fewer.
+        self.canary += canary.map_or(0.0, |v| v.max(0.0));
+        self.baseline += baseline.map_or(0.0, |v| v.max(0.0));
+    }
+
+    fn whole(self) -> PerArm {
+        // Sums of finite values; `as` saturates, so even an absurd one stays a count.
+        PerArm {
+            canary: self.canary.round() as u64,
+            baseline: self.baseline.round() as u64,
+        }
+    }
+}
 
 /// What the judge lets the bake do once its time is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,8 +195,8 @@ impl Engine {
                         kept.pop_front();
                     }
                 }
-                ArmKey::Requests => add(&mut self.arms.requests, c, b),
-                ArmKey::Errors => add(&mut self.arms.errors, c, b),
+                ArmKey::Requests => self.arms.requests.add(c, b),
+                ArmKey::Errors => self.arms.errors.add(c, b),
             }
         }
     }
@@ -208,8 +235,8 @@ impl Engine {
             judge_counts(
                 &rule,
                 &mut self.arms.state,
-                self.arms.requests,
-                self.arms.errors,
+                self.arms.requests.whole(),
+                self.arms.errors.whole(),
             )
         });
         let mut judged: Vec<Judged> = spec
@@ -424,8 +451,25 @@ impl Engine {
     }
 }
 
-fn add(to: &mut PerArm, canary: Option<f64>, baseline: Option<f64>) {
-    let whole = |v: Option<f64>| v.map_or(0, |v| v.max(0.0).round() as u64);
-    to.canary = to.canary.saturating_add(whole(canary));
-    to.baseline = to.baseline.saturating_add(whole(baseline));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fractional_counts_are_rounded_once_summed() {
+        let mut errors = Counted::default();
+        // Ten intervals in which `increase()` saw one error each on the canary and
+        // extrapolated it; none on the baseline, and one interval it did not answer.
+        for _ in 0..10 {
+            errors.add(Some(1.5), Some(0.0));
+        }
+        errors.add(None, Some(-3.0));
+        assert_eq!(
+            errors.whole(),
+            PerArm {
+                canary: 15,
+                baseline: 0
+            }
+        );
+    }
 }

@@ -74,14 +74,14 @@ guardrails:
 }
 
 /// A headless run whose journal lines (JSON) arrive on a channel as they are printed.
-struct Run {
+pub(super) struct Run {
     child: Child,
     lines: mpsc::Receiver<String>,
     seen: Vec<Entry>,
 }
 
 impl Run {
-    fn start(plan: &Path, extra: &[&str]) -> Run {
+    pub(super) fn start(plan: &Path, extra: &[&str]) -> Run {
         let mut child = Command::new(env!("CARGO_BIN_EXE_shipdeck"))
             .env("SHIPDECK_OPERATOR", "tester")
             .args(["run", plan.to_str().unwrap(), "--headless", "--json"])
@@ -130,7 +130,7 @@ impl Run {
     }
 
     /// Waits for the process to end; its exit code.
-    fn finish(mut self, limit: Duration) -> (i32, Vec<Entry>) {
+    pub(super) fn finish(mut self, limit: Duration) -> (i32, Vec<Entry>) {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -166,7 +166,7 @@ impl Drop for Run {
     }
 }
 
-fn clock_start(secs: i64) -> String {
+pub(super) fn clock_start(secs: i64) -> String {
     at(secs).to_rfc3339()
 }
 

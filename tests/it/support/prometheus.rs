@@ -140,6 +140,160 @@ pub fn prometheus_text_ms() -> String {
     out
 }
 
+/// The canary judge's data ([`arms_openmetrics`]): from here on a canary serves beside
+/// the baseline; before it the baseline serves every request.
+pub const CANARY_FROM: i64 = T0 + 1800;
+/// The share of requests the canary serves, each request drawn on its own.
+pub const CANARY_SHARE: f64 = 0.05;
+/// The arms are scraped every 5s, 2s off the engine's 15s poll grid as a real scrape is:
+/// `increase(…[15s])` at a poll sees three samples and extrapolates, so counts per
+/// interval come out fractional, as they do against a real server.
+const ARMS_SCRAPE: i64 = 5;
+const ARMS_SCRAPE_OFFSET: i64 = 2;
+/// Latency is log-normal, median 200ms and σ 0.6 (p95 ≈ 0.54s), in buckets 100ms wide
+/// around the p95 so that `histogram_quantile` follows a shift of a few percent.
+const ARMS_MEDIAN: f64 = 0.2;
+const ARMS_SIGMA: f64 = 0.6;
+const ARMS_BUCKETS: [&str; 13] = [
+    "0.05", "0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "1", "1.5", "2.5",
+];
+/// The draws' seed: the same data on every run.
+const ARMS_SEED: u64 = 0x5eed_ca7a_0015;
+
+/// Two arms of one service told apart by `track` (`track="canary"` and
+/// `track="baseline"`), each with `http_requests_total` by `code` and the latency histogram
+/// `http_request_duration_seconds`, over the same 90 minutes from [`T0`] as
+/// [`openmetrics`]. Requests are drawn one by one, [`RPS`] a second on average: each goes
+/// to the canary with [`CANARY_SHARE`] from [`CANARY_FROM`] on, fails with
+/// [`HEALTHY_ERROR_RATIO`], and takes a log-normal latency, multiplied by
+/// `canary_latency` on the canary (1.15: a 15% regression). The draws are the same
+/// whatever the factor, so a regressed data set differs from a healthy one only there.
+pub fn arms_openmetrics(canary_latency: f64) -> String {
+    #[derive(Clone, Default)]
+    struct Arm {
+        ok: u64,
+        errors: u64,
+        /// Cumulative: requests at or under each bound of `ARMS_BUCKETS`.
+        buckets: [u64; ARMS_BUCKETS.len()],
+        count: u64,
+        sum: f64,
+    }
+    const TRACKS: [&str; 2] = ["canary", "baseline"];
+    let bounds: Vec<f64> = ARMS_BUCKETS.iter().map(|b| b.parse().unwrap()).collect();
+    let times: Vec<i64> = (0..=SPAN / ARMS_SCRAPE)
+        .map(|i| T0 + ARMS_SCRAPE_OFFSET + i * ARMS_SCRAPE)
+        .collect();
+    let mut rng = SplitMix(ARMS_SEED);
+    let mut arms = [Arm::default(), Arm::default()];
+    // The counters as each scrape saw them.
+    let mut scraped: Vec<[Arm; 2]> = Vec::with_capacity(times.len());
+    for i in 0..times.len() {
+        // The canary's series begin at 0 on its first scrape: it serves from the next one.
+        let canary_live = i > 0 && times[i - 1] >= CANARY_FROM;
+        let mean = RPS * ARMS_SCRAPE as f64;
+        let n = if i == 0 {
+            0
+        } else {
+            (mean + mean.sqrt() * rng.normal()).round().max(0.0) as u64
+        };
+        for _ in 0..n {
+            let canary = canary_live && rng.unit() < CANARY_SHARE;
+            let failed = rng.unit() < HEALTHY_ERROR_RATIO;
+            let mut latency = ARMS_MEDIAN * (ARMS_SIGMA * rng.normal()).exp();
+            if canary {
+                latency *= canary_latency;
+            }
+            let arm = &mut arms[usize::from(!canary)];
+            if failed {
+                arm.errors += 1;
+            } else {
+                arm.ok += 1;
+            }
+            for (slot, bound) in arm.buckets.iter_mut().zip(&bounds) {
+                *slot += u64::from(latency <= *bound);
+            }
+            arm.count += 1;
+            arm.sum += latency;
+        }
+        scraped.push(arms.clone());
+    }
+    // The canary has no series before it serves.
+    let shown = |arm: usize, i: usize| arm == 1 || times[i] >= CANARY_FROM;
+    let mut out = String::new();
+
+    out.push_str("# TYPE http_requests counter\n");
+    for (a, track) in TRACKS.iter().enumerate() {
+        for (code, failed) in [("200", false), ("500", true)] {
+            for (i, t) in times.iter().enumerate().filter(|(i, _)| shown(a, *i)) {
+                let arm = &scraped[i][a];
+                let v = if failed { arm.errors } else { arm.ok };
+                writeln!(
+                    out,
+                    "http_requests_total{{track=\"{track}\",code=\"{code}\"}} {v} {t}"
+                )
+                .unwrap();
+            }
+        }
+    }
+
+    out.push_str("# TYPE http_request_duration_seconds histogram\n");
+    for (i, t) in times.iter().enumerate() {
+        for (a, track) in TRACKS.iter().enumerate().filter(|(a, _)| shown(*a, i)) {
+            let arm = &scraped[i][a];
+            for (le, v) in ARMS_BUCKETS.iter().zip(arm.buckets) {
+                writeln!(
+                    out,
+                    "http_request_duration_seconds_bucket{{track=\"{track}\",le=\"{le}\"}} {v} {t}"
+                )
+                .unwrap();
+            }
+            let (count, sum) = (arm.count, arm.sum);
+            writeln!(
+                out,
+                "http_request_duration_seconds_bucket{{track=\"{track}\",le=\"+Inf\"}} {count} {t}"
+            )
+            .unwrap();
+            writeln!(
+                out,
+                "http_request_duration_seconds_count{{track=\"{track}\"}} {count} {t}"
+            )
+            .unwrap();
+            writeln!(
+                out,
+                "http_request_duration_seconds_sum{{track=\"{track}\"}} {sum} {t}"
+            )
+            .unwrap();
+        }
+    }
+    out.push_str("# EOF\n");
+    out
+}
+
+/// SplitMix64: a few lines of deterministic randomness for the test data.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A standard normal deviate (Box-Muller).
+    fn normal(&mut self) -> f64 {
+        let u1 = 1.0 - self.unit();
+        let u2 = self.unit();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+}
+
 /// The user a secured Prometheus accepts, and its password.
 pub const USER: &str = "grafana";
 pub const PASSWORD: &str = "release-day-7";
@@ -182,11 +336,25 @@ impl PrometheusServer {
         self.dir.path().join("ca.pem")
     }
 
+    /// As [`PrometheusServer::start`], over `data` (OpenMetrics text) instead of the
+    /// usual test data: [`arms_openmetrics`] for the canary judge's two arms.
+    pub async fn start_over(data: &str) -> Option<PrometheusServer> {
+        PrometheusServer::start_from(data, false, None).await
+    }
+
     async fn start_with(secured: bool, scrape: Option<&str>) -> Option<PrometheusServer> {
+        PrometheusServer::start_from(&openmetrics(), secured, scrape).await
+    }
+
+    async fn start_from(
+        openmetrics: &str,
+        secured: bool,
+        scrape: Option<&str>,
+    ) -> Option<PrometheusServer> {
         let (binary, promtool) = binaries()?;
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data.om");
-        std::fs::write(&data, openmetrics()).unwrap();
+        std::fs::write(&data, openmetrics).unwrap();
         let tsdb = dir.path().join("tsdb");
         let out = Command::new(&promtool)
             .args(["tsdb", "create-blocks-from", "openmetrics"])
