@@ -11,6 +11,7 @@ use super::prometheus_run::{Run, clock_start};
 use crate::support::prometheus::{
     CANARY_FROM, ERROR_RATIO_QUERY, P95_QUERY, PrometheusServer, arms_openmetrics,
 };
+use shipdeck::canary::Classification;
 use shipdeck::engine::journal::Entry;
 
 /// Each arm's p95 over the last minute.
@@ -124,16 +125,21 @@ async fn a_15_percent_p95_regression_at_5_percent_rolls_back_before_any_threshol
     let verdict = first(&journal, "failing canary verdict", |e| {
         e.action == "canary" && e.reason.starts_with("canary FAIL")
     });
-    assert!(
-        verdict.reason.contains("p95: canary") && verdict.reason.contains("HIGH"),
-        "{}",
-        verdict.reason
+    let judged = verdict
+        .canary
+        .as_deref()
+        .expect("the entry carries the report");
+    let p95 = judged
+        .series
+        .iter()
+        .find(|s| s.name == "p95")
+        .expect("p95 judged");
+    assert_eq!(
+        p95.verdict.classification,
+        Classification::High,
+        "{judged:?}"
     );
-    assert!(
-        verdict.reason.contains("errors: canary"),
-        "{}",
-        verdict.reason
-    );
+    assert!(judged.counts.is_some(), "errors judged too: {judged:?}");
     let rollback = first(&journal, "rollback by the judge", |e| {
         e.action == "rollback" && e.operator == "shipdeck"
     });
@@ -175,11 +181,21 @@ async fn a_healthy_canary_passes_and_the_release_completes() {
     let pass = first(&journal, "passing canary verdict", |e| {
         e.action == "canary" && e.reason.starts_with("canary PASS")
     });
-    assert!(
-        pass.reason.contains("p95: canary") && pass.reason.contains("errors: canary"),
-        "{}",
-        pass.reason
+    let judged = pass
+        .canary
+        .as_deref()
+        .expect("the entry carries the report");
+    let p95 = judged
+        .series
+        .iter()
+        .find(|s| s.name == "p95")
+        .expect("p95 judged");
+    assert_eq!(
+        p95.verdict.classification,
+        Classification::Pass,
+        "{judged:?}"
     );
+    assert!(judged.counts.is_some(), "errors judged too: {judged:?}");
     assert!(pass.at >= started.at, "{}", text(&journal));
     let full = first(&journal, "promotion to everyone", |e| {
         e.action == "promote" && e.reason.contains("Full")
