@@ -87,6 +87,38 @@ impl Engine {
         self.progress.canary.as_ref()
     }
 
+    /// What the judge's verdict will do when the bake of `step` is served, while it fails
+    /// or is marginal (and no person waived it): the plan's action, unless it only alerts.
+    pub(super) fn judge_will(&self, step: usize) -> Option<Action> {
+        let spec = self.plan.canary.as_ref()?;
+        let r = self.progress.canary.as_ref()?;
+        if r.step != step || r.waived_by.is_some() {
+            return None;
+        }
+        let action = match r.score.verdict {
+            Verdict::Fail => spec.on_fail,
+            Verdict::Marginal => spec.on_marginal,
+            _ => return None,
+        };
+        (action != Action::Alert).then_some(action)
+    }
+
+    /// The judge put the release where it stands: it paused it, or its failing (or
+    /// marginal) score rolled it back.
+    pub fn judge_is_cause(&self) -> bool {
+        let acted = self.progress.canary.as_ref().and_then(|r| r.acted);
+        match &self.progress.phase {
+            Phase::Paused {
+                by: PauseCause::Canary,
+                ..
+            } => true,
+            Phase::RollingBack { trip: None, .. } | Phase::RolledBack { trip: None, .. } => {
+                matches!(acted, Some(Verdict::Fail | Verdict::Marginal))
+            }
+            _ => false,
+        }
+    }
+
     /// The step and the percent the arms are judged at now: a step under way with the
     /// canary beside a baseline (neither 0% nor 100%).
     fn judged_step(&self) -> Option<(usize, u8)> {
@@ -163,10 +195,12 @@ impl Engine {
             }
             None => return,
         };
-        let spaced = self.arms.journaled.is_none_or(|(at, v)| {
+        // Journaled when it differs from the verdict last journaled, once the spacing since
+        // that one has passed: a flap is written once, a settled change always.
+        let due = self.arms.journaled.is_none_or(|(at, v)| {
             v != verdict && (batch.at - at).to_std().unwrap_or_default() >= JOURNAL_SPACING
         });
-        if before.as_ref().map(|b| b.score.verdict) != Some(verdict) && spaced {
+        if due {
             self.arms.journaled = Some((batch.at, verdict));
             self.journal_canary(now, Verb::Canary, fx);
         }

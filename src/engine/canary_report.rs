@@ -155,7 +155,7 @@ impl CanaryReport {
 
 /// A value in the series' unit; a shift keeps its sign and three significant digits, so
 /// a shift of a small error rate does not read as 0.00%.
-fn shown(v: Option<f64>, unit: Unit, signed: bool) -> String {
+pub(crate) fn shown(v: Option<f64>, unit: Unit, signed: bool) -> String {
     match v {
         Some(v) if signed => {
             let sign = if v < 0.0 { "−" } else { "+" };

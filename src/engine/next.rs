@@ -23,6 +23,8 @@ pub enum WhenBaked {
     /// Waits for a promote: the slider holds the flag at this percent, and the engine
     /// never moves past an operator's explicit choice.
     HeldBySlider(u8),
+    /// The canary judge fails (or finds marginal) the step: its action, as the plan sets it.
+    JudgeActs(Action),
 }
 
 /// The next thing the engine does by itself, and how long until it does.
@@ -75,6 +77,9 @@ pub enum Wait {
 impl Engine {
     /// What happens by itself when `step` has baked.
     pub fn when_baked(&self, step: usize) -> WhenBaked {
+        if let Some(action) = self.judge_will(step) {
+            return WhenBaked::JudgeActs(action);
+        }
         if let Some(held) = self.progress.overridden {
             return WhenBaked::HeldBySlider(held);
         }
@@ -213,6 +218,15 @@ impl Engine {
                     WhenBaked::Promotes => format!("watch starts in {left}"),
                     WhenBaked::WaitsForApproval => format!("approval due in {left}"),
                     WhenBaked::HeldBySlider(held) => format!("baked in {left}, holds {held}%"),
+                    WhenBaked::JudgeActs(action) => {
+                        let verdict = self.canary().map_or("", |r| {
+                            crate::engine::canary_report::verdict_word(r.score.verdict)
+                        });
+                        format!(
+                            "{} in {left}: canary {verdict}",
+                            action.name().to_uppercase()
+                        )
+                    }
                 }
             }
             Next::AwaitsJudge { left } => {

@@ -190,8 +190,12 @@ impl App {
                 if self.why {
                     self.why = false;
                     None
-                } else if engine.progress().trips.is_empty() {
-                    self.say("no guardrail has fired in this release")
+                } else if engine.progress().trips.is_empty() && engine.canary().is_none() {
+                    if engine.plan().canary.is_some() {
+                        self.say("no guardrail has fired, and the canary judge has not spoken yet")
+                    } else {
+                        self.say("no guardrail has fired in this release")
+                    }
                 } else {
                     self.why = true;
                     None

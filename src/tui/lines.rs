@@ -58,6 +58,10 @@ fn standing(engine: &Engine) -> (String, String) {
                 WhenBaked::HeldBySlider(held) => {
                     format!("then waits for a promote (P): the slider holds {held}%")
                 }
+                WhenBaked::JudgeActs(action) => format!(
+                    "then the canary judge's verdict does {} (w shows it)",
+                    action.name()
+                ),
             };
             let held = if let Some((have, need)) = engine.starved() {
                 format!(" Starved: {have}/{need} fresh samples; the bake cannot finish yet.")
@@ -92,7 +96,7 @@ fn standing(engine: &Engine) -> (String, String) {
                 }
                 PauseCause::Outside => "space re-applies the plan's flag; R rolls back.",
                 PauseCause::Operator(_) => "space resumes; R rolls back.",
-                PauseCause::Canary => "c shows the judge; space resumes past it; R rolls back.",
+                PauseCause::Canary => "w shows the judge; space resumes past it; R rolls back.",
             };
             (
                 "Paused:".into(),

@@ -9,6 +9,7 @@
 //! [`run`] owns the terminal and the event loop.
 
 pub mod app;
+mod canary;
 pub mod checklist;
 pub mod confirm;
 pub mod cursor;

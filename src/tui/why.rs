@@ -9,6 +9,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
+use super::canary;
 use super::popup::{keys_line, wrap};
 use super::{App, View, fit, pane_block_titled, put_lines};
 use crate::engine::Engine;
@@ -20,8 +21,23 @@ const FIELD_W: usize = 9;
 /// One sample: `11:52:15 0.53%   `.
 const SAMPLE_W: usize = 18;
 
+/// The pane explains the canary judge instead of a trip: the judge put the release where
+/// it stands, or no guardrail has fired and the judge has spoken.
+fn explains_judge(engine: &Engine) -> bool {
+    engine.canary().is_some()
+        && (engine.judge_is_cause()
+            || (engine.cause().is_none() && engine.trip_to_explain().is_none()))
+}
+
 /// How the pane names the trip it explains.
 fn subject(engine: &Engine) -> &'static str {
+    if explains_judge(engine) {
+        return if engine.judge_is_cause() {
+            "the canary judge's verdict that stopped the release"
+        } else {
+            "the canary judge"
+        };
+    }
     match engine.cause() {
         // Only a guardrail pause has a cause while the rollout is live.
         Some(_) if engine.phase().is_live() => "the trip that paused the release",
@@ -162,6 +178,12 @@ fn parts<'a>(app: &App, view: &View, x: &Explain, width: usize) -> Parts<'a> {
 
 /// The rows the pane would like in a frame `width` wide: its lines and its borders.
 pub(crate) fn rows(app: &App, view: &View, width: u16) -> usize {
+    if let Some(r) = view.engine.canary().filter(|_| explains_judge(view.engine)) {
+        let plan = view.engine.plan();
+        return canary::judge_lines(app.theme(), &plan.metrics, r, inner_width(width)).len()
+            + 1
+            + 2;
+    }
     let Some(x) = view.engine.trip_to_explain() else {
         return 4;
     };
@@ -184,6 +206,14 @@ pub(crate) fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
         ..inner
     };
     let theme = app.theme();
+    if let Some(r) = engine.canary().filter(|_| explains_judge(engine)) {
+        let mut lines =
+            canary::judge_lines(theme, &engine.plan().metrics, r, usize::from(padded.width));
+        lines.truncate(usize::from(padded.height).saturating_sub(1));
+        lines.push(judge_keys(app, engine));
+        put_lines(frame, padded, &lines);
+        return;
+    }
     let Some(x) = engine.trip_to_explain() else {
         put_lines(
             frame,
@@ -219,4 +249,21 @@ pub(crate) fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     lines.truncate(height.saturating_sub(1));
     lines.push(keys);
     put_lines(frame, padded, &lines);
+}
+
+/// The keys under the judge's explanation: a paused release resumes past it (which waives
+/// its verdict for the step) or rolls back.
+fn judge_keys(app: &App, engine: &Engine) -> Line<'static> {
+    if engine.phase().is_live() {
+        keys_line(
+            app,
+            &[
+                ("w", "close"),
+                ("space", "resume past it"),
+                ("R", "roll back"),
+            ],
+        )
+    } else {
+        keys_line(app, &[("w", "close")])
+    }
 }
