@@ -17,6 +17,7 @@ pub mod fleet;
 pub mod header;
 pub mod health;
 pub mod help;
+mod input;
 pub mod journal;
 pub mod keymap;
 pub mod keys;
