@@ -11,12 +11,14 @@ use super::View;
 use super::confirm::{Ask, Confirm};
 use super::cursor::first_open;
 use super::health;
+use super::journal::Reading;
 use super::keymap::Keymap;
 use super::keys::Intent;
 use super::layout::{self, Pane};
 use super::spark::{self, Spark};
 use super::status::{Status, StatusLine};
 use super::theme::{self, Theme};
+use crate::engine::journal::Entry;
 use crate::engine::{Engine, PauseCause, Phase};
 use crate::plan::ListKind;
 
@@ -31,6 +33,12 @@ pub enum Popup {
     Details {
         list: ListKind,
         item: usize,
+    },
+    /// A journal entry in full, `scroll` lines down. A copy: what is being read stays
+    /// whatever arrives meanwhile.
+    Entry {
+        entry: Box<Entry>,
+        scroll: usize,
     },
 }
 
@@ -75,7 +83,8 @@ pub struct App {
     pub(super) slider: Option<u8>,
     pub(super) cursor: Option<(ListKind, usize)>,
     pub(super) runbook_cursor: usize,
-    pub(super) journal_scroll: usize,
+    /// Where the operator is in the journal: ▸, the rows shown, the filter.
+    pub(super) journal: Reading,
     /// How far the help is scrolled, in lines.
     pub(super) help_scroll: usize,
     /// The note being written (`n`): while it is open, every key goes to it.
@@ -117,7 +126,7 @@ impl App {
             slider: None,
             cursor: None,
             runbook_cursor: 0,
-            journal_scroll: 0,
+            journal: Reading::default(),
             help_scroll: 0,
             note: None,
             status: StatusLine::default(),
@@ -155,7 +164,7 @@ impl App {
         self.area
     }
 
-    pub(crate) fn focus(&self) -> Pane {
+    pub fn focus(&self) -> Pane {
         self.focus
     }
 
@@ -188,8 +197,8 @@ impl App {
         self.status.fade(now)
     }
 
-    pub(crate) fn journal_scroll(&self) -> usize {
-        self.journal_scroll
+    pub(crate) fn journal(&self) -> &Reading {
+        &self.journal
     }
 
     pub(crate) fn runbook_cursor(&self) -> usize {
@@ -223,9 +232,9 @@ impl App {
     }
 
     /// Brings the UI state up to date with the release: opens the why popup on a guardrail
-    /// pause and the runbook on a rollback, drops answers that no longer apply, and
-    /// downsamples each series to the width its sparkline has (here, when data arrives,
-    /// never while drawing).
+    /// pause and the runbook on a rollback, drops answers that no longer apply, keeps the
+    /// journal's ▸ on its entry as new ones arrive, and downsamples each series to the
+    /// width its sparkline has (here, when data arrives, never while drawing).
     pub fn sync(&mut self, view: &View, area: Rect) {
         let engine = view.engine;
         let key = PhaseKey::of(engine);
@@ -267,7 +276,16 @@ impl App {
         }
         self.seen_trips = trips;
         self.area = Some(area);
-        self.sync_sparks(view, area);
+        let areas = super::areas(self, view, area);
+        if let Some(rect) = areas.and_then(|a| a.health) {
+            self.prepare_health(view, rect);
+        }
+        // While an entry is read in full, ▸ stays on it even when it was the newest.
+        let reading = matches!(self.popup, Some(Popup::Entry { .. }));
+        let rows = areas
+            .and_then(|a| a.journal)
+            .map(|r| usize::from(r.height.saturating_sub(2)));
+        self.journal.follow(view.journal, rows, reading);
     }
 
     /// The why pane opens by itself only where it covers nothing: above the journal, with
@@ -275,18 +293,6 @@ impl App {
     fn open_why_if_it_fits(&mut self, view: &View, area: Rect) {
         if layout::why_fits(area, view.banner(), health::rows(view)) {
             self.why = true;
-        }
-    }
-
-    fn sync_sparks(&mut self, view: &View, area: Rect) {
-        // The why pane takes rows from the journal only: the health pane is the same.
-        let Some(areas) =
-            layout::areas(area, view.banner(), self.zoomed(), health::rows(view), None)
-        else {
-            return;
-        };
-        if let Some(rect) = areas.health {
-            self.prepare_health(view, rect);
         }
     }
 

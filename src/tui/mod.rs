@@ -127,14 +127,7 @@ pub fn render(frame: &mut Frame, app: &App, view: &View) {
     let area = frame.area();
     let theme = app.theme();
     frame.render_widget(Block::new().style(theme.text), area);
-    let why_rows = app.why_open().then(|| why::rows(app, view, area.width));
-    let Some(areas) = layout::areas(
-        area,
-        view.banner(),
-        app.zoomed(),
-        health::rows(view),
-        why_rows,
-    ) else {
+    let Some(areas) = areas(app, view, area) else {
         let asking_quit =
             matches!(app.popup(), Some(app::Popup::Confirm(c)) if c.ask == confirm::Ask::Quit);
         too_small(frame, app.theme(), area, asking_quit);
@@ -161,11 +154,28 @@ pub fn render(frame: &mut Frame, app: &App, view: &View) {
     if let Some(r) = areas.why {
         why::render(frame, app, view, r);
     }
-    match app.note() {
-        Some(text) => note::render(frame, app, text, areas.status),
-        None => lines::render_status(frame, app, view, areas.status),
+    if let Some(text) = app.note() {
+        note::render(frame, app, text, areas.status);
+    } else if let Some(text) = &app.journal().typing {
+        journal::render_input(frame, app, view, text, areas.status);
+    } else {
+        lines::render_status(frame, app, view, areas.status);
     }
     popup::render(frame, app, view, area);
+}
+
+/// Where each pane goes on a screen of `area`, with the panes this app shows; `None`
+/// below the minimum size. The frame and the app's own bookkeeping (the sparklines'
+/// widths, the journal's rows) read the same answer.
+pub(crate) fn areas(app: &App, view: &View, area: Rect) -> Option<layout::Areas> {
+    let why_rows = app.why_open().then(|| why::rows(app, view, area.width));
+    layout::areas(
+        area,
+        view.banner(),
+        app.zoomed(),
+        health::rows(view),
+        why_rows,
+    )
 }
 
 /// What the screens draw below 80×24 instead of a cramped layout. Only quitting acts

@@ -51,6 +51,12 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
             let (title, lines) = details(app, view, *list, *item, inner_w, rows);
             (title, theme.title, lines)
         }
+        Popup::Entry { entry, scroll } => {
+            let reading = app.journal();
+            let at = (reading.cursor + 1, reading.rows(view.journal).len());
+            let (title, lines) = super::journal::entry_lines(app, view, entry, *scroll, at, area);
+            (title, theme.title, lines)
+        }
     };
     let height = u16::try_from(lines.len() + 2)
         .unwrap_or(u16::MAX)

@@ -271,9 +271,9 @@ fn the_users_keys_act_and_a_note_reaches_the_journal() {
     tmux.wait_for("the unbound key's answer", |s| {
         s.contains("n: no such key; note is N (shift-n) · ? lists the keys")
     });
-    tmux.keys(&["/"]);
+    tmux.keys(&[":"]);
     tmux.wait_for("the unbound key's answer", |s| {
-        s.contains("/: no such key; ? lists the keys")
+        s.contains(":: no such key; ? lists the keys")
     });
     tmux.keys(&["N"]);
     tmux.wait_for("the note line", |s| s.contains("note: █"));
@@ -364,4 +364,55 @@ fn a_broken_keymap_or_theme_stops_the_screen_with_its_place() {
     let (code, stderr) = exit_in_tmux("named", dir.path(), &[], "demo --theme nope");
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("unknown theme `nope`"), "{stderr}");
+}
+
+#[test]
+fn the_journal_filters_and_opens_a_whole_entry_on_a_real_terminal() {
+    let Some((_dir, tmux)) = open_healthy("journal") else {
+        return;
+    };
+    // A note longer than the journal's row.
+    let note = "db failover at 14:02 done by the storage team; replicas caught up within forty seconds and the checkout error budget is untouched so far";
+    tmux.keys(&["BTab", "n"]);
+    tmux.wait_for("the note line", |s| s.contains("note: █"));
+    tmux.run(&["send-keys", "-t", "e2e", "-l", note]);
+    tmux.keys(&["Enter"]);
+    let cut = tmux.wait_for("the note in the journal, cut", |s| {
+        s.contains("note: db failover at 14:02") && s.contains("…")
+    });
+    assert!(!cut.contains("error budget is untouched so far"), "{cut}");
+
+    // `/` filters: the bottom line counts as it is typed, enter applies.
+    tmux.keys(&["/"]);
+    tmux.wait_for("the filter line", |s| s.contains("filter the journal: █"));
+    tmux.run(&["send-keys", "-t", "e2e", "-l", "FAILOVER"]);
+    tmux.wait_for("the count while typing", |s| {
+        s.contains("filter the journal: FAILOVER█") && s.contains("1 of 2 match")
+    });
+    tmux.keys(&["Enter"]);
+    let filtered = tmux.wait_for("the filtered journal", |s| {
+        s.contains("Journal newest first · \"FAILOVER\": 1 of 2")
+    });
+    assert!(!filtered.contains("control-start"), "{filtered}");
+
+    // Enter opens the entry under ▸, whole.
+    tmux.keys(&["Enter"]);
+    let open = tmux.wait_for("the entry", |s| s.contains("note at "));
+    let words: Vec<&str> = open
+        .split(|c: char| c.is_whitespace() || c == '║')
+        .collect();
+    for word in note.split_whitespace() {
+        assert!(words.contains(&word), "`{word}` is missing:\n{open}");
+    }
+    assert!(open.contains("who      e2e"), "{open}");
+    assert!(open.contains("what     note"), "{open}");
+
+    // esc closes it; esc again clears the filter.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the entry closed", |s| !s.contains("note at "));
+    tmux.keys(&["Escape"]);
+    let all = tmux.wait_for("every entry again", |s| s.contains("control-start"));
+    assert!(all.contains("journal filter cleared"), "{all}");
+    tmux.keys(&["q"]);
+    tmux.wait_for("the exit", |s| s.contains("SHIPDECK-EXITED-0"));
 }
