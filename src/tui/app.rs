@@ -173,6 +173,11 @@ impl App {
         self.zoom.then_some(self.focus)
     }
 
+    /// Whether the war-room view is on: the Health pane zoomed.
+    pub fn war_room(&self) -> bool {
+        self.zoomed() == Some(Pane::Health)
+    }
+
     pub fn popup(&self) -> Option<&Popup> {
         self.popup.as_ref()
     }
@@ -296,10 +301,15 @@ impl App {
         }
     }
 
-    /// Downsamples every series to the sparkline width of a health pane drawn in `rect`;
-    /// a series whose history, width and window have not moved keeps its cells.
+    /// Downsamples every series to the sparkline width of a health pane drawn in `rect`
+    /// (the charts' width in the war-room view); a series whose history, width and
+    /// window have not moved keeps its cells.
     pub fn prepare_health(&mut self, view: &View, rect: Rect) {
-        let width = health::spark_width(view, rect);
+        let width = if self.war_room() {
+            super::war_room::chart_width(view, rect)
+        } else {
+            health::spark_width(view, rect)
+        };
         for s in &view.engine.plan().metrics.series {
             let key = spark::spark_key(view, &s.name, width);
             if self.sparks.get(&s.name).is_some_and(|c| c.key == key) {

@@ -9,6 +9,8 @@
 //! [`run`] owns the terminal and the event loop.
 
 pub mod app;
+mod big;
+mod chart;
 pub mod checklist;
 pub mod confirm;
 pub mod cursor;
@@ -34,6 +36,7 @@ pub mod run;
 pub mod spark;
 pub mod status;
 pub mod theme;
+mod war_room;
 mod why;
 
 use chrono::{DateTime, Utc};
@@ -140,7 +143,11 @@ pub fn render(frame: &mut Frame, app: &App, view: &View) {
         lines::render_banner(frame, app, view, banner);
     }
     if let Some(r) = areas.health {
-        health::render(frame, app, view, r);
+        if app.war_room() {
+            war_room::render(frame, app, view, r);
+        } else {
+            health::render(frame, app, view, r);
+        }
     }
     if let Some(r) = areas.checklist {
         checklist::render(frame, app, view, r);

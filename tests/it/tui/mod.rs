@@ -14,3 +14,4 @@ mod scenario;
 mod screen;
 mod sizes;
 mod tmux;
+mod war_room;
