@@ -8,6 +8,7 @@ use ratatui::layout::Rect;
 use std::collections::HashMap;
 
 use super::View;
+use super::alert::Alert;
 use super::confirm::{Ask, Confirm};
 use super::cursor::first_open;
 use super::health;
@@ -15,6 +16,7 @@ use super::journal::Reading;
 use super::keymap::Keymap;
 use super::keys::Intent;
 use super::layout::{self, Pane};
+use super::settings::{Settings, WarRoom};
 use super::spark::{self, Spark};
 use super::status::{Status, StatusLine};
 use super::theme::{self, Theme};
@@ -95,6 +97,10 @@ pub struct App {
     sparks: HashMap<String, Spark>,
     /// The terminal's size as last drawn or resized: below the minimum, keys wait.
     area: Option<Rect>,
+    /// What a trip does in the war-room view, as the user's settings say.
+    war_room_settings: WarRoom,
+    /// The war-room view's flash and bell.
+    alert: Alert,
 }
 
 impl Default for App {
@@ -134,12 +140,20 @@ impl App {
             seen_trips: 0,
             sparks: HashMap::new(),
             area: None,
+            war_room_settings: WarRoom::default(),
+            alert: Alert::default(),
         }
     }
 
     /// The same screen with the user's keys.
     pub fn with_keymap(mut self, keymap: Keymap) -> App {
         self.keymap = keymap;
+        self
+    }
+
+    /// The same screen with the user's settings.
+    pub fn with_settings(mut self, settings: Settings) -> App {
+        self.war_room_settings = settings.war_room;
         self
     }
 
@@ -176,6 +190,27 @@ impl App {
     /// Whether the war-room view is on: the Health pane zoomed.
     pub fn war_room(&self) -> bool {
         self.zoomed() == Some(Pane::Health)
+    }
+
+    /// Whether the war-room view's badge is lit by a trip's flash in this frame.
+    pub(crate) fn flash_lit(&self) -> bool {
+        self.alert.lit()
+    }
+
+    /// A frame is drawn at `now` (the wall clock): the badge's flash starts, blinks or
+    /// ends. Returns when it next changes, for the loop to draw again then.
+    pub fn flash(&mut self, now: std::time::Instant) -> Option<std::time::Instant> {
+        self.alert.tick(now)
+    }
+
+    /// Whether a flash waits for the next frame to start.
+    pub fn flash_due(&self) -> bool {
+        self.alert.due()
+    }
+
+    /// Whether the terminal bell is to ring for a new trip; true once per trip.
+    pub fn take_bell(&mut self) -> bool {
+        self.alert.take_bell()
     }
 
     pub fn popup(&self) -> Option<&Popup> {
@@ -280,6 +315,9 @@ impl App {
             self.open_why_if_it_fits(view, area);
         }
         self.seen_trips = trips;
+        let newest = engine.progress().trips.last().map(|t| t.id());
+        self.alert
+            .see(newest, self.war_room(), self.war_room_settings);
         self.area = Some(area);
         let areas = super::areas(self, view, area);
         if let Some(rect) = areas.and_then(|a| a.health) {

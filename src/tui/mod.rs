@@ -8,6 +8,7 @@
 //! effects, through the user's [`keymap::Keymap`].
 //! [`run`] owns the terminal and the event loop.
 
+pub mod alert;
 pub mod app;
 mod big;
 mod chart;
@@ -33,6 +34,7 @@ mod popup_keys;
 mod rig;
 pub mod rollout;
 pub mod run;
+pub mod settings;
 pub mod spark;
 pub mod status;
 pub mod theme;
@@ -58,7 +60,7 @@ pub use keys::Intent;
 pub use layout::Pane;
 pub(crate) use layout::{MIN_HEIGHT, MIN_WIDTH};
 pub(crate) use run::signals;
-pub use run::{Ending, Flow, Screen, Tty, TuiOptions, run, run_loop, screen, stop_for};
+pub use run::{Bell, Ending, Flow, Screen, Tty, TuiOptions, run, run_loop, screen, stop_for};
 pub use theme::{Theme, ThemeError};
 
 /// Everything the screen shows that is not UI state, borrowed for one frame.

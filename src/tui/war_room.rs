@@ -2,7 +2,7 @@
 //! the release stands in large letters (flashing after a trip), what the engine does next
 //! by itself in large letters (`Engine::next`, the header's words), and a tall chart per
 //! series with every guardrail's limit drawn across it. Draws only: every word about the
-//! release is the engine's, the scale is `spark`'s.
+//! release is the engine's, the scale is `spark`'s, the flash is `alert`'s.
 //!
 //! ```text
 //! ┏ Health war room · last 15m · 15s/cell ━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┓
@@ -24,7 +24,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
 use super::big::{self, Size};
@@ -186,6 +186,15 @@ fn shares(badge: &str, next: Option<&str>, series: usize, width: usize, height: 
     }
 }
 
+/// The badge's style, drawn the other way round while the flash is lit.
+fn flashed(style: Style, lit: bool) -> Style {
+    match (lit, style.add_modifier.contains(Modifier::REVERSED)) {
+        (false, _) => style,
+        (true, true) => style.remove_modifier(Modifier::REVERSED),
+        (true, false) => style.add_modifier(Modifier::REVERSED),
+    }
+}
+
 /// What the engine does next by itself, as the war room says it.
 struct Coming {
     /// The words for the letters: `ROLLBACK in 51s`.
@@ -296,7 +305,7 @@ fn badge_words(app: &App, engine: &Engine) -> Vec<(String, Style)> {
 fn render_badge(frame: &mut Frame, app: &App, view: &View, letters: Letters, area: Rect) {
     let engine = view.engine;
     let phase = engine.phase();
-    let style = phase_style(app, phase);
+    let style = flashed(phase_style(app, phase), app.flash_lit());
     let width = usize::from(area.width);
     let words = badge_words(app, engine);
     let rows = match letters {
@@ -641,5 +650,22 @@ mod tests {
             fitting("p95_ms", Letters::Big(Size::Large), 200, 0),
             Letters::Line
         );
+    }
+
+    #[test]
+    fn the_flash_turns_the_badge_the_other_way_round() {
+        let plain = Style::new();
+        assert!(
+            flashed(plain, true)
+                .add_modifier
+                .contains(Modifier::REVERSED)
+        );
+        let reversed = Style::new().add_modifier(Modifier::REVERSED);
+        assert!(
+            !flashed(reversed, true)
+                .add_modifier
+                .contains(Modifier::REVERSED)
+        );
+        assert_eq!(flashed(reversed, false), reversed);
     }
 }

@@ -114,17 +114,30 @@ fn open_healthy(name: &str) -> Option<(tempfile::TempDir, Tmux)> {
 /// [`open_healthy`] with these files (name, text) in the user's config folder, which is
 /// `config/shipdeck` in the release's folder.
 fn open_healthy_with(name: &str, config: &[(&str, &str)]) -> Option<(tempfile::TempDir, Tmux)> {
+    open_fixture(name, "healthy", "", config)
+}
+
+/// `shipdeck open` on a copy of `fixtures/FIXTURE` with `args` after it, in a 120×40 tmux
+/// window, with `config` in the user's config folder, at the ready screen.
+fn open_fixture(
+    name: &str,
+    fixture: &str,
+    args: &str,
+    config: &[(&str, &str)],
+) -> Option<(tempfile::TempDir, Tmux)> {
     if !Tmux::installed() {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), config);
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/healthy");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(fixture);
     for f in ["plan.yaml", "flags.yaml"] {
         std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
     }
     let command = format!(
-        "cd {} && XDG_CONFIG_HOME=$PWD/config {} open plan.yaml --operator e2e; echo SHIPDECK-EXITED-$?; sleep 60",
+        "cd {} && XDG_CONFIG_HOME=$PWD/config {} open plan.yaml --operator e2e {args}; echo SHIPDECK-EXITED-$?; sleep 60",
         dir.path().display(),
         env!("CARGO_BIN_EXE_shipdeck")
     );
@@ -322,7 +335,7 @@ fn exit_in_tmux(name: &str, dir: &Path, config: &[(&str, &str)], args: &str) -> 
 }
 
 #[test]
-fn a_broken_keymap_or_theme_stops_the_screen_with_its_place() {
+fn a_broken_keymap_theme_or_settings_file_stops_the_screen_with_its_place() {
     if !Tmux::installed() {
         return;
     }
@@ -364,6 +377,20 @@ fn a_broken_keymap_or_theme_stops_the_screen_with_its_place() {
     let (code, stderr) = exit_in_tmux("named", dir.path(), &[], "demo --theme nope");
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("unknown theme `nope`"), "{stderr}");
+
+    // The settings too: a misspelt setting is refused at its place.
+    let files = [("config.yaml", "war_room:\n  flash: true\n  bel: false\n")];
+    std::fs::remove_file(folder.join("theme.yaml")).unwrap();
+    std::fs::remove_file(folder.join("keymap.yaml")).unwrap();
+    let (code, stderr) = exit_in_tmux("settings", dir.path(), &files, "demo");
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "{}:3:3: error: unknown war_room setting `bel`\n  hint: did you mean `bell`?\n",
+            folder.join("config.yaml").display()
+        )
+    );
 }
 
 #[test]
@@ -413,6 +440,73 @@ fn the_journal_filters_and_opens_a_whole_entry_on_a_real_terminal() {
     tmux.keys(&["Escape"]);
     let all = tmux.wait_for("every entry again", |s| s.contains("control-start"));
     assert!(all.contains("journal filter cleared"), "{all}");
+    tmux.keys(&["q"]);
+    tmux.wait_for("the exit", |s| s.contains("SHIPDECK-EXITED-0"));
+}
+
+#[test]
+fn the_war_room_fills_the_screen_and_rings_once_for_each_trip() {
+    // The incident fixture on a clock 600 times real time: each hour's bake passes in six
+    // seconds, and the incident at 25% pauses and rolls back within a few more.
+    let Some((dir, tmux)) = open_fixture("war-room", "incident", "--speed 600", &[]) else {
+        return;
+    };
+    // Everything the terminal is sent, to count the bells in it.
+    let sent = dir.path().join("sent.bin");
+    tmux.run(&[
+        "pipe-pane",
+        "-t",
+        "e2e",
+        "-o",
+        &format!("cat >> {}", sent.display()),
+    ]);
+    start_rollout(&tmux);
+    tmux.keys(&["z"]);
+    let baking = tmux.wait_for("the war room", |s| s.contains("Health war room"));
+    assert!(baking.contains("NEXT"), "{baking}");
+    let bells = || {
+        std::fs::read(&sent)
+            .unwrap_or_default()
+            .iter()
+            .filter(|b| **b == 0x07)
+            .count()
+    };
+    assert_eq!(bells(), 0, "nothing has tripped yet");
+
+    let start = Instant::now();
+    let mut screen = tmux.screen();
+    while !screen.contains("ROLLED BACK") {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no rollback yet:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        screen = tmux.screen();
+    }
+    // The state in large letters, the charts with their limits.
+    tmux.keys(&["Escape"]);
+    let screen = tmux.wait_for("the war room without the runbook", |s| {
+        !s.contains("Rollback runbook")
+    });
+    let letters = screen.lines().filter(|l| l.contains("██  ██")).count();
+    assert!(letters >= 3, "{screen}");
+    assert!(screen.contains("✗ ROLLED BACK"), "{screen}");
+    assert!(screen.contains("╌ rollback 5.00%"), "{screen}");
+    assert!(
+        screen.contains("NEXT  nothing more happens by itself"),
+        "{screen}"
+    );
+
+    // A bell for each trip at most, never one a frame.
+    let journal = std::fs::read_to_string(dir.path().join(".shipdeck/journal.jsonl")).unwrap();
+    let trips = journal.matches("\"action\":\"guardrail\"").count();
+    let rung = bells();
+    assert!(
+        (1..=trips).contains(&rung),
+        "{rung} bells for {trips} trips"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(bells(), rung, "no bell while nothing new trips");
     tmux.keys(&["q"]);
     tmux.wait_for("the exit", |s| s.contains("SHIPDECK-EXITED-0"));
 }

@@ -1,11 +1,15 @@
 //! The war-room view: `z` on Health gives the pane the whole screen and uses it — the
 //! state in large letters, what the engine does next in large letters, a tall chart per
-//! series with every limit drawn across it.
+//! series with every limit drawn across it; a new trip flashes the badge and rings the
+//! bell once.
 
 use crossterm::event::KeyCode;
 use ratatui::style::Modifier;
+use std::time::{Duration, Instant};
 
 use super::common::*;
+use shipdeck::tui::alert::FLASH_FOR;
+use shipdeck::tui::settings::{Settings, WarRoom};
 use shipdeck::tui::{App, Theme};
 
 /// The screen as text, one string per row.
@@ -89,6 +93,72 @@ fn at_200x50_in_every_state() {
         let t = screen(&world, &mut app, 200, 50);
         insta::assert_snapshot!(format!("{name}_200x50"), t.backend());
     }
+}
+
+/// Whether the war-room badge's cells are drawn the other way round: the first cell of
+/// its letters, on the row under the box's top.
+fn badge_reversed(world: &World, app: &mut App) -> bool {
+    let t = screen(world, app, 120, 40);
+    let buffer = t.backend().buffer();
+    let y = 5;
+    let x = (0..120)
+        .find(|x| buffer[(*x, y)].symbol() == "█")
+        .expect("the badge's letters");
+    buffer[(x, y)].modifier.contains(Modifier::REVERSED)
+}
+
+#[test]
+fn a_new_trip_flashes_the_badge_and_rings_the_bell_once() {
+    let mut world = baking();
+    let mut app = war_room(&mut world, App::default(), 120, 40);
+    screen(&world, &mut app, 120, 40);
+    assert!(!app.take_bell(), "nothing tripped since the view opened");
+    assert!(!app.flash_due());
+    // The error rate goes past 1%: the pause rule trips.
+    world.run(mins(1), |s| s.error_rate = Some(0.02));
+    assert_eq!(world.badge(), "PAUSED");
+    let t0 = Instant::now();
+    screen(&world, &mut app, 120, 40);
+    assert!(app.take_bell(), "the trip rings");
+    assert!(app.flash_due());
+    // The loop starts the flash with the next frame: lit, then unlit, then over.
+    assert_eq!(app.flash(t0), Some(t0 + Duration::from_millis(500)));
+    assert!(badge_reversed(&world, &mut app), "lit");
+    for _ in 0..5 {
+        screen(&world, &mut app, 120, 40);
+        assert!(!app.take_bell(), "once, not every frame");
+    }
+    app.flash(t0 + Duration::from_millis(600));
+    assert!(!badge_reversed(&world, &mut app), "unlit");
+    assert_eq!(app.flash(t0 + FLASH_FOR), None);
+    assert!(!badge_reversed(&world, &mut app), "the flash is over");
+    // The same trip again, a minute on, is no new trip.
+    world.run(mins(1), |s| s.error_rate = Some(0.02));
+    screen(&world, &mut app, 120, 40);
+    assert!(!app.take_bell());
+}
+
+#[test]
+fn the_users_settings_turn_the_flash_and_the_bell_off() {
+    let mut world = baking();
+    let settings = Settings {
+        war_room: WarRoom {
+            flash: false,
+            bell: false,
+        },
+    };
+    let mut app = war_room(&mut world, App::default().with_settings(settings), 120, 40);
+    screen(&world, &mut app, 120, 40);
+    world.run(mins(1), |s| s.error_rate = Some(0.02));
+    screen(&world, &mut app, 120, 40);
+    assert!(!app.take_bell() && !app.flash_due());
+    // Away from the war room a trip neither rings nor flashes.
+    let mut world = baking();
+    let mut app = App::default();
+    screen(&world, &mut app, 120, 40);
+    world.run(mins(1), |s| s.error_rate = Some(0.02));
+    screen(&world, &mut app, 120, 40);
+    assert!(!app.take_bell() && !app.flash_due());
 }
 
 #[test]
