@@ -37,21 +37,26 @@ pub(crate) struct Alert {
 impl Alert {
     /// The snapshot's newest trip is `newest`, with the war-room view on screen or not
     /// (`war_room`): a trip not seen before starts the flash and makes the bell due, as
-    /// `settings` allow. Away from the war-room view nothing flashes.
-    pub(crate) fn see(&mut self, newest: Option<TripId>, war_room: bool, settings: WarRoom) {
+    /// `settings` allow. Away from the war-room view nothing flashes. Returns whether the
+    /// trip is new.
+    pub(crate) fn see(
+        &mut self,
+        newest: Option<TripId>,
+        war_room: bool,
+        settings: WarRoom,
+    ) -> bool {
         let new = newest.is_some() && self.seen.is_some_and(|seen| seen != newest);
         self.seen = Some(newest);
         if !war_room {
             self.flash = Flash::Off;
             self.lit = false;
-            return;
-        }
-        if new {
+        } else if new {
             if settings.flash {
                 self.flash = Flash::Due;
             }
             self.bell |= settings.bell;
         }
+        new
     }
 
     /// A frame is drawn at `now`: a due flash starts, a running one blinks or ends.

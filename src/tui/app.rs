@@ -93,7 +93,6 @@ pub struct App {
     pub(super) note: Option<String>,
     pub(super) status: StatusLine,
     seen: Option<PhaseKey>,
-    seen_trips: usize,
     sparks: HashMap<String, Spark>,
     /// The terminal's size as last drawn or resized: below the minimum, keys wait.
     area: Option<Rect>,
@@ -137,7 +136,6 @@ impl App {
             note: None,
             status: StatusLine::default(),
             seen: None,
-            seen_trips: 0,
             sparks: HashMap::new(),
             area: None,
             war_room_settings: WarRoom::default(),
@@ -278,7 +276,11 @@ impl App {
     pub fn sync(&mut self, view: &View, area: Rect) {
         let engine = view.engine;
         let key = PhaseKey::of(engine);
-        let trips = engine.progress().trips.len();
+        // One watcher of new trips: the war room's alarms and the why pane follow it.
+        let newest = engine.progress().trips.last().map(|t| t.id());
+        let new_trip = self
+            .alert
+            .see(newest, self.war_room(), self.war_room_settings);
         if self.seen.as_ref() != Some(&key) {
             let rolling = |k: &PhaseKey| matches!(k.badge, "ROLLING BACK" | "ROLLED BACK");
             let was_rolling = self.seen.as_ref().is_some_and(rolling);
@@ -311,13 +313,9 @@ impl App {
             self.slider = None;
             self.cursor = None;
             self.seen = Some(key);
-        } else if trips > self.seen_trips && self.seen.as_ref().is_some_and(|k| k.guardrail_pause) {
+        } else if new_trip && self.seen.as_ref().is_some_and(|k| k.guardrail_pause) {
             self.open_why_if_it_fits(view, area);
         }
-        self.seen_trips = trips;
-        let newest = engine.progress().trips.last().map(|t| t.id());
-        self.alert
-            .see(newest, self.war_room(), self.war_room_settings);
         self.area = Some(area);
         let areas = super::areas(self, view, area);
         if let Some(rect) = areas.and_then(|a| a.health) {
