@@ -68,7 +68,8 @@ pub(crate) fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, Strin
 
 /// The screen's options, read at start-up before the screen's loop runs: the theme from
 /// `--theme NAME|PATH`, else the user's `theme.yaml`, else dark; the user's `keymap.yaml`
-/// over the default keys; and `NO_COLOR`. A broken file is the user's to fix: it is
+/// over the default keys; the user's `config.yaml` over the default settings; and
+/// `NO_COLOR`. A broken file is the user's to fix: it is
 /// reported and nothing starts, rather than a screen with keys or colours they did not ask
 /// for. Without a terminal (a pipe, cron, CI) it says to run `without` instead, before
 /// anything starts: taking the terminal there would fail, and its undoing would print
@@ -91,9 +92,11 @@ pub(crate) fn screen_options(theme: Option<&str>, without: &str) -> Result<TuiOp
             .unwrap_or_else(Theme::dark),
     };
     let keymap = user_config::keymap(folder.as_deref()).map_err(|e| refuse(&e))?;
+    let settings = user_config::settings(folder.as_deref()).map_err(|e| refuse(&e))?;
     Ok(TuiOptions {
         theme,
         no_color: theme_file::no_color_from_env(),
         keymap,
+        settings,
     })
 }

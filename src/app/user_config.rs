@@ -1,8 +1,8 @@
-//! user_config: the user's own keys and colours, read at start-up from the XDG config
-//! folder — `$XDG_CONFIG_HOME/shipdeck/`, else `~/.config/shipdeck/` — as `keymap.yaml`
-//! and `theme.yaml`. A file that is not there leaves the defaults; one that is there must
-//! be right, or the screen does not start. Owns finding and reading the files; the screen's
-//! keymap and theme formats read their text.
+//! user_config: the user's own keys, colours and settings, read at start-up from the XDG
+//! config folder — `$XDG_CONFIG_HOME/shipdeck/`, else `~/.config/shipdeck/` — as
+//! `keymap.yaml`, `theme.yaml` and `config.yaml`. A file that is not there leaves the
+//! defaults; one that is there must be right, or the screen does not start. Owns finding
+//! and reading the files; the screen's keymap, theme and settings formats read their text.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -11,6 +11,7 @@ use super::theme_file::{self, ThemeFileError};
 use crate::plan::Diagnostic;
 use crate::tui::Theme;
 use crate::tui::keymap::{self, Keymap, KeymapError};
+use crate::tui::settings::{self, Settings, SettingsError};
 
 /// The folder the user's files are in: `$XDG_CONFIG_HOME/shipdeck`, or
 /// `$HOME/.config/shipdeck` when that is unset, empty or relative (the XDG rule). `None`
@@ -45,6 +46,30 @@ pub(crate) fn keymap(folder: Option<&Path>) -> Result<Keymap, KeymapError> {
                 message: format!("cannot read the keymap: {e}"),
                 hint: Some(
                     "make it a readable UTF-8 file, or remove it to keep the default keys".into(),
+                ),
+            }],
+        }),
+    }
+}
+
+/// `config.yaml` in `folder` (`war_room: {flash: true, bell: true}`), over the default
+/// settings; the defaults when it is not there.
+pub(crate) fn settings(folder: Option<&Path>) -> Result<Settings, SettingsError> {
+    let Some(path) = folder.map(|f| f.join("config.yaml")) else {
+        return Ok(Settings::default());
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => settings::parse(&path, &text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
+        Err(e) => Err(SettingsError {
+            diagnostics: vec![Diagnostic {
+                file: path,
+                line: 0,
+                column: 0,
+                message: format!("cannot read the settings: {e}"),
+                hint: Some(
+                    "make it a readable UTF-8 file, or remove it to keep the default settings"
+                        .into(),
                 ),
             }],
         }),
@@ -113,6 +138,16 @@ mod tests {
         std::fs::write(dir.path().join("theme.yaml"), "bda: {fg: red}\n").unwrap();
         let e = theme(Some(dir.path())).unwrap_err().to_string();
         assert!(e.contains("theme.yaml:1:1: error: "), "{e}");
+
+        assert_eq!(settings(Some(dir.path())).unwrap(), Settings::default());
+        std::fs::write(dir.path().join("config.yaml"), "war_room: {bell: false}\n").unwrap();
+        assert!(!settings(Some(dir.path())).unwrap().war_room.bell);
+        std::fs::write(dir.path().join("config.yaml"), "war_room: {bel: false}\n").unwrap();
+        let e = settings(Some(dir.path())).unwrap_err().to_string();
+        assert!(
+            e.contains("config.yaml:1:12: error: unknown war_room setting `bel`"),
+            "{e}"
+        );
 
         // A folder where the file should be is an error, not the defaults.
         std::fs::remove_file(dir.path().join("keymap.yaml")).unwrap();

@@ -270,6 +270,20 @@ impl Entry {
         }
     }
 
+    /// The values behind the entry, each in its series' unit (`error_rate=1.44%, p95=390ms`);
+    /// one whose series `metrics` no longer has is shown as it was recorded, since its unit
+    /// is not known.
+    pub fn values_text(&self, metrics: &MetricsSpec) -> String {
+        self.values
+            .iter()
+            .map(|(k, v)| match metrics.series(k) {
+                Some(series) => format!("{k}={}", format_value(*v, series.unit)),
+                None => format!("{k}={}", trim_float(*v)),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// `pause: error rate high`, escaped as [`Entry::line`] is.
     pub fn headline(&self) -> String {
         if self.reason.is_empty() {
@@ -410,19 +424,9 @@ impl Timeline {
         out
     }
 
-    /// One entry as a row of the table. Each value is shown in its series' unit
-    /// (`error_rate=1.44%`, `p95=390ms`); one whose series the plan no longer has is
-    /// shown as it was recorded, since its unit is not known.
+    /// One entry as a row of the table, its values in their units ([`Entry::values_text`]).
     pub fn row(e: &Entry, metrics: &MetricsSpec) -> String {
-        let values = e
-            .values
-            .iter()
-            .map(|(k, v)| match metrics.series(k) {
-                Some(series) => format!("{k}={}", format_value(*v, series.unit)),
-                None => format!("{k}={}", trim_float(*v)),
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let values = e.values_text(metrics);
         format!(
             "| {} | {} | {} | {} | {} | {} |\n",
             e.at.format("%Y-%m-%d %H:%M:%S"),

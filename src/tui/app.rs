@@ -8,15 +8,19 @@ use ratatui::layout::Rect;
 use std::collections::HashMap;
 
 use super::View;
+use super::alert::Alert;
 use super::confirm::{Ask, Confirm};
 use super::cursor::first_open;
 use super::health;
+use super::journal::Reading;
 use super::keymap::Keymap;
 use super::keys::Intent;
 use super::layout::{self, Pane};
+use super::settings::{Settings, WarRoom};
 use super::spark::{self, Spark};
 use super::status::{Status, StatusLine};
 use super::theme::{self, Theme};
+use crate::engine::journal::Entry;
 use crate::engine::{Engine, PauseCause, Phase};
 use crate::plan::ListKind;
 
@@ -31,6 +35,12 @@ pub enum Popup {
     Details {
         list: ListKind,
         item: usize,
+    },
+    /// A journal entry in full, `scroll` lines down. A copy: what is being read stays
+    /// whatever arrives meanwhile.
+    Entry {
+        entry: Box<Entry>,
+        scroll: usize,
     },
 }
 
@@ -75,17 +85,21 @@ pub struct App {
     pub(super) slider: Option<u8>,
     pub(super) cursor: Option<(ListKind, usize)>,
     pub(super) runbook_cursor: usize,
-    pub(super) journal_scroll: usize,
+    /// Where the operator is in the journal: ▸, the rows shown, the filter.
+    pub(super) journal: Reading,
     /// How far the help is scrolled, in lines.
     pub(super) help_scroll: usize,
     /// The note being written (`n`): while it is open, every key goes to it.
     pub(super) note: Option<String>,
     pub(super) status: StatusLine,
     seen: Option<PhaseKey>,
-    seen_trips: usize,
     sparks: HashMap<String, Spark>,
     /// The terminal's size as last drawn or resized: below the minimum, keys wait.
     area: Option<Rect>,
+    /// What a trip does in the war-room view, as the user's settings say.
+    war_room_settings: WarRoom,
+    /// The war-room view's flash and bell.
+    alert: Alert,
 }
 
 impl Default for App {
@@ -117,20 +131,27 @@ impl App {
             slider: None,
             cursor: None,
             runbook_cursor: 0,
-            journal_scroll: 0,
+            journal: Reading::default(),
             help_scroll: 0,
             note: None,
             status: StatusLine::default(),
             seen: None,
-            seen_trips: 0,
             sparks: HashMap::new(),
             area: None,
+            war_room_settings: WarRoom::default(),
+            alert: Alert::default(),
         }
     }
 
     /// The same screen with the user's keys.
     pub fn with_keymap(mut self, keymap: Keymap) -> App {
         self.keymap = keymap;
+        self
+    }
+
+    /// The same screen with the user's settings.
+    pub fn with_settings(mut self, settings: Settings) -> App {
+        self.war_room_settings = settings.war_room;
         self
     }
 
@@ -155,13 +176,39 @@ impl App {
         self.area
     }
 
-    pub(crate) fn focus(&self) -> Pane {
+    pub fn focus(&self) -> Pane {
         self.focus
     }
 
     /// The zoomed pane, if any.
     pub(crate) fn zoomed(&self) -> Option<Pane> {
         self.zoom.then_some(self.focus)
+    }
+
+    /// Whether the war-room view is on: the Health pane zoomed.
+    pub fn war_room(&self) -> bool {
+        self.zoomed() == Some(Pane::Health)
+    }
+
+    /// Whether the war-room view's badge is lit by a trip's flash in this frame.
+    pub(crate) fn flash_lit(&self) -> bool {
+        self.alert.lit()
+    }
+
+    /// A frame is drawn at `now` (the wall clock): the badge's flash starts, blinks or
+    /// ends. Returns when it next changes, for the loop to draw again then.
+    pub fn flash(&mut self, now: std::time::Instant) -> Option<std::time::Instant> {
+        self.alert.tick(now)
+    }
+
+    /// Whether a flash waits for the next frame to start.
+    pub fn flash_due(&self) -> bool {
+        self.alert.due()
+    }
+
+    /// Whether the terminal bell is to ring for a new trip; true once per trip.
+    pub fn take_bell(&mut self) -> bool {
+        self.alert.take_bell()
     }
 
     pub fn popup(&self) -> Option<&Popup> {
@@ -188,8 +235,8 @@ impl App {
         self.status.fade(now)
     }
 
-    pub(crate) fn journal_scroll(&self) -> usize {
-        self.journal_scroll
+    pub(crate) fn journal(&self) -> &Reading {
+        &self.journal
     }
 
     pub(crate) fn runbook_cursor(&self) -> usize {
@@ -223,13 +270,17 @@ impl App {
     }
 
     /// Brings the UI state up to date with the release: opens the why popup on a guardrail
-    /// pause and the runbook on a rollback, drops answers that no longer apply, and
-    /// downsamples each series to the width its sparkline has (here, when data arrives,
-    /// never while drawing).
+    /// pause and the runbook on a rollback, drops answers that no longer apply, keeps the
+    /// journal's ▸ on its entry as new ones arrive, and downsamples each series to the
+    /// width its sparkline has (here, when data arrives, never while drawing).
     pub fn sync(&mut self, view: &View, area: Rect) {
         let engine = view.engine;
         let key = PhaseKey::of(engine);
-        let trips = engine.progress().trips.len();
+        // One watcher of new trips: the war room's alarms and the why pane follow it.
+        let newest = engine.progress().trips.last().map(|t| t.id());
+        let new_trip = self
+            .alert
+            .see(newest, self.war_room(), self.war_room_settings);
         if self.seen.as_ref() != Some(&key) {
             let rolling = |k: &PhaseKey| matches!(k.badge, "ROLLING BACK" | "ROLLED BACK");
             let was_rolling = self.seen.as_ref().is_some_and(rolling);
@@ -262,12 +313,20 @@ impl App {
             self.slider = None;
             self.cursor = None;
             self.seen = Some(key);
-        } else if trips > self.seen_trips && self.seen.as_ref().is_some_and(|k| k.guardrail_pause) {
+        } else if new_trip && self.seen.as_ref().is_some_and(|k| k.guardrail_pause) {
             self.open_why_if_it_fits(view, area);
         }
-        self.seen_trips = trips;
         self.area = Some(area);
-        self.sync_sparks(view, area);
+        let areas = super::areas(self, view, area);
+        if let Some(rect) = areas.and_then(|a| a.health) {
+            self.prepare_health(view, rect);
+        }
+        // While an entry is read in full, ▸ stays on it even when it was the newest.
+        let reading = matches!(self.popup, Some(Popup::Entry { .. }));
+        let rows = areas
+            .and_then(|a| a.journal)
+            .map(|r| usize::from(r.height.saturating_sub(2)));
+        self.journal.follow(view.journal, rows, reading);
     }
 
     /// The why pane opens by itself only where it covers nothing: above the journal, with
@@ -278,22 +337,15 @@ impl App {
         }
     }
 
-    fn sync_sparks(&mut self, view: &View, area: Rect) {
-        // The why pane takes rows from the journal only: the health pane is the same.
-        let Some(areas) =
-            layout::areas(area, view.banner(), self.zoomed(), health::rows(view), None)
-        else {
-            return;
-        };
-        if let Some(rect) = areas.health {
-            self.prepare_health(view, rect);
-        }
-    }
-
-    /// Downsamples every series to the sparkline width of a health pane drawn in `rect`;
-    /// a series whose history, width and window have not moved keeps its cells.
+    /// Downsamples every series to the sparkline width of a health pane drawn in `rect`
+    /// (the charts' width in the war-room view); a series whose history, width and
+    /// window have not moved keeps its cells.
     pub fn prepare_health(&mut self, view: &View, rect: Rect) {
-        let width = health::spark_width(view, rect);
+        let width = if self.war_room() {
+            super::war_room::chart_width(view, rect)
+        } else {
+            health::spark_width(view, rect)
+        };
         for s in &view.engine.plan().metrics.series {
             let key = spark::spark_key(view, &s.name, width);
             if self.sparks.get(&s.name).is_some_and(|c| c.key == key) {

@@ -33,10 +33,7 @@ impl App {
     /// other panes have no rows to move through: the status line says where these keys act.
     pub(super) fn move_down(&mut self, view: &View, by: usize) -> Option<Intent> {
         match self.focus {
-            Pane::Journal => {
-                let last = view.journal.len().saturating_sub(1);
-                self.journal_scroll = (self.journal_scroll + by).min(last);
-            }
+            Pane::Journal => self.journal.step(view.journal, true, by),
             Pane::Checklist => {
                 let items = flat_items(view.engine);
                 let at = self.cursor(view.engine)?;
@@ -53,7 +50,7 @@ impl App {
     /// `k`/`↑` or page up: up the journal, towards newer entries; up the checklists.
     pub(super) fn move_up(&mut self, view: &View, by: usize) -> Option<Intent> {
         match self.focus {
-            Pane::Journal => self.journal_scroll = self.journal_scroll.saturating_sub(by),
+            Pane::Journal => self.journal.step(view.journal, false, by),
             Pane::Checklist => {
                 let items = flat_items(view.engine);
                 let at = self.cursor(view.engine)?;
@@ -65,12 +62,29 @@ impl App {
         None
     }
 
+    /// `g` (`first`) or `G`: the first or the last row of the focused list — the newest or
+    /// the oldest journal entry, the first or the last checklist item.
+    pub(super) fn jump(&mut self, view: &View, first: bool) -> Option<Intent> {
+        match self.focus {
+            Pane::Journal => self.journal.jump(view.journal, first),
+            Pane::Checklist => {
+                let items = flat_items(view.engine);
+                let end = if first { items.first() } else { items.last() };
+                self.cursor = end.copied();
+            }
+            Pane::Health | Pane::Rollout => return self.nothing_to_move(),
+        }
+        None
+    }
+
     fn nothing_to_move(&mut self) -> Option<Intent> {
         use super::keymap::Action;
         self.say(&format!(
-            "{}/{} move in the Checklist and scroll the Journal; {} has focus ({} moves it)",
+            "{}/{} and {}/{} move in the Checklist and the Journal; {} has focus ({} moves it)",
             self.keymap.label(Action::Down),
             self.keymap.label(Action::Up),
+            self.keymap.label(Action::First),
+            self.keymap.label(Action::Last),
             self.focus.title(),
             self.keymap.label(Action::FocusNext)
         ))
@@ -182,7 +196,7 @@ mod tests {
     }
 
     #[test]
-    fn j_k_scroll_the_journal_when_it_has_focus() {
+    fn j_k_move_through_the_journal_when_it_has_focus() {
         let mut r = Rig::baking();
         r.focus(Pane::Journal);
         let cursor = r.app.cursor(&r.engine);
@@ -191,14 +205,42 @@ mod tests {
         for _ in 0..n + 5 {
             r.press(KeyCode::Char('j'));
         }
-        assert_eq!(r.app.journal_scroll(), n - 1);
+        assert_eq!(r.app.journal().cursor, n - 1);
         assert_eq!(r.app.cursor(&r.engine), cursor, "the checklist stays put");
         r.press(KeyCode::Char('k'));
-        assert_eq!(r.app.journal_scroll(), n - 2);
+        assert_eq!(r.app.journal().cursor, n - 2);
         r.press(KeyCode::Home);
-        assert_eq!(r.app.journal_scroll(), 0);
+        assert_eq!(r.app.journal().cursor, 0);
         r.press(KeyCode::BackTab);
         assert_eq!(r.app.focus(), Pane::Rollout);
+    }
+
+    #[test]
+    fn g_and_shift_g_jump_to_the_first_and_last_row_of_the_focused_list() {
+        let mut r = Rig::baking();
+        r.focus(Pane::Journal);
+        let n = r.journal.len();
+        r.press(KeyCode::Char('G'));
+        assert_eq!(r.app.journal().cursor, n - 1, "the oldest entry");
+        r.press(KeyCode::Char('g'));
+        assert_eq!(r.app.journal().cursor, 0, "the newest entry");
+        r.press(KeyCode::End);
+        assert_eq!(r.app.journal().cursor, n - 1);
+
+        r.focus(Pane::Checklist);
+        r.press(KeyCode::Char('G'));
+        assert_eq!(r.app.cursor(&r.engine), Some((ListKind::Rollback, 1)));
+        r.press(KeyCode::Char('g'));
+        assert_eq!(r.app.cursor(&r.engine), Some((ListKind::PreRelease, 0)));
+
+        // Where there are no rows, they say where they act.
+        r.focus(Pane::Health);
+        assert_eq!(r.press(KeyCode::Char('G')), None);
+        let said = r.app.status().unwrap().text.clone();
+        assert!(
+            said.contains("g/G move in the Checklist and the Journal; Health has focus"),
+            "{said}"
+        );
     }
 
     #[test]
@@ -222,8 +264,9 @@ mod tests {
             }
             if pane != Pane::Journal {
                 assert!(said(&r).contains("has focus"), "{}", said(&r));
-                assert_eq!(r.press(KeyCode::Home), None);
+                assert_eq!(r.press(KeyCode::Char('/')), None);
                 assert!(said(&r).contains("tab to the Journal"), "{}", said(&r));
+                assert!(r.app.journal().typing.is_none(), "/ opened in {pane:?}");
             }
         }
         // In the checklist they act.

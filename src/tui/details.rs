@@ -3,20 +3,16 @@
 //! status and why, its runs and the tail of the last run's output; for a hand-ticked item,
 //! who ticked it. Draws from the snapshot only: running anything again is `r`, an intent.
 
-use ratatui::style::Style;
-use ratatui::text::{Line, Span};
+use ratatui::text::Line;
 
 use super::keymap::Action;
 use super::pipeline::stages;
-use super::popup::{bound_keys_line, wrap};
+use super::popup::{Draft, bound_keys_line};
 use super::{App, View, fit};
 use crate::pipeline::checks::CHECK_EVERY;
 use crate::pipeline::{RunRecord, SourceKind};
 use crate::plan::{Check, ListKind, StageStatus, condition_text};
 use crate::support::fmt;
-
-/// Width of the label column.
-const LABEL: usize = 9;
 
 /// The popup's title and lines for one item, in at most `rows` lines (the output's oldest
 /// lines give way first).
@@ -229,36 +225,4 @@ fn runs(d: &mut Draft, view: &View, label: &str, count: u32, last: Option<&RunRe
         }
     }
     d.field(label, &text, theme.popup);
-}
-
-/// Label-and-value lines, wrapped under their value column.
-struct Draft<'a, 'b> {
-    app: &'b App,
-    width: usize,
-    lines: Vec<Line<'a>>,
-}
-
-impl<'a, 'b> Draft<'a, 'b> {
-    fn new(app: &'b App, width: usize) -> Self {
-        Draft {
-            app,
-            width,
-            lines: Vec::new(),
-        }
-    }
-
-    fn field(&mut self, label: &str, value: &str, style: Style) {
-        let value = if value.is_empty() { "—" } else { value };
-        let muted = self.app.theme().muted;
-        for (i, l) in wrap(value, self.width.saturating_sub(LABEL))
-            .into_iter()
-            .enumerate()
-        {
-            let label = if i == 0 { label } else { "" };
-            self.lines.push(Line::from(vec![
-                Span::styled(format!("{label:<LABEL$}"), muted),
-                Span::styled(l, style),
-            ]));
-        }
-    }
 }

@@ -47,7 +47,7 @@ pub(crate) fn phase_style_in(t: &Theme, phase: &Phase) -> Style {
 
 /// Who or what put the release in its state, beside the badge: `by alice`, `by
 /// error_rate`, `flag off`. What happens next is [`next_segment`]'s.
-fn badge_detail(engine: &Engine) -> String {
+pub(crate) fn badge_detail(engine: &Engine) -> String {
     match engine.phase() {
         Phase::Baking { .. } | Phase::Watching => engine
             .starved()

@@ -84,6 +84,13 @@ pub(crate) fn rows(view: &View) -> usize {
     1 + plan.metrics.series.len() + if rules > 0 { rules + 2 } else { 0 }
 }
 
+/// Whether every one of the `rules` not among `shown` stands ok.
+fn left_out_ok(engine: &Engine, shown: &[usize], rules: usize) -> bool {
+    (0..rules)
+        .filter(|i| !shown.contains(i))
+        .all(|i| engine.rule_standing(i) == RuleStanding::Ok)
+}
+
 /// How many cells the sparklines get in a health pane of `rect`.
 pub(crate) fn spark_width(view: &View, rect: Rect) -> usize {
     columns(view, usize::from(rect.width.saturating_sub(2))).spark
@@ -112,7 +119,7 @@ fn guard_text(engine: &Engine, series: &Series) -> String {
 }
 
 /// The role that styles a series' state word.
-fn state_style(state: &SeriesState, app: &App) -> Style {
+pub(crate) fn state_style(state: &SeriesState, app: &App) -> Style {
     let t = app.theme();
     match state {
         SeriesState::Tripped | SeriesState::Error => t.bad,
@@ -124,7 +131,7 @@ fn state_style(state: &SeriesState, app: &App) -> Style {
 }
 
 /// The time the sparklines of an incident cover: `(from, to)`; `None` for the live window.
-fn incident_span(
+pub(crate) fn incident_span(
     view: &View,
     window: Window,
     width: usize,
@@ -154,6 +161,92 @@ fn fired_within(
         .map(|t| t.at)
 }
 
+/// Where a rule stands as the screen tells it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Standing {
+    /// It fired at this time, within the incident on screen (clear or not now).
+    Fired(DateTime<Utc>),
+    Tripped,
+    /// Its condition holds, for `held_secs` so far; it fires in `left` unless it clears.
+    Holding {
+        held_secs: i64,
+        left: Option<std::time::Duration>,
+    },
+    NoBaseline,
+    Ok,
+}
+
+impl Standing {
+    /// Where rule `i` stands, with the incident on screen covering `span`.
+    pub(crate) fn of(
+        engine: &Engine,
+        span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+        i: usize,
+    ) -> Standing {
+        if let Some(at) = fired_within(engine, span, i) {
+            return Standing::Fired(at);
+        }
+        match engine.rule_standing(i) {
+            RuleStanding::Tripped => Standing::Tripped,
+            RuleStanding::Holding { held_secs } => Standing::Holding {
+                held_secs,
+                left: engine.fires_in(i),
+            },
+            RuleStanding::NoBaseline => Standing::NoBaseline,
+            RuleStanding::Ok => Standing::Ok,
+        }
+    }
+
+    /// Its glyph: ✗ fired or tripped, ◐ holding, ○ waiting for a baseline, ✓ ok.
+    pub(crate) fn glyph(self) -> char {
+        match self {
+            Standing::Fired(_) | Standing::Tripped => '✗',
+            Standing::Holding { .. } => '◐',
+            Standing::NoBaseline => '○',
+            Standing::Ok => '✓',
+        }
+    }
+
+    /// Its style, for a rule that does `action`: a rollback's trouble in the breach
+    /// colour, the rest in the warning colour.
+    pub(crate) fn style(self, app: &App, action: Action) -> Style {
+        let theme = app.theme();
+        let severe = if action == Action::Rollback {
+            theme.bad
+        } else {
+            theme.warn
+        };
+        match self {
+            Standing::Fired(_) => severe,
+            Standing::Tripped => theme.bad,
+            Standing::Holding { left: Some(_), .. } => severe,
+            Standing::Holding { left: None, .. } => theme.warn,
+            Standing::NoBaseline => theme.stale,
+            Standing::Ok => theme.ok,
+        }
+    }
+
+    /// Its words in the rule list: `TRIPPED`, `held 1m · rollback in 51s`, `fired 11:53:15`.
+    fn words(self, action: Action) -> String {
+        match self {
+            Standing::Fired(at) => format!("fired {}", at.format("%H:%M:%S")),
+            Standing::Tripped => "TRIPPED".to_string(),
+            Standing::Holding {
+                held_secs,
+                left: Some(left),
+            } => format!(
+                "held {} · {} in {}",
+                fmt::secs(held_secs),
+                action.name(),
+                fmt::duration(left)
+            ),
+            Standing::Holding { held_secs, .. } => format!("holding {}", fmt::secs(held_secs)),
+            Standing::NoBaseline => "no baseline yet".to_string(),
+            Standing::Ok => "ok".to_string(),
+        }
+    }
+}
+
 /// One guardrail rule as the list under the rows shows it.
 fn rule_line<'a>(
     app: &App,
@@ -169,63 +262,50 @@ fn rule_line<'a>(
         let unit = plan.metrics.series(&rule.metric)?.unit;
         Some(format_value(t, unit))
     });
-    let severe = |action: Action| {
-        if action == Action::Rollback {
-            theme.bad
-        } else {
-            theme.warn
-        }
-    };
-    let fired = fired_within(engine, span, i);
-    let (glyph, word, style) = match engine.rule_standing(i) {
-        // The incident on screen: the rules that fired in it say when, clear or not now.
-        _ if fired.is_some() => (
-            '✗',
-            fired.map_or_else(String::new, |at| format!("fired {}", at.format("%H:%M:%S"))),
-            severe(rule.action),
-        ),
-        RuleStanding::Tripped => ('✗', "TRIPPED".to_string(), theme.bad),
-        RuleStanding::Holding { held_secs } => match engine.fires_in(i) {
-            // The countdown of what the rule is about to do, from the engine's clock.
-            Some(left) => (
-                '◐',
-                format!(
-                    "held {} · {} in {}",
-                    fmt::secs(held_secs),
-                    rule.action.name(),
-                    fmt::duration(left)
-                ),
-                severe(rule.action),
-            ),
-            None => ('◐', format!("holding {}", fmt::secs(held_secs)), theme.warn),
-        },
-        RuleStanding::NoBaseline => ('○', "no baseline yet".to_string(), theme.stale),
-        RuleStanding::Ok => ('✓', "ok".to_string(), theme.ok),
-    };
+    let standing = Standing::of(engine, span, i);
     let limit = limit.map(|l| format!(" · limit {l}")).unwrap_or_default();
-    let right = format!(" {word} ");
-    let left = format!("  {glyph} {}{limit}", rule.text);
+    let right = format!(" {} ", standing.words(rule.action));
+    let left = format!("  {} {}{limit}", standing.glyph(), rule.text);
     let room = width.saturating_sub(right.chars().count());
     let left = fit(&left, room);
     let gap = room.saturating_sub(left.chars().count());
     Line::from(vec![
         Span::styled(left, theme.text),
         Span::raw(" ".repeat(gap)),
-        Span::styled(right, style),
+        Span::styled(right, standing.style(app, rule.action)),
     ])
 }
 
-/// The pane's title: the time the sparklines cover, one cell's span, and the legend
-/// where it fits whole.
-fn window_title(
+/// A series now: its newest value in its unit (`—` without one) and the style it is
+/// shown in.
+pub(crate) fn now(app: &App, engine: &Engine, s: &Series) -> (String, Style) {
+    let theme = app.theme();
+    let value = match engine.history(&s.name).and_then(|h| h.last()) {
+        Some(p) => p
+            .value
+            .map(|v| format_value(v, s.unit))
+            .unwrap_or_else(|| "—".into()),
+        None => "—".into(),
+    };
+    let style = match engine.series_state(s) {
+        SeriesState::Tripped => theme.bad,
+        SeriesState::Stale | SeriesState::NoData | SeriesState::Error => theme.stale,
+        _ => theme.text,
+    };
+    (value, style)
+}
+
+/// What the pane's title says of its cells: the time `cells` of them cover and one
+/// cell's span, or the incident around the rollback they show.
+pub(crate) fn window_title(
     view: &View,
     window: Window,
     span: Option<(DateTime<Utc>, DateTime<Utc>)>,
-    inner_w: usize,
+    cells: usize,
 ) -> String {
     let engine = view.engine;
     let interval = engine.plan().metrics.interval;
-    let cells = u32::try_from(columns(view, inner_w).spark).unwrap_or(u32::MAX);
+    let cells = u32::try_from(cells).unwrap_or(u32::MAX);
     match (window, span) {
         (Window::Incident { per_cell, .. }, Some((from, to))) => {
             let at = engine
@@ -241,18 +321,11 @@ fn window_title(
                 fmt::duration(interval.saturating_mul(u32::try_from(per_cell).unwrap_or(1)))
             )
         }
-        _ => {
-            let mut d = format!(
-                "last {} · {}/cell",
-                fmt::duration(interval.saturating_mul(cells)),
-                fmt::duration(interval)
-            );
-            // The legend only where it fits whole.
-            if inner_w >= 80 {
-                d.push_str(" · bars up to the next limit, · = missing, ◆ = trip");
-            }
-            d
-        }
+        _ => format!(
+            "last {} · {}/cell",
+            fmt::duration(interval.saturating_mul(cells)),
+            fmt::duration(interval)
+        ),
     }
 }
 
@@ -264,7 +337,14 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     let cols = columns(view, inner_w);
     let window = spark::window(view, cols.spark);
     let span = incident_span(view, window, cols.spark);
-    let detail = (cols.spark > 0).then(|| window_title(view, window, span, inner_w));
+    let detail = (cols.spark > 0).then(|| {
+        let mut d = window_title(view, window, span, cols.spark);
+        // The legend only where it fits whole.
+        if window == Window::Live && inner_w >= 80 {
+            d.push_str(" · bars up to the next limit, · = missing, ◆ = trip");
+        }
+        d
+    });
     let block = pane_block(app, Pane::Health, detail);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -301,18 +381,7 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     }
     for s in series {
         let state = engine.series_state(s);
-        let value = match engine.history(&s.name).and_then(|h| h.last()) {
-            Some(p) => p
-                .value
-                .map(|v| format_value(v, s.unit))
-                .unwrap_or_else(|| "—".into()),
-            None => "—".into(),
-        };
-        let value_style = match state {
-            SeriesState::Tripped => theme.bad,
-            SeriesState::Stale | SeriesState::NoData | SeriesState::Error => theme.stale,
-            _ => theme.text,
-        };
+        let (value, value_style) = now(app, engine, s);
         let mut spans = vec![
             Span::styled(
                 format!(" {:<w$} ", fit(&s.name, cols.name), w = cols.name),
@@ -392,10 +461,19 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
         };
         let mut title = format!(" guardrails (stale data: {stale})");
         if hidden > 0 {
-            let more = format!(" +{hidden} more");
+            // The rows left out are the least urgent; when they are all fine, saying so
+            // is all anyone needs of them. The war-room view (zoom) names every rule
+            // that is not.
+            let all_ok = left_out_ok(engine, &shown, rules);
+            let more = if all_ok {
+                format!(" +{hidden} more, all ok")
+            } else {
+                format!(" +{hidden} more")
+            };
             let zoom = app
                 .keymap()
                 .hint(&[super::keymap::Action::Zoom])
+                .filter(|_| !all_ok)
                 .map(|k| format!("{more} ({k} zooms)"))
                 .filter(|long| title.chars().count() + long.chars().count() <= inner_w);
             title.push_str(&zoom.unwrap_or(more));

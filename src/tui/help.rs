@@ -94,6 +94,7 @@ impl App {
             Action::Up => at.saturating_sub(1),
             Action::PageDown => at + page,
             Action::PageUp => at.saturating_sub(page),
+            Action::Last => usize::MAX,
             _ => 0,
         }
         .min(max_scroll(self));

@@ -58,6 +58,9 @@ impl App {
         if self.note.is_some() {
             return self.on_note_key(key);
         }
+        if self.journal.typing.is_some() {
+            return self.on_filter_key(key, view);
+        }
         if let Some(popup) = self.popup.take() {
             match self.on_popup_key(popup, key, action, view) {
                 Flow::Done(intent) => return intent,
@@ -142,8 +145,9 @@ impl App {
                     self.popup = Some(Popup::Details { list, item });
                     None
                 }
+                None if self.focus == Pane::Journal => self.open_entry(view),
                 None => self.say(&format!(
-                    "move the slider with {}/{} first, then {}; in the checklist, {} shows an item's details",
+                    "move the slider with {}/{} first, then {}; in the checklist or the journal, {} shows the row under ▸ in full",
                     self.keymap.label(Action::SliderDown),
                     self.keymap.label(Action::SliderUp),
                     self.keymap.label(Action::Apply),
@@ -162,12 +166,14 @@ impl App {
             Action::Up => self.move_up(view, 1),
             Action::PageDown => self.move_down(view, 10),
             Action::PageUp => self.move_up(view, 10),
-            Action::Newest if self.focus == Pane::Journal => {
-                self.journal_scroll = 0;
+            Action::First => self.jump(view, true),
+            Action::Last => self.jump(view, false),
+            Action::Filter if self.focus == Pane::Journal => {
+                self.open_filter();
                 None
             }
-            Action::Newest => self.elsewhere(
-                &format!("{} shows the newest journal entry", self.keymap.label(Action::Newest)),
+            Action::Filter => self.elsewhere(
+                &format!("{} filters the journal", self.keymap.label(Action::Filter)),
                 Pane::Journal,
             ),
             Action::Tick if self.focus == Pane::Checklist => {
@@ -208,6 +214,11 @@ impl App {
             Action::Note => {
                 self.note = Some(String::new());
                 None
+            }
+            // In a filtered journal, esc takes the filter away first: one press, one thing
+            // gone, and the view the operator narrowed comes back whole before anything else.
+            Action::Close if self.focus == Pane::Journal && self.journal.filter.is_some() => {
+                self.clear_filter()
             }
             Action::Close => {
                 self.zoom = false;
@@ -633,10 +644,9 @@ mod tests {
     fn a_key_bound_to_nothing_says_so_and_where_the_keys_are() {
         let mut r = Rig::baking();
         for (code, name) in [
-            (KeyCode::Char('/'), "/"),
             (KeyCode::Char(':'), ":"),
-            (KeyCode::Char('g'), "g"),
-            (KeyCode::Char('G'), "G"),
+            (KeyCode::Char('%'), "%"),
+            (KeyCode::Char('Z'), "Z"),
             (KeyCode::F(1), "F1"),
         ] {
             assert_eq!(r.press(code), None, "{name} acted");

@@ -219,19 +219,37 @@ const CHECKLIST_HINTS: [Hint; 12] = [
     (&[Action::Runbook], "runbook"),
 ];
 
-/// The hints while the journal has focus: its own keys first.
+/// The hints while the journal has focus: its own keys first (with no slider target
+/// waiting, enter opens the entry under ▸).
 const JOURNAL_HINTS: [Hint; 12] = [
-    (&[Action::Down, Action::Up], "scroll"),
-    (&[Action::Newest], "newest"),
+    (&[Action::Down, Action::Up], "move"),
+    (&[Action::Apply], "entry"),
+    (&[Action::Filter], "filter"),
+    (&[Action::First, Action::Last], "newest/oldest"),
     (&[Action::Pause], "pause/resume"),
     (&[Action::Promote], "promote"),
     (&[Action::Rollback], "rollback"),
-    (&[Action::SliderDown, Action::SliderUp], "slider"),
-    (&[Action::Apply], "apply"),
     (&[Action::FocusNext], "focus"),
     (&[Action::Why], "why"),
     (&[Action::Zoom], "zoom"),
     (&[Action::Theme], "theme"),
+    (&[Action::Runbook], "runbook"),
+];
+
+/// The journal's hints while a filter narrows it: how to see every entry again comes
+/// right after the filter's own key.
+const FILTERED_JOURNAL_HINTS: [Hint; 12] = [
+    (&[Action::Down, Action::Up], "move"),
+    (&[Action::Apply], "entry"),
+    (&[Action::Filter], "filter"),
+    (&[Action::Close], "unfilter"),
+    (&[Action::First, Action::Last], "newest/oldest"),
+    (&[Action::Pause], "pause/resume"),
+    (&[Action::Promote], "promote"),
+    (&[Action::Rollback], "rollback"),
+    (&[Action::FocusNext], "focus"),
+    (&[Action::Why], "why"),
+    (&[Action::Zoom], "zoom"),
     (&[Action::Runbook], "runbook"),
 ];
 
@@ -268,6 +286,8 @@ pub(crate) fn render_status(frame: &mut Frame, app: &App, _view: &View, area: Re
     let mut spans = vec![Span::raw(" ")];
     let hints: &[Hint] = match app.focus() {
         Pane::Checklist if app.slider().is_none() => &CHECKLIST_HINTS,
+        Pane::Journal if app.slider().is_some() => &HINTS,
+        Pane::Journal if app.journal().filter.is_some() => &FILTERED_JOURNAL_HINTS,
         Pane::Journal => &JOURNAL_HINTS,
         _ => &HINTS,
     };

@@ -8,8 +8,11 @@
 //! effects, through the user's [`keymap::Keymap`].
 //! [`run`] owns the terminal and the event loop.
 
+pub mod alert;
 pub mod app;
+mod big;
 mod canary;
+mod chart;
 pub mod checklist;
 pub mod confirm;
 pub mod cursor;
@@ -18,6 +21,7 @@ pub mod fleet;
 pub mod header;
 pub mod health;
 pub mod help;
+mod input;
 pub mod journal;
 pub mod keymap;
 pub mod keys;
@@ -31,9 +35,11 @@ mod popup_keys;
 mod rig;
 pub mod rollout;
 pub mod run;
+pub mod settings;
 pub mod spark;
 pub mod status;
 pub mod theme;
+mod war_room;
 mod why;
 
 use chrono::{DateTime, Utc};
@@ -55,7 +61,7 @@ pub use keys::Intent;
 pub use layout::Pane;
 pub(crate) use layout::{MIN_HEIGHT, MIN_WIDTH};
 pub(crate) use run::signals;
-pub use run::{Ending, Flow, Screen, Tty, TuiOptions, run, run_loop, screen, stop_for};
+pub use run::{Bell, Ending, Flow, Screen, Tty, TuiOptions, run, run_loop, screen, stop_for};
 pub use theme::{Theme, ThemeError};
 
 /// Everything the screen shows that is not UI state, borrowed for one frame.
@@ -127,14 +133,7 @@ pub fn render(frame: &mut Frame, app: &App, view: &View) {
     let area = frame.area();
     let theme = app.theme();
     frame.render_widget(Block::new().style(theme.text), area);
-    let why_rows = app.why_open().then(|| why::rows(app, view, area.width));
-    let Some(areas) = layout::areas(
-        area,
-        view.banner(),
-        app.zoomed(),
-        health::rows(view),
-        why_rows,
-    ) else {
+    let Some(areas) = areas(app, view, area) else {
         let asking_quit =
             matches!(app.popup(), Some(app::Popup::Confirm(c)) if c.ask == confirm::Ask::Quit);
         too_small(frame, app.theme(), area, asking_quit);
@@ -147,7 +146,11 @@ pub fn render(frame: &mut Frame, app: &App, view: &View) {
         lines::render_banner(frame, app, view, banner);
     }
     if let Some(r) = areas.health {
-        health::render(frame, app, view, r);
+        if app.war_room() {
+            war_room::render(frame, app, view, r);
+        } else {
+            health::render(frame, app, view, r);
+        }
     }
     if let Some(r) = areas.checklist {
         checklist::render(frame, app, view, r);
@@ -161,11 +164,28 @@ pub fn render(frame: &mut Frame, app: &App, view: &View) {
     if let Some(r) = areas.why {
         why::render(frame, app, view, r);
     }
-    match app.note() {
-        Some(text) => note::render(frame, app, text, areas.status),
-        None => lines::render_status(frame, app, view, areas.status),
+    if let Some(text) = app.note() {
+        note::render(frame, app, text, areas.status);
+    } else if let Some(text) = &app.journal().typing {
+        journal::render_input(frame, app, view, text, areas.status);
+    } else {
+        lines::render_status(frame, app, view, areas.status);
     }
     popup::render(frame, app, view, area);
+}
+
+/// Where each pane goes on a screen of `area`, with the panes this app shows; `None`
+/// below the minimum size. The frame and the app's own bookkeeping (the sparklines'
+/// widths, the journal's rows) read the same answer.
+pub(crate) fn areas(app: &App, view: &View, area: Rect) -> Option<layout::Areas> {
+    let why_rows = app.why_open().then(|| why::rows(app, view, area.width));
+    layout::areas(
+        area,
+        view.banner(),
+        app.zoomed(),
+        health::rows(view),
+        why_rows,
+    )
 }
 
 /// What the screens draw below 80×24 instead of a cramped layout. Only quitting acts

@@ -2,81 +2,46 @@
 //! the bottom line. Its keys and its line only: enter hands the text to the controller as
 //! a `Note` command, which the engine journals with the operator's name and engine time.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::text::{Line, Span};
 
 use super::App;
+use super::input::{self, Edit};
 use super::keys::{Intent, command};
-use super::put_line;
 use crate::engine::{Command, MAX_NOTE_CHARS};
 
 impl App {
     /// A key while the note is open: text goes into it, enter adds it, esc drops it.
     pub(super) fn on_note_key(&mut self, key: KeyEvent) -> Option<Intent> {
         let text = self.note.get_or_insert_with(String::new);
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        match key.code {
-            KeyCode::Esc => {
+        match input::edit(text, key, MAX_NOTE_CHARS) {
+            Edit::Cancel => {
                 self.note = None;
                 self.say("note dropped; nothing was journaled")
             }
-            KeyCode::Enter => {
+            Edit::Done => {
                 let text = self.note.take().unwrap_or_default();
                 if text.trim().is_empty() {
                     return self.say("an empty note is not journaled");
                 }
                 command(Command::Note { text })
             }
-            KeyCode::Backspace => {
-                text.pop();
-                None
-            }
-            // The line editor's two habits: ctrl-u clears, ctrl-w drops the last word.
-            KeyCode::Char('u') if ctrl => {
-                text.clear();
-                None
-            }
-            KeyCode::Char('w') if ctrl => {
-                let kept = text.trim_end().rfind(' ').map_or(0, |i| i + 1);
-                text.truncate(kept);
-                None
-            }
-            KeyCode::Char(c) if !ctrl && !c.is_control() => {
-                if text.chars().count() < MAX_NOTE_CHARS {
-                    text.push(c);
-                }
-                None
-            }
-            _ => None,
+            Edit::Typed => None,
         }
     }
 }
 
 /// The note being written, in the bottom line: its end when it is longer than the line.
 pub(super) fn render(frame: &mut Frame, app: &App, text: &str, area: Rect) {
-    let theme = app.theme();
-    let keys = " enter adds · esc drops ";
-    let lead = " note: ";
-    let room =
-        usize::from(area.width).saturating_sub(lead.chars().count() + keys.chars().count() + 1);
-    let count = text.chars().count();
-    let shown: String = if count > room {
-        let tail: String = text.chars().skip(count + 1 - room.max(1)).collect();
-        format!("…{tail}")
-    } else {
-        text.to_string()
-    };
-    let pad = room.saturating_sub(shown.chars().count());
-    let line = Line::from(vec![
-        Span::styled(lead, theme.key),
-        Span::styled(shown, theme.text),
-        Span::styled("█", theme.accent),
-        Span::raw(" ".repeat(pad)),
-        Span::styled(keys, theme.muted),
-    ]);
-    put_line(frame, area, &line, theme.text);
+    input::render(
+        frame,
+        app,
+        " note: ",
+        text,
+        " enter adds · esc drops ",
+        area,
+    );
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
 
@@ -48,6 +49,12 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
             // Inside the frame, two rows of the screen stay clear of it.
             let rows = usize::from(area.height.saturating_sub(4));
             let (title, lines) = details(app, view, *list, *item, inner_w, rows);
+            (title, theme.title, lines)
+        }
+        Popup::Entry { entry, scroll } => {
+            let reading = app.journal();
+            let at = (reading.cursor + 1, reading.rows(view.journal).len());
+            let (title, lines) = super::journal::entry_lines(app, view, entry, *scroll, at, area);
             (title, theme.title, lines)
         }
     };
@@ -262,6 +269,42 @@ fn runbook<'a>(app: &App, view: &View, width: usize) -> Vec<Line<'a>> {
     keys.push((&[Action::Close], "close"));
     lines.push(bound_keys_line(app, &keys));
     lines
+}
+
+/// Width of a field's label in the popups that list fields (an item's details, a journal
+/// entry).
+pub(super) const LABEL: usize = 9;
+
+/// Label-and-value lines, each value wrapped under its value column.
+pub(super) struct Draft<'a, 'b> {
+    pub(super) app: &'b App,
+    width: usize,
+    pub(super) lines: Vec<Line<'a>>,
+}
+
+impl<'a, 'b> Draft<'a, 'b> {
+    pub(super) fn new(app: &'b App, width: usize) -> Self {
+        Draft {
+            app,
+            width,
+            lines: Vec::new(),
+        }
+    }
+
+    pub(super) fn field(&mut self, label: &str, value: &str, style: Style) {
+        let value = if value.is_empty() { "—" } else { value };
+        let muted = self.app.theme().muted;
+        for (i, l) in wrap(value, self.width.saturating_sub(LABEL))
+            .into_iter()
+            .enumerate()
+        {
+            let label = if i == 0 { label } else { "" };
+            self.lines.push(Line::from(vec![
+                Span::styled(format!("{label:<LABEL$}"), muted),
+                Span::styled(l, style),
+            ]));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -28,7 +28,8 @@ impl App {
                     | Action::Up
                     | Action::PageDown
                     | Action::PageUp
-                    | Action::Newest),
+                    | Action::First
+                    | Action::Last),
                 ) => {
                     self.scroll_help(a);
                     self.popup = Some(Popup::Help);
@@ -85,6 +86,7 @@ impl App {
                     _ => Flow::Pass,
                 }
             }
+            Popup::Entry { entry, scroll } => self.on_entry_key(*entry, scroll, action, view),
         }
     }
 }

@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::keymap::Keymap;
+use super::settings::Settings;
 use super::{App, Intent, Theme, View, draw};
 use crate::control::driver::{self, Handle};
 use crate::control::{Answer, Refused};
@@ -33,6 +34,30 @@ pub struct TuiOptions {
     pub no_color: bool,
     /// The user's keys (the defaults, or `keymap.yaml` laid over them).
     pub keymap: Keymap,
+    /// The user's settings (the defaults, or `config.yaml` laid over them).
+    pub settings: Settings,
+}
+
+/// A terminal whose bell can be rung. The bell is the terminal's, so the loop rings it,
+/// after a frame; the screen's state only says when it is due.
+pub trait Bell {
+    fn ring(&mut self) -> std::io::Result<()>;
+}
+
+impl<W: std::io::Write> Bell for ratatui::backend::CrosstermBackend<W> {
+    fn ring(&mut self) -> std::io::Result<()> {
+        use std::io::Write;
+        // BEL moves no cursor and draws nothing: it goes between two frames.
+        self.write_all(b"\x07")?;
+        Write::flush(self)
+    }
+}
+
+/// A test terminal has no bell.
+impl Bell for ratatui::backend::TestBackend {
+    fn ring(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// What the loop does after an event.
@@ -52,7 +77,9 @@ pub struct Screen {
 impl Screen {
     pub fn new(opts: &TuiOptions) -> Screen {
         Screen {
-            app: App::new(opts.theme.clone(), opts.no_color).with_keymap(opts.keymap.clone()),
+            app: App::new(opts.theme.clone(), opts.no_color)
+                .with_keymap(opts.keymap.clone())
+                .with_settings(opts.settings),
         }
     }
 
@@ -135,7 +162,7 @@ pub async fn run_loop<B, E>(
     stop: impl Future<Output = Stop>,
 ) -> anyhow::Result<Ending>
 where
-    B: Backend,
+    B: Backend + Bell,
     B::Error: Send + Sync + 'static,
     E: Stream<Item = std::io::Result<Event>> + Unpin,
 {
@@ -147,19 +174,27 @@ where
     let mut last_frame: Option<Instant> = None;
     // When the bottom line's answer fades: a frame is drawn then, key or no key.
     let mut fade_at: Option<Instant> = None;
+    // When the war-room badge's flash next blinks or ends.
+    let mut flash_at: Option<Instant> = None;
     loop {
         // Draw now if a frame is due, else wake up when it is.
         let mut frame_at = None;
         if dirty {
             let due = last_frame.map_or(Instant::now(), |t| t + FRAME);
             if due <= Instant::now() {
-                fade_at = screen
-                    .app
-                    .fade_status(Instant::now().into_std())
-                    .map(Instant::from_std);
+                let now = Instant::now().into_std();
+                fade_at = screen.app.fade_status(now).map(Instant::from_std);
+                flash_at = screen.app.flash(now).map(Instant::from_std);
                 screen.draw(terminal, &snapshot)?;
                 last_frame = Some(Instant::now());
-                dirty = false;
+                // The frame saw a new trip: the bell once, and the flash from the next frame.
+                if screen.app.take_bell() {
+                    terminal
+                        .backend_mut()
+                        .ring()
+                        .map_err(|e| anyhow::Error::new(e).context("ringing the terminal bell"))?;
+                }
+                dirty = screen.app.flash_due();
             } else {
                 frame_at = Some(due);
             }
@@ -207,6 +242,10 @@ where
             () = tokio::time::sleep_until(frame_at.unwrap_or_else(Instant::now)), if frame_at.is_some() => {}
             () = tokio::time::sleep_until(fade_at.unwrap_or_else(Instant::now)), if fade_at.is_some() && !dirty => {
                 fade_at = None;
+                dirty = true;
+            }
+            () = tokio::time::sleep_until(flash_at.unwrap_or_else(Instant::now)), if flash_at.is_some() && !dirty => {
+                flash_at = None;
                 dirty = true;
             }
         }
@@ -335,7 +374,7 @@ pub async fn screen<B, E>(
     opts: &TuiOptions,
 ) -> (anyhow::Result<Ending>, Handle)
 where
-    B: Backend,
+    B: Backend + Bell,
     B::Error: Send + Sync + 'static,
     E: Stream<Item = std::io::Result<Event>> + Unpin,
 {

@@ -18,9 +18,9 @@ use crate::engine::Engine;
 use crate::engine::history::Point;
 use crate::plan::{Action, Better, Unit};
 
-const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-const MISSING: char = '·';
-const TRIP: char = '◆';
+pub(crate) const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+pub(crate) const MISSING: char = '·';
+pub(crate) const TRIP: char = '◆';
 
 /// The span of time the health pane shows, the same for every series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,12 +274,38 @@ pub(crate) fn limits(engine: &Engine, series: &str) -> Vec<Limit> {
 
 /// Where the bars of one series start and end.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Scale {
-    bottom: f64,
-    top: f64,
+pub(crate) struct Scale {
+    pub(crate) bottom: f64,
+    pub(crate) top: f64,
     /// Zero is the floor and the top a limit or the largest value: a bar's height reads
     /// as a share of it.
     from_zero: bool,
+}
+
+impl Scale {
+    /// Where `v` sits between the bottom and the top, from 0 to 1.
+    pub(crate) fn share(&self, v: f64) -> f64 {
+        if self.top > self.bottom && v.is_finite() {
+            ((v - self.bottom) / (self.top - self.bottom)).clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    }
+
+    /// How many eighths of a cell a bar of `v` fills in a chart `rows` tall. From zero,
+    /// only the top itself fills the chart; any value shows at least an eighth, so it is
+    /// never taken for a missing sample.
+    pub(crate) fn eighths(&self, v: f64, rows: usize) -> usize {
+        let full = rows * 8;
+        let share = self.share(v);
+        let at = (share * full as f64).round() as usize;
+        let at = if self.from_zero && share < 1.0 {
+            at.min(full.saturating_sub(1))
+        } else {
+            at
+        };
+        at.clamp(1, full.max(1))
+    }
 }
 
 /// Upper limits: from zero to the lowest limit the values shown have not passed (past
@@ -287,7 +313,7 @@ struct Scale {
 /// towards the next limit shows how near it is. Lower limits: from half the lowest, so the
 /// room above them shows. None: ratios to 100%, the rest up to a little over the largest
 /// value.
-fn scale(cells: &[Cell], limits: &[Limit], unit: Unit) -> Scale {
+pub(crate) fn scale(cells: &[Cell], limits: &[Limit], unit: Unit) -> Scale {
     let max_seen = cells
         .iter()
         .filter_map(|c| match c {
@@ -330,19 +356,10 @@ fn scale(cells: &[Cell], limits: &[Limit], unit: Unit) -> Scale {
 
 /// The glyph of `v` on `scale`.
 fn level(v: f64, scale: Scale) -> char {
-    let Scale {
-        bottom,
-        top,
-        from_zero,
-    } = scale;
-    let share = if top > bottom && v.is_finite() {
-        ((v - bottom) / (top - bottom)).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
+    let share = scale.share(v);
     // From zero, only the top itself (a limit reached, or the largest value past every
     // limit) is `█`; otherwise the nearest of the eight.
-    let i = if from_zero && share < 1.0 {
+    let i = if scale.from_zero && share < 1.0 {
         ((share * 7.0).round() as usize).min(6)
     } else {
         (share * 7.0).round() as usize
@@ -351,7 +368,7 @@ fn level(v: f64, scale: Scale) -> char {
 }
 
 /// The style of a value: the colour of the most severe limit it is past.
-fn cell_style(app: &App, v: f64, limits: &[Limit]) -> Style {
+pub(crate) fn cell_style(app: &App, v: f64, limits: &[Limit]) -> Style {
     let theme = app.theme();
     let past = |l: &&Limit| if l.above { v > l.value } else { v < l.value };
     let worst = limits
@@ -370,6 +387,25 @@ fn cell_style(app: &App, v: f64, limits: &[Limit]) -> Style {
     }
 }
 
+/// The newest `width` cells of `spark` (blank before its oldest), and the cells among
+/// them where a guardrail fired.
+pub(crate) fn newest(spark: Option<&Spark>, width: usize) -> (Vec<Cell>, Vec<usize>) {
+    let Some(s) = spark else {
+        return (vec![Cell::Blank; width], Vec::new());
+    };
+    let mut cells: Vec<Cell> = s.cells.iter().rev().take(width).rev().copied().collect();
+    let pad = width - cells.len();
+    cells.splice(0..0, std::iter::repeat_n(Cell::Blank, pad));
+    let shift = s.cells.len().saturating_sub(width);
+    let trips = s
+        .trips
+        .iter()
+        .filter_map(|i| (i + pad).checked_sub(shift))
+        .filter(|i| *i < width)
+        .collect();
+    (cells, trips)
+}
+
 /// The sparkline's glyphs for `width` cells of `spark`, against the series' `limits`.
 pub(crate) fn spans<'a>(
     app: &App,
@@ -379,36 +415,9 @@ pub(crate) fn spans<'a>(
     unit: Unit,
 ) -> Vec<Span<'a>> {
     let theme = app.theme();
-    let cells: Vec<Cell> = match spark {
-        Some(s) => {
-            let mut c: Vec<Cell> = s.cells.iter().rev().take(width).rev().copied().collect();
-            while c.len() < width {
-                c.insert(0, Cell::Blank);
-            }
-            c
-        }
-        None => vec![Cell::Blank; width],
-    };
-    let shift = spark.map_or(0, |s| s.cells.len().saturating_sub(width));
-    let trips: Vec<usize> = spark
-        .map(|s| {
-            s.trips
-                .iter()
-                .filter_map(|i| i.checked_sub(shift))
-                .collect()
-        })
-        .unwrap_or_default();
+    let (cells, trips) = newest(spark, width);
     let scale = scale(&cells, limits, unit);
-    let mut spans: Vec<Span> = Vec::with_capacity(width);
-    let mut run = String::new();
-    let mut run_style = theme.spark;
-    let mut push = |spans: &mut Vec<Span<'a>>, ch: char, style: Style| {
-        if style != run_style && !run.is_empty() {
-            spans.push(Span::styled(std::mem::take(&mut run), run_style));
-        }
-        run_style = style;
-        run.push(ch);
-    };
+    let mut runs = Runs::default();
     for (i, cell) in cells.iter().enumerate() {
         let (ch, style) = match cell {
             Cell::Blank => (' ', theme.text),
@@ -416,15 +425,51 @@ pub(crate) fn spans<'a>(
             Cell::Value(v) => (level(*v, scale), cell_style(app, *v, limits)),
         };
         if trips.contains(&i) {
-            push(&mut spans, TRIP, theme.marker);
+            runs.push(TRIP, theme.marker);
         } else {
-            push(&mut spans, ch, style);
+            runs.push(ch, style);
         }
     }
-    if !run.is_empty() {
-        spans.push(Span::styled(run, run_style));
+    runs.spans()
+}
+
+/// Glyphs written one at a time, gathered into a span for each run of one style.
+#[derive(Debug, Default)]
+pub(crate) struct Runs {
+    spans: Vec<Span<'static>>,
+    run: String,
+    style: Style,
+}
+
+impl Runs {
+    pub(crate) fn push(&mut self, ch: char, style: Style) {
+        if style != self.style && !self.run.is_empty() {
+            self.spans
+                .push(Span::styled(std::mem::take(&mut self.run), self.style));
+        }
+        self.style = style;
+        self.run.push(ch);
     }
-    spans
+
+    pub(crate) fn spans(mut self) -> Vec<Span<'static>> {
+        if !self.run.is_empty() {
+            self.spans.push(Span::styled(self.run, self.style));
+        }
+        self.spans
+    }
+}
+
+/// A key for a spark made up in a test.
+#[cfg(test)]
+pub(crate) fn test_key(width: usize) -> SparkKey {
+    SparkKey {
+        len: 0,
+        last: None,
+        width,
+        slot: 0,
+        last_trip: None,
+        window: Window::Live,
+    }
 }
 
 #[cfg(test)]

@@ -240,6 +240,20 @@ mod tests {
     }
 
     #[test]
+    fn the_journals_keys_are_the_users_too() {
+        let map = read("filter: F\nfirst: ctrl-g\nlast: []\n").unwrap();
+        assert_eq!(map.action(Key::char('F')), Some(Action::Filter));
+        assert_eq!(map.action(Key::char('/')), None);
+        assert_eq!(map.action(Key::ctrl('g')), Some(Action::First));
+        assert_eq!(map.action(Key::char('G')), None);
+        let e = errors("zoom: g\n");
+        assert!(
+            e[0].starts_with("keymap.yaml:1:7: error: `g` is already the key for first"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
     fn two_actions_may_swap_keys_in_one_file() {
         let map = read("theme: z\nzoom: t\n").unwrap();
         assert_eq!(map.action(Key::char('z')), Some(Action::Theme));

@@ -60,6 +60,12 @@ impl Backend for Counting {
     }
 }
 
+impl shipdeck::tui::Bell for Counting {
+    fn ring(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 const FLAGS: &str =
     "flags:\n  new_checkout: {enabled: false, rollout: 0.0, userGroups: [], kind: release}\n";
 
@@ -82,6 +88,7 @@ async fn metrics_every_second_and_the_clock_draw_one_frame_a_second() {
         theme: Theme::dark(),
         no_color: false,
         keymap: Default::default(),
+        settings: Default::default(),
     });
     let mut terminal = Terminal::new(Counting {
         inner: TestBackend::new(160, 45),

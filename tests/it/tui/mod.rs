@@ -1,6 +1,6 @@
 //! The screen: every state as text and style, every size, a checklist item's details, a
-//! whole release through the app, the idle frame rate, the keys' help, a note from the
-//! room, the fleet list, and the real binary in tmux.
+//! whole release through the app, the idle frame rate, the keys' help, reading the
+//! journal, a note from the room, the fleet list, and the real binary in tmux.
 
 mod common;
 mod crisis;
@@ -8,8 +8,10 @@ mod details;
 mod fleet;
 mod frames;
 mod help;
+mod journal;
 mod note;
 mod scenario;
 mod screen;
 mod sizes;
 mod tmux;
+mod war_room;

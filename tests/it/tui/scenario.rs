@@ -99,6 +99,7 @@ where
             theme: Theme::dark(),
             no_color: false,
             keymap: Default::default(),
+            settings: Default::default(),
         });
         let mut s = Scenario {
             terminal: Terminal::new(backend).unwrap(),

@@ -449,7 +449,7 @@ fn pane_keys_act_only_where_they_belong() {
     };
     assert_eq!(checklist(&first), checklist(&moved));
     assert!(
-        moved.contains("j/k move in the Checklist and scroll the Journal"),
+        moved.contains("j/k and g/G move in the Checklist and the Journal"),
         "{moved}"
     );
 }

@@ -17,8 +17,9 @@ fn worlds() -> &'static Vec<World> {
     WORLDS.get_or_init(|| vec![World::new(), baking(), paused_by_guardrail(), rolled_back()])
 }
 
-/// Keys that open each kind of popup, the zoom and the slider.
-const OPENERS: [&[KeyCode]; 7] = [
+/// Keys that open each kind of popup, the zoom, the slider, a journal entry and the
+/// journal's filter (typed, and applied with no match).
+const OPENERS: [&[KeyCode]; 10] = [
     &[],
     &[KeyCode::Char('?')],
     &[KeyCode::Char('R')],
@@ -26,6 +27,20 @@ const OPENERS: [&[KeyCode]; 7] = [
     &[KeyCode::Char('b')],
     &[KeyCode::Char('z')],
     &[KeyCode::Right, KeyCode::Right],
+    &[KeyCode::Esc, KeyCode::BackTab, KeyCode::Enter],
+    &[
+        KeyCode::Esc,
+        KeyCode::BackTab,
+        KeyCode::Char('/'),
+        KeyCode::Char('x'),
+    ],
+    &[
+        KeyCode::Esc,
+        KeyCode::BackTab,
+        KeyCode::Char('/'),
+        KeyCode::Char('~'),
+        KeyCode::Enter,
+    ],
 ];
 
 fn app_with(world: &World, keys: &[KeyCode]) -> App {

@@ -114,17 +114,30 @@ fn open_healthy(name: &str) -> Option<(tempfile::TempDir, Tmux)> {
 /// [`open_healthy`] with these files (name, text) in the user's config folder, which is
 /// `config/shipdeck` in the release's folder.
 fn open_healthy_with(name: &str, config: &[(&str, &str)]) -> Option<(tempfile::TempDir, Tmux)> {
+    open_fixture(name, "healthy", "", config)
+}
+
+/// `shipdeck open` on a copy of `fixtures/FIXTURE` with `args` after it, in a 120×40 tmux
+/// window, with `config` in the user's config folder, at the ready screen.
+fn open_fixture(
+    name: &str,
+    fixture: &str,
+    args: &str,
+    config: &[(&str, &str)],
+) -> Option<(tempfile::TempDir, Tmux)> {
     if !Tmux::installed() {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), config);
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/healthy");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(fixture);
     for f in ["plan.yaml", "flags.yaml"] {
         std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
     }
     let command = format!(
-        "cd {} && XDG_CONFIG_HOME=$PWD/config {} open plan.yaml --operator e2e; echo SHIPDECK-EXITED-$?; sleep 60",
+        "cd {} && XDG_CONFIG_HOME=$PWD/config {} open plan.yaml --operator e2e {args}; echo SHIPDECK-EXITED-$?; sleep 60",
         dir.path().display(),
         env!("CARGO_BIN_EXE_shipdeck")
     );
@@ -271,9 +284,9 @@ fn the_users_keys_act_and_a_note_reaches_the_journal() {
     tmux.wait_for("the unbound key's answer", |s| {
         s.contains("n: no such key; note is N (shift-n) · ? lists the keys")
     });
-    tmux.keys(&["/"]);
+    tmux.keys(&[":"]);
     tmux.wait_for("the unbound key's answer", |s| {
-        s.contains("/: no such key; ? lists the keys")
+        s.contains(":: no such key; ? lists the keys")
     });
     tmux.keys(&["N"]);
     tmux.wait_for("the note line", |s| s.contains("note: █"));
@@ -322,7 +335,7 @@ fn exit_in_tmux(name: &str, dir: &Path, config: &[(&str, &str)], args: &str) -> 
 }
 
 #[test]
-fn a_broken_keymap_or_theme_stops_the_screen_with_its_place() {
+fn a_broken_keymap_theme_or_settings_file_stops_the_screen_with_its_place() {
     if !Tmux::installed() {
         return;
     }
@@ -364,4 +377,136 @@ fn a_broken_keymap_or_theme_stops_the_screen_with_its_place() {
     let (code, stderr) = exit_in_tmux("named", dir.path(), &[], "demo --theme nope");
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("unknown theme `nope`"), "{stderr}");
+
+    // The settings too: a misspelt setting is refused at its place.
+    let files = [("config.yaml", "war_room:\n  flash: true\n  bel: false\n")];
+    std::fs::remove_file(folder.join("theme.yaml")).unwrap();
+    std::fs::remove_file(folder.join("keymap.yaml")).unwrap();
+    let (code, stderr) = exit_in_tmux("settings", dir.path(), &files, "demo");
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "{}:3:3: error: unknown war_room setting `bel`\n  hint: did you mean `bell`?\n",
+            folder.join("config.yaml").display()
+        )
+    );
+}
+
+#[test]
+fn the_journal_filters_and_opens_a_whole_entry_on_a_real_terminal() {
+    let Some((_dir, tmux)) = open_healthy("journal") else {
+        return;
+    };
+    // A note longer than the journal's row.
+    let note = "db failover at 14:02 done by the storage team; replicas caught up within forty seconds and the checkout error budget is untouched so far";
+    tmux.keys(&["BTab", "n"]);
+    tmux.wait_for("the note line", |s| s.contains("note: █"));
+    tmux.run(&["send-keys", "-t", "e2e", "-l", note]);
+    tmux.keys(&["Enter"]);
+    let cut = tmux.wait_for("the note in the journal, cut", |s| {
+        s.contains("note: db failover at 14:02") && s.contains("…")
+    });
+    assert!(!cut.contains("error budget is untouched so far"), "{cut}");
+
+    // `/` filters: the bottom line counts as it is typed, enter applies.
+    tmux.keys(&["/"]);
+    tmux.wait_for("the filter line", |s| s.contains("filter the journal: █"));
+    tmux.run(&["send-keys", "-t", "e2e", "-l", "FAILOVER"]);
+    tmux.wait_for("the count while typing", |s| {
+        s.contains("filter the journal: FAILOVER█") && s.contains("1 of 2 match")
+    });
+    tmux.keys(&["Enter"]);
+    let filtered = tmux.wait_for("the filtered journal", |s| {
+        s.contains("Journal newest first · \"FAILOVER\": 1 of 2")
+    });
+    assert!(!filtered.contains("control-start"), "{filtered}");
+
+    // Enter opens the entry under ▸, whole.
+    tmux.keys(&["Enter"]);
+    let open = tmux.wait_for("the entry", |s| s.contains("note at "));
+    let words: Vec<&str> = open
+        .split(|c: char| c.is_whitespace() || c == '║')
+        .collect();
+    for word in note.split_whitespace() {
+        assert!(words.contains(&word), "`{word}` is missing:\n{open}");
+    }
+    assert!(open.contains("who      e2e"), "{open}");
+    assert!(open.contains("what     note"), "{open}");
+
+    // esc closes it; esc again clears the filter.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the entry closed", |s| !s.contains("note at "));
+    tmux.keys(&["Escape"]);
+    let all = tmux.wait_for("every entry again", |s| s.contains("control-start"));
+    assert!(all.contains("journal filter cleared"), "{all}");
+    tmux.keys(&["q"]);
+    tmux.wait_for("the exit", |s| s.contains("SHIPDECK-EXITED-0"));
+}
+
+#[test]
+fn the_war_room_fills_the_screen_and_rings_once_for_each_trip() {
+    // The incident fixture on a clock 600 times real time: each hour's bake passes in six
+    // seconds, and the incident at 25% pauses and rolls back within a few more.
+    let Some((dir, tmux)) = open_fixture("war-room", "incident", "--speed 600", &[]) else {
+        return;
+    };
+    // Everything the terminal is sent, to count the bells in it.
+    let sent = dir.path().join("sent.bin");
+    tmux.run(&[
+        "pipe-pane",
+        "-t",
+        "e2e",
+        "-o",
+        &format!("cat >> {}", sent.display()),
+    ]);
+    start_rollout(&tmux);
+    tmux.keys(&["z"]);
+    let baking = tmux.wait_for("the war room", |s| s.contains("Health war room"));
+    assert!(baking.contains("NEXT"), "{baking}");
+    let bells = || {
+        std::fs::read(&sent)
+            .unwrap_or_default()
+            .iter()
+            .filter(|b| **b == 0x07)
+            .count()
+    };
+    assert_eq!(bells(), 0, "nothing has tripped yet");
+
+    let start = Instant::now();
+    let mut screen = tmux.screen();
+    while !screen.contains("ROLLED BACK") {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no rollback yet:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        screen = tmux.screen();
+    }
+    // The state in large letters, the charts with their limits.
+    tmux.keys(&["Escape"]);
+    let screen = tmux.wait_for("the war room without the runbook", |s| {
+        !s.contains("Rollback runbook")
+    });
+    let letters = screen.lines().filter(|l| l.contains("██  ██")).count();
+    assert!(letters >= 3, "{screen}");
+    assert!(screen.contains("✗ ROLLED BACK"), "{screen}");
+    assert!(screen.contains("╌ rollback 5.00%"), "{screen}");
+    assert!(
+        screen.contains("NEXT  nothing more happens by itself"),
+        "{screen}"
+    );
+
+    // A bell for each trip at most, never one a frame.
+    let journal = std::fs::read_to_string(dir.path().join(".shipdeck/journal.jsonl")).unwrap();
+    let trips = journal.matches("\"action\":\"guardrail\"").count();
+    let rung = bells();
+    assert!(
+        (1..=trips).contains(&rung),
+        "{rung} bells for {trips} trips"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(bells(), rung, "no bell while nothing new trips");
+    tmux.keys(&["q"]);
+    tmux.wait_for("the exit", |s| s.contains("SHIPDECK-EXITED-0"));
 }
