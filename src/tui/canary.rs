@@ -9,6 +9,7 @@ use ratatui::text::{Line, Span};
 use super::fit;
 use super::theme::Theme;
 use crate::canary::{Classification, Verdict};
+use crate::engine::Engine;
 use crate::engine::canary_report::{CanaryReport, Histogram, SeriesReport, p_text, shown};
 use crate::engine::guardrail::format_value;
 use crate::plan::{MetricsSpec, Unit};
@@ -214,6 +215,84 @@ fn fit_line(line: Line<'static>, width: usize) -> Line<'static> {
         })
         .collect::<Vec<_>>();
     Line::from(spans)
+}
+
+/// The judge in the Health pane: a title with its verdict, then a row per compared
+/// series and one for the counts. Empty without a `canary:` section.
+pub(crate) fn health_lines(
+    theme: &Theme,
+    engine: &Engine,
+    why_key: Option<&str>,
+    width: usize,
+) -> Vec<Line<'static>> {
+    let Some(spec) = engine.plan().canary.as_ref() else {
+        return Vec::new();
+    };
+    let metrics = &engine.plan().metrics;
+    let explains = why_key
+        .map(|k| format!(" · {k} explains"))
+        .unwrap_or_default();
+    let Some(r) = engine.canary() else {
+        let waiting = if engine.phase().is_live() {
+            "judges a step between 1% and 99% once its flag change is confirmed"
+        } else {
+            "judges the canary beside its baseline once a step is live"
+        };
+        return vec![Line::styled(
+            fit(&format!(" canary judge: {waiting}"), width),
+            theme.muted,
+        )];
+    };
+    let waived = r
+        .waived_by
+        .as_ref()
+        .map(|w| format!(" · waived by {w}"))
+        .unwrap_or_default();
+    let headline = r.headline();
+    let verdict = headline
+        .strip_prefix("canary ")
+        .unwrap_or(&headline)
+        .to_string();
+    let used = 15 + verdict.chars().count();
+    let mut lines = vec![Line::from(vec![
+        Span::styled(" canary judge: ", theme.muted),
+        Span::styled(
+            fit(&verdict, width.saturating_sub(15)),
+            verdict_style(theme, r.score.verdict),
+        ),
+        Span::styled(
+            fit(&format!("{waived}{explains}"), width.saturating_sub(used)),
+            theme.muted,
+        ),
+    ])];
+    let indent = |l: Line<'static>| {
+        let mut spans = vec![Span::raw(" ")];
+        spans.extend(l.spans);
+        Line::from(spans)
+    };
+    for s in &r.series {
+        lines.push(indent(series_row(
+            theme,
+            metrics,
+            s,
+            width.saturating_sub(1),
+        )));
+    }
+    if spec.counts.is_some() {
+        lines.extend(counts_row(theme, r, width.saturating_sub(1)).map(indent));
+    }
+    lines
+}
+
+/// How many lines [`health_lines`] draws for this plan.
+pub(crate) fn health_rows(engine: &Engine) -> usize {
+    match engine.plan().canary.as_ref() {
+        Some(spec) if engine.canary().is_some() => {
+            1 + spec.compare.len() + usize::from(spec.counts.is_some())
+        }
+        Some(_) => 1,
+        None => 0,
+    }
 }
 
 /// Everything the judge saw, for the why pane: the headline, each series' row with both

@@ -81,7 +81,10 @@ fn columns(view: &View, inner: usize) -> Columns {
 pub(crate) fn rows(view: &View) -> usize {
     let plan = view.engine.plan();
     let rules = plan.guardrails.rules.len();
-    1 + plan.metrics.series.len() + if rules > 0 { rules + 2 } else { 0 }
+    let judge = super::canary::health_rows(view.engine);
+    1 + plan.metrics.series.len()
+        + if judge > 0 { judge + 1 } else { 0 }
+        + if rules > 0 { rules + 2 } else { 0 }
 }
 
 /// Whether every one of the `rules` not among `shown` stands ok.
@@ -438,6 +441,14 @@ pub fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
         if lines.len() < height {
             lines.push(n);
         }
+    }
+    // The canary judge, before the rules: when it speaks, it decides the bake.
+    let why = app.keymap().hint(&[super::keymap::Action::Why]);
+    let judge = super::canary::health_lines(theme, engine, why.as_deref(), inner_w);
+    if !judge.is_empty() && height >= lines.len() + 2 {
+        lines.push(Line::raw(""));
+        let room = height - lines.len();
+        lines.extend(judge.into_iter().take(room));
     }
     // Every guardrail with its state, when there is room for the whole list's title and a rule.
     let rules = plan.guardrails.rules.len();
