@@ -251,19 +251,19 @@ pub(crate) fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     put_lines(frame, padded, &lines);
 }
 
-/// The keys under the judge's explanation: a paused release resumes past it (which waives
-/// its verdict for the step) or rolls back.
+/// The keys under the judge's explanation: a release the judge paused resumes past it
+/// (which waives its verdict for the step); any live one can be rolled back.
 fn judge_keys(app: &App, engine: &Engine) -> Line<'static> {
-    if engine.phase().is_live() {
-        keys_line(
+    match engine.phase() {
+        crate::engine::Phase::Paused { .. } => keys_line(
             app,
             &[
                 ("w", "close"),
                 ("space", "resume past it"),
                 ("R", "roll back"),
             ],
-        )
-    } else {
-        keys_line(app, &[("w", "close")])
+        ),
+        p if p.is_live() => keys_line(app, &[("w", "close"), ("R", "roll back")]),
+        _ => keys_line(app, &[("w", "close")]),
     }
 }

@@ -2,6 +2,7 @@
 //! whole release through the app, the idle frame rate, the keys' help, reading the
 //! journal, a note from the room, the fleet list, and the real binary in tmux.
 
+mod canary;
 mod common;
 mod crisis;
 mod details;
