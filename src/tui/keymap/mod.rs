@@ -174,7 +174,7 @@ pub const KEYS: &[KeyRow] = &[
     row(Action::Note, &[c('n')], Scope::Anywhere,
         "write a note from the room into the journal: enter adds it, esc drops it"),
     row(Action::Why, &[c('w')], Scope::Anywhere,
-        "why: the trip behind where the release stands, with its samples, in a pane above the journal; again closes it"),
+        "why: the trip behind where the release stands, with its samples, or the canary judge (each series against its baseline, both arms as histograms), in a pane above the journal; again closes it"),
     row(Action::Runbook, &[c('b')], Scope::Anywhere,
         "the rollback runbook; move through it and tick its items inside"),
     row(Action::FocusNext, &[k(KeyCode::Tab)], Scope::Anywhere, "focus the next pane"),
