@@ -1,17 +1,18 @@
 //! metrics::prometheus: the Prometheus HTTP API (and anything speaking it: Thanos, Mimir,
 //! VictoriaMetrics, Cortex) over reqwest with rustls. Owns the queries, the timeouts, the
-//! transport with its credentials and private CA (this module) and the reading of answers
-//! (`answer`); never panics on a response, never prints a token, a password or a header
-//! value, and never asks for "now": every query carries the engine clock as `time=`.
+//! transport with its credentials and private CA (this module), the reading of answers
+//! (`answer`) and past ranges read with range queries (`history`); never panics on a
+//! response, never prints a token, a password or a header value, and never asks for
+//! "now": every query carries the engine clock as `time=`.
 
 mod answer;
+mod history;
 
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use futures::future::{BoxFuture, join_all};
 use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -19,10 +20,8 @@ use super::{MetricsError, MetricsSource, Secret};
 use crate::engine::values::{ArmKey, ArmReading, Batch, Exposure, Outcome, Reading};
 use crate::plan::{ArmSeries, BasicAuth, Series};
 use crate::support::fmt;
-use answer::{Origin, Presented, instant_answer, range_answer};
+use answer::{Origin, Presented, instant_answer};
 
-/// Prometheus refuses range queries above 11,000 points per series; stay under it.
-const MAX_POINTS_PER_RANGE: usize = 10_000;
 /// No honest answer to one query is this large; stop reading rather than exhaust memory.
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
@@ -246,30 +245,6 @@ impl Prometheus {
         }
     }
 
-    /// Every point of `query` at `instants` (epoch ms, evenly `step_ms` apart), keyed by time.
-    async fn range(
-        &self,
-        query: &Query,
-        instants: &[i64],
-        step_ms: i64,
-    ) -> Result<HashMap<i64, Outcome>, String> {
-        let mut points = HashMap::new();
-        for chunk in instants.chunks(MAX_POINTS_PER_RANGE) {
-            let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
-                continue;
-            };
-            let mut url = self.range_url.clone();
-            url.query_pairs_mut()
-                .append_pair("query", &query.promql)
-                .append_pair("start", &unix_seconds(*first))
-                .append_pair("end", &unix_seconds(*last))
-                .append_pair("step", &unix_seconds(step_ms));
-            let (status, body) = self.fetch(url).await?;
-            points.extend(range_answer(&query.name, status, &body, &self.origin())?);
-        }
-        Ok(points)
-    }
-
     /// One GET; the status and the body, or a sentence saying what went wrong on the way.
     async fn fetch(&self, url: Url) -> Result<(u16, Vec<u8>), String> {
         let mut response = match self.send(url.clone()).await {
@@ -409,52 +384,7 @@ impl MetricsSource for Prometheus {
         to: DateTime<Utc>,
         step: Duration,
     ) -> BoxFuture<'_, Vec<Batch>> {
-        async move {
-            let step_ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX).max(1);
-            let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
-            let mut instants = Vec::new();
-            let mut t = from_ms;
-            while t < to_ms {
-                instants.push(t);
-                match t.checked_add(step_ms) {
-                    Some(next) => t = next,
-                    None => break,
-                }
-            }
-            if instants.is_empty() {
-                return Vec::new();
-            }
-            let per_series = join_all(
-                self.series
-                    .iter()
-                    .map(|q| self.range(q, &instants, step_ms)),
-            )
-            .await;
-            instants
-                .iter()
-                .filter_map(|&t| {
-                    let at = DateTime::<Utc>::from_timestamp_millis(t)?;
-                    let readings = self
-                        .series
-                        .iter()
-                        .zip(&per_series)
-                        .map(|(q, points)| Reading {
-                            series: q.name.clone(),
-                            outcome: match points {
-                                Ok(points) => points.get(&t).cloned().unwrap_or(Outcome::NoData),
-                                Err(text) => Outcome::Error(text.clone()),
-                            },
-                        })
-                        .collect();
-                    Some(Batch {
-                        arms: Vec::new(),
-                        at,
-                        readings,
-                    })
-                })
-                .collect()
-        }
-        .boxed()
+        async move { self.range_batches(from, to, step).await }.boxed()
     }
 }
 
