@@ -10,7 +10,7 @@ use std::path::Path;
 use super::format::{Header, Record, RecordingError};
 use crate::engine::Input;
 use crate::engine::journal::Entry;
-use crate::engine::values::{Batch, Outcome};
+use crate::engine::values::{ArmReading, Batch, Outcome};
 
 /// Writes a recording from a thread of its own; dropping it without `finish` loses
 /// nothing already handed over except what the process exit cuts short.
@@ -130,20 +130,30 @@ pub(super) fn write_line(out: &mut impl Write, record: &Record) -> std::io::Resu
 }
 
 /// JSON has no NaN: a non-finite value is stored as the missing value it means to the
-/// engine (which treats both alike), so every line reads back.
+/// engine (which treats both alike), so every line reads back. The canary judge's readings
+/// per arm are recorded with the series', so that a replay judges what the run judged.
 pub(super) fn normalized(input: &Input) -> Input {
+    let finite = |o: &Outcome| match o {
+        Outcome::Value(v) if !v.is_finite() => Outcome::NoData,
+        other => other.clone(),
+    };
     let clean = |b: &Batch| Batch {
-        arms: Vec::new(),
+        arms: b
+            .arms
+            .iter()
+            .map(|a| ArmReading {
+                key: a.key.clone(),
+                canary: finite(&a.canary),
+                baseline: finite(&a.baseline),
+            })
+            .collect(),
         at: b.at,
         readings: b
             .readings
             .iter()
             .map(|r| crate::engine::values::Reading {
                 series: r.series.clone(),
-                outcome: match r.outcome {
-                    Outcome::Value(v) if !v.is_finite() => Outcome::NoData,
-                    ref other => other.clone(),
-                },
+                outcome: finite(&r.outcome),
             })
             .collect(),
     };
@@ -165,15 +175,19 @@ pub(super) fn normalized(input: &Input) -> Input {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::values::Outcome;
+    use crate::engine::values::{ArmKey, Outcome};
     use crate::recording::Recording;
     use crate::recording::fixtures::{at, batch, header, session};
 
     #[test]
     fn non_finite_values_are_recorded_as_missing() {
-        let input = Input::Samples {
-            batch: batch(0, f64::NAN),
-        };
+        let mut b = batch(0, f64::NAN);
+        b.arms = vec![ArmReading {
+            key: ArmKey::Series("p95".into()),
+            canary: Outcome::Value(f64::INFINITY),
+            baseline: Outcome::Value(0.3),
+        }];
+        let input = Input::Samples { batch: b };
         let mut out = Vec::new();
         write_line(
             &mut out,
@@ -192,6 +206,15 @@ mod tests {
             panic!("not samples: {back:?}");
         };
         assert_eq!(batch.readings[0].outcome, Outcome::NoData);
+        // The arms are recorded too, the judge's readings as the engine took them.
+        assert_eq!(
+            batch.arms,
+            [ArmReading {
+                key: ArmKey::Series("p95".into()),
+                canary: Outcome::NoData,
+                baseline: Outcome::Value(0.3),
+            }]
+        );
     }
 
     #[test]
