@@ -1,14 +1,17 @@
 //! backtest: a plan's queries run against a real source outside any release. Owns
 //! `check`'s one-off probe of every query, and the backtest — "when would these guardrails
-//! have paused or rolled back?": range queries over a past period (step = interval) fed
-//! in order to the pure engine, with the shell's part played at once (every flag write
-//! confirmed, every manual approval granted), and the report of every trip and of where
-//! the rollout would have stopped. It never writes a flag, a state file or the journal.
+//! and this canary judge have paused or rolled back?": range queries over a past period
+//! (step = interval) fed in order to the pure engine, with the shell's part played at once
+//! (every flag write confirmed, every manual approval granted), and the report of every
+//! trip, every verdict of the engine's own judge and where the rollout would have stopped.
+//! It never writes a flag, a state file or the journal.
 
+mod judge;
 mod probe;
 mod report;
 mod trips;
 
+pub use judge::{Arm, ArmHealth, Judge, Judgement};
 pub use probe::{Probe, probe};
 pub use report::{End, Report, SeriesHealth, Stop, StopKind, Trip};
 
@@ -141,8 +144,17 @@ pub fn evaluate(
         .collect();
     let gaps = gaps(&plan, &batches);
     let split = batches.partition_point(|b| b.at < start);
-    let live = batches.split_off(split);
+    let mut live = batches.split_off(split);
     let before = batches;
+    // A sample describes the interval up to its time, so the one at the start measured the
+    // world before the rollout: the canary had not served yet. Here the flag changes at
+    // that very instant, which a live poll never sees, and the judge would take an arm that
+    // has not begun for a broken traffic split; it reads the arms from the next sample on.
+    let judged_from = live.partition_point(|b| b.at <= start);
+    let arm_gaps = judge::arm_gaps(&plan, &live[judged_from..]);
+    for b in &mut live[..judged_from] {
+        b.arms.clear();
+    }
 
     let mut shell = Shell::new(Arc::clone(&plan));
     let mut trips = Trips::new(&plan);
@@ -241,6 +253,7 @@ pub fn evaluate(
             .collect(),
         trips: trips.trips,
         stops: stops(&shell.timeline),
+        judge: Judge::of(&plan, &shell.timeline, arm_gaps),
         end,
         timeline: shell.timeline,
         gaps,
@@ -293,7 +306,7 @@ impl Shell {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::values::{Outcome, Reading};
+    use crate::engine::values::{ArmKey, ArmReading, Outcome, Reading};
     use chrono::TimeZone;
     use std::path::Path;
 
@@ -464,6 +477,157 @@ guardrails:
         let r = evaluate(plan(), "t".into(), at(0), at(40), batches).unwrap();
         assert_eq!(r.notes.len(), 1, "{:?}", r.notes);
         assert!(r.notes[0].contains("p95"), "{:?}", r.notes);
+    }
+
+    const JUDGED: &str = "release: {name: r, version: '1', strategy: canary}
+flag: {name: f, backend: {kind: file, path: flags.yaml}}
+rollout:
+  steps:
+    - {name: Canary, percent: 5, bake: 20m}
+    - {name: Full, percent: 100, bake: 5m}
+  watch: 5m
+metrics:
+  source: {kind: simulated, scenario: healthy}
+  interval: 1m
+  baseline_window: 10m
+  series:
+    p95: {unit: seconds}
+guardrails:
+  rules:
+    - {metric: p95, degradation: 50%, action: rollback}
+canary:
+  compare:
+    - {metric: p95, direction: increase, allowed_increase: 1.05, critical: true}
+";
+
+    /// One batch a minute over an hour: a fleet p95 that never moves, and each arm's p95
+    /// spread over 0.30s..0.32s, the canary's times `canary`.
+    fn judged(canary: f64) -> Report {
+        let plan = Arc::new(crate::plan::parse(JUDGED, Path::new("/x/plan.yaml")).unwrap());
+        let spread = |m: i64, k: i64| 0.30 + 0.002 * ((m * k) % 11) as f64;
+        let batches = (0..60)
+            .map(|m| Batch {
+                at: at(m),
+                readings: vec![Reading {
+                    series: "p95".into(),
+                    outcome: Outcome::Value(0.3),
+                }],
+                arms: vec![ArmReading {
+                    key: ArmKey::Series("p95".into()),
+                    canary: Outcome::Value(spread(m, 7) * canary),
+                    baseline: Outcome::Value(spread(m, 5)),
+                }],
+            })
+            .collect();
+        evaluate(plan, "test data".into(), at(0), at(60), batches).unwrap()
+    }
+
+    #[test]
+    fn a_failing_judge_is_where_the_rollout_stops_and_every_verdict_is_listed() {
+        let r = judged(1.15);
+        assert!(r.trips.is_empty(), "{}", r.text());
+        let judge = r.judge.as_ref().expect("the plan has a judge");
+        // Journaled when the verdict turns (enough samples), and again when the judge acts
+        // on it (the bake served).
+        let fails: Vec<&Judgement> = judge
+            .verdicts
+            .iter()
+            .filter(|v| v.verdict == crate::canary::Verdict::Fail)
+            .collect();
+        let [turned, fail] = fails[..] else {
+            panic!("not two failing verdicts:\n{}", r.text());
+        };
+        // The sample at the start measured the world before it: the judge begins after it.
+        assert_eq!(judge.verdicts[0].at, at(11), "{}", r.text());
+        assert_eq!(turned.at, at(20), "ten samples into the step");
+        assert_eq!(
+            (turned.stopped, fail.stopped),
+            (None, Some(StopKind::RolledBack))
+        );
+        assert_eq!(fail.step.as_deref(), Some("Canary"));
+        assert_eq!(fail.percent, 5);
+        assert_eq!(
+            fail.headline,
+            "canary FAIL 0 at Canary 5%: critical p95 failed"
+        );
+        assert!(fail.lines[0].starts_with("p95: canary"), "{:?}", fail.lines);
+        let stop = r.stopped().expect("rolled back");
+        assert_eq!((stop.kind, stop.by_judge), (StopKind::RolledBack, true));
+        assert_eq!((stop.at, &stop.reason), (fail.at, &fail.headline));
+        // Served at the 20m bake: ten minutes of baseline, then twenty of the step.
+        assert_eq!(stop.at, at(30), "{}", r.text());
+        let text = r.text();
+        for want in [
+            "no guardrail tripped",
+            "the canary judge: ",
+            "  22:44:00Z on Canary: canary FAIL 0 at Canary 5%: critical p95 failed → rolled back\n      p95: canary",
+            "would have stopped at 2023-11-14T22:44:00Z on Canary: rolled back by the canary judge",
+        ] {
+            assert!(text.contains(want), "{want:?} in:\n{text}");
+        }
+        assert!(judge.gaps.is_empty(), "{:?}", judge.gaps);
+    }
+
+    #[test]
+    fn a_passing_judge_lets_the_rollout_complete() {
+        let r = judged(1.0);
+        let judge = r.judge.as_ref().expect("the plan has a judge");
+        let verdicts: Vec<_> = judge.verdicts.iter().map(|v| v.verdict).collect();
+        assert_eq!(
+            verdicts.last(),
+            Some(&crate::canary::Verdict::Pass),
+            "{}",
+            r.text()
+        );
+        assert!(r.stops.is_empty(), "{}", r.text());
+        assert_eq!(r.end.state, "COMPLETED", "{}", r.text());
+        assert!(
+            r.text()
+                .contains("neither a guardrail nor the canary judge would have stopped"),
+            "{}",
+            r.text()
+        );
+    }
+
+    #[test]
+    fn arms_that_never_answered_are_listed_and_a_plan_without_a_judge_has_no_section() {
+        let plan = Arc::new(crate::plan::parse(JUDGED, Path::new("/x/plan.yaml")).unwrap());
+        let batches = (0..40)
+            .map(|m| Batch {
+                at: at(m),
+                readings: vec![Reading {
+                    series: "p95".into(),
+                    outcome: Outcome::Value(0.3),
+                }],
+                arms: vec![ArmReading {
+                    key: ArmKey::Series("p95".into()),
+                    canary: Outcome::Error("bad_data: parse error".into()),
+                    baseline: Outcome::NoData,
+                }],
+            })
+            .collect();
+        let r = evaluate(plan, "t".into(), at(0), at(40), batches).unwrap();
+        let judge = r.judge.as_ref().unwrap();
+        let arms: Vec<_> = judge
+            .gaps
+            .iter()
+            .map(|g| (g.arm, g.errors, g.no_data))
+            .collect();
+        // Over the samples the judge reads: those after the start.
+        assert_eq!(arms, [(Arm::Canary, 29, 0), (Arm::Baseline, 0, 29)]);
+        assert_eq!(judge.failed().len(), 1);
+        assert!(r.incomplete());
+        let text = r.text();
+        assert!(
+            text.contains("p95 canary arm: 0 values, 0 missing, 29 errors — bad_data"),
+            "{text}"
+        );
+
+        let r = backtest(40, |_| Some(0.001));
+        assert_eq!(r.judge, None);
+        assert!(!r.text().contains("canary judge"), "{}", r.text());
+        let json = serde_json::to_value(&r).unwrap();
+        assert!(json.get("judge").is_none(), "{json}");
     }
 
     #[test]

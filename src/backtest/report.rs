@@ -12,6 +12,7 @@ use crate::engine::values::{Batch, Outcome};
 use crate::plan::{Plan, Unit};
 use crate::support::fmt;
 
+use super::judge::{Judge, stopped_by_judge};
 use super::stamp;
 
 /// One guardrail trip over the range: the engine's frozen record, how bad it got, and
@@ -41,6 +42,9 @@ pub struct Stop {
     /// The step it was on.
     pub step: Option<String>,
     pub reason: String,
+    /// The canary judge's verdict stopped it (the reason is the verdict's headline), not a
+    /// guardrail or stale data.
+    pub by_judge: bool,
     /// For a pause: when it resumed by itself (guardrails clear, data fresh).
     pub resumed: Option<DateTime<Utc>>,
 }
@@ -100,12 +104,15 @@ pub struct Report {
     pub gaps: Vec<SeriesHealth>,
     /// What the backtest could not evaluate, and why.
     pub notes: Vec<String>,
+    /// The canary judge's verdicts over the range, when the plan has `canary:`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judge: Option<Judge>,
 }
 
 /// Pauses and rollbacks in the engine's journal, each pause with its resume.
 pub(super) fn stops(timeline: &[Entry]) -> Vec<Stop> {
     let mut out: Vec<Stop> = Vec::new();
-    for e in timeline {
+    for (i, e) in timeline.iter().enumerate() {
         let kind = match e.action {
             Verb::Pause => StopKind::Paused,
             Verb::Rollback => StopKind::RolledBack,
@@ -126,6 +133,7 @@ pub(super) fn stops(timeline: &[Entry]) -> Vec<Stop> {
             kind,
             step: e.step.clone(),
             reason: e.reason.clone(),
+            by_judge: stopped_by_judge(timeline, i),
             resumed: None,
         });
     }
@@ -164,6 +172,12 @@ impl Report {
     /// Series whose every answer was an error (a bad query, an unreachable source).
     pub fn failed(&self) -> Vec<&SeriesHealth> {
         self.gaps.iter().filter(|g| g.failed()).collect()
+    }
+
+    /// Whether some series or some arm of the judge never answered but with errors: the
+    /// report cannot speak for the rules or the verdicts that rest on it.
+    pub fn incomplete(&self) -> bool {
+        !self.failed().is_empty() || self.judge.as_ref().is_some_and(|j| !j.failed().is_empty())
     }
 
     /// Where the rollout stopped for good: a rollback, or a pause that never resumed.
@@ -258,6 +272,10 @@ impl Report {
                 .collect();
             let _ = writeln!(out, "      samples: {}", samples.join(", "));
         }
+        if let Some(judge) = &self.judge {
+            out.push('\n');
+            judge.text(&mut out);
+        }
         out.push('\n');
         let word = |k: StopKind| match k {
             StopKind::Paused => "paused",
@@ -267,10 +285,21 @@ impl Report {
             Some(s) => {
                 let _ = writeln!(
                     out,
-                    "the rollout would have stopped at {} on {}: {}",
+                    "the rollout would have stopped at {} on {}: {}{}",
                     stamp(s.at),
                     s.step.as_deref().unwrap_or("no step"),
-                    word(s.kind)
+                    word(s.kind),
+                    if s.by_judge {
+                        " by the canary judge"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            None if self.judge.is_some() => {
+                let _ = writeln!(
+                    out,
+                    "neither a guardrail nor the canary judge would have stopped the rollout"
                 );
             }
             None => {

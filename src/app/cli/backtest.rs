@@ -1,5 +1,5 @@
-//! backtest: `shipdeck backtest`, the plan's guardrails over past metrics. Prints the
-//! report; the replay of the range is `crate::backtest`'s.
+//! backtest: `shipdeck backtest`, the plan's guardrails and canary judge over past
+//! metrics. Prints the report; the replay of the range is `crate::backtest`'s.
 
 use anyhow::Result;
 use std::sync::Arc;
@@ -35,10 +35,7 @@ pub(super) async fn backtest(args: &BacktestArgs) -> Result<u8> {
     } else {
         out_part!("{}", report.text());
     }
-    // A series that never answered says nothing about its rules: the user must fix it.
-    Ok(if report.failed().is_empty() {
-        0
-    } else {
-        INVALID
-    })
+    // A series (or an arm of the judge) that never answered says nothing about its rules
+    // or verdicts: the user must fix it.
+    Ok(if report.incomplete() { INVALID } else { 0 })
 }
