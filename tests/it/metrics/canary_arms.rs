@@ -15,20 +15,20 @@ use shipdeck::canary::Classification;
 use shipdeck::engine::journal::Entry;
 
 /// Each arm's p95 over the last minute.
-const P95_ARM: &str =
+pub(super) const P95_ARM: &str =
     "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{$arm}[1m])))";
 /// What each arm served in one poll interval.
-const ERRORS_ARM: &str = r#"sum(increase(http_requests_total{$arm,code=~"5.."}[15s]))"#;
-const REQUESTS_ARM: &str = "sum(increase(http_requests_total{$arm}[15s]))";
+pub(super) const ERRORS_ARM: &str = r#"sum(increase(http_requests_total{$arm,code=~"5.."}[15s]))"#;
+pub(super) const REQUESTS_ARM: &str = "sum(increase(http_requests_total{$arm}[15s]))";
 /// The 5% step's bake.
-const BAKE: Duration = Duration::from_secs(20 * 60);
+pub(super) const BAKE: Duration = Duration::from_secs(20 * 60);
 /// 300×: the whole release (about 30 engine minutes) in a few real seconds.
 const SPEED: &str = "300";
 
 /// A canary release over the arms: 5% for a 20m bake, then everyone; threshold rules on
 /// the fleet's error rate and p95 that a regression on 5% of requests cannot reach, and the
 /// judge comparing the arms' p95 and error counts.
-fn release(url: &str) -> (tempfile::TempDir, PathBuf) {
+pub(super) fn release(url: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
         r#"release: {{name: checkout-v3, version: 3.1.0, strategy: canary}}

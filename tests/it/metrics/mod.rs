@@ -1,9 +1,10 @@
 //! The metrics sources: simulated, and the Prometheus query API against real Prometheus
 //! (plain, and behind basic auth over TLS) and VictoriaMetrics servers, down to headless
-//! runs over past data, the canary judge's among them over two arms; and shipdeck's own
-//! metrics as a real Prometheus scrapes them.
+//! runs over past data, the canary judge's among them over two arms (run, and backtested);
+//! and shipdeck's own metrics as a real Prometheus scrapes them.
 
 mod canary_arms;
+mod canary_backtest;
 mod exported;
 mod prometheus;
 mod prometheus_run;

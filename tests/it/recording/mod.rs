@@ -1,4 +1,6 @@
-//! The flight recorder and what is built on past data: replays and backtests.
+//! The flight recorder and what is built on past data: replays and backtests, the canary
+//! judge's among them.
 
 mod backtest;
+mod canary;
 mod replay;
