@@ -174,8 +174,10 @@ impl Engine {
                 self.progress.canary = None;
             }
         }
+        // Strictly after: a sample stamped at the confirmation itself may describe the time
+        // before the change (a fast clock waits at the next sample's time to confirm).
         let after_change =
-            self.progress.confirmed && self.progress.confirmed_at.is_none_or(|c| batch.at >= c);
+            self.progress.confirmed && self.progress.confirmed_at.is_none_or(|c| batch.at > c);
         let newer = self.arms.last.is_none_or(|l| batch.at > l);
         if !(after_change && newer) || batch.arms.is_empty() {
             return;

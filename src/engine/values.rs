@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
+pub use crate::plan::ArmKey;
 use crate::plan::{FlagKind, MetricsSpec, Unit};
 
 /// A flag as a backend holds it, in the reference shape `{enabled, rollout, userGroups, kind}`.
@@ -127,29 +128,6 @@ impl Outcome {
 pub struct Reading {
     pub series: String,
     pub outcome: Outcome,
-}
-
-/// What a canary-judge reading measures: a compared series, or one of the two counts
-/// errors are judged by.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ArmKey {
-    Series(String),
-    /// Errors each arm served in the interval.
-    Errors,
-    /// Requests each arm served in the interval.
-    Requests,
-}
-
-impl ArmKey {
-    /// The series' name, or `errors` / `requests`, for messages.
-    pub fn name(&self) -> &str {
-        match self {
-            ArmKey::Series(s) => s,
-            ArmKey::Errors => "errors",
-            ArmKey::Requests => "requests",
-        }
-    }
 }
 
 /// One judged series measured for the canary and for the baseline at the same instant.

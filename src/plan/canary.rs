@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use super::model::Action;
 use crate::canary::{CountsRule, Scoring, SeriesRule};
-use crate::engine::values::ArmKey;
 
 /// The canary judge's configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,5 +78,28 @@ impl ArmScenario {
             .iter()
             .find(|(_, s)| *s == self)
             .map_or("healthy", |(n, _)| n)
+    }
+}
+
+/// What a canary-judge reading measures: a compared series, or one of the two counts
+/// errors are judged by.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArmKey {
+    Series(String),
+    /// Errors each arm served in the interval.
+    Errors,
+    /// Requests each arm served in the interval.
+    Requests,
+}
+
+impl ArmKey {
+    /// The series' name, or `errors` / `requests`, for messages.
+    pub fn name(&self) -> &str {
+        match self {
+            ArmKey::Series(s) => s,
+            ArmKey::Errors => "errors",
+            ArmKey::Requests => "requests",
+        }
     }
 }

@@ -10,7 +10,7 @@ use super::values::Fields;
 use crate::canary::{
     CountsRule, Direction, EffectMeasure, EffectSize, Outliers, Scoring, SeriesRule,
 };
-use crate::engine::values::ArmKey;
+use crate::plan::canary::ArmKey;
 use crate::plan::canary::{ArmSeries, CanarySpec, Compared, CountsSpec};
 use crate::plan::defaults::{DEFAULT_JUDGE_WINDOW, DEFAULT_STARVED_LIMIT};
 use crate::plan::model::{Action, Series, SourceSpec};
