@@ -539,12 +539,17 @@ pub(crate) fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     let height = usize::from(inner.height);
     let series = &engine.plan().metrics.series;
     let next = coming(app, view).map(|c| c.head.to_uppercase());
+    // The canary judge's verdict and rows, under what comes next: in a room it decides
+    // the bake as much as any chart.
+    let why = app.keymap().hint(&[super::keymap::Action::Why]);
+    let judge = super::canary::health_lines(theme, engine, why.as_deref(), width);
+    let judge_rows = if judge.is_empty() { 0 } else { judge.len() + 1 };
     let shares = shares(
         engine.phase().badge(),
         next.as_deref(),
         series.len(),
         width,
-        height,
+        height.saturating_sub(judge_rows),
     );
     let mut y = inner.y;
     let mut take = |rows: usize| {
@@ -566,6 +571,10 @@ pub(crate) fn render(frame: &mut Frame, app: &App, view: &View, area: Rect) {
     );
     render_next(frame, app, view, shares.next, take(next_rows(shares.next)));
     take(1);
+    if !judge.is_empty() {
+        put_lines(frame, take(judge.len()), &judge);
+        take(1);
+    }
     if series.is_empty() {
         let line = Line::styled(
             "no metric series in the plan: guardrails have nothing to read",

@@ -89,3 +89,26 @@ fn the_judge_fits_a_small_terminal() {
     assert!(screen.contains("canary judge: FAIL"), "{screen}");
     insta::assert_snapshot!("canary_judge_80x24", screen);
 }
+
+/// The war-room view (`z` on Health) keeps the judge's verdict and rows under what comes
+/// next, and still draws a chart per series.
+#[test]
+fn the_war_room_keeps_the_judge_in_view() {
+    let d = judged_while_baking();
+    let mut app = App::default();
+    let journal: VecDeque<_> = d.journal.iter().cloned().collect();
+    let view = View::new(&d.engine, &journal, d.now, "tester");
+    app.on_key(KeyEvent::new(KeyCode::Char('z'), KeyModifiers::NONE), &view);
+    let room = draw(&d, &mut app, 120, 40);
+    assert!(room.contains("war room"), "{room}");
+    assert!(
+        room.contains("canary judge: FAIL 0 at Canary 5%: critical p95 failed"),
+        "{room}"
+    );
+    for chart in [" error_rate ", " p95 "] {
+        assert!(
+            room.contains("scale") && room.contains(chart),
+            "{chart}:\n{room}"
+        );
+    }
+}
