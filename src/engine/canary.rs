@@ -10,6 +10,7 @@
 
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::canary::{
@@ -137,7 +138,8 @@ impl Engine {
 
     /// Takes the batch's arm readings into the step's window and judges them.
     pub(super) fn judge_canary(&mut self, now: DateTime<Utc>, batch: &Batch, fx: &mut Vec<Effect>) {
-        let Some(spec) = self.plan.canary.clone() else {
+        let plan = Arc::clone(&self.plan);
+        let Some(spec) = plan.canary.as_ref() else {
             return;
         };
         // A report belongs to its step: a new step (or attempt) starts without one.
@@ -184,19 +186,14 @@ impl Engine {
         }
         self.arms.last = Some(batch.at);
         self.gather(batch, spec.window);
-        let report = self.judge_window(&spec, batch.at, step, percent);
-        let before = self.progress.canary.replace(report);
-        let (acted, waived_by) = before
-            .as_ref()
-            .map_or((None, None), |b| (b.acted, b.waived_by.clone()));
-        let verdict = match self.progress.canary.as_mut() {
-            Some(r) => {
-                r.acted = acted;
-                r.waived_by = waived_by;
-                r.score.verdict
-            }
-            None => return,
-        };
+        let mut report = self.judge_window(spec, batch.at, step, percent);
+        // What the judge did this step, and who waived it, outlast each new judgement.
+        if let Some(before) = self.progress.canary.take() {
+            report.acted = before.acted;
+            report.waived_by = before.waived_by;
+        }
+        let verdict = report.score.verdict;
+        self.progress.canary = Some(report);
         // Journaled when it differs from the verdict last journaled, once the spacing since
         // that one has passed: a flap is written once, a settled change always.
         let due = self.arms.journaled.is_none_or(|(at, v)| {
@@ -206,7 +203,7 @@ impl Engine {
             self.arms.journaled = Some((batch.at, verdict));
             self.journal_canary(now, Verb::Canary, fx);
         }
-        self.act_at_once(now, &spec, fx);
+        self.act_at_once(now, spec, fx);
     }
 
     /// Adds the batch's readings; series samples older than `window` leave the window
@@ -346,7 +343,8 @@ impl Engine {
         step: usize,
         fx: &mut Vec<Effect>,
     ) -> Gate {
-        let Some(spec) = self.plan.canary.clone() else {
+        let plan = Arc::clone(&self.plan);
+        let Some(spec) = plan.canary.as_ref() else {
             return Gate::Open;
         };
         if self.judged_step().is_none() {
@@ -448,24 +446,16 @@ impl Engine {
         } else {
             summary
         };
+        self.journal_canary(now, Verb::Canary, fx);
         match action {
-            Action::Alert => {
-                self.journal_canary(now, Verb::Canary, fx);
-                fx.push(self.event(
-                    now,
-                    EventKind::Alert,
-                    format!("Alert on {}: {summary}", self.release_label()),
-                    None,
-                ));
-            }
-            Action::Pause => {
-                self.journal_canary(now, Verb::Canary, fx);
-                self.pause(now, PauseCause::Canary, summary, None, fx);
-            }
-            Action::Rollback => {
-                self.journal_canary(now, Verb::Canary, fx);
-                self.rollback_as(now, ENGINE, Kind::Decision, summary, None, fx);
-            }
+            Action::Alert => fx.push(self.event(
+                now,
+                EventKind::Alert,
+                format!("Alert on {}: {summary}", self.release_label()),
+                None,
+            )),
+            Action::Pause => self.pause(now, PauseCause::Canary, summary, None, fx),
+            Action::Rollback => self.rollback_as(now, ENGINE, Kind::Decision, summary, None, fx),
         }
     }
 

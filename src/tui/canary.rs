@@ -6,8 +6,8 @@
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
-use super::fit;
 use super::theme::Theme;
+use super::{fit, fit_line};
 use crate::canary::{Classification, Verdict};
 use crate::engine::Engine;
 use crate::engine::canary_report::{CanaryReport, Histogram, SeriesReport, p_text, shown};
@@ -195,26 +195,6 @@ pub(crate) fn histogram_lines(
             theme.muted,
         )),
     ]
-}
-
-/// Cuts a styled line to `width` columns.
-fn fit_line(line: Line<'static>, width: usize) -> Line<'static> {
-    let mut left = width;
-    let spans = line
-        .spans
-        .into_iter()
-        .filter_map(|s| {
-            if left == 0 {
-                return None;
-            }
-            let text = s.content.to_string();
-            let n = text.chars().count();
-            let kept = if n <= left { text } else { fit(&text, left) };
-            left = left.saturating_sub(n.min(left));
-            Some(Span::styled(kept, s.style))
-        })
-        .collect::<Vec<_>>();
-    Line::from(spans)
 }
 
 /// The judge in the Health pane: a title with its verdict, then a row per compared

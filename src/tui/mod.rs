@@ -254,6 +254,21 @@ pub(crate) fn pane_block_titled<'a>(
         .title(title(app, name, detail))
 }
 
+/// `line` cut to `width` columns, its last span ending in `…` when cut.
+pub(crate) fn fit_line(line: Line<'_>, width: usize) -> Line<'static> {
+    let mut left = width;
+    let mut spans = Vec::new();
+    for s in line.spans {
+        if left == 0 {
+            break;
+        }
+        let text = fit(&s.content, left);
+        left = left.saturating_sub(text.chars().count());
+        spans.push(Span::styled(text, s.style));
+    }
+    Line::from(spans).style(line.style)
+}
+
 /// ` Title ` in the title style, with optional muted detail after it.
 pub(crate) fn title<'a>(app: &App, name: &'a str, detail: Option<String>) -> Line<'a> {
     let mut spans = vec![Span::styled(format!(" {name} "), app.theme().title)];

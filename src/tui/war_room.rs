@@ -33,7 +33,7 @@ use super::health::{self, Standing, incident_span, state_style, window_title};
 use super::layout::Pane;
 use super::popup::wrap;
 use super::spark::{self, Window};
-use super::{App, View, chart, fit, pane_block, put_lines, spans_width};
+use super::{App, View, chart, fit_line, pane_block, put_lines, spans_width};
 use crate::engine::guardrail::format_value;
 use crate::engine::health::SeriesState;
 use crate::engine::{Engine, Next, Phase};
@@ -366,21 +366,6 @@ fn render_badge(frame: &mut Frame, app: &App, view: &View, letters: Letters, are
             .collect();
         put_lines(frame, beside, &lines);
     }
-}
-
-/// `line` cut to `width` columns, its last span ending in `…` when cut.
-fn fit_line(line: Line<'_>, width: usize) -> Line<'static> {
-    let mut left = width;
-    let mut spans = Vec::new();
-    for s in line.spans {
-        if left == 0 {
-            break;
-        }
-        let text = fit(&s.content, left);
-        left = left.saturating_sub(text.chars().count());
-        spans.push(Span::styled(text, s.style));
-    }
-    Line::from(spans).style(line.style)
 }
 
 /// What happens next, in `area`: `NEXT` and the letters, the rest under them; on one line,
