@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use crate::canary::Verdict;
 use crate::engine::journal::{Entry, Verb};
 use crate::engine::values::{ArmKey, Batch, Outcome};
-use crate::plan::{MetricsSpec, Plan};
+use crate::plan::{Arm, MetricsSpec, Plan};
 
 use super::report::StopKind;
 
@@ -37,23 +37,6 @@ pub struct Judgement {
     pub lines: Vec<String>,
     /// The pause or rollback this verdict made, if it made one.
     pub stopped: Option<StopKind>,
-}
-
-/// Which of the two arms an answer was for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Arm {
-    Canary,
-    Baseline,
-}
-
-impl Arm {
-    fn word(self) -> &'static str {
-        match self {
-            Arm::Canary => "canary",
-            Arm::Baseline => "baseline",
-        }
-    }
 }
 
 /// How one arm of one judged series answered after the rollout's start.

@@ -11,7 +11,7 @@ mod probe;
 mod report;
 mod trips;
 
-pub use judge::{Arm, ArmHealth, Judge, Judgement};
+pub use judge::{ArmHealth, Judge, Judgement};
 pub use probe::{Probe, probe};
 pub use report::{End, Report, SeriesHealth, Stop, StopKind, Trip};
 
@@ -307,6 +307,7 @@ impl Shell {
 mod tests {
     use super::*;
     use crate::engine::values::{ArmKey, ArmReading, Outcome, Reading};
+    use crate::plan::Arm;
     use chrono::TimeZone;
     use std::path::Path;
 

@@ -103,3 +103,20 @@ impl ArmKey {
         }
     }
 }
+
+/// Which of the two arms a reading is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arm {
+    Canary,
+    Baseline,
+}
+
+impl Arm {
+    pub fn word(self) -> &'static str {
+        match self {
+            Arm::Canary => "canary",
+            Arm::Baseline => "baseline",
+        }
+    }
+}

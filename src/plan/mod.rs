@@ -15,7 +15,7 @@ pub(crate) mod yaml;
 
 use std::path::Path;
 
-pub use canary::{ArmKey, ArmScenario, ArmSeries, CanarySpec, Compared, CountsSpec};
+pub use canary::{Arm, ArmKey, ArmScenario, ArmSeries, CanarySpec, Compared, CountsSpec};
 pub use defaults::default_checklists;
 pub(crate) use error::write_all as write_diagnostics;
 pub use error::{Diagnostic, PlanError};

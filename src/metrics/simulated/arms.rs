@@ -5,7 +5,7 @@
 
 use super::{Known, Simulated, hash3, noise, unit};
 use crate::engine::values::{ArmKey, ArmReading, Outcome};
-use crate::plan::ArmScenario;
+use crate::plan::{Arm, ArmScenario};
 
 /// Requests per second the whole fleet serves.
 const FLEET_RPS: f64 = 200.0;
@@ -16,18 +16,11 @@ const BASELINE_SALT: u64 = 0x6261_7365_6c69_6e65;
 const REQUESTS_SALT: u64 = 0x7265_7175_6573_7473;
 const ERRORS_SALT: u64 = 0x6572_726f_7273;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Arm {
-    Canary,
-    Baseline,
-}
-
-impl Arm {
-    fn salt(self) -> u64 {
-        match self {
-            Arm::Canary => CANARY_SALT,
-            Arm::Baseline => BASELINE_SALT,
-        }
+/// Keeps each arm's jitter independent of the other's.
+fn salt(arm: Arm) -> u64 {
+    match arm {
+        Arm::Canary => CANARY_SALT,
+        Arm::Baseline => BASELINE_SALT,
     }
 }
 
@@ -84,7 +77,7 @@ impl Simulated {
     fn arm_value(&self, known: Known, arm: Arm, t: i64) -> f64 {
         // The shared wander, plus jitter of the arm's own.
         let shared = noise(self.seed, known.salt(), t);
-        let own = unit(hash3(self.seed, known.salt() ^ arm.salt(), t as u64));
+        let own = unit(hash3(self.seed, known.salt() ^ salt(arm), t as u64));
         let n = 0.5 * shared + 0.5 * own;
         let (incident, _, burn_hours) = match arm {
             Arm::Canary => self.levels(t),
